@@ -1,0 +1,2 @@
+//! aml-core: see the crate README.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! aml-explain: see the crate README.
+#![deny(missing_docs)]

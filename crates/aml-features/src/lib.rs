@@ -1,0 +1,2 @@
+//! aml-features: see the crate README.
+#![deny(missing_docs)]

@@ -1,0 +1,333 @@
+//! The tree ensemble data model, laid out like LightGBM's `Tree=N` blocks.
+//!
+//! This is the shared representation between model files (`io`), prediction,
+//! training (`aml-train` builds it) and TreeSHAP (`aml-explain` walks it).
+//! Keeping LightGBM's own array-of-fields layout makes reading and writing the
+//! text format a field-for-field copy; prediction uses a compact node layout
+//! derived from it (see the `predict` module).
+//!
+//! Node addressing follows LightGBM: internal nodes are `0..num_leaves-1`,
+//! a child index `c >= 0` is an internal node and `c < 0` is leaf `!c`
+//! (that is, `-(leaf + 1)`). A tree with a single leaf has no internal nodes.
+
+use serde::{Deserialize, Serialize};
+
+/// How a split treats missing values (LightGBM's `missing_type`, bits 2-3 of `decision_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MissingType {
+    /// No special handling: NaN is treated as 0.0 before the comparison.
+    None,
+    /// Zero (and NaN) values follow the default direction.
+    Zero,
+    /// NaN values follow the default direction.
+    NaN,
+}
+
+impl MissingType {
+    /// The two-bit code used in LightGBM's `decision_type`.
+    pub fn code(self) -> u8 {
+        match self {
+            MissingType::None => 0,
+            MissingType::Zero => 1,
+            MissingType::NaN => 2,
+        }
+    }
+
+    /// Parses the two-bit code used in LightGBM's `decision_type`.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(MissingType::None),
+            1 => Some(MissingType::Zero),
+            2 => Some(MissingType::NaN),
+            _ => None,
+        }
+    }
+}
+
+/// LightGBM's threshold under which a value counts as zero for [`MissingType::Zero`].
+pub const ZERO_THRESHOLD: f64 = 1e-35;
+
+/// One regression tree with numerical splits (`x <= threshold` goes left).
+///
+/// Invariants (checked by [`Tree::validate`]): every internal-node vector has
+/// `num_leaves - 1` entries, every leaf vector has `num_leaves` entries, and the
+/// child indices form a binary tree rooted at internal node 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Feature index used by each internal node.
+    pub split_feature: Vec<u32>,
+    /// Gain of each split (informational; used for gain importance).
+    pub split_gain: Vec<f64>,
+    /// Split threshold: `x <= threshold` goes to the left child.
+    pub threshold: Vec<f64>,
+    /// Whether missing values go left at each internal node.
+    pub default_left: Vec<bool>,
+    /// Missing-value handling at each internal node.
+    pub missing_type: Vec<MissingType>,
+    /// Left child: `>= 0` internal node, `< 0` leaf `!c`.
+    pub left_child: Vec<i32>,
+    /// Right child: `>= 0` internal node, `< 0` leaf `!c`.
+    pub right_child: Vec<i32>,
+    /// Output the node would have as a leaf (already shrunk).
+    pub internal_value: Vec<f64>,
+    /// Sum of hessians of the training rows reaching each internal node.
+    pub internal_weight: Vec<f64>,
+    /// Number of training rows reaching each internal node (TreeSHAP cover).
+    pub internal_count: Vec<u64>,
+    /// Output of each leaf (already multiplied by the shrinkage).
+    pub leaf_value: Vec<f64>,
+    /// Sum of hessians of the training rows in each leaf.
+    pub leaf_weight: Vec<f64>,
+    /// Number of training rows in each leaf (TreeSHAP cover).
+    pub leaf_count: Vec<u64>,
+    /// Learning rate applied to this tree when it was trained.
+    pub shrinkage: f64,
+}
+
+impl Tree {
+    /// A tree with a single leaf that always outputs `value`.
+    pub fn constant(value: f64, count: u64) -> Self {
+        Tree {
+            split_feature: Vec::new(),
+            split_gain: Vec::new(),
+            threshold: Vec::new(),
+            default_left: Vec::new(),
+            missing_type: Vec::new(),
+            left_child: Vec::new(),
+            right_child: Vec::new(),
+            internal_value: Vec::new(),
+            internal_weight: Vec::new(),
+            internal_count: Vec::new(),
+            leaf_value: vec![value],
+            leaf_weight: vec![0.0],
+            leaf_count: vec![count],
+            shrinkage: 1.0,
+        }
+    }
+
+    /// Number of leaves.
+    pub fn num_leaves(&self) -> usize {
+        self.leaf_value.len()
+    }
+
+    /// Number of internal (split) nodes.
+    pub fn num_internal(&self) -> usize {
+        self.split_feature.len()
+    }
+
+    /// Checks the structural invariants; returns a description of the first violation.
+    pub fn validate(&self, num_features: usize) -> Result<(), String> {
+        let nl = self.leaf_value.len();
+        if nl == 0 {
+            return Err("tree has no leaves".into());
+        }
+        let ni = nl - 1;
+        let internal_lens = [
+            ("split_feature", self.split_feature.len()),
+            ("split_gain", self.split_gain.len()),
+            ("threshold", self.threshold.len()),
+            ("default_left", self.default_left.len()),
+            ("missing_type", self.missing_type.len()),
+            ("left_child", self.left_child.len()),
+            ("right_child", self.right_child.len()),
+            ("internal_value", self.internal_value.len()),
+            ("internal_weight", self.internal_weight.len()),
+            ("internal_count", self.internal_count.len()),
+        ];
+        for (name, len) in internal_lens {
+            if len != ni {
+                return Err(format!("{name} has {len} entries, expected {ni}"));
+            }
+        }
+        for (name, len) in [
+            ("leaf_weight", self.leaf_weight.len()),
+            ("leaf_count", self.leaf_count.len()),
+        ] {
+            if len != nl {
+                return Err(format!("{name} has {len} entries, expected {nl}"));
+            }
+        }
+        if let Some(&f) = self.split_feature.iter().find(|&&f| f as usize >= num_features) {
+            return Err(format!(
+                "split_feature {f} out of range for {num_features} features"
+            ));
+        }
+        // Every internal node except the root and every leaf must be referenced exactly once.
+        let mut seen_internal = vec![false; ni];
+        let mut seen_leaf = vec![false; nl];
+        if ni > 0 {
+            seen_internal[0] = true;
+        }
+        for (node, child) in self
+            .left_child
+            .iter()
+            .chain(self.right_child.iter())
+            .enumerate()
+        {
+            let c = *child;
+            if c >= 0 {
+                let c = c as usize;
+                if c >= ni || c == 0 || seen_internal[c] {
+                    return Err(format!(
+                        "node {} has invalid internal child {c}",
+                        node % ni.max(1)
+                    ));
+                }
+                seen_internal[c] = true;
+            } else {
+                let l = (!c) as usize;
+                if l >= nl || seen_leaf[l] {
+                    return Err(format!("node {} has invalid leaf child {l}", node % ni.max(1)));
+                }
+                seen_leaf[l] = true;
+            }
+        }
+        if ni > 0 && (seen_internal.iter().any(|s| !s) || seen_leaf.iter().any(|s| !s)) {
+            return Err("tree has unreachable nodes".into());
+        }
+        // Children must come after their parent so the structure is acyclic.
+        for i in 0..ni {
+            for c in [self.left_child[i], self.right_child[i]] {
+                if c >= 0 && (c as usize) <= i {
+                    return Err(format!("node {i} points back to node {c}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides the direction at internal node `node` for feature value `x`: `true` = left.
+    #[inline]
+    pub fn goes_left(&self, node: usize, x: f64) -> bool {
+        let mut x = x;
+        match self.missing_type[node] {
+            MissingType::None => {
+                if x.is_nan() {
+                    x = 0.0;
+                }
+            }
+            MissingType::Zero => {
+                if x.is_nan() || x.abs() <= ZERO_THRESHOLD {
+                    return self.default_left[node];
+                }
+            }
+            MissingType::NaN => {
+                if x.is_nan() {
+                    return self.default_left[node];
+                }
+            }
+        }
+        x <= self.threshold[node]
+    }
+
+    /// Index of the leaf that `row` falls into (reference traversal, not the fast path).
+    pub fn leaf_index(&self, row: &[f64]) -> usize {
+        if self.num_internal() == 0 {
+            return 0;
+        }
+        let mut node = 0usize;
+        loop {
+            let f = self.split_feature[node] as usize;
+            let c = if self.goes_left(node, row[f]) {
+                self.left_child[node]
+            } else {
+                self.right_child[node]
+            };
+            if c < 0 {
+                return (!c) as usize;
+            }
+            node = c as usize;
+        }
+    }
+}
+
+/// Transform applied to the raw ensemble output.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum OutputTransform {
+    /// Raw score is the output (regression, ranking).
+    Identity,
+    /// `1 / (1 + exp(-sigmoid * raw))` (binary classification).
+    Sigmoid {
+        /// LightGBM's `sigmoid` parameter (1.0 by default).
+        sigmoid: f64,
+    },
+}
+
+/// The learning objective a model was trained with, as named in LightGBM model files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ObjectiveKind {
+    /// `binary sigmoid:S`.
+    Binary {
+        /// Sigmoid scale.
+        sigmoid: f64,
+    },
+    /// `lambdarank`.
+    LambdaRank,
+    /// `regression` (L2).
+    Regression,
+}
+
+impl ObjectiveKind {
+    /// The transform from raw score to prediction.
+    pub fn transform(&self) -> OutputTransform {
+        match self {
+            ObjectiveKind::Binary { sigmoid } => OutputTransform::Sigmoid { sigmoid: *sigmoid },
+            _ => OutputTransform::Identity,
+        }
+    }
+}
+
+/// An additive ensemble of regression trees: `raw(x) = base_score + sum_t tree_t(x)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeEnsemble {
+    /// The trees, in boosting order.
+    pub trees: Vec<Tree>,
+    /// Constant added to every raw prediction (LightGBM folds this into the first tree, so 0.0 for its files).
+    pub base_score: f64,
+    /// Feature names, one per input column.
+    pub feature_names: Vec<String>,
+    /// LightGBM `feature_infos` strings (`[min:max]` or `none`), one per feature.
+    pub feature_infos: Vec<String>,
+    /// Objective the ensemble was trained with.
+    pub objective: ObjectiveKind,
+}
+
+impl TreeEnsemble {
+    /// Number of input features.
+    pub fn num_features(&self) -> usize {
+        self.feature_names.len()
+    }
+
+    /// Raw score of one row via the reference traversal (no layout tricks); used as the oracle in tests.
+    pub fn predict_raw_reference(&self, row: &[f64]) -> f64 {
+        let mut s = self.base_score;
+        for t in &self.trees {
+            s += t.leaf_value[t.leaf_index(row)];
+        }
+        s
+    }
+
+    /// Applies the objective's output transform to a raw score.
+    pub fn transform(&self, raw: f64) -> f64 {
+        match self.objective.transform() {
+            OutputTransform::Identity => raw,
+            OutputTransform::Sigmoid { sigmoid } => 1.0 / (1.0 + (-sigmoid * raw).exp()),
+        }
+    }
+
+    /// Validates every tree against the feature count.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.feature_infos.len() != self.feature_names.len() {
+            return Err(format!(
+                "{} feature_infos for {} feature_names",
+                self.feature_infos.len(),
+                self.feature_names.len()
+            ));
+        }
+        for (i, t) in self.trees.iter().enumerate() {
+            t.validate(self.num_features())
+                .map_err(|e| format!("Tree={i}: {e}"))?;
+        }
+        Ok(())
+    }
+}

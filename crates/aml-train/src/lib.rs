@@ -1,0 +1,2 @@
+//! aml-train: see the crate README.
+#![deny(missing_docs)]

@@ -1,0 +1,8 @@
+//! aml-miner: deterministic AML alert scoring.
+#![deny(missing_docs)]
+
+pub use aml_core as core;
+pub use aml_explain as explain;
+pub use aml_features as features;
+pub use aml_models as models;
+pub use aml_train as train;
