@@ -1,6 +1,36 @@
 //! Tree ensembles, LightGBM-compatible model files and the `Model` trait for aml-miner.
+//!
+//! - [`tree`]: the shared data model ([`TreeEnsemble`], [`Tree`]), laid out like LightGBM's `Tree=N` blocks.
+//! - [`model_file`]: LightGBM v4 text model read and write.
+//! - [`predict`]: compact node layout and fast, exact, parallel prediction.
+//! - [`model`]: the [`Model`] trait and [`GbdtModel`].
+//! - [`importance`]: split-count and gain importance.
+//!
+//! ```
+//! use aml_models::{GbdtModel, Model, ObjectiveKind, Tree, TreeEnsemble};
+//! let ensemble = TreeEnsemble {
+//!     trees: vec![Tree::constant(0.25, 100)],
+//!     base_score: 0.0,
+//!     feature_names: vec!["amount".into()],
+//!     feature_infos: vec!["none".into()],
+//!     objective: ObjectiveKind::Regression,
+//! };
+//! let text = ensemble.to_model_string().unwrap();
+//! assert_eq!(TreeEnsemble::from_model_str(&text).unwrap(), ensemble);
+//! let model = GbdtModel::from_ensemble(ensemble).unwrap();
+//! let x = ndarray::Array2::<f32>::zeros((3, 1));
+//! assert_eq!(model.predict(x.view()).unwrap(), vec![0.25; 3]);
+//! assert_eq!(model.version().len(), 12);
+//! ```
 #![deny(missing_docs)]
 
+pub mod importance;
+pub mod model;
+pub mod model_file;
+pub mod predict;
 pub mod tree;
 
+pub use model::{model_version, write_atomic, GbdtModel, Model, ModelError};
+pub use model_file::{parse_model, write_model, ModelFile, ModelFileError};
+pub use predict::{FeatureValue, PredictError, Predictor};
 pub use tree::{MissingType, ObjectiveKind, OutputTransform, Tree, TreeEnsemble};

@@ -44,8 +44,13 @@ impl MissingType {
     }
 }
 
-/// LightGBM's threshold under which a value counts as zero for [`MissingType::Zero`].
-pub const ZERO_THRESHOLD: f64 = 1e-35;
+/// LightGBM's threshold under which a value counts as zero (`kZeroThreshold`).
+///
+/// LightGBM declares it as the *float* literal `1e-35f` widened to double, so it is
+/// `1.0000000180025095e-35`, not the double `1e-35`; matching it bit for bit keeps
+/// decisions on tiny inputs identical. LightGBM's dense predictor also turns every
+/// input with `|x| <= ZERO_THRESHOLD` into exactly `0.0` before walking the trees.
+pub const ZERO_THRESHOLD: f64 = 1e-35_f32 as f64;
 
 /// One regression tree with numerical splits (`x <= threshold` goes left).
 ///
@@ -147,7 +152,11 @@ impl Tree {
                 return Err(format!("{name} has {len} entries, expected {nl}"));
             }
         }
-        if let Some(&f) = self.split_feature.iter().find(|&&f| f as usize >= num_features) {
+        if let Some(&f) = self
+            .split_feature
+            .iter()
+            .find(|&&f| f as usize >= num_features)
+        {
             return Err(format!(
                 "split_feature {f} out of range for {num_features} features"
             ));
@@ -177,7 +186,10 @@ impl Tree {
             } else {
                 let l = (!c) as usize;
                 if l >= nl || seen_leaf[l] {
-                    return Err(format!("node {} has invalid leaf child {l}", node % ni.max(1)));
+                    return Err(format!(
+                        "node {} has invalid leaf child {l}",
+                        node % ni.max(1)
+                    ));
                 }
                 seen_leaf[l] = true;
             }
@@ -197,9 +209,13 @@ impl Tree {
     }
 
     /// Decides the direction at internal node `node` for feature value `x`: `true` = left.
+    ///
+    /// Follows LightGBM's prediction path exactly: inputs with `|x| <= ZERO_THRESHOLD`
+    /// become `0.0` first (its dense-row conversion drops them), then the node's
+    /// missing-value rule applies, then `x <= threshold`.
     #[inline]
     pub fn goes_left(&self, node: usize, x: f64) -> bool {
-        let mut x = x;
+        let mut x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
         match self.missing_type[node] {
             MissingType::None => {
                 if x.is_nan() {

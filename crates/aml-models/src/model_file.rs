@@ -1,0 +1,822 @@
+//! LightGBM text model format (`tree` / `version=v4`), read and write.
+//!
+//! The format is line oriented: a header of `key=value` lines, one `Tree=N` block
+//! per tree (parallel arrays, space separated), `end of trees`, then informational
+//! sections (`feature_importances:`, `parameters:` ... `end of parameters`,
+//! `pandas_categorical:`). We read everything that decides a prediction and refuse,
+//! with the offending line number, anything we cannot predict exactly
+//! (categorical splits, linear trees, multiclass, random-forest averaging, unknown
+//! objectives). A wrong answer is worse than an error.
+//!
+//! Numbers are written in Rust's shortest round-trip form, so every `f64` we write
+//! parses back to the same bits (LightGBM's own 17-significant-digit output parses
+//! exactly too). `tree_sizes` holds the byte length of each `Tree=N` block
+//! including its two trailing newlines; LightGBM uses it to split the file, so it
+//! must be exact.
+
+use std::fmt::Write as _;
+
+use crate::tree::{MissingType, ObjectiveKind, Tree, TreeEnsemble};
+
+/// Errors reading or writing a LightGBM text model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelFileError {
+    /// A line that cannot be parsed.
+    #[error("model file line {line}: {message}")]
+    Syntax {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Valid LightGBM content this crate cannot predict exactly.
+    #[error("model file line {line}: unsupported: {message}")]
+    Unsupported {
+        /// 1-based line number.
+        line: usize,
+        /// What is not supported.
+        message: String,
+    },
+    /// The text ended before a required part.
+    #[error("model file ended early: {0}")]
+    UnexpectedEnd(String),
+    /// The ensemble is not a valid tree ensemble (writing or after reading).
+    #[error("invalid ensemble: {0}")]
+    Invalid(String),
+}
+
+type Result<T> = std::result::Result<T, ModelFileError>;
+
+fn syntax<T>(line: usize, message: impl Into<String>) -> Result<T> {
+    Err(ModelFileError::Syntax {
+        line,
+        message: message.into(),
+    })
+}
+
+fn unsupported<T>(line: usize, message: impl Into<String>) -> Result<T> {
+    Err(ModelFileError::Unsupported {
+        line,
+        message: message.into(),
+    })
+}
+
+/// A parsed model file: the ensemble plus the informational sections LightGBM keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFile {
+    /// The trees and metadata needed to predict.
+    pub ensemble: TreeEnsemble,
+    /// Lines between `parameters:` and `end of parameters` (e.g. `[num_leaves: 31]`), blank lines dropped.
+    pub parameters: Vec<String>,
+    /// The text after `pandas_categorical:` (LightGBM's Python package writes `null`).
+    pub pandas_categorical: Option<String>,
+}
+
+/// Bit 0 of `decision_type`: categorical split.
+const CATEGORICAL_MASK: i32 = 1;
+/// Bit 1 of `decision_type`: missing values go left.
+const DEFAULT_LEFT_MASK: i32 = 2;
+
+/// Formats an `f64` in the shortest form that parses back to the same bits
+/// (`1` rather than `1.0`, exponent form for very large or small values).
+pub fn format_f64(x: f64) -> String {
+    let s = format!("{x:?}");
+    match s.strip_suffix(".0") {
+        Some(int) => int.to_string(),
+        None => s,
+    }
+}
+
+fn join_f64(v: &[f64]) -> String {
+    let mut out = String::new();
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&format_f64(*x));
+    }
+    out
+}
+
+fn join_display<T: std::fmt::Display>(v: &[T]) -> String {
+    let mut out = String::new();
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{x}");
+    }
+    out
+}
+
+/// The `objective=` header value for an objective.
+pub fn objective_string(objective: &ObjectiveKind) -> String {
+    match objective {
+        ObjectiveKind::Binary { sigmoid } => format!("binary sigmoid:{}", format_f64(*sigmoid)),
+        ObjectiveKind::LambdaRank => "lambdarank".to_string(),
+        ObjectiveKind::Regression => "regression".to_string(),
+    }
+}
+
+fn parse_objective(line: usize, value: &str) -> Result<ObjectiveKind> {
+    let mut tokens = value.split_whitespace();
+    let name = tokens.next().unwrap_or("");
+    match name {
+        "binary" => {
+            let mut sigmoid = 1.0;
+            for tok in tokens {
+                if let Some(v) = tok.strip_prefix("sigmoid:") {
+                    sigmoid = match v.parse::<f64>() {
+                        Ok(s) if s.is_finite() && s > 0.0 => s,
+                        _ => return syntax(line, format!("invalid sigmoid `{v}`")),
+                    };
+                }
+            }
+            Ok(ObjectiveKind::Binary { sigmoid })
+        }
+        "lambdarank" => Ok(ObjectiveKind::LambdaRank),
+        "regression" | "regression_l2" => {
+            if let Some(tok) = tokens.find(|t| *t == "sqrt") {
+                return unsupported(
+                    line,
+                    format!("objective option `{tok}` (square-root transformed regression)"),
+                );
+            }
+            Ok(ObjectiveKind::Regression)
+        }
+        "" => syntax(line, "empty objective"),
+        other => unsupported(
+            line,
+            format!("objective `{other}` (supported: binary, lambdarank, regression)"),
+        ),
+    }
+}
+
+/// Writes an ensemble as a LightGBM v4 text model with an explicit `parameters:` block.
+///
+/// `parameters` are written verbatim between `parameters:` and `end of parameters`
+/// (LightGBM's style is `[key: value]`). A non-zero `base_score` is folded into the
+/// leaves of the first tree (or a constant tree when there are none): LightGBM
+/// has no base score, and `(base + leaf0) + leaf1 + ...` equals
+/// `base + leaf0 + leaf1 + ...` bit for bit, so predictions do not change.
+pub fn write_model(ensemble: &TreeEnsemble, parameters: &[String]) -> Result<String> {
+    ensemble.validate().map_err(ModelFileError::Invalid)?;
+    if ensemble.feature_names.is_empty() {
+        return Err(ModelFileError::Invalid("ensemble has no features".into()));
+    }
+    for (i, name) in ensemble.feature_names.iter().enumerate() {
+        if name.is_empty() || name.chars().any(char::is_whitespace) {
+            return Err(ModelFileError::Invalid(format!(
+                "feature name {i} `{name}` is empty or contains whitespace"
+            )));
+        }
+    }
+    for (i, info) in ensemble.feature_infos.iter().enumerate() {
+        if info.is_empty() || info.chars().any(char::is_whitespace) {
+            return Err(ModelFileError::Invalid(format!(
+                "feature_infos entry {i} `{info}` is empty or contains whitespace"
+            )));
+        }
+    }
+    for (k, p) in parameters.iter().enumerate() {
+        if p.contains('\n') || p.trim() == "end of parameters" {
+            return Err(ModelFileError::Invalid(format!(
+                "parameter line {k} would break the parameters block"
+            )));
+        }
+    }
+
+    let mut trees: Vec<std::borrow::Cow<'_, Tree>> = ensemble
+        .trees
+        .iter()
+        .map(std::borrow::Cow::Borrowed)
+        .collect();
+    if ensemble.base_score != 0.0 {
+        if trees.is_empty() {
+            trees.push(std::borrow::Cow::Owned(Tree::constant(0.0, 0)));
+        }
+        let first = trees[0].to_mut();
+        for v in first.leaf_value.iter_mut() {
+            *v += ensemble.base_score;
+        }
+        for v in first.internal_value.iter_mut() {
+            *v += ensemble.base_score;
+        }
+    }
+
+    let blocks: Vec<String> = trees
+        .iter()
+        .enumerate()
+        .map(|(i, t)| tree_block(i, t))
+        .collect();
+
+    let n = ensemble.num_features();
+    let mut out = String::new();
+    out.push_str("tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n");
+    let _ = writeln!(out, "max_feature_idx={}", n - 1);
+    let _ = writeln!(out, "objective={}", objective_string(&ensemble.objective));
+    let _ = writeln!(out, "feature_names={}", ensemble.feature_names.join(" "));
+    let _ = writeln!(out, "feature_infos={}", ensemble.feature_infos.join(" "));
+    let sizes: Vec<usize> = blocks.iter().map(String::len).collect();
+    let _ = writeln!(out, "tree_sizes={}", join_display(&sizes));
+    out.push('\n');
+    for b in &blocks {
+        out.push_str(b);
+    }
+    out.push_str("end of trees\n\nfeature_importances:\n");
+    let counts = ensemble.split_importance();
+    let mut order: Vec<usize> = (0..n).filter(|&f| counts[f] > 0).collect();
+    order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
+    for f in order {
+        let _ = writeln!(out, "{}={}", ensemble.feature_names[f], counts[f]);
+    }
+    out.push_str("\nparameters:\n");
+    for p in parameters {
+        out.push_str(p);
+        out.push('\n');
+    }
+    out.push_str("end of parameters\n\npandas_categorical:null\n");
+    Ok(out)
+}
+
+/// Default `parameters:` block for an ensemble (boosting type and objective).
+pub fn default_parameters(ensemble: &TreeEnsemble) -> Vec<String> {
+    let mut p = vec!["[boosting: gbdt]".to_string()];
+    match &ensemble.objective {
+        ObjectiveKind::Binary { sigmoid } => {
+            p.push("[objective: binary]".into());
+            p.push(format!("[sigmoid: {}]", format_f64(*sigmoid)));
+        }
+        ObjectiveKind::LambdaRank => p.push("[objective: lambdarank]".into()),
+        ObjectiveKind::Regression => p.push("[objective: regression]".into()),
+    }
+    p.push(format!("[num_iterations: {}]", ensemble.trees.len()));
+    p
+}
+
+fn tree_block(index: usize, t: &Tree) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Tree={index}");
+    let _ = writeln!(s, "num_leaves={}", t.num_leaves());
+    s.push_str("num_cat=0\n");
+    let _ = writeln!(s, "split_feature={}", join_display(&t.split_feature));
+    let _ = writeln!(s, "split_gain={}", join_f64(&t.split_gain));
+    let _ = writeln!(s, "threshold={}", join_f64(&t.threshold));
+    let decision: Vec<i32> = t
+        .missing_type
+        .iter()
+        .zip(&t.default_left)
+        .map(|(m, &dl)| (i32::from(m.code()) << 2) | if dl { DEFAULT_LEFT_MASK } else { 0 })
+        .collect();
+    let _ = writeln!(s, "decision_type={}", join_display(&decision));
+    let _ = writeln!(s, "left_child={}", join_display(&t.left_child));
+    let _ = writeln!(s, "right_child={}", join_display(&t.right_child));
+    let _ = writeln!(s, "leaf_value={}", join_f64(&t.leaf_value));
+    let _ = writeln!(s, "leaf_weight={}", join_f64(&t.leaf_weight));
+    let _ = writeln!(s, "leaf_count={}", join_display(&t.leaf_count));
+    let _ = writeln!(s, "internal_value={}", join_f64(&t.internal_value));
+    let _ = writeln!(s, "internal_weight={}", join_f64(&t.internal_weight));
+    let _ = writeln!(s, "internal_count={}", join_display(&t.internal_count));
+    s.push_str("is_linear=0\n");
+    let _ = writeln!(s, "shrinkage={}", format_f64(t.shrinkage));
+    s.push_str("\n\n");
+    s
+}
+
+/// Numbered lines with a trailing `\r` removed.
+struct Lines<'a> {
+    inner: std::iter::Peekable<std::iter::Enumerate<std::str::Lines<'a>>>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines {
+            inner: text.lines().enumerate().peekable(),
+        }
+    }
+    fn peek(&mut self) -> Option<(usize, &'a str)> {
+        self.inner
+            .peek()
+            .map(|&(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+    }
+    fn next_line(&mut self) -> Option<(usize, &'a str)> {
+        self.inner
+            .next()
+            .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+    }
+}
+
+fn parse_usize(line: usize, key: &str, v: &str) -> Result<usize> {
+    v.trim().parse::<usize>().or_else(|_| {
+        syntax(
+            line,
+            format!("`{key}` is not a non-negative integer: `{v}`"),
+        )
+    })
+}
+
+fn parse_list<T: std::str::FromStr>(line: usize, key: &str, v: &str) -> Result<Vec<T>> {
+    v.split_whitespace()
+        .map(|tok| {
+            tok.parse::<T>()
+                .or_else(|_| syntax(line, format!("`{key}` has an invalid value `{tok}`")))
+        })
+        .collect()
+}
+
+/// Parses a LightGBM text model.
+pub fn parse_model(text: &str) -> Result<ModelFile> {
+    let mut lines = Lines::new(text);
+    // Header.
+    loop {
+        match lines.next_line() {
+            None => {
+                return Err(ModelFileError::UnexpectedEnd(
+                    "no `tree` header line".into(),
+                ))
+            }
+            Some((_, l)) if l.trim().is_empty() => continue,
+            Some((_, l)) if l.trim() == "tree" => break,
+            Some((n, l)) => return syntax(n, format!("expected `tree`, found `{}`", clip(l))),
+        }
+    }
+    let mut max_feature_idx: Option<(usize, usize)> = None;
+    let mut objective: Option<ObjectiveKind> = None;
+    let mut feature_names: Option<(usize, Vec<String>)> = None;
+    let mut feature_infos: Option<(usize, Vec<String>)> = None;
+    let mut tree_sizes: Option<(usize, usize)> = None;
+    while let Some((n, l)) = lines.peek() {
+        if l.starts_with("Tree=") || l.trim() == "end of trees" {
+            break;
+        }
+        lines.next_line();
+        let l = l.trim();
+        if l.is_empty() {
+            continue;
+        }
+        let (key, value) = match l.split_once('=') {
+            Some(kv) => kv,
+            None if l == "average_output" => {
+                return unsupported(n, "`average_output` (random forest averaging)")
+            }
+            None => return syntax(n, format!("expected `key=value`, found `{}`", clip(l))),
+        };
+        match key {
+            "version" => {
+                if !matches!(value, "v2" | "v3" | "v4") {
+                    return unsupported(n, format!("model version `{}`", clip(value)));
+                }
+            }
+            "num_class" => {
+                if parse_usize(n, key, value)? != 1 {
+                    return unsupported(n, format!("num_class={} (multiclass)", clip(value)));
+                }
+            }
+            "num_tree_per_iteration" => {
+                if parse_usize(n, key, value)? != 1 {
+                    return unsupported(n, format!("num_tree_per_iteration={}", clip(value)));
+                }
+            }
+            "label_index" => {
+                parse_usize(n, key, value)?;
+            }
+            "max_feature_idx" => max_feature_idx = Some((n, parse_usize(n, key, value)?)),
+            "objective" => objective = Some(parse_objective(n, value)?),
+            "feature_names" => {
+                feature_names = Some((n, value.split_whitespace().map(String::from).collect()))
+            }
+            "feature_infos" => {
+                feature_infos = Some((n, value.split_whitespace().map(String::from).collect()))
+            }
+            "tree_sizes" => tree_sizes = Some((n, parse_list::<usize>(n, key, value)?.len())),
+            "monotone_constraints" => {}
+            other => return unsupported(n, format!("header key `{}`", clip(other))),
+        }
+    }
+    let (mfi_line, mfi) = max_feature_idx
+        .ok_or_else(|| ModelFileError::UnexpectedEnd("no `max_feature_idx` header".into()))?;
+    let num_features = mfi.checked_add(1).ok_or_else(|| ModelFileError::Syntax {
+        line: mfi_line,
+        message: "max_feature_idx too large".into(),
+    })?;
+    let objective = objective.ok_or_else(|| {
+        ModelFileError::UnexpectedEnd(
+            "no `objective` header (custom objectives are unsupported)".into(),
+        )
+    })?;
+    let feature_names = match feature_names {
+        Some((n, names)) if names.len() != num_features => {
+            return syntax(
+                n,
+                format!("{} feature names for max_feature_idx={mfi}", names.len()),
+            )
+        }
+        Some((_, names)) => names,
+        None => {
+            return Err(ModelFileError::UnexpectedEnd(
+                "no `feature_names` header".into(),
+            ))
+        }
+    };
+    let feature_infos = match feature_infos {
+        Some((n, infos)) if infos.len() != num_features => {
+            return syntax(
+                n,
+                format!("{} feature_infos for max_feature_idx={mfi}", infos.len()),
+            )
+        }
+        Some((_, infos)) => infos,
+        None => vec!["none".to_string(); num_features],
+    };
+
+    // Trees.
+    let mut trees = Vec::new();
+    loop {
+        match lines.peek() {
+            None => {
+                return Err(ModelFileError::UnexpectedEnd(
+                    "no `end of trees` line".into(),
+                ))
+            }
+            Some((_, l)) if l.trim() == "end of trees" => {
+                lines.next_line();
+                break;
+            }
+            Some((_, l)) if l.trim().is_empty() => {
+                lines.next_line();
+            }
+            Some((n, l)) if l.starts_with("Tree=") => {
+                lines.next_line();
+                let idx = parse_usize(n, "Tree", &l["Tree=".len()..])?;
+                if idx != trees.len() {
+                    return syntax(
+                        n,
+                        format!("expected Tree={}, found Tree={idx}", trees.len()),
+                    );
+                }
+                trees.push(parse_tree(&mut lines, n, num_features)?);
+            }
+            Some((n, l)) => return syntax(n, format!("unexpected line `{}`", clip(l))),
+        }
+    }
+    if let Some((n, count)) = tree_sizes {
+        if count != trees.len() {
+            return syntax(
+                n,
+                format!("tree_sizes lists {count} trees, file has {}", trees.len()),
+            );
+        }
+    }
+
+    // Informational tail.
+    let mut parameters = Vec::new();
+    let mut pandas_categorical = None;
+    while let Some((n, l)) = lines.next_line() {
+        let t = l.trim();
+        if t == "parameters:" {
+            loop {
+                match lines.next_line() {
+                    None => {
+                        return Err(ModelFileError::UnexpectedEnd(format!(
+                            "`parameters:` on line {n} has no `end of parameters`"
+                        )))
+                    }
+                    Some((_, p)) if p.trim() == "end of parameters" => break,
+                    Some((_, p)) if p.trim().is_empty() => {}
+                    Some((_, p)) => parameters.push(p.trim().to_string()),
+                }
+            }
+        } else if let Some(rest) = t.strip_prefix("pandas_categorical:") {
+            pandas_categorical = Some(rest.to_string());
+        }
+        // feature_importances lines and anything else informational are recomputed / ignored.
+    }
+
+    let ensemble = TreeEnsemble {
+        trees,
+        base_score: 0.0,
+        feature_names,
+        feature_infos,
+        objective,
+    };
+    ensemble.validate().map_err(ModelFileError::Invalid)?;
+    Ok(ModelFile {
+        ensemble,
+        parameters,
+        pandas_categorical,
+    })
+}
+
+fn clip(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let mut c: String = s.chars().take(MAX).collect();
+        c.push_str("...");
+        c
+    }
+}
+
+/// Raw `key=value` fields of one `Tree=N` block with their line numbers.
+#[derive(Default)]
+struct TreeFields<'a> {
+    fields: Vec<(&'a str, usize, &'a str)>,
+}
+
+impl<'a> TreeFields<'a> {
+    fn get(&self, key: &str) -> Option<(usize, &'a str)> {
+        self.fields
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|&(_, n, v)| (n, v))
+    }
+}
+
+fn parse_tree(lines: &mut Lines<'_>, tree_line: usize, num_features: usize) -> Result<Tree> {
+    let mut f = TreeFields::default();
+    while let Some((n, l)) = lines.peek() {
+        if l.starts_with("Tree=") || l.trim() == "end of trees" {
+            break;
+        }
+        lines.next_line();
+        if l.trim().is_empty() {
+            continue;
+        }
+        let Some((key, value)) = l.split_once('=') else {
+            return syntax(n, format!("expected `key=value`, found `{}`", clip(l)));
+        };
+        let key = key.trim();
+        match key {
+            "num_leaves" | "num_cat" | "split_feature" | "split_gain" | "threshold"
+            | "decision_type" | "left_child" | "right_child" | "leaf_value" | "leaf_weight"
+            | "leaf_count" | "internal_value" | "internal_weight" | "internal_count"
+            | "is_linear" | "shrinkage" => {
+                if f.get(key).is_some() {
+                    return syntax(n, format!("duplicate key `{key}`"));
+                }
+                f.fields.push((key, n, value));
+            }
+            "cat_boundaries" | "cat_threshold" => return unsupported(n, "categorical splits"),
+            "leaf_const" | "leaf_coeff" | "leaf_features" | "num_features" => {
+                return unsupported(n, "linear trees")
+            }
+            other => return unsupported(n, format!("tree key `{}`", clip(other))),
+        }
+    }
+    let require = |key: &str| {
+        f.get(key).ok_or_else(|| ModelFileError::Syntax {
+            line: tree_line,
+            message: format!("tree has no `{key}` line"),
+        })
+    };
+    let (nl_line, nl) = require("num_leaves")?;
+    let num_leaves = parse_usize(nl_line, "num_leaves", nl)?;
+    if num_leaves == 0 {
+        return syntax(nl_line, "num_leaves must be at least 1");
+    }
+    if let Some((n, v)) = f.get("num_cat") {
+        if parse_usize(n, "num_cat", v)? != 0 {
+            return unsupported(n, "categorical splits (num_cat > 0)");
+        }
+    }
+    if let Some((n, v)) = f.get("is_linear") {
+        if parse_usize(n, "is_linear", v)? != 0 {
+            return unsupported(n, "linear trees (is_linear=1)");
+        }
+    }
+    let ni = num_leaves - 1;
+    // Reads a per-node array that must have `len` entries; `fill` supplies a default when absent.
+    fn array<T: std::str::FromStr + Clone>(
+        f: &TreeFields<'_>,
+        tree_line: usize,
+        key: &str,
+        len: usize,
+        fill: Option<T>,
+    ) -> Result<Vec<T>> {
+        match f.get(key) {
+            Some((n, v)) => {
+                let vals = parse_list::<T>(n, key, v)?;
+                if vals.len() == len {
+                    return Ok(vals);
+                }
+                match fill {
+                    // LightGBM leaves per-leaf statistics empty for single-leaf trees.
+                    Some(x) if vals.is_empty() && len == 1 => Ok(vec![x]),
+                    _ => syntax(
+                        n,
+                        format!("`{key}` has {} values, expected {len}", vals.len()),
+                    ),
+                }
+            }
+            None => match fill {
+                Some(x) => Ok(vec![x; len]),
+                None => syntax(tree_line, format!("tree has no `{key}` line")),
+            },
+        }
+    }
+    // leaf_value is required and parsed first, so num_leaves is bounded by the text
+    // before any default-filled array is allocated.
+    let leaf_value: Vec<f64> = array(&f, tree_line, "leaf_value", num_leaves, None)?;
+    let required = if ni > 0 { None } else { Some(0u32) };
+    let split_feature: Vec<u32> = array(&f, tree_line, "split_feature", ni, required)?;
+    let threshold: Vec<f64> = array(&f, tree_line, "threshold", ni, required.map(f64::from))?;
+    let decision: Vec<i32> = array(&f, tree_line, "decision_type", ni, required.map(|_| 0))?;
+    let left_child: Vec<i32> = array(&f, tree_line, "left_child", ni, required.map(|_| 0))?;
+    let right_child: Vec<i32> = array(&f, tree_line, "right_child", ni, required.map(|_| 0))?;
+    let split_gain: Vec<f64> = array(&f, tree_line, "split_gain", ni, Some(0.0))?;
+    let internal_value: Vec<f64> = array(&f, tree_line, "internal_value", ni, Some(0.0))?;
+    let internal_weight: Vec<f64> = array(&f, tree_line, "internal_weight", ni, Some(0.0))?;
+    let internal_count: Vec<u64> = array(&f, tree_line, "internal_count", ni, Some(0))?;
+    let leaf_weight: Vec<f64> = array(&f, tree_line, "leaf_weight", num_leaves, Some(0.0))?;
+    let leaf_count: Vec<u64> = array(&f, tree_line, "leaf_count", num_leaves, Some(0))?;
+    let shrinkage = match f.get("shrinkage") {
+        Some((n, v)) => v
+            .trim()
+            .parse::<f64>()
+            .or_else(|_| syntax(n, format!("invalid shrinkage `{}`", clip(v))))?,
+        None => 1.0,
+    };
+    let dt_line = f.get("decision_type").map_or(tree_line, |(n, _)| n);
+    let mut default_left = Vec::with_capacity(ni);
+    let mut missing_type = Vec::with_capacity(ni);
+    for (node, &d) in decision.iter().enumerate() {
+        if d & CATEGORICAL_MASK != 0 {
+            return unsupported(dt_line, format!("categorical split at node {node}"));
+        }
+        if !(0..16).contains(&d) {
+            return syntax(dt_line, format!("invalid decision_type {d} at node {node}"));
+        }
+        default_left.push(d & DEFAULT_LEFT_MASK != 0);
+        match MissingType::from_code(((d >> 2) & 3) as u8) {
+            Some(m) => missing_type.push(m),
+            None => {
+                return syntax(
+                    dt_line,
+                    format!("invalid missing type in decision_type {d}"),
+                )
+            }
+        }
+    }
+    let th_line = f.get("threshold").map_or(tree_line, |(n, _)| n);
+    if let Some(node) = threshold.iter().position(|t| t.is_nan()) {
+        return syntax(th_line, format!("NaN threshold at node {node}"));
+    }
+    let tree = Tree {
+        split_feature,
+        split_gain,
+        threshold,
+        default_left,
+        missing_type,
+        left_child,
+        right_child,
+        internal_value,
+        internal_weight,
+        internal_count,
+        leaf_value,
+        leaf_weight,
+        leaf_count,
+        shrinkage,
+    };
+    tree.validate(num_features)
+        .or_else(|e| syntax(tree_line, e))?;
+    Ok(tree)
+}
+
+impl TreeEnsemble {
+    /// Serializes as a LightGBM v4 text model with a minimal `parameters:` block.
+    ///
+    /// Deterministic: the same ensemble always gives the same bytes.
+    pub fn to_model_string(&self) -> Result<String> {
+        write_model(self, &default_parameters(self))
+    }
+
+    /// Parses a LightGBM text model (see [`parse_model`] for what is accepted).
+    pub fn from_model_str(text: &str) -> Result<TreeEnsemble> {
+        parse_model(text).map(|m| m.ensemble)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stump() -> TreeEnsemble {
+        TreeEnsemble {
+            trees: vec![Tree {
+                split_feature: vec![1],
+                split_gain: vec![2.5],
+                threshold: vec![0.1],
+                default_left: vec![true],
+                missing_type: vec![MissingType::NaN],
+                left_child: vec![-1],
+                right_child: vec![-2],
+                internal_value: vec![0.0],
+                internal_weight: vec![3.0],
+                internal_count: vec![10],
+                leaf_value: vec![-0.25, 0.5],
+                leaf_weight: vec![1.5, 1.5],
+                leaf_count: vec![5, 5],
+                shrinkage: 0.1,
+            }],
+            base_score: 0.0,
+            feature_names: vec!["a".into(), "b".into()],
+            feature_infos: vec!["none".into(), "[-1:1]".into()],
+            objective: ObjectiveKind::Binary { sigmoid: 1.0 },
+        }
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let e = stump();
+        let s = e.to_model_string().unwrap();
+        assert!(s.contains("decision_type=10\n"));
+        assert!(s.contains("objective=binary sigmoid:1\n"));
+        assert_eq!(TreeEnsemble::from_model_str(&s).unwrap(), e);
+        assert_eq!(e.to_model_string().unwrap(), s);
+    }
+
+    #[test]
+    fn tree_sizes_match_blocks() {
+        let s = stump().to_model_string().unwrap();
+        let start = s.find("Tree=0").unwrap();
+        let end = s.find("end of trees").unwrap();
+        assert!(s.contains(&format!("tree_sizes={}\n", end - start)));
+    }
+
+    #[test]
+    fn base_score_folds_into_first_tree() {
+        let mut e = stump();
+        e.base_score = 0.75;
+        let back = TreeEnsemble::from_model_str(&e.to_model_string().unwrap()).unwrap();
+        assert_eq!(back.base_score, 0.0);
+        assert_eq!(back.trees[0].leaf_value, vec![-0.25 + 0.75, 0.5 + 0.75]);
+        let row = [0.0, 0.3];
+        assert_eq!(
+            back.predict_raw_reference(&row),
+            e.predict_raw_reference(&row)
+        );
+    }
+
+    #[test]
+    fn unsupported_content_names_the_line() {
+        let s = stump().to_model_string().unwrap();
+        let cat = s.replace("decision_type=10", "decision_type=11");
+        let line = cat
+            .lines()
+            .position(|l| l.starts_with("decision_type"))
+            .unwrap()
+            + 1;
+        match TreeEnsemble::from_model_str(&cat) {
+            Err(ModelFileError::Unsupported { line: l, .. }) => assert_eq!(l, line),
+            other => panic!("expected unsupported, got {other:?}"),
+        }
+        let multi = s.replace("num_class=1", "num_class=3");
+        assert!(matches!(
+            TreeEnsemble::from_model_str(&multi),
+            Err(ModelFileError::Unsupported { line: 3, .. })
+        ));
+        let linear = s.replace("is_linear=0", "is_linear=1");
+        assert!(matches!(
+            TreeEnsemble::from_model_str(&linear),
+            Err(ModelFileError::Unsupported { .. })
+        ));
+        let obj = s.replace(
+            "objective=binary sigmoid:1",
+            "objective=multiclass num_class:3",
+        );
+        assert!(matches!(
+            TreeEnsemble::from_model_str(&obj),
+            Err(ModelFileError::Unsupported { line: 7, .. })
+        ));
+        let sqrt = s.replace("objective=binary sigmoid:1", "objective=regression sqrt");
+        assert!(TreeEnsemble::from_model_str(&sqrt).is_err());
+    }
+
+    #[test]
+    fn objective_extra_tokens_are_tolerated() {
+        let s = stump().to_model_string().unwrap().replace(
+            "objective=binary sigmoid:1",
+            "objective=binary sigmoid:2 extra:3",
+        );
+        let e = TreeEnsemble::from_model_str(&s).unwrap();
+        assert_eq!(e.objective, ObjectiveKind::Binary { sigmoid: 2.0 });
+    }
+
+    #[test]
+    fn format_f64_is_shortest_round_trip() {
+        for x in [
+            1.0,
+            0.1,
+            -2.5e-300,
+            1e300,
+            0.07951359611134574,
+            f64::MIN_POSITIVE,
+            3.0e-36,
+        ] {
+            assert_eq!(format_f64(x).parse::<f64>().unwrap().to_bits(), x.to_bits());
+        }
+        assert_eq!(format_f64(1.0), "1");
+        assert_eq!(format_f64(-3.0), "-3");
+    }
+}

@@ -1,0 +1,158 @@
+//! Deterministic random ensembles and inputs shared by the integration tests.
+#![allow(dead_code)]
+
+use aml_models::tree::ZERO_THRESHOLD;
+use aml_models::{MissingType, ObjectiveKind, Tree, TreeEnsemble};
+
+/// SplitMix64: tiny, seedable, good enough to shape test trees.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn coin(&mut self) -> bool {
+        self.next_u64() & 1 == 1
+    }
+}
+
+/// Threshold candidates that exercise LightGBM's edge cases.
+fn threshold(rng: &mut Rng) -> f64 {
+    match rng.below(8) {
+        0 => 0.0,
+        1 => ZERO_THRESHOLD,
+        2 => -ZERO_THRESHOLD,
+        3 => f64::from((rng.unit() * 4.0 - 2.0) as f32),
+        4 => 1e-36 * if rng.coin() { 1.0 } else { -1.0 },
+        5 => (rng.below(9) as f64 - 4.0) * 0.5,
+        _ => rng.unit() * 6.0 - 3.0,
+    }
+}
+
+/// A random valid tree grown like LightGBM: splitting leaf `l` creates internal node
+/// `k` whose left child keeps leaf `l` and whose right child is the new leaf.
+pub fn random_tree(rng: &mut Rng, num_features: usize, max_leaves: usize) -> Tree {
+    let leaves = 1 + rng.below(max_leaves);
+    grown_tree(rng, num_features, leaves)
+}
+
+/// A random valid tree with exactly `leaves` leaves (see [`random_tree`]).
+pub fn grown_tree(rng: &mut Rng, num_features: usize, leaves: usize) -> Tree {
+    let mut t = Tree::constant(rng.unit() - 0.5, rng.below(1000) as u64);
+    t.leaf_weight[0] = rng.unit() * 10.0;
+    // Where each leaf hangs: (internal node, is_left); None while the tree is a single leaf.
+    let mut parent: Vec<Option<(usize, bool)>> = vec![None];
+    for _ in 1..leaves {
+        let l = rng.below(t.num_leaves());
+        let k = t.num_internal();
+        let new_leaf = t.num_leaves();
+        if let Some((p, is_left)) = parent[l] {
+            if is_left {
+                t.left_child[p] = k as i32;
+            } else {
+                t.right_child[p] = k as i32;
+            }
+        }
+        t.split_feature.push(rng.below(num_features) as u32);
+        t.split_gain.push(rng.unit() * 100.0);
+        t.threshold.push(threshold(rng));
+        t.default_left.push(rng.coin());
+        t.missing_type.push(match rng.below(3) {
+            0 => MissingType::None,
+            1 => MissingType::Zero,
+            _ => MissingType::NaN,
+        });
+        t.left_child.push(!(l as i32));
+        t.right_child.push(!(new_leaf as i32));
+        t.internal_value.push(t.leaf_value[l]);
+        t.internal_weight.push(t.leaf_weight[l]);
+        t.internal_count.push(t.leaf_count[l]);
+        let scale = [1e-3, 0.1, 1.0, 7.0][rng.below(4)];
+        t.leaf_value[l] = (rng.unit() - 0.5) * scale;
+        t.leaf_value.push((rng.unit() - 0.5) * scale);
+        t.leaf_weight.push(rng.unit() * 10.0);
+        t.leaf_count.push(rng.below(1000) as u64);
+        parent[l] = Some((k, true));
+        parent.push(Some((k, false)));
+    }
+    t.shrinkage = [1.0, 0.1, 0.05][rng.below(3)];
+    t
+}
+
+/// A random valid ensemble; `base_score` is zero when `with_base` is false.
+pub fn random_ensemble(seed: u64, with_base: bool) -> TreeEnsemble {
+    let mut rng = Rng(seed);
+    let num_features = 1 + rng.below(12);
+    let trees = (0..rng.below(25))
+        .map(|_| random_tree(&mut rng, num_features, 20))
+        .collect();
+    let objective = match rng.below(3) {
+        0 => ObjectiveKind::Binary {
+            sigmoid: [1.0, 0.7, 2.5][rng.below(3)],
+        },
+        1 => ObjectiveKind::LambdaRank,
+        _ => ObjectiveKind::Regression,
+    };
+    TreeEnsemble {
+        trees,
+        base_score: if with_base { rng.unit() - 0.5 } else { 0.0 },
+        feature_names: (0..num_features).map(|i| format!("feat_{i}")).collect(),
+        feature_infos: (0..num_features)
+            .map(|i| {
+                if i % 3 == 0 {
+                    "none".to_string()
+                } else {
+                    format!("[-{i}:{i}]")
+                }
+            })
+            .collect(),
+        objective,
+    }
+}
+
+/// Random rows mixing NaN, zeros, tiny values, the ensemble's thresholds and their neighbours.
+pub fn random_rows(rng: &mut Rng, ensemble: &TreeEnsemble, n: usize) -> Vec<Vec<f64>> {
+    let thresholds: Vec<f64> = ensemble
+        .trees
+        .iter()
+        .flat_map(|t| t.threshold.iter().copied())
+        .collect();
+    (0..n)
+        .map(|_| {
+            (0..ensemble.num_features())
+                .map(|_| match rng.below(10) {
+                    0 => f64::NAN,
+                    1 => 0.0,
+                    2 => {
+                        [ZERO_THRESHOLD, -ZERO_THRESHOLD, 5e-36, -5e-36, 1e-40, -0.0][rng.below(6)]
+                    }
+                    3..=5 if !thresholds.is_empty() => {
+                        let t = thresholds[rng.below(thresholds.len())];
+                        match rng.below(3) {
+                            0 => t,
+                            1 => f64::from_bits(t.to_bits().wrapping_add(1)),
+                            _ => f64::from(t as f32),
+                        }
+                    }
+                    _ => rng.unit() * 6.0 - 3.0,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Rows as an `ndarray` matrix.
+pub fn to_array(rows: &[Vec<f64>], num_features: usize) -> ndarray::Array2<f64> {
+    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+    ndarray::Array2::from_shape_vec((rows.len(), num_features), flat).expect("rectangular rows")
+}
