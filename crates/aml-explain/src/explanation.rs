@@ -1,0 +1,131 @@
+//! Per-row explanations: the score, its base value and the top features by |SHAP|, serialised as
+//! the contract's `explain_json`.
+//!
+//! `explain_json` (see `SOT_SCHEMA.md`) is
+//! `{"score": 0.87, "top_features": [{"feature": "...", "value": 1.23, "impact": 0.41}, ...]}`:
+//! `score` is the transformed prediction (probability for binary models), `impact` the SHAP value in
+//! raw (log-odds) space, so the impacts of all features plus the base value sum to the raw score.
+//! Floats are written by `serde_json` (shortest round-trip representation), so the same numbers
+//! always give the same bytes. A feature value that is NaN (missing) or infinite cannot be a JSON
+//! number and is written as `null`.
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ExplainError;
+use crate::fast::TreeShapExplainer;
+
+/// Number of features the contract puts in `explain_json`.
+pub const DEFAULT_TOP_K: usize = 5;
+
+/// One feature's share of a prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureImpact {
+    /// Feature name from the model.
+    pub feature: String,
+    /// The row's value of the feature; `None` (JSON `null`) when missing (NaN) or infinite.
+    pub value: Option<f64>,
+    /// SHAP value in raw (log-odds) space.
+    pub impact: f64,
+}
+
+/// Why one row got its score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// Transformed prediction (probability for binary models, raw score otherwise).
+    pub score: f64,
+    /// Expected raw score over the training data (the SHAP base value).
+    pub base_value: f64,
+    /// Raw score: the model's prediction before the output transform.
+    pub raw_score: f64,
+    /// The largest |impact| features, largest first; ties go to the lower feature index.
+    /// Features with an impact of exactly zero are left out.
+    pub top_features: Vec<FeatureImpact>,
+}
+
+/// The contract's `explain_json` shape (only these two keys).
+#[derive(Serialize)]
+struct ExplainJson<'a> {
+    score: f64,
+    top_features: &'a [FeatureImpact],
+}
+
+/// Indices of the `k` largest `|contribution|` values (ties by index, exact zeros skipped).
+pub fn top_k_indices(contrib: &[f64], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..contrib.len()).filter(|&i| contrib[i] != 0.0).collect();
+    idx.sort_by(|&a, &b| {
+        contrib[b]
+            .abs()
+            .total_cmp(&contrib[a].abs())
+            .then(a.cmp(&b))
+    });
+    idx.truncate(k);
+    idx
+}
+
+impl Explanation {
+    /// Builds the explanation of `row` from its contribution vector (`num_features + 1` values,
+    /// expected value last, as produced by [`TreeShapExplainer`]). The raw score is the model's own
+    /// prediction (trees summed in order), so `score` matches the scoring path exactly.
+    pub fn from_contributions(
+        explainer: &TreeShapExplainer,
+        row: &[f64],
+        contrib: &[f64],
+        top_k: usize,
+    ) -> Self {
+        let model = explainer.ensemble();
+        let nf = model.num_features();
+        let raw_score = model.predict_raw_reference(row);
+        let top_features = top_k_indices(&contrib[..nf], top_k)
+            .into_iter()
+            .map(|i| FeatureImpact {
+                feature: model.feature_names[i].clone(),
+                value: Some(row[i]).filter(|v| v.is_finite()),
+                impact: contrib[i],
+            })
+            .collect();
+        Explanation {
+            score: model.transform(raw_score),
+            base_value: contrib[nf],
+            raw_score,
+            top_features,
+        }
+    }
+
+    /// The contract's `explain_json` string: `{"score":..,"top_features":[{"feature":..,"value":..,"impact":..}]}`.
+    pub fn to_explain_json(&self) -> String {
+        serde_json::to_string(&ExplainJson {
+            score: self.score,
+            top_features: &self.top_features,
+        })
+        .expect("serialising plain numbers and strings cannot fail")
+    }
+}
+
+impl TreeShapExplainer {
+    /// Explains every row of `x`: SHAP values, then score and the `top_k` features per row.
+    pub fn explain<T>(
+        &self,
+        x: ArrayView2<'_, T>,
+        top_k: usize,
+    ) -> Result<Vec<Explanation>, ExplainError>
+    where
+        T: Copy + Into<f64> + Sync,
+    {
+        let contrib = self.contributions(x)?;
+        Ok((0..x.nrows())
+            .into_par_iter()
+            .map(|r| {
+                let row: Vec<f64> = x.row(r).iter().map(|&v| v.into()).collect();
+                let c = contrib.row(r);
+                Explanation::from_contributions(
+                    self,
+                    &row,
+                    c.as_slice().expect("contribution rows are contiguous"),
+                    top_k,
+                )
+            })
+            .collect())
+    }
+}

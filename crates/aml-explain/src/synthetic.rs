@@ -1,0 +1,112 @@
+//! Seeded random tree ensembles and rows, for property tests and benchmarks.
+//!
+//! Trees grow leaf-wise like LightGBM's (a chosen leaf becomes an internal node whose left child
+//! keeps the leaf index and whose right child is a new leaf), with consistent positive data counts,
+//! all three missing-value types and both default directions, so every code path of the explainers
+//! is exercised. Rows mix ordinary values, exact zeros and NaNs.
+
+use aml_models::{MissingType, ObjectiveKind, Tree, TreeEnsemble};
+use ndarray::Array2;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Shape of a synthetic ensemble.
+#[derive(Debug, Clone, Copy)]
+pub struct EnsembleShape {
+    /// Number of trees.
+    pub trees: usize,
+    /// Leaves per tree (fewer if counts run out).
+    pub leaves: usize,
+    /// Number of input features.
+    pub features: usize,
+    /// Only features `0..used_features` are split on (the rest must get exactly zero SHAP).
+    pub used_features: usize,
+    /// Training rows reaching each root.
+    pub root_count: u64,
+}
+
+fn random_tree(rng: &mut ChaCha8Rng, shape: &EnsembleShape) -> Tree {
+    let mut t = Tree::constant(rng.random_range(-0.5..0.5), shape.root_count);
+    // parent of each leaf: (internal node, is_left); None for the root leaf.
+    let mut leaf_parent: Vec<Option<(usize, bool)>> = vec![None];
+    while t.num_leaves() < shape.leaves {
+        let splittable: Vec<usize> = (0..t.num_leaves())
+            .filter(|&l| t.leaf_count[l] >= 2)
+            .collect();
+        if splittable.is_empty() {
+            break;
+        }
+        let leaf = splittable[rng.random_range(0..splittable.len())];
+        let node = t.split_feature.len();
+        let count = t.leaf_count[leaf];
+        let left_count = rng.random_range(1..count);
+        let new_leaf = t.num_leaves();
+        t.split_feature
+            .push(rng.random_range(0..shape.used_features) as u32);
+        t.split_gain.push(rng.random_range(0.0..10.0));
+        // Thresholds on a coarse grid so rows hit them exactly now and then.
+        t.threshold.push(rng.random_range(-8i32..=8) as f64 / 8.0);
+        t.default_left.push(rng.random_range(0..2) == 1);
+        t.missing_type.push(match rng.random_range(0..3) {
+            0 => MissingType::None,
+            1 => MissingType::Zero,
+            _ => MissingType::NaN,
+        });
+        t.left_child.push(!(leaf as i32));
+        t.right_child.push(!(new_leaf as i32));
+        t.internal_value.push(t.leaf_value[leaf]);
+        t.internal_weight.push(count as f64);
+        t.internal_count.push(count);
+        if let Some((parent, is_left)) = leaf_parent[leaf] {
+            if is_left {
+                t.left_child[parent] = node as i32;
+            } else {
+                t.right_child[parent] = node as i32;
+            }
+        }
+        leaf_parent[leaf] = Some((node, true));
+        leaf_parent.push(Some((node, false)));
+        t.leaf_count[leaf] = left_count;
+        t.leaf_weight[leaf] = left_count as f64;
+        t.leaf_value[leaf] = rng.random_range(-0.5..0.5);
+        t.leaf_count.push(count - left_count);
+        t.leaf_weight.push((count - left_count) as f64);
+        t.leaf_value.push(rng.random_range(-0.5..0.5));
+    }
+    t.shrinkage = 0.1;
+    t
+}
+
+/// A random ensemble of the given shape (binary objective), reproducible from `seed`.
+pub fn random_ensemble(seed: u64, shape: EnsembleShape) -> TreeEnsemble {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let trees = (0..shape.trees)
+        .map(|_| random_tree(&mut rng, &shape))
+        .collect();
+    TreeEnsemble {
+        trees,
+        base_score: rng.random_range(-1.0..1.0),
+        feature_names: (0..shape.features).map(|i| format!("f{i}")).collect(),
+        feature_infos: vec!["none".to_string(); shape.features],
+        objective: ObjectiveKind::Binary { sigmoid: 1.0 },
+    }
+}
+
+/// `n` random rows of `features` columns in `[-1.25, 1.25]`, with about `missing_rate` NaNs and as
+/// many exact zeros, reproducible from `seed`.
+pub fn random_rows(seed: u64, n: usize, features: usize, missing_rate: f64) -> Array2<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Array2::from_shape_fn((n, features), |_| {
+        let u: f64 = rng.random_range(0.0..1.0);
+        if u < missing_rate {
+            f64::NAN
+        } else if u < 2.0 * missing_rate {
+            0.0
+        } else if u < 2.5 * missing_rate {
+            // exactly on the threshold grid
+            rng.random_range(-8i32..=8) as f64 / 8.0
+        } else {
+            rng.random_range(-1.25..1.25)
+        }
+    })
+}

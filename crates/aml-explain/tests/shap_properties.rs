@@ -1,0 +1,224 @@
+//! Property tests: efficiency (sum + expected == raw prediction), unused features get exactly 0,
+//! fast == reference, both == brute-force Shapley values of the path-dependent game, and
+//! thread-count / row-order independence.
+
+use aml_explain::synthetic::{random_ensemble, random_rows, EnsembleShape};
+use aml_explain::{reference_contributions, TreeShapExplainer};
+use aml_models::{Tree, TreeEnsemble};
+use proptest::prelude::*;
+
+/// Path-dependent conditional expectation E[f(x) | x_S] (features in `known` follow the row,
+/// others average the children by cover), summed over trees plus the base score.
+fn conditional_value(model: &TreeEnsemble, row: &[f64], known: u32) -> f64 {
+    fn walk(t: &Tree, node: i32, row: &[f64], known: u32) -> f64 {
+        if node < 0 {
+            return t.leaf_value[(!node) as usize];
+        }
+        let n = node as usize;
+        let f = t.split_feature[n] as usize;
+        let (l, r) = (t.left_child[n], t.right_child[n]);
+        if known >> f & 1 == 1 {
+            let c = if t.goes_left(n, row[f]) { l } else { r };
+            return walk(t, c, row, known);
+        }
+        let count = |c: i32| {
+            if c < 0 {
+                t.leaf_count[(!c) as usize] as f64
+            } else {
+                t.internal_count[c as usize] as f64
+            }
+        };
+        let total = t.internal_count[n] as f64;
+        (count(l) * walk(t, l, row, known) + count(r) * walk(t, r, row, known)) / total
+    }
+    let mut v = model.base_score;
+    for t in &model.trees {
+        v += if t.num_internal() == 0 {
+            t.leaf_value[0]
+        } else {
+            walk(t, 0, row, known)
+        };
+    }
+    v
+}
+
+/// Shapley values by enumerating all subsets (only for a handful of features).
+fn brute_force_shapley(model: &TreeEnsemble, row: &[f64]) -> Vec<f64> {
+    let n = model.num_features();
+    let fact = |k: usize| (1..=k).map(|i| i as f64).product::<f64>();
+    let mut phi = vec![0.0; n + 1];
+    for (i, p) in phi.iter_mut().enumerate().take(n) {
+        for s in 0u32..(1 << n) {
+            if s >> i & 1 == 1 {
+                continue;
+            }
+            let k = s.count_ones() as usize;
+            let w = fact(k) * fact(n - k - 1) / fact(n);
+            *p +=
+                w * (conditional_value(model, row, s | 1 << i) - conditional_value(model, row, s));
+        }
+    }
+    phi[n] = conditional_value(model, row, 0);
+    phi
+}
+
+fn shape_strategy(max_features: usize) -> impl Strategy<Value = EnsembleShape> {
+    (
+        1usize..6,
+        1usize..20,
+        1usize..=max_features,
+        0usize..3,
+        2u64..200,
+    )
+        .prop_map(|(trees, leaves, used, unused, root_count)| EnsembleShape {
+            trees,
+            leaves,
+            features: used + unused,
+            used_features: used,
+            root_count,
+        })
+}
+
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn efficiency_unused_zero_and_fast_equals_reference(
+        shape in shape_strategy(8), seed in any::<u64>(), row_seed in any::<u64>()
+    ) {
+        let model = random_ensemble(seed, shape);
+        let rows = random_rows(row_seed, 8, shape.features, 0.15);
+        let explainer = TreeShapExplainer::new(&model).unwrap();
+        let fast = explainer.contributions(rows.view()).unwrap();
+        for (r, row) in rows.rows().into_iter().enumerate() {
+            let row = row.to_vec();
+            let reference = reference_contributions(&model, &row);
+            let fast_row = fast.row(r).to_vec();
+            prop_assert!(max_abs_diff(&reference, &fast_row) <= 1e-9, "fast {:?} ref {:?}", fast_row, reference);
+            let total: f64 = fast_row.iter().sum();
+            prop_assert!((total - model.predict_raw_reference(&row)).abs() <= 1e-9);
+            let ref_total: f64 = reference.iter().sum();
+            prop_assert!((ref_total - model.predict_raw_reference(&row)).abs() <= 1e-9);
+            for f in shape.used_features..shape.features {
+                prop_assert_eq!(fast_row[f], 0.0);
+                prop_assert_eq!(reference[f], 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn reference_matches_brute_force_shapley(
+        shape in shape_strategy(5), seed in any::<u64>(), row_seed in any::<u64>()
+    ) {
+        let model = random_ensemble(seed, shape);
+        let rows = random_rows(row_seed, 3, shape.features, 0.2);
+        for row in rows.rows() {
+            let row = row.to_vec();
+            let exact = brute_force_shapley(&model, &row);
+            let reference = reference_contributions(&model, &row);
+            prop_assert!(max_abs_diff(&exact, &reference) <= 1e-9, "exact {:?} ref {:?}", exact, reference);
+        }
+    }
+}
+
+#[test]
+fn deep_trees_fall_back_to_reference_and_agree() {
+    // 200 leaves: more than 64 internal nodes, so these trees take the reference path.
+    let shape = EnsembleShape {
+        trees: 3,
+        leaves: 200,
+        features: 30,
+        used_features: 30,
+        root_count: 5000,
+    };
+    let model = random_ensemble(11, shape);
+    let explainer = TreeShapExplainer::new(&model).unwrap();
+    assert_eq!(explainer.num_reference_trees(), 3);
+    let rows = random_rows(12, 5, shape.features, 0.1);
+    let fast = explainer.contributions(rows.view()).unwrap();
+    for (r, row) in rows.rows().into_iter().enumerate() {
+        let row = row.to_vec();
+        let reference = reference_contributions(&model, &row);
+        assert!(max_abs_diff(&reference, &fast.row(r).to_vec()) <= 1e-9);
+    }
+}
+
+#[test]
+fn bit_identical_across_threads_and_row_order() {
+    let shape = EnsembleShape {
+        trees: 40,
+        leaves: 31,
+        features: 20,
+        used_features: 18,
+        root_count: 10_000,
+    };
+    let model = random_ensemble(3, shape);
+    let explainer = TreeShapExplainer::new(&model).unwrap();
+    let rows = random_rows(4, 100, shape.features, 0.1);
+    let run = |threads: usize, x: ndarray::ArrayView2<f64>| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| explainer.contributions(x).unwrap())
+    };
+    let one = run(1, rows.view());
+    let two = run(2, rows.view());
+    assert_eq!(one, two);
+    // Reversed rows give the same per-row bits, and single-row calls agree with the batch.
+    let reversed = rows.slice(ndarray::s![..;-1, ..]).to_owned();
+    let rev = run(2, reversed.view());
+    let mut scratch = explainer.new_scratch();
+    let mut single = vec![0.0; shape.features + 1];
+    for r in 0..rows.nrows() {
+        assert_eq!(one.row(r), rev.row(rows.nrows() - 1 - r));
+        explainer.contributions_into(&rows.row(r).to_vec(), &mut single, &mut scratch);
+        assert_eq!(one.row(r).to_vec(), single);
+    }
+}
+
+#[test]
+fn f32_input_is_widened_exactly() {
+    let shape = EnsembleShape {
+        trees: 5,
+        leaves: 15,
+        features: 6,
+        used_features: 6,
+        root_count: 500,
+    };
+    let model = random_ensemble(5, shape);
+    let explainer = TreeShapExplainer::new(&model).unwrap();
+    let rows32 = random_rows(6, 10, shape.features, 0.1).mapv(|v| v as f32);
+    let rows64 = rows32.mapv(f64::from);
+    assert_eq!(
+        explainer.contributions(rows32.view()).unwrap(),
+        explainer.contributions(rows64.view()).unwrap()
+    );
+}
+
+#[test]
+fn rejects_zero_cover_and_wrong_width() {
+    let shape = EnsembleShape {
+        trees: 1,
+        leaves: 4,
+        features: 3,
+        used_features: 3,
+        root_count: 100,
+    };
+    let mut model = random_ensemble(9, shape);
+    let explainer = TreeShapExplainer::new(&model).unwrap();
+    let err = explainer
+        .contributions(ndarray::Array2::<f64>::zeros((2, 4)).view())
+        .unwrap_err();
+    assert!(err.to_string().contains("4 columns"), "{err}");
+    model.trees[0].leaf_count[1] = 0;
+    let err = TreeShapExplainer::new(&model).unwrap_err();
+    assert!(err.to_string().contains("leaf 1"), "{err}");
+}
