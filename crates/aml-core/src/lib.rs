@@ -1,2 +1,19 @@
-//! aml-core: see the crate README.
+// The README is the crate documentation, so its example is compiled by `cargo test --doc`.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+
+pub mod batch;
+mod columns;
+pub mod error;
+pub mod io;
+pub mod meta;
+pub mod read;
+pub mod submission;
+pub mod synth;
+pub mod tables;
+mod validate;
+pub mod write;
+
+pub use batch::{Batch, BatchReport};
+pub use error::{BatchError, BatchWarning, SubmissionError};
+pub use meta::{Meta, PatternTrap};

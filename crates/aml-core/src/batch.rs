@@ -1,0 +1,326 @@
+//! A whole SOT batch in memory: integrity checks, validation and canonical order.
+//!
+//! Canonical order: alerts by `alert_id`, features by `address`, clusters by `cluster_id`, money flows by
+//! (from, to, then the remaining values) over a sorted address dictionary, labels by `address` (then the
+//! remaining fields). Both [`Batch::load`] and [`Batch::from_tables`] produce it, so every consumer is
+//! independent of the row order of the source files.
+
+use std::cmp::Ordering;
+use std::path::Path;
+
+use crate::error::{BatchError, BatchWarning};
+use crate::meta::Meta;
+use crate::tables::{AddressFeatures, AddressLabels, Alerts, Clusters, MoneyFlows};
+
+/// File names of a batch directory.
+pub mod files {
+    /// Batch metadata.
+    pub const META: &str = "META.json";
+    /// Alerts table.
+    pub const ALERTS: &str = "alerts.parquet";
+    /// Address features table.
+    pub const FEATURES: &str = "features.parquet";
+    /// Alert clusters table.
+    pub const CLUSTERS: &str = "clusters.parquet";
+    /// Money flows table.
+    pub const MONEY_FLOWS: &str = "money_flows.parquet";
+    /// Optional ground-truth labels.
+    pub const ADDRESS_LABELS: &str = "address_labels.parquet";
+    /// The files every batch must have.
+    pub const REQUIRED: [&str; 4] = [ALERTS, FEATURES, CLUSTERS, MONEY_FLOWS];
+}
+
+/// One validated batch in canonical order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// Parsed META.json.
+    pub meta: Meta,
+    /// Alerts, sorted by alert_id.
+    pub alerts: Alerts,
+    /// Address features, sorted by address.
+    pub features: AddressFeatures,
+    /// Clusters, sorted by cluster_id.
+    pub clusters: Clusters,
+    /// Money flows, interned and sorted.
+    pub money_flows: MoneyFlows,
+    /// Ground-truth labels (history batches only), sorted by address.
+    pub labels: Option<AddressLabels>,
+}
+
+/// Non-fatal findings of loading a batch (dangling references, count mismatches), in a deterministic order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BatchReport {
+    /// The findings.
+    pub warnings: Vec<BatchWarning>,
+}
+
+impl Batch {
+    /// Loads and validates a batch directory.
+    ///
+    /// META.json is parsed first; then the sha256 of every file it lists is checked (all four required
+    /// tables must be listed, and `address_labels.parquet` too when present) before any Parquet byte is
+    /// decoded, so a tampered batch is rejected without being parsed.
+    pub fn load(dir: &Path) -> Result<(Batch, BatchReport), BatchError> {
+        let meta = crate::read::read_meta(dir)?;
+        let has_labels = crate::read::verify_hashes(dir, &meta)?;
+        let (alerts, features, clusters, money_flows, labels) =
+            crate::read::read_tables(dir, has_labels)?;
+        Batch::from_tables(meta, alerts, features, clusters, money_flows, labels)
+    }
+
+    /// Builds a batch from in-memory tables (service, tests) with the same validation and canonical sort as
+    /// [`Batch::load`]. Errors name the table by its file name; rows are the caller's row order.
+    pub fn from_tables(
+        meta: Meta,
+        alerts: Alerts,
+        features: AddressFeatures,
+        clusters: Clusters,
+        money_flows: MoneyFlows,
+        labels: Option<AddressLabels>,
+    ) -> Result<(Batch, BatchReport), BatchError> {
+        crate::validate::alerts(&alerts)?;
+        crate::validate::features(&features)?;
+        crate::validate::clusters(&clusters)?;
+        crate::validate::money_flows(&money_flows)?;
+        if let Some(labels) = &labels {
+            crate::validate::labels(labels)?;
+        }
+        let batch = Batch {
+            meta,
+            alerts: sort_alerts(alerts)?,
+            features: sort_features(features)?,
+            clusters: sort_clusters(clusters)?,
+            money_flows: canonical_money_flows(money_flows),
+            labels: labels.map(sort_labels),
+        };
+        let report = batch.cross_check();
+        Ok((batch, report))
+    }
+
+    /// Dangling references and count mismatches, generated in canonical order.
+    fn cross_check(&self) -> BatchReport {
+        let mut warnings = Vec::new();
+        let counts = [
+            (files::ALERTS, self.meta.n_alerts, self.alerts.len()),
+            (files::FEATURES, self.meta.n_addresses, self.features.len()),
+            (files::CLUSTERS, self.meta.n_clusters, self.clusters.len()),
+            (
+                files::MONEY_FLOWS,
+                self.meta.n_money_flows,
+                self.money_flows.len(),
+            ),
+        ];
+        for (file, meta, actual) in counts {
+            if meta != actual as u64 {
+                warnings.push(BatchWarning::CountMismatch {
+                    file: file.to_string(),
+                    meta,
+                    actual: actual as u64,
+                });
+            }
+        }
+        for (alert_id, address) in self.alerts.alert_id.iter().zip(&self.alerts.address) {
+            if self.features.row_of(address).is_none() {
+                warnings.push(BatchWarning::AlertWithoutFeatures {
+                    alert_id: alert_id.clone(),
+                    address: address.clone(),
+                });
+            }
+        }
+        for row in 0..self.clusters.len() {
+            let cluster_id = &self.clusters.cluster_id[row];
+            let primary = &self.clusters.primary_alert_id[row];
+            let mentioned = std::iter::once(primary).filter(|id| !id.is_empty());
+            let mut unknown: Vec<&String> = mentioned
+                .chain(&self.clusters.related_alert_ids[row])
+                .filter(|alert_id| self.alerts.row_of(alert_id).is_none())
+                .collect();
+            unknown.sort();
+            unknown.dedup();
+            for alert_id in unknown {
+                warnings.push(BatchWarning::UnknownClusterAlert {
+                    cluster_id: cluster_id.clone(),
+                    alert_id: alert_id.clone(),
+                });
+            }
+        }
+        for trap in &self.meta.pattern_traps {
+            for alert_id in &trap.alert_ids {
+                if self.alerts.row_of(alert_id).is_none() {
+                    warnings.push(BatchWarning::UnknownTrapAlert {
+                        trap_id: trap.trap_id.clone(),
+                        alert_id: alert_id.clone(),
+                    });
+                }
+            }
+        }
+        BatchReport { warnings }
+    }
+}
+
+/// Reorders `values` so that `values[k]` becomes the old `values[order[k]]`; `order` is a permutation.
+fn permute<T: Default>(values: &mut Vec<T>, order: &[usize]) {
+    let mut old = std::mem::take(values);
+    *values = order
+        .iter()
+        .map(|&index| std::mem::take(&mut old[index]))
+        .collect();
+}
+
+/// Stable sort order of `keys`; fails on the first repeated key, naming the later file row.
+fn unique_key_order(keys: &[String], file: &str, column: &str) -> Result<Vec<usize>, BatchError> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+    for pair in order.windows(2) {
+        if keys[pair[0]] == keys[pair[1]] {
+            return Err(BatchError::DuplicateKey {
+                file: file.to_string(),
+                column: column.to_string(),
+                key: keys[pair[1]].clone(),
+                row: pair[1],
+            });
+        }
+    }
+    Ok(order)
+}
+
+fn sort_alerts(mut alerts: Alerts) -> Result<Alerts, BatchError> {
+    let order = unique_key_order(&alerts.alert_id, files::ALERTS, "alert_id")?;
+    permute(&mut alerts.window_days, &order);
+    permute(&mut alerts.processing_date, &order);
+    permute(&mut alerts.alert_id, &order);
+    permute(&mut alerts.address, &order);
+    permute(&mut alerts.typology_type, &order);
+    permute(&mut alerts.pattern_id, &order);
+    permute(&mut alerts.pattern_type, &order);
+    permute(&mut alerts.severity, &order);
+    permute(&mut alerts.suspected_address_type, &order);
+    permute(&mut alerts.suspected_address_subtype, &order);
+    permute(&mut alerts.alert_confidence_score, &order);
+    permute(&mut alerts.description, &order);
+    permute(&mut alerts.volume_usd, &order);
+    permute(&mut alerts.evidence_json, &order);
+    permute(&mut alerts.risk_indicators, &order);
+    Ok(alerts)
+}
+
+fn sort_features(mut features: AddressFeatures) -> Result<AddressFeatures, BatchError> {
+    let order = unique_key_order(&features.address, files::FEATURES, "address")?;
+    permute(&mut features.window_days, &order);
+    permute(&mut features.processing_date, &order);
+    permute(&mut features.address, &order);
+    for column in &mut features.numeric {
+        permute(&mut column.values, &order);
+    }
+    permute(&mut features.hourly_activity, &order);
+    permute(&mut features.daily_activity, &order);
+    permute(&mut features.dominant_asset_in, &order);
+    permute(&mut features.dominant_asset_out, &order);
+    crate::validate::order_numeric_columns(&mut features.numeric);
+    Ok(features)
+}
+
+fn sort_clusters(mut clusters: Clusters) -> Result<Clusters, BatchError> {
+    let order = unique_key_order(&clusters.cluster_id, files::CLUSTERS, "cluster_id")?;
+    permute(&mut clusters.window_days, &order);
+    permute(&mut clusters.processing_date, &order);
+    permute(&mut clusters.cluster_id, &order);
+    permute(&mut clusters.cluster_type, &order);
+    permute(&mut clusters.primary_address, &order);
+    permute(&mut clusters.pattern_id, &order);
+    permute(&mut clusters.primary_alert_id, &order);
+    permute(&mut clusters.related_alert_ids, &order);
+    permute(&mut clusters.addresses_involved, &order);
+    permute(&mut clusters.total_alerts, &order);
+    permute(&mut clusters.total_volume_usd, &order);
+    permute(&mut clusters.severity_max, &order);
+    permute(&mut clusters.confidence_avg, &order);
+    permute(&mut clusters.earliest_alert_timestamp, &order);
+    permute(&mut clusters.latest_alert_timestamp, &order);
+    Ok(clusters)
+}
+
+/// Labels may repeat an address (several sources), so the order uses every field as a tie breaker.
+fn sort_labels(mut labels: AddressLabels) -> AddressLabels {
+    let l = &labels;
+    let mut order: Vec<usize> = (0..l.len()).collect();
+    order.sort_by(|&a, &b| {
+        l.address[a]
+            .cmp(&l.address[b])
+            .then_with(|| l.network[a].cmp(&l.network[b]))
+            .then_with(|| l.label[a].cmp(&l.label[b]))
+            .then_with(|| l.address_type[a].cmp(&l.address_type[b]))
+            .then_with(|| l.address_subtype[a].cmp(&l.address_subtype[b]))
+            .then_with(|| l.trust_level[a].cmp(&l.trust_level[b]))
+            .then_with(|| l.source[a].cmp(&l.source[b]))
+            .then_with(|| l.risk_level[a].cmp(&l.risk_level[b]))
+            .then_with(|| l.confidence_score[a].total_cmp(&l.confidence_score[b]))
+            .then_with(|| l.created_timestamp[a].cmp(&l.created_timestamp[b]))
+            .then_with(|| l.updated_timestamp[a].cmp(&l.updated_timestamp[b]))
+    });
+    permute(&mut labels.network, &order);
+    permute(&mut labels.address, &order);
+    permute(&mut labels.label, &order);
+    permute(&mut labels.address_type, &order);
+    permute(&mut labels.address_subtype, &order);
+    permute(&mut labels.trust_level, &order);
+    permute(&mut labels.source, &order);
+    permute(&mut labels.risk_level, &order);
+    permute(&mut labels.confidence_score, &order);
+    permute(&mut labels.created_timestamp, &order);
+    permute(&mut labels.updated_timestamp, &order);
+    labels
+}
+
+/// Re-interns the address dictionary (sorted, distinct, only addresses used by some edge) and sorts the rows.
+/// Validation has already checked that every id indexes the dictionary.
+pub(crate) fn canonical_money_flows(mut flows: MoneyFlows) -> MoneyFlows {
+    let mut used = vec![false; flows.addresses.len()];
+    for &id in flows.from.iter().chain(&flows.to) {
+        used[id as usize] = true;
+    }
+    let dictionary_is_canonical =
+        used.iter().all(|&u| u) && flows.addresses.windows(2).all(|pair| pair[0] < pair[1]);
+    if !dictionary_is_canonical {
+        let mut old_ids: Vec<usize> = (0..flows.addresses.len()).filter(|&id| used[id]).collect();
+        old_ids.sort_by(|&a, &b| flows.addresses[a].cmp(&flows.addresses[b]));
+        let mut remap = vec![u32::MAX; flows.addresses.len()];
+        let mut addresses: Vec<String> = Vec::with_capacity(old_ids.len());
+        for old in old_ids {
+            if addresses.last() != Some(&flows.addresses[old]) {
+                addresses.push(std::mem::take(&mut flows.addresses[old]));
+            }
+            remap[old] = (addresses.len() - 1) as u32;
+        }
+        flows
+            .from
+            .iter_mut()
+            .for_each(|id| *id = remap[*id as usize]);
+        flows.to.iter_mut().for_each(|id| *id = remap[*id as usize]);
+        flows.addresses = addresses;
+    }
+    let already_sorted =
+        (1..flows.len()).all(|row| flows.cmp_rows(row - 1, row) != Ordering::Greater);
+    if already_sorted {
+        return flows;
+    }
+    let mut order: Vec<usize> = (0..flows.len()).collect();
+    {
+        use rayon::slice::ParallelSliceMut;
+        let view = &flows;
+        order.par_sort_unstable_by(|&a, &b| view.cmp_rows(a, b));
+    }
+    permute(&mut flows.from, &order);
+    permute(&mut flows.to, &order);
+    permute(&mut flows.tx_count, &order);
+    permute(&mut flows.amount_sum, &order);
+    permute(&mut flows.amount_usd_sum, &order);
+    permute(&mut flows.first_seen_timestamp, &order);
+    permute(&mut flows.last_seen_timestamp, &order);
+    permute(&mut flows.active_days, &order);
+    permute(&mut flows.avg_tx_size_usd, &order);
+    permute(&mut flows.unique_assets, &order);
+    permute(&mut flows.reciprocity_ratio, &order);
+    permute(&mut flows.is_bidirectional, &order);
+    flows
+}

@@ -1,0 +1,228 @@
+//! Error and warning types of batch loading and submission I/O.
+//!
+//! Every variant names the file and, where it applies, the column and the row, so an operator can find the
+//! offending value without a debugger.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Why a batch was rejected. Each integrity failure has its own variant so callers and tests can tell them apart.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum BatchError {
+    /// Reading a file failed at the OS level.
+    #[error("{path}: I/O error: {source}")]
+    Io {
+        /// The file being read.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file required by the contract or listed in META.json does not exist.
+    #[error("{file}: missing file")]
+    MissingFile {
+        /// File name inside the batch directory.
+        file: String,
+    },
+    /// The sha256 of a file differs from META.json.
+    #[error("{file}: sha256 mismatch: META.json says {expected}, file has {actual}")]
+    HashMismatch {
+        /// File name inside the batch directory.
+        file: String,
+        /// Hash listed in META.json.
+        expected: String,
+        /// Hash of the bytes on disk.
+        actual: String,
+    },
+    /// META.json is missing required keys, is not JSON, or has impossible content.
+    #[error("META.json: {reason}")]
+    BadMeta {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file is not readable Parquet (truncated, bad footer, undecodable page).
+    #[error("{file}: corrupt parquet: {reason}")]
+    CorruptParquet {
+        /// File name inside the batch directory.
+        file: String,
+        /// Decoder message.
+        reason: String,
+    },
+    /// A required column is absent.
+    #[error("{file}: missing required column `{column}`")]
+    MissingColumn {
+        /// File name (or table name for in-memory tables).
+        file: String,
+        /// Column name.
+        column: String,
+    },
+    /// A column has a type that cannot be coerced to what the contract requires.
+    #[error("{file}: column `{column}` has type {found}, expected {expected}")]
+    WrongType {
+        /// File name (or table name).
+        file: String,
+        /// Column name.
+        column: String,
+        /// What the file holds.
+        found: String,
+        /// What the contract accepts.
+        expected: String,
+    },
+    /// A key that must be unique appears twice.
+    #[error("{file}: duplicate {column} `{key}` at row {row}")]
+    DuplicateKey {
+        /// File name (or table name).
+        file: String,
+        /// Key column (alert_id, address, cluster_id).
+        column: String,
+        /// The repeated value.
+        key: String,
+        /// Row (in file order) of the second occurrence.
+        row: usize,
+    },
+    /// A value is impossible: NaN, negative count or volume, probability outside `[0, 1]`, null key, bad
+    /// digit string or date.
+    #[error("{file}: column `{column}` row {row}: invalid value {value}: {reason}")]
+    InvalidValue {
+        /// File name (or table name).
+        file: String,
+        /// Column name.
+        column: String,
+        /// Row in file order.
+        row: usize,
+        /// The offending value, as text.
+        value: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// Encoding a table as Parquet failed (writers only).
+    #[error("{file}: cannot encode parquet: {reason}")]
+    Encode {
+        /// File name.
+        file: String,
+        /// Encoder message.
+        reason: String,
+    },
+    /// In-memory tables whose columns have different lengths.
+    #[error("{file}: column `{column}` has {found} rows, expected {expected}")]
+    LengthMismatch {
+        /// Table name.
+        file: String,
+        /// Column name.
+        column: String,
+        /// Rows of the table's key column.
+        expected: usize,
+        /// Rows of this column.
+        found: usize,
+    },
+}
+
+/// A non-fatal finding about a batch: the batch is still scored, but the operator should know.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BatchWarning {
+    /// A cluster lists an alert id that is not in alerts.parquet.
+    UnknownClusterAlert {
+        /// The cluster.
+        cluster_id: String,
+        /// The unknown alert id.
+        alert_id: String,
+    },
+    /// An alert's address has no row in features.parquet.
+    AlertWithoutFeatures {
+        /// The alert.
+        alert_id: String,
+        /// Its address.
+        address: String,
+    },
+    /// META.json's row count differs from the file's.
+    CountMismatch {
+        /// File name.
+        file: String,
+        /// Count in META.json.
+        meta: u64,
+        /// Rows read.
+        actual: u64,
+    },
+    /// A pattern trap names an alert that is not in alerts.parquet.
+    UnknownTrapAlert {
+        /// The trap.
+        trap_id: String,
+        /// The unknown alert id.
+        alert_id: String,
+    },
+}
+
+impl std::fmt::Display for BatchWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchWarning::UnknownClusterAlert {
+                cluster_id,
+                alert_id,
+            } => {
+                write!(f, "clusters.parquet: cluster `{cluster_id}` references unknown alert `{alert_id}`")
+            }
+            BatchWarning::AlertWithoutFeatures { alert_id, address } => {
+                write!(
+                    f,
+                    "alerts.parquet: alert `{alert_id}` address `{address}` has no features row"
+                )
+            }
+            BatchWarning::CountMismatch { file, meta, actual } => {
+                write!(f, "{file}: META.json says {meta} rows, file has {actual}")
+            }
+            BatchWarning::UnknownTrapAlert { trap_id, alert_id } => {
+                write!(
+                    f,
+                    "META.json: trap `{trap_id}` references unknown alert `{alert_id}`"
+                )
+            }
+        }
+    }
+}
+
+/// Why writing or reading a submission failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SubmissionError {
+    /// OS-level I/O failure.
+    #[error("{path}: I/O error: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Parquet encoding or decoding failed.
+    #[error("{path}: parquet error: {reason}")]
+    Parquet {
+        /// The file involved.
+        path: PathBuf,
+        /// Encoder/decoder message.
+        reason: String,
+    },
+    /// A submission file does not have the contract's columns or types.
+    #[error("{path}: column `{column}`: {reason}")]
+    Schema {
+        /// The file involved.
+        path: PathBuf,
+        /// Column name.
+        column: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// JSON (manifest, receipt) could not be parsed or produced.
+    #[error("{path}: JSON error: {reason}")]
+    Json {
+        /// The file involved.
+        path: PathBuf,
+        /// Parser message.
+        reason: String,
+    },
+    /// A receipt field is malformed (bad hex key or signature) or the signature does not verify.
+    #[error("receipt: {reason}")]
+    Receipt {
+        /// What is wrong.
+        reason: String,
+    },
+}

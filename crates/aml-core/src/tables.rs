@@ -1,0 +1,461 @@
+//! Columnar, in-memory forms of the five SOT tables.
+//!
+//! Every table is a struct of parallel `Vec`s: row `i` of every field is one record. Columnar storage keeps a
+//! 5,000,000-row money-flow table compact (no per-row allocation besides strings) and lets feature code scan a
+//! single column without touching the others. After [`crate::batch::Batch::load`] every table is in canonical
+//! order (see [`crate::batch`]), so consumers never depend on the row order of the Parquet files.
+
+use std::cmp::Ordering;
+
+/// Alert severity as published by the analyzers. Ordered `Low < Medium < High < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Severity {
+    /// `low`
+    Low,
+    /// `medium`; also the value of an empty or unknown severity, as the contract says.
+    #[default]
+    Medium,
+    /// `high`
+    High,
+    /// `critical`
+    Critical,
+}
+
+impl Severity {
+    /// Parses a severity case-insensitively after trimming; anything unknown (or empty) is `Medium`
+    /// because the contract defines that fallback instead of an error.
+    ///
+    /// ```
+    /// use aml_core::tables::Severity;
+    /// assert_eq!(Severity::parse(" HIGH "), Severity::High);
+    /// assert_eq!(Severity::parse("bogus"), Severity::Medium);
+    /// ```
+    pub fn parse(text: &str) -> Severity {
+        let trimmed = text.trim();
+        if trimmed.eq_ignore_ascii_case("low") {
+            Severity::Low
+        } else if trimmed.eq_ignore_ascii_case("high") {
+            Severity::High
+        } else if trimmed.eq_ignore_ascii_case("critical") {
+            Severity::Critical
+        } else {
+            Severity::Medium
+        }
+    }
+
+    /// 0 for `Low` up to 3 for `Critical`: a compact numeric feature.
+    pub fn ordinal(self) -> u8 {
+        match self {
+            Severity::Low => 0,
+            Severity::Medium => 1,
+            Severity::High => 2,
+            Severity::Critical => 3,
+        }
+    }
+
+    /// The canonical lower-case spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// `alerts.parquet` (`analyzers_alerts`): one row per alert; canonical order is by `alert_id`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Alerts {
+    /// Look-back window of the analyzer, in days.
+    pub window_days: Vec<u32>,
+    /// The batch date, `YYYY-MM-DD`.
+    pub processing_date: Vec<String>,
+    /// Unique alert identifier.
+    pub alert_id: Vec<String>,
+    /// The alerted address; joins [`AddressFeatures::address`].
+    pub address: Vec<String>,
+    /// Open vocabulary typology (layering, fan_in, ...).
+    pub typology_type: Vec<String>,
+    /// Pattern identifier, `""` when not pattern based.
+    pub pattern_id: Vec<String>,
+    /// Pattern family (cycle, layering, ...) or `""`.
+    pub pattern_type: Vec<String>,
+    /// Severity text as published (parse with [`Severity::parse`]).
+    pub severity: Vec<String>,
+    /// Suspected address type (exchange, mixer, ...; default `unknown`).
+    pub suspected_address_type: Vec<String>,
+    /// Suspected address subtype (default `""`).
+    pub suspected_address_subtype: Vec<String>,
+    /// The analyzer's own confidence in `[0, 1]`.
+    pub alert_confidence_score: Vec<f64>,
+    /// Free text.
+    pub description: Vec<String>,
+    /// USD volume behind the alert (non-negative).
+    pub volume_usd: Vec<f64>,
+    /// JSON text whose structure varies by typology.
+    pub evidence_json: Vec<String>,
+    /// Names of the triggered risk indicators.
+    pub risk_indicators: Vec<Vec<String>>,
+}
+
+impl Alerts {
+    /// Number of alerts.
+    pub fn len(&self) -> usize {
+        self.alert_id.len()
+    }
+
+    /// True when there are no alerts.
+    pub fn is_empty(&self) -> bool {
+        self.alert_id.is_empty()
+    }
+
+    /// Row of `alert_id` (binary search; valid on a canonically sorted table).
+    pub fn row_of(&self, alert_id: &str) -> Option<usize> {
+        self.alert_id
+            .binary_search_by(|probe| probe.as_str().cmp(alert_id))
+            .ok()
+    }
+}
+
+/// One numeric feature column of [`AddressFeatures`]; `NaN` marks a null.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NumericColumn {
+    /// Column name exactly as in the Parquet file.
+    pub name: String,
+    /// One value per address row.
+    pub values: Vec<f64>,
+}
+
+/// The numeric and boolean feature columns the contract names, in contract order. Columns present in a file
+/// appear in [`AddressFeatures::numeric`] in this order, followed by any extra numeric columns sorted by name.
+pub const CONTRACT_FEATURE_COLUMNS: &[&str] = &[
+    "degree_in",
+    "degree_out",
+    "degree_total",
+    "unique_counterparties",
+    "total_in_usd",
+    "total_out_usd",
+    "net_flow_usd",
+    "total_volume_usd",
+    "avg_tx_in_usd",
+    "avg_tx_out_usd",
+    "median_tx_in_usd",
+    "median_tx_out_usd",
+    "max_tx_usd",
+    "min_tx_usd",
+    "amount_variance",
+    "amount_skewness",
+    "amount_kurtosis",
+    "volume_std",
+    "volume_cv",
+    "flow_concentration",
+    "tx_in_count",
+    "tx_out_count",
+    "tx_total_count",
+    "activity_days",
+    "activity_span_days",
+    "avg_daily_volume_usd",
+    "peak_hour",
+    "peak_day",
+    "regularity_score",
+    "burst_factor",
+    "reciprocity_ratio",
+    "flow_diversity",
+    "counterparty_concentration",
+    "concentration_ratio",
+    "velocity_score",
+    "structuring_score",
+    "unique_assets_in",
+    "unique_assets_out",
+    "asset_diversity_score",
+    "peak_activity_hour",
+    "peak_activity_day",
+    "hourly_entropy",
+    "daily_entropy",
+    "weekend_transaction_ratio",
+    "night_transaction_ratio",
+    "small_transaction_ratio",
+    "consistency_score",
+    "pagerank",
+    "betweenness",
+    "closeness",
+    "clustering_coefficient",
+    "kcore",
+    "community_id",
+    "centrality_score",
+    "khop1_count",
+    "khop2_count",
+    "khop3_count",
+    "khop1_volume_usd",
+    "khop2_volume_usd",
+    "khop3_volume_usd",
+    "flow_reciprocity_entropy",
+    "counterparty_stability",
+    "flow_burstiness",
+    "transaction_regularity",
+    "amount_predictability",
+    "is_new_address",
+    "is_dormant_reactivated",
+    "unique_recipients_count",
+    "unique_senders_count",
+    "first_activity_timestamp",
+    "last_activity_timestamp",
+    "behavioral_anomaly_score",
+    "graph_anomaly_score",
+    "global_anomaly_score",
+    "quality_score",
+];
+
+/// `features.parquet` (`analyzers_features`, wide): one row per address; canonical order is by `address`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AddressFeatures {
+    /// Look-back window, in days.
+    pub window_days: Vec<u32>,
+    /// The batch date, `YYYY-MM-DD`.
+    pub processing_date: Vec<String>,
+    /// Unique address.
+    pub address: Vec<String>,
+    /// Every numeric (int/float/decimal/digit-string) and boolean (0/1) column: the contract's columns first,
+    /// in contract order (only those present in the file), then any extra numeric columns sorted by name.
+    pub numeric: Vec<NumericColumn>,
+    /// 24 hourly counts; empty when null or absent.
+    pub hourly_activity: Vec<Vec<u16>>,
+    /// 7 daily counts; empty when null or absent.
+    pub daily_activity: Vec<Vec<u16>>,
+    /// Dominant incoming asset (categorical), `""` when null or absent.
+    pub dominant_asset_in: Vec<String>,
+    /// Dominant outgoing asset (categorical), `""` when null or absent.
+    pub dominant_asset_out: Vec<String>,
+}
+
+impl AddressFeatures {
+    /// Number of addresses.
+    pub fn len(&self) -> usize {
+        self.address.len()
+    }
+
+    /// True when there are no addresses.
+    pub fn is_empty(&self) -> bool {
+        self.address.is_empty()
+    }
+
+    /// Values of the numeric column `name`, if present.
+    pub fn column(&self, name: &str) -> Option<&[f64]> {
+        self.numeric
+            .iter()
+            .find(|column| column.name == name)
+            .map(|column| column.values.as_slice())
+    }
+
+    /// Row of `address` (binary search; rows are sorted by address after loading).
+    pub fn row_of(&self, address: &str) -> Option<usize> {
+        self.address
+            .binary_search_by(|probe| probe.as_str().cmp(address))
+            .ok()
+    }
+}
+
+/// `clusters.parquet` (`analyzers_alert_clusters`): groups of related alerts; canonical order is by `cluster_id`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Clusters {
+    /// Look-back window, in days.
+    pub window_days: Vec<u32>,
+    /// The batch date, `YYYY-MM-DD`.
+    pub processing_date: Vec<String>,
+    /// Unique cluster identifier.
+    pub cluster_id: Vec<String>,
+    /// same_entity, pattern, network, proximity (open vocabulary).
+    pub cluster_type: Vec<String>,
+    /// Primary address for same_entity clusters, else `""`.
+    pub primary_address: Vec<String>,
+    /// Pattern identifier for pattern clusters, else `""`.
+    pub pattern_id: Vec<String>,
+    /// Representative alert.
+    pub primary_alert_id: Vec<String>,
+    /// Every alert in the cluster (may name unknown alerts: reported as warnings).
+    pub related_alert_ids: Vec<Vec<String>>,
+    /// Every address in the cluster.
+    pub addresses_involved: Vec<Vec<String>>,
+    /// Number of alerts in the cluster.
+    pub total_alerts: Vec<f64>,
+    /// USD volume of the cluster.
+    pub total_volume_usd: Vec<f64>,
+    /// Highest severity text.
+    pub severity_max: Vec<String>,
+    /// Mean alert confidence.
+    pub confidence_avg: Vec<f64>,
+    /// Earliest alert time, ms since the Unix epoch.
+    pub earliest_alert_timestamp: Vec<u64>,
+    /// Latest alert time, ms since the Unix epoch.
+    pub latest_alert_timestamp: Vec<u64>,
+}
+
+impl Clusters {
+    /// Number of clusters.
+    pub fn len(&self) -> usize {
+        self.cluster_id.len()
+    }
+
+    /// True when there are no clusters.
+    pub fn is_empty(&self) -> bool {
+        self.cluster_id.is_empty()
+    }
+
+    /// Row of `cluster_id` (binary search; valid on a canonically sorted table).
+    pub fn row_of(&self, cluster_id: &str) -> Option<usize> {
+        self.cluster_id
+            .binary_search_by(|probe| probe.as_str().cmp(cluster_id))
+            .ok()
+    }
+}
+
+/// `money_flows.parquet` (`core_money_flows_view`): directed address-pair edges.
+///
+/// Address strings are interned: `addresses` is the SORTED list of distinct addresses in from/to, so ids do not
+/// depend on file row order. Rows are sorted by (from, to, then remaining values) on load.
+/// `dominant_asset`, `hourly_pattern` and `weekly_pattern` are validated but not kept in memory (features do not
+/// need them and a 5M-row batch must fit in well under 2 GB).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MoneyFlows {
+    /// Sorted, distinct addresses; `from`/`to` index into it.
+    pub addresses: Vec<String>,
+    /// Sender id (index into `addresses`).
+    pub from: Vec<u32>,
+    /// Receiver id (index into `addresses`).
+    pub to: Vec<u32>,
+    /// Number of transactions on the edge.
+    pub tx_count: Vec<f64>,
+    /// Native amount sum.
+    pub amount_sum: Vec<f64>,
+    /// USD amount sum.
+    pub amount_usd_sum: Vec<f64>,
+    /// First transaction, ms since the Unix epoch.
+    pub first_seen_timestamp: Vec<u64>,
+    /// Last transaction, ms since the Unix epoch.
+    pub last_seen_timestamp: Vec<u64>,
+    /// Days with activity on the edge.
+    pub active_days: Vec<f64>,
+    /// Average transaction size in USD.
+    pub avg_tx_size_usd: Vec<f64>,
+    /// Distinct assets moved on the edge.
+    pub unique_assets: Vec<f64>,
+    /// Reciprocity of the pair.
+    pub reciprocity_ratio: Vec<f64>,
+    /// True when flows exist in both directions.
+    pub is_bidirectional: Vec<bool>,
+}
+
+impl MoneyFlows {
+    /// Number of edges.
+    pub fn len(&self) -> usize {
+        self.from.len()
+    }
+
+    /// True when there are no edges.
+    pub fn is_empty(&self) -> bool {
+        self.from.is_empty()
+    }
+
+    /// Interned id of `address` (binary search in the sorted dictionary).
+    pub fn address_id(&self, address: &str) -> Option<u32> {
+        self.addresses
+            .binary_search_by(|probe| probe.as_str().cmp(address))
+            .ok()
+            .map(|index| index as u32)
+    }
+
+    /// Compares rows `a` and `b` in canonical order: (from, to, then every remaining value).
+    pub(crate) fn cmp_rows(&self, a: usize, b: usize) -> Ordering {
+        self.from[a]
+            .cmp(&self.from[b])
+            .then(self.to[a].cmp(&self.to[b]))
+            .then(self.tx_count[a].total_cmp(&self.tx_count[b]))
+            .then(self.amount_sum[a].total_cmp(&self.amount_sum[b]))
+            .then(self.amount_usd_sum[a].total_cmp(&self.amount_usd_sum[b]))
+            .then(self.first_seen_timestamp[a].cmp(&self.first_seen_timestamp[b]))
+            .then(self.last_seen_timestamp[a].cmp(&self.last_seen_timestamp[b]))
+            .then(self.active_days[a].total_cmp(&self.active_days[b]))
+            .then(self.avg_tx_size_usd[a].total_cmp(&self.avg_tx_size_usd[b]))
+            .then(self.unique_assets[a].total_cmp(&self.unique_assets[b]))
+            .then(self.reciprocity_ratio[a].total_cmp(&self.reciprocity_ratio[b]))
+            .then(self.is_bidirectional[a].cmp(&self.is_bidirectional[b]))
+    }
+}
+
+/// `address_labels.parquet` (`core_address_labels`): ground truth, only in training/history batches.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AddressLabels {
+    /// Network name.
+    pub network: Vec<String>,
+    /// Labelled address; canonical order is by address.
+    pub address: Vec<String>,
+    /// Free label text.
+    pub label: Vec<String>,
+    /// Address type.
+    pub address_type: Vec<String>,
+    /// Address subtype.
+    pub address_subtype: Vec<String>,
+    /// Trust level of the label.
+    pub trust_level: Vec<String>,
+    /// Label source.
+    pub source: Vec<String>,
+    /// low, medium, high or critical: drives the training label and ranking relevance.
+    pub risk_level: Vec<String>,
+    /// Confidence of the label in `[0, 1]`.
+    pub confidence_score: Vec<f64>,
+    /// Creation time, ms since the Unix epoch.
+    pub created_timestamp: Vec<u64>,
+    /// Update time, ms since the Unix epoch.
+    pub updated_timestamp: Vec<u64>,
+}
+
+impl AddressLabels {
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.address.len()
+    }
+
+    /// True when there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.address.is_empty()
+    }
+
+    /// Row of `address` (binary search; rows are sorted by address after loading).
+    pub fn row_of(&self, address: &str) -> Option<usize> {
+        self.address
+            .binary_search_by(|probe| probe.as_str().cmp(address))
+            .ok()
+    }
+
+    /// Training label by the subnet rule: high/critical -> 1, low/medium -> 0; an unknown risk level or an
+    /// unlabelled address -> `None` (left out of training, never counted as 0).
+    pub fn label_of(&self, address: &str) -> Option<u8> {
+        match self.relevance_of(address)? {
+            0 | 1 => Some(0),
+            _ => Some(1),
+        }
+    }
+
+    /// Graded ranking relevance: critical 3, high 2, medium 1, low 0; unknown risk level or unlabelled -> `None`.
+    /// An address labelled by several sources takes its highest known risk level, so the answer does not
+    /// depend on which duplicate row comes first.
+    pub fn relevance_of(&self, address: &str) -> Option<u8> {
+        let start = self
+            .address
+            .partition_point(|probe| probe.as_str() < address);
+        let end = self
+            .address
+            .partition_point(|probe| probe.as_str() <= address);
+        self.risk_level[start..end]
+            .iter()
+            .filter_map(|risk| {
+                let risk = risk.trim();
+                ["low", "medium", "high", "critical"]
+                    .iter()
+                    .position(|level| risk.eq_ignore_ascii_case(level))
+                    .map(|position| position as u8)
+            })
+            .max()
+    }
+}

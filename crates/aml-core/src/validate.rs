@@ -1,0 +1,222 @@
+//! Value rules shared by [`crate::batch::Batch::load`] and [`crate::batch::Batch::from_tables`].
+//!
+//! Checks run on tables in file (caller) order, so the row in an error is the row the producer wrote.
+
+use crate::batch::files;
+use crate::error::BatchError;
+use crate::tables::{
+    AddressFeatures, AddressLabels, Alerts, Clusters, MoneyFlows, NumericColumn,
+    CONTRACT_FEATURE_COLUMNS,
+};
+
+/// Feature columns that are counts or gross volumes: a negative value means a broken exporter.
+/// `NaN` (null) is allowed in features, since the features table is nullable by design.
+const NON_NEGATIVE_FEATURES: &[&str] = &[
+    "degree_in",
+    "degree_out",
+    "degree_total",
+    "unique_counterparties",
+    "total_in_usd",
+    "total_out_usd",
+    "total_volume_usd",
+    "tx_in_count",
+    "tx_out_count",
+    "tx_total_count",
+];
+
+fn check_len(file: &str, column: &str, expected: usize, found: usize) -> Result<(), BatchError> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(BatchError::LengthMismatch {
+            file: file.to_string(),
+            column: column.to_string(),
+            expected,
+            found,
+        })
+    }
+}
+
+fn invalid(file: &str, column: &str, row: usize, value: String, reason: &str) -> BatchError {
+    BatchError::InvalidValue {
+        file: file.to_string(),
+        column: column.to_string(),
+        row,
+        value,
+        reason: reason.to_string(),
+    }
+}
+
+/// Required identifiers must not be empty (an empty alert_id cannot be scored or joined).
+fn non_empty(file: &str, column: &str, values: &[String]) -> Result<(), BatchError> {
+    match values.iter().position(|value| value.is_empty()) {
+        Some(row) => Err(invalid(
+            file,
+            column,
+            row,
+            "\"\"".into(),
+            "empty identifier",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Values must be finite and `>= 0`.
+fn non_negative(file: &str, column: &str, values: &[f64]) -> Result<(), BatchError> {
+    match values
+        .iter()
+        .position(|value| !(value.is_finite() && *value >= 0.0))
+    {
+        Some(row) => Err(invalid(
+            file,
+            column,
+            row,
+            values[row].to_string(),
+            "must be finite and >= 0",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Values must lie in `[0, 1]` (NaN fails).
+fn probability(file: &str, column: &str, values: &[f64]) -> Result<(), BatchError> {
+    match values.iter().position(|value| !(0.0..=1.0).contains(value)) {
+        Some(row) => Err(invalid(
+            file,
+            column,
+            row,
+            values[row].to_string(),
+            "must be in [0, 1]",
+        )),
+        None => Ok(()),
+    }
+}
+
+macro_rules! lengths {
+    ($file:expr, $table:expr, $key:ident; $($field:ident),+ $(,)?) => {{
+        let expected = $table.$key.len();
+        $( check_len($file, stringify!($field), expected, $table.$field.len())?; )+
+    }};
+}
+
+/// Alerts: aligned columns, non-empty keys, confidence in [0,1], non-negative volume.
+pub(crate) fn alerts(alerts: &Alerts) -> Result<(), BatchError> {
+    let file = files::ALERTS;
+    lengths!(file, alerts, alert_id; window_days, processing_date, address, typology_type, pattern_id,
+        pattern_type, severity, suspected_address_type, suspected_address_subtype, alert_confidence_score,
+        description, volume_usd, evidence_json, risk_indicators);
+    non_empty(file, "alert_id", &alerts.alert_id)?;
+    non_empty(file, "address", &alerts.address)?;
+    probability(
+        file,
+        "alert_confidence_score",
+        &alerts.alert_confidence_score,
+    )?;
+    non_negative(file, "volume_usd", &alerts.volume_usd)
+}
+
+/// Features: aligned columns, non-empty addresses, unique column names, counts not negative.
+pub(crate) fn features(features: &AddressFeatures) -> Result<(), BatchError> {
+    let file = files::FEATURES;
+    lengths!(file, features, address; window_days, processing_date, hourly_activity, daily_activity,
+        dominant_asset_in, dominant_asset_out);
+    non_empty(file, "address", &features.address)?;
+    let mut names: Vec<&str> = features
+        .numeric
+        .iter()
+        .map(|column| column.name.as_str())
+        .collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(BatchError::DuplicateKey {
+            file: file.to_string(),
+            column: "numeric column name".to_string(),
+            key: pair[0].to_string(),
+            row: 0,
+        });
+    }
+    for column in &features.numeric {
+        check_len(file, &column.name, features.len(), column.values.len())?;
+        if NON_NEGATIVE_FEATURES.contains(&column.name.as_str()) {
+            let bad = column
+                .values
+                .iter()
+                .position(|value| *value < 0.0 || value.is_infinite());
+            if let Some(row) = bad {
+                let value = column.values[row].to_string();
+                return Err(invalid(
+                    file,
+                    &column.name,
+                    row,
+                    value,
+                    "count/volume must be >= 0",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Clusters: aligned columns, non-empty ids, non-negative counts and volumes, confidence in [0,1].
+pub(crate) fn clusters(clusters: &Clusters) -> Result<(), BatchError> {
+    let file = files::CLUSTERS;
+    lengths!(file, clusters, cluster_id; window_days, processing_date, cluster_type, primary_address,
+        pattern_id, primary_alert_id, related_alert_ids, addresses_involved, total_alerts, total_volume_usd,
+        severity_max, confidence_avg, earliest_alert_timestamp, latest_alert_timestamp);
+    non_empty(file, "cluster_id", &clusters.cluster_id)?;
+    non_negative(file, "total_alerts", &clusters.total_alerts)?;
+    non_negative(file, "total_volume_usd", &clusters.total_volume_usd)?;
+    probability(file, "confidence_avg", &clusters.confidence_avg)
+}
+
+/// Money flows: aligned columns, ids inside the dictionary, non-negative counts and volumes.
+pub(crate) fn money_flows(flows: &MoneyFlows) -> Result<(), BatchError> {
+    let file = files::MONEY_FLOWS;
+    lengths!(file, flows, from; to, tx_count, amount_sum, amount_usd_sum, first_seen_timestamp,
+        last_seen_timestamp, active_days, avg_tx_size_usd, unique_assets, reciprocity_ratio, is_bidirectional);
+    for (column, ids) in [("from_address", &flows.from), ("to_address", &flows.to)] {
+        if let Some(row) = ids
+            .iter()
+            .position(|&id| id as usize >= flows.addresses.len())
+        {
+            return Err(invalid(
+                file,
+                column,
+                row,
+                ids[row].to_string(),
+                "address id outside the dictionary",
+            ));
+        }
+    }
+    non_empty(file, "address dictionary", &flows.addresses)?;
+    non_negative(file, "tx_count", &flows.tx_count)?;
+    non_negative(file, "amount_sum", &flows.amount_sum)?;
+    non_negative(file, "amount_usd_sum", &flows.amount_usd_sum)?;
+    non_negative(file, "active_days", &flows.active_days)?;
+    non_negative(file, "avg_tx_size_usd", &flows.avg_tx_size_usd)?;
+    non_negative(file, "unique_assets", &flows.unique_assets)
+}
+
+/// Labels: aligned columns, non-empty addresses, confidence in [0,1].
+pub(crate) fn labels(labels: &AddressLabels) -> Result<(), BatchError> {
+    let file = files::ADDRESS_LABELS;
+    lengths!(file, labels, address; network, label, address_type, address_subtype, trust_level, source,
+        risk_level, confidence_score, created_timestamp, updated_timestamp);
+    non_empty(file, "address", &labels.address)?;
+    probability(file, "confidence_score", &labels.confidence_score)
+}
+
+/// Puts numeric feature columns in the documented order: contract columns in contract order, then extras by name.
+pub(crate) fn order_numeric_columns(columns: &mut [NumericColumn]) {
+    columns.sort_by(|a, b| {
+        let rank = |name: &str| {
+            CONTRACT_FEATURE_COLUMNS
+                .iter()
+                .position(|contract| *contract == name)
+                .unwrap_or(CONTRACT_FEATURE_COLUMNS.len())
+        };
+        rank(&a.name)
+            .cmp(&rank(&b.name))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+}
