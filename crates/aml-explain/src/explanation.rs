@@ -129,3 +129,76 @@ impl TreeShapExplainer {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::{random_ensemble, random_rows, EnsembleShape};
+
+    #[test]
+    fn top_k_orders_by_magnitude_then_index_and_skips_zeros() {
+        let c = [0.5, -2.0, 0.0, 2.0, -0.5, 1.0];
+        assert_eq!(top_k_indices(&c, 4), vec![1, 3, 5, 0]);
+        assert_eq!(top_k_indices(&c, 10), vec![1, 3, 5, 0, 4]);
+        assert!(top_k_indices(&[0.0, 0.0], 5).is_empty());
+    }
+
+    #[test]
+    fn explain_json_has_contract_shape_and_null_for_missing_values() {
+        let e = Explanation {
+            score: 0.87,
+            base_value: -1.0,
+            raw_score: 1.9,
+            top_features: vec![
+                FeatureImpact {
+                    feature: "volume_usd".into(),
+                    value: Some(1.23),
+                    impact: 0.41,
+                },
+                FeatureImpact {
+                    feature: "degree".into(),
+                    value: None,
+                    impact: -0.2,
+                },
+            ],
+        };
+        assert_eq!(
+            e.to_explain_json(),
+            r#"{"score":0.87,"top_features":[{"feature":"volume_usd","value":1.23,"impact":0.41},{"feature":"degree","value":null,"impact":-0.2}]}"#
+        );
+    }
+
+    #[test]
+    fn explanations_sum_to_raw_score_and_are_deterministic() {
+        let shape = EnsembleShape {
+            trees: 20,
+            leaves: 15,
+            features: 12,
+            used_features: 12,
+            root_count: 1000,
+        };
+        let model = random_ensemble(21, shape);
+        let explainer = TreeShapExplainer::new(&model).unwrap();
+        let rows = random_rows(22, 20, shape.features, 0.2);
+        let all = explainer.explain(rows.view(), shape.features).unwrap();
+        let again = explainer.explain(rows.view(), DEFAULT_TOP_K).unwrap();
+        for ((r, e), short) in all.iter().enumerate().zip(&again) {
+            let row = rows.row(r).to_vec();
+            assert_eq!(e.raw_score, model.predict_raw_reference(&row));
+            assert_eq!(e.score, model.transform(e.raw_score));
+            let total: f64 = e.top_features.iter().map(|f| f.impact).sum::<f64>() + e.base_value;
+            assert!((total - e.raw_score).abs() < 1e-9);
+            assert_eq!(
+                short.top_features[..],
+                e.top_features[..short.top_features.len()]
+            );
+            assert!(short.top_features.len() <= DEFAULT_TOP_K);
+            for f in &e.top_features {
+                let i: usize = f.feature[1..].parse().unwrap();
+                assert_eq!(f.value.is_none(), row[i].is_nan());
+            }
+            let json: serde_json::Value = serde_json::from_str(&short.to_explain_json()).unwrap();
+            assert_eq!(json.as_object().unwrap().len(), 2);
+        }
+    }
+}

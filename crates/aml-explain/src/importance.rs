@@ -48,3 +48,45 @@ pub fn global_importance(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::{random_ensemble, random_rows, EnsembleShape};
+    use crate::TreeShapExplainer;
+
+    #[test]
+    fn importance_aggregates_shap_gain_and_splits() {
+        let shape = EnsembleShape {
+            trees: 10,
+            leaves: 8,
+            features: 6,
+            used_features: 4,
+            root_count: 300,
+        };
+        let model = random_ensemble(31, shape);
+        let rows = random_rows(32, 50, shape.features, 0.1);
+        let phi = TreeShapExplainer::new(&model)
+            .unwrap()
+            .contributions(rows.view())
+            .unwrap();
+        let imp = global_importance(&model, phi.view()).unwrap();
+        assert_eq!(imp.len(), 6);
+        let splits: u64 = imp.iter().map(|i| i.split_count).sum();
+        assert_eq!(
+            splits as usize,
+            model.trees.iter().map(|t| t.num_internal()).sum::<usize>()
+        );
+        for (f, i) in imp.iter().enumerate() {
+            let mean = phi.column(f).iter().map(|v| v.abs()).sum::<f64>() / 50.0;
+            assert_eq!(i.mean_abs_shap, mean);
+            if f >= 4 {
+                assert_eq!(
+                    (i.mean_abs_shap, i.total_gain, i.split_count),
+                    (0.0, 0.0, 0)
+                );
+            }
+        }
+        assert!(global_importance(&model, phi.slice(ndarray::s![.., ..3])).is_err());
+    }
+}
