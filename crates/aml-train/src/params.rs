@@ -1,0 +1,340 @@
+//! Training parameters, named and defaulted like LightGBM's.
+//!
+//! `GbdtParams::default()` equals LightGBM 4's defaults for every field that
+//! LightGBM has, so a model trained with the same parameter values in both
+//! engines is comparable. Parameters deserialize from JSON with missing fields
+//! taking their defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+
+/// The loss being minimised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// Binary log loss on labels in {0, 1} (LightGBM `binary`).
+    #[default]
+    Binary,
+    /// LambdaRank optimising NDCG within query groups (LightGBM `lambdarank`).
+    LambdaRank,
+    /// Squared error (LightGBM `regression`).
+    Regression,
+}
+
+impl Objective {
+    /// The metric LightGBM uses for this objective when none is given.
+    pub fn default_metric(self) -> Metric {
+        match self {
+            Objective::Binary => Metric::LogLoss,
+            Objective::LambdaRank => Metric::Ndcg(10),
+            Objective::Regression => Metric::L2,
+        }
+    }
+}
+
+/// An evaluation metric for progress reporting and early stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Area under the ROC curve (ties averaged).
+    Auc,
+    /// Area under the precision-recall curve (average precision).
+    AveragePrecision,
+    /// Binary log loss on probabilities.
+    LogLoss,
+    /// Brier score (mean squared error of probabilities).
+    Brier,
+    /// NDCG at the given cut-off, averaged over queries.
+    Ndcg(usize),
+    /// Mean squared error.
+    L2,
+}
+
+impl Metric {
+    /// Whether larger values are better (decides the direction of early stopping).
+    ///
+    /// ```
+    /// use aml_train::params::Metric;
+    /// assert!(Metric::Auc.higher_is_better());
+    /// assert!(!Metric::LogLoss.higher_is_better());
+    /// ```
+    pub fn higher_is_better(&self) -> bool {
+        matches!(
+            self,
+            Metric::Auc | Metric::AveragePrecision | Metric::Ndcg(_)
+        )
+    }
+
+    /// LightGBM's name for the metric (`auc`, `average_precision`, `binary_logloss`, ...).
+    pub fn name(&self) -> String {
+        match self {
+            Metric::Auc => "auc".into(),
+            Metric::AveragePrecision => "average_precision".into(),
+            Metric::LogLoss => "binary_logloss".into(),
+            Metric::Brier => "brier".into(),
+            Metric::Ndcg(k) => format!("ndcg@{k}"),
+            Metric::L2 => "l2".into(),
+        }
+    }
+}
+
+/// All training parameters. `Default` gives LightGBM's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GbdtParams {
+    /// Loss to minimise.
+    pub objective: Objective,
+    /// Number of boosting rounds (trees).
+    pub num_iterations: usize,
+    /// Shrinkage applied to every tree.
+    pub learning_rate: f64,
+    /// Maximum number of leaves per tree (leaf-wise growth), >= 2.
+    pub num_leaves: usize,
+    /// Maximum tree depth; `<= 0` means unlimited.
+    pub max_depth: i32,
+    /// Minimum number of rows in a leaf.
+    pub min_data_in_leaf: usize,
+    /// Minimum sum of hessians in a leaf.
+    pub min_sum_hessian_in_leaf: f64,
+    /// L1 regularisation of leaf values.
+    pub lambda_l1: f64,
+    /// L2 regularisation of leaf values.
+    pub lambda_l2: f64,
+    /// Minimum gain a split must reach.
+    pub min_gain_to_split: f64,
+    /// Fraction of features sampled (seeded) for each tree, in (0, 1].
+    pub feature_fraction: f64,
+    /// Fraction of rows sampled (seeded) every `bagging_freq` rounds, in (0, 1].
+    pub bagging_fraction: f64,
+    /// Re-sample rows every this many rounds; 0 disables bagging.
+    pub bagging_freq: usize,
+    /// Maximum number of value bins per feature (a missing-value bin comes on top), 2..=65535.
+    pub max_bin: usize,
+    /// Weight multiplier of positive rows (binary only).
+    pub scale_pos_weight: f64,
+    /// Sigmoid scale for binary and LambdaRank.
+    pub sigmoid: f64,
+    /// LambdaRank only considers pairs with one item in the top this-many positions.
+    pub lambdarank_truncation_level: usize,
+    /// Gain per relevance label; `None` = `2^i - 1` for i in 0..31.
+    pub label_gain: Option<Vec<f64>>,
+    /// Normalise LambdaRank gradients per query like LightGBM.
+    pub lambdarank_norm: bool,
+    /// Stop when the validation metric has not improved for this many rounds.
+    pub early_stopping_rounds: Option<usize>,
+    /// Metric for validation and early stopping; `None` = the objective's default.
+    pub metric: Option<Metric>,
+    /// Also evaluate the metric on the training data every round (LightGBM's
+    /// `is_provide_training_metric`; off by default because it costs a sort per round).
+    pub provide_training_metric: bool,
+    /// Rows used to find bin boundaries (LightGBM's `bin_construct_sample_cnt`).
+    pub bin_construct_sample_cnt: usize,
+    /// Seed of every random choice (binning sample, bagging, feature sampling).
+    pub seed: u64,
+    /// Threads to use; 0 = rayon's global pool. The model does not depend on it.
+    pub num_threads: usize,
+}
+
+impl Default for GbdtParams {
+    fn default() -> Self {
+        GbdtParams {
+            objective: Objective::Binary,
+            num_iterations: 100,
+            learning_rate: 0.1,
+            num_leaves: 31,
+            max_depth: -1,
+            min_data_in_leaf: 20,
+            min_sum_hessian_in_leaf: 1e-3,
+            lambda_l1: 0.0,
+            lambda_l2: 0.0,
+            min_gain_to_split: 0.0,
+            feature_fraction: 1.0,
+            bagging_fraction: 1.0,
+            bagging_freq: 0,
+            max_bin: 255,
+            scale_pos_weight: 1.0,
+            sigmoid: 1.0,
+            lambdarank_truncation_level: 30,
+            label_gain: None,
+            lambdarank_norm: true,
+            early_stopping_rounds: None,
+            metric: None,
+            provide_training_metric: false,
+            bin_construct_sample_cnt: 200_000,
+            seed: 0,
+            num_threads: 0,
+        }
+    }
+}
+
+impl GbdtParams {
+    /// The metric in effect: the explicit one or the objective's default.
+    pub fn effective_metric(&self) -> Metric {
+        self.metric
+            .unwrap_or_else(|| self.objective.default_metric())
+    }
+
+    /// The label gains in effect (`2^i - 1` for i in 0..31 unless given).
+    pub fn effective_label_gain(&self) -> Vec<f64> {
+        self.label_gain
+            .clone()
+            .unwrap_or_else(|| (0..31).map(|i| 2f64.powi(i) - 1.0).collect())
+    }
+
+    /// Checks every parameter's range; the error names the parameter.
+    ///
+    /// ```
+    /// use aml_train::params::GbdtParams;
+    /// assert!(GbdtParams::default().validate().is_ok());
+    /// let bad = GbdtParams { num_leaves: 1, ..GbdtParams::default() };
+    /// assert!(bad.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), TrainError> {
+        fn positive_finite(name: &str, v: f64) -> Result<(), TrainError> {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(TrainError::param(
+                    name,
+                    format!("must be finite and > 0, got {v}"),
+                ))
+            }
+        }
+        fn non_negative(name: &str, v: f64) -> Result<(), TrainError> {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(TrainError::param(
+                    name,
+                    format!("must be finite and >= 0, got {v}"),
+                ))
+            }
+        }
+        fn fraction(name: &str, v: f64) -> Result<(), TrainError> {
+            if v > 0.0 && v <= 1.0 {
+                Ok(())
+            } else {
+                Err(TrainError::param(
+                    name,
+                    format!("must be in (0, 1], got {v}"),
+                ))
+            }
+        }
+        positive_finite("learning_rate", self.learning_rate)?;
+        positive_finite("sigmoid", self.sigmoid)?;
+        positive_finite("scale_pos_weight", self.scale_pos_weight)?;
+        non_negative("min_sum_hessian_in_leaf", self.min_sum_hessian_in_leaf)?;
+        non_negative("lambda_l1", self.lambda_l1)?;
+        non_negative("lambda_l2", self.lambda_l2)?;
+        non_negative("min_gain_to_split", self.min_gain_to_split)?;
+        fraction("feature_fraction", self.feature_fraction)?;
+        fraction("bagging_fraction", self.bagging_fraction)?;
+        if self.num_leaves < 2 || self.num_leaves > 131_072 {
+            return Err(TrainError::param(
+                "num_leaves",
+                format!("must be in 2..=131072, got {}", self.num_leaves),
+            ));
+        }
+        if !(2..=65_535).contains(&self.max_bin) {
+            return Err(TrainError::param(
+                "max_bin",
+                format!("must be in 2..=65535, got {}", self.max_bin),
+            ));
+        }
+        if self.bin_construct_sample_cnt == 0 {
+            return Err(TrainError::param(
+                "bin_construct_sample_cnt",
+                "must be >= 1",
+            ));
+        }
+        if self.lambdarank_truncation_level == 0 {
+            return Err(TrainError::param(
+                "lambdarank_truncation_level",
+                "must be >= 1",
+            ));
+        }
+        if let Some(gain) = &self.label_gain {
+            if gain.is_empty() || gain.iter().any(|g| !g.is_finite()) {
+                return Err(TrainError::param(
+                    "label_gain",
+                    "must be a non-empty list of finite values",
+                ));
+            }
+        }
+        if self.early_stopping_rounds == Some(0) {
+            return Err(TrainError::param(
+                "early_stopping_rounds",
+                "must be >= 1 when set",
+            ));
+        }
+        if let Some(Metric::Ndcg(0)) = self.metric {
+            return Err(TrainError::param("metric", "ndcg cut-off must be >= 1"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_lightgbm_and_json_round_trips() {
+        let p = GbdtParams::default();
+        assert_eq!(
+            (
+                p.num_iterations,
+                p.num_leaves,
+                p.max_bin,
+                p.min_data_in_leaf
+            ),
+            (100, 31, 255, 20)
+        );
+        assert_eq!(p.effective_metric(), Metric::LogLoss);
+        assert_eq!(p.effective_label_gain()[3], 7.0);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<GbdtParams>(&json).unwrap(), p);
+        let partial: GbdtParams =
+            serde_json::from_str(r#"{"objective":"lambdarank","metric":{"ndcg":5}}"#).unwrap();
+        assert_eq!(partial.objective, Objective::LambdaRank);
+        assert_eq!(partial.metric, Some(Metric::Ndcg(5)));
+        assert_eq!(partial.learning_rate, 0.1);
+    }
+
+    #[test]
+    fn validate_names_the_parameter() {
+        let cases = [
+            GbdtParams {
+                learning_rate: f64::NAN,
+                ..Default::default()
+            },
+            GbdtParams {
+                feature_fraction: 0.0,
+                ..Default::default()
+            },
+            GbdtParams {
+                bagging_fraction: 1.5,
+                ..Default::default()
+            },
+            GbdtParams {
+                max_bin: 1,
+                ..Default::default()
+            },
+            GbdtParams {
+                lambda_l2: -1.0,
+                ..Default::default()
+            },
+            GbdtParams {
+                early_stopping_rounds: Some(0),
+                ..Default::default()
+            },
+        ];
+        for p in cases {
+            assert!(
+                matches!(p.validate(), Err(TrainError::InvalidParam { .. })),
+                "{p:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Raw-feature prediction used during training (validation scores) and by the
+//! linfa wrappers: a plain traversal of [`aml_models::Tree`] on `f32` rows.
+
+use aml_models::{Tree, TreeEnsemble};
+use ndarray::{ArrayView1, ArrayView2};
+use rayon::prelude::*;
+
+/// Rows per parallel chunk; each row's result is independent of the chunking.
+const CHUNK: usize = 1024;
+
+/// Leaf reached by `row` in `tree`, using the tree's own decision rule.
+#[inline]
+pub fn leaf_of_row(tree: &Tree, row: ArrayView1<f32>) -> usize {
+    if tree.num_internal() == 0 {
+        return 0;
+    }
+    let mut node = 0usize;
+    loop {
+        let x = f64::from(row[tree.split_feature[node] as usize]);
+        let child = if tree.goes_left(node, x) {
+            tree.left_child[node]
+        } else {
+            tree.right_child[node]
+        };
+        if child < 0 {
+            return (!child) as usize;
+        }
+        node = child as usize;
+    }
+}
+
+/// Adds `tree`'s output for every row of `features` to `scores` (parallel, deterministic).
+pub fn add_tree_scores(tree: &Tree, features: ArrayView2<f32>, scores: &mut [f64]) {
+    scores
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            for (j, s) in chunk.iter_mut().enumerate() {
+                *s += tree.leaf_value[leaf_of_row(tree, features.row(c * CHUNK + j))];
+            }
+        });
+}
+
+/// Raw scores (`base_score + sum of trees`) of every row of `features`.
+pub fn predict_raw(ensemble: &TreeEnsemble, features: ArrayView2<f32>) -> Vec<f64> {
+    let mut scores = vec![ensemble.base_score; features.nrows()];
+    for tree in &ensemble.trees {
+        add_tree_scores(tree, features, &mut scores);
+    }
+    scores
+}
