@@ -1,0 +1,235 @@
+//! Money-flow graph features of the alerted address, from the CSR graph of the batch.
+//!
+//! Self-loops are ignored and duplicate (from, to) rows summed (see [`crate::graph`]).
+//! An address absent from money_flows.parquet has no flows: counts and sums are 0, ratios and
+//! PageRank NaN.
+
+use crate::columns::ColumnSink;
+use crate::graph::FlowGraph;
+use crate::prepared::PreparedBatch;
+use crate::spec::FeatureSpec;
+use crate::stats::signed_log1p;
+use aml_core::tables::Severity;
+use rayon::prelude::*;
+
+/// Alerts per parallel work item (each item owns one scratch marker array).
+const ROWS_PER_TASK: usize = 2048;
+
+const DEFS: [(&str, &str); 17] = [
+    (
+        "flow_present",
+        "1 if the address occurs in money_flows.parquet, else 0",
+    ),
+    (
+        "flow_in_degree",
+        "distinct senders to the address (self-loops ignored)",
+    ),
+    (
+        "flow_out_degree",
+        "distinct receivers from the address (self-loops ignored)",
+    ),
+    (
+        "flow_counterparties",
+        "distinct counterparties in either direction",
+    ),
+    (
+        "flow_reciprocity",
+        "share of counterparties with flows in both directions",
+    ),
+    (
+        "flow_log_in_usd",
+        "sign*ln(1+|v|) of USD received (duplicate edges summed)",
+    ),
+    ("flow_log_out_usd", "sign*ln(1+|v|) of USD sent"),
+    (
+        "flow_log_net_usd",
+        "sign*ln(1+|v|) of USD received minus USD sent",
+    ),
+    ("flow_in_tx", "transactions received"),
+    ("flow_out_tx", "transactions sent"),
+    (
+        "flow_alerted_counterparty_share",
+        "share of counterparties that have an alert in the batch",
+    ),
+    (
+        "flow_high_severity_counterparties",
+        "counterparties with a high or critical alert in the batch",
+    ),
+    (
+        "flow_log_usd_with_alerted",
+        "sign*ln(1+|v|) of USD exchanged (both ways) with alerted counterparties",
+    ),
+    (
+        "flow_log_usd_with_high_severity",
+        "sign*ln(1+|v|) of USD exchanged with high/critical-alert counterparties",
+    ),
+    (
+        "flow_reach_2hop",
+        "distinct addresses within 2 undirected hops, capped at the spec's reach_cap",
+    ),
+    (
+        "flow_neighbour_degree_sum",
+        "sum of the counterparties' undirected degrees (2-hop walks)",
+    ),
+    (
+        "flow_pagerank_scaled",
+        "PageRank on the flow graph times the number of nodes (1 = average)",
+    ),
+];
+
+/// Per-node statistics that only need the node's own adjacency lists.
+fn local_stats(g: &FlowGraph, level: &[u8], v: u32) -> [f64; 15] {
+    let (outs, ins) = (g.out.range(v), g.inc.range(v));
+    let high_level = Severity::High.ordinal() + 1;
+    let (mut in_usd, mut in_tx, mut out_usd, mut out_tx) = (0.0, 0.0, 0.0, 0.0);
+    let (mut union, mut both, mut alerted, mut high) = (0usize, 0usize, 0usize, 0usize);
+    let (mut usd_alerted, mut usd_high, mut degree_sum) = (0.0, 0.0, 0.0);
+    let (mut i, mut j) = (outs.start, ins.start);
+    // Merge walk over the two sorted lists: each counterparty visited once, in id order.
+    while i < outs.end || j < ins.end {
+        let next_out = if i < outs.end {
+            g.out.neighbours[i]
+        } else {
+            u32::MAX
+        };
+        let next_in = if j < ins.end {
+            g.inc.neighbours[j]
+        } else {
+            u32::MAX
+        };
+        let u = next_out.min(next_in);
+        let mut usd = 0.0;
+        let mut directions = 0;
+        if i < outs.end && next_out == u {
+            out_usd += g.out.usd[i];
+            out_tx += g.out.tx[i];
+            usd += g.out.usd[i];
+            directions += 1;
+            i += 1;
+        }
+        if j < ins.end && next_in == u {
+            in_usd += g.inc.usd[j];
+            in_tx += g.inc.tx[j];
+            usd += g.inc.usd[j];
+            directions += 1;
+            j += 1;
+        }
+        union += 1;
+        if directions == 2 {
+            both += 1;
+        }
+        let lv = level[u as usize];
+        if lv > 0 {
+            alerted += 1;
+            usd_alerted += usd;
+        }
+        if lv >= high_level {
+            high += 1;
+            usd_high += usd;
+        }
+        degree_sum += (g.out.degree(u) + g.inc.degree(u)) as f64;
+    }
+    let ratio = |a: usize| {
+        if union == 0 {
+            f64::NAN
+        } else {
+            a as f64 / union as f64
+        }
+    };
+    [
+        1.0,
+        ins.len() as f64,
+        outs.len() as f64,
+        union as f64,
+        ratio(both),
+        signed_log1p(in_usd),
+        signed_log1p(out_usd),
+        signed_log1p(in_usd - out_usd),
+        in_tx,
+        out_tx,
+        ratio(alerted),
+        high as f64,
+        signed_log1p(usd_alerted),
+        signed_log1p(usd_high),
+        degree_sum,
+    ]
+}
+
+/// Distinct nodes within two undirected hops of `v` (excluding `v`), stopping at `cap`, so the
+/// result is exactly `min(reach, cap)` whatever the visiting order. `stamp`/`generation` is a
+/// reusable visited-marker (a node is visited when `stamp[node] == generation`).
+fn reach_2hop(g: &FlowGraph, v: u32, cap: u32, stamp: &mut [u32], generation: u32) -> u32 {
+    stamp[v as usize] = generation;
+    let mut count = 0u32;
+    let first: Vec<u32> = g.out.of(v).iter().chain(g.inc.of(v)).copied().collect();
+    for &u in &first {
+        if stamp[u as usize] != generation {
+            stamp[u as usize] = generation;
+            count += 1;
+            if count >= cap {
+                return cap;
+            }
+        }
+    }
+    for &u in &first {
+        for &w in g.out.of(u).iter().chain(g.inc.of(u)) {
+            if stamp[w as usize] != generation {
+                stamp[w as usize] = generation;
+                count += 1;
+                if count >= cap {
+                    return cap;
+                }
+            }
+        }
+    }
+    count
+}
+
+/// Declares (and computes) the flow block.
+pub(crate) fn flow_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch<'_>>) {
+    sink.group("graph");
+    let defs = DEFS
+        .iter()
+        .map(|(n, m)| (n.to_string(), m.to_string()))
+        .collect();
+    sink.add_group("graph", defs, |p| {
+        let g = &p.graph;
+        let pagerank = g.pagerank(&spec.pagerank);
+        let scale = g.n_nodes as f64;
+        let cap = spec.reach_cap.max(1);
+        let rows: Vec<[f64; 17]> = p
+            .node
+            .par_chunks(ROWS_PER_TASK)
+            .map(|nodes| {
+                let mut stamp = vec![0u32; g.n_nodes];
+                let mut generation = 0u32;
+                nodes
+                    .iter()
+                    .map(|node| match node {
+                        None => {
+                            let mut row = [0.0; 17];
+                            for k in [4, 10, 16] {
+                                row[k] = f64::NAN;
+                            }
+                            row
+                        }
+                        Some(v) => {
+                            generation += 1;
+                            let local = local_stats(g, &p.node_alert_level, *v);
+                            let mut row = [0.0; 17];
+                            row[..14].copy_from_slice(&local[..14]);
+                            row[14] = f64::from(reach_2hop(g, *v, cap, &mut stamp, generation));
+                            row[15] = local[14];
+                            row[16] = pagerank[*v as usize] * scale;
+                            row
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .flatten_iter()
+            .collect();
+        (0..17)
+            .map(|k| rows.iter().map(|r| r[k]).collect())
+            .collect()
+    });
+}

@@ -1,0 +1,132 @@
+//! Applying a [`FeatureSpec`] to a batch: the alert feature matrix, its names and its documentation.
+
+use crate::blocks::{address, alert, cluster, context, flow};
+use crate::catalog::{contract_address_columns, render_markdown};
+use crate::columns::{ColumnSink, FeatureDef};
+use crate::error::{FeatureError, FeatureWarning};
+use crate::matrix::FeatureMatrix;
+use crate::names::{dedupe, Vocab};
+use crate::prepared::PreparedBatch;
+use crate::spec::{FeatureBuilder, FeatureSpec, FEATURE_SPEC_VERSION};
+use aml_core::batch::Batch;
+
+/// Runs every alert block against `sink`, in the fixed column order.
+fn alert_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch<'_>>) {
+    alert::alert_block(spec, sink);
+    context::context_block(sink);
+    address::address_block(spec, sink);
+    cluster::cluster_block(spec, sink);
+    flow::flow_block(spec, sink);
+}
+
+/// Makes names unique across blocks (a category value could mimic another feature's name).
+pub(crate) fn unique_defs(mut defs: Vec<FeatureDef>) -> Vec<FeatureDef> {
+    let mut names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
+    dedupe(&mut names);
+    for (def, name) in defs.iter_mut().zip(names) {
+        def.name = name;
+    }
+    defs
+}
+
+impl FeatureSpec {
+    /// Every alert feature with its meaning, in column order.
+    pub fn describe(&self) -> Vec<FeatureDef> {
+        let mut sink = ColumnSink::new(None);
+        alert_blocks(self, &mut sink);
+        unique_defs(sink.defs)
+    }
+
+    /// Alert feature names, in column order.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.describe().into_iter().map(|d| d.name).collect()
+    }
+
+    /// Builds the alert feature matrix (rows = alerts sorted by alert_id). Warnings are logged.
+    pub fn transform(&self, batch: &Batch) -> Result<FeatureMatrix, FeatureError> {
+        Ok(self.transform_with_report(batch)?.0)
+    }
+
+    /// Like [`FeatureSpec::transform`], also returning the warnings.
+    pub fn transform_with_report(
+        &self,
+        batch: &Batch,
+    ) -> Result<(FeatureMatrix, Vec<FeatureWarning>), FeatureError> {
+        let prepared = PreparedBatch::new(batch);
+        self.transform_prepared(&prepared)
+    }
+
+    /// Builds the alert matrix from an already prepared batch (share it with
+    /// [`FeatureSpec::build_cluster_matrix_prepared`] to build the graph once).
+    pub fn transform_prepared(
+        &self,
+        prepared: &PreparedBatch<'_>,
+    ) -> Result<(FeatureMatrix, Vec<FeatureWarning>), FeatureError> {
+        let mut warnings = prepared.warnings.clone();
+        for column in &self.address_columns {
+            if prepared.batch.features.column(column).is_none() {
+                warnings.push(FeatureWarning::MissingAddressColumn {
+                    column: column.clone(),
+                });
+            }
+        }
+        warnings.sort();
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        let mut sink = ColumnSink::new(Some(prepared));
+        alert_blocks(self, &mut sink);
+        let (defs, columns) = sink.finish()?;
+        let names = unique_defs(defs).into_iter().map(|d| d.name).collect();
+        let matrix = FeatureMatrix::from_columns(&columns, names, prepared.alert_ids())?;
+        Ok((matrix, warnings))
+    }
+
+    /// A spec whose vocabularies are placeholders and whose address columns are the contract's
+    /// default ones: the shape every fitted spec has, used to document the feature families.
+    pub fn template() -> FeatureSpec {
+        let placeholder = |what: &str| Vocab {
+            values: vec![format!("<{what}>")],
+            names: vec![format!("<{what}>")],
+        };
+        let builder = FeatureBuilder::default();
+        FeatureSpec {
+            version: FEATURE_SPEC_VERSION,
+            typology_type: placeholder("typology"),
+            pattern_type: placeholder("pattern_type"),
+            suspected_address_type: placeholder("address_type"),
+            risk_indicators: placeholder("indicator"),
+            dominant_asset_in: placeholder("asset"),
+            dominant_asset_out: placeholder("asset"),
+            cluster_type: placeholder("cluster_type"),
+            address_columns: contract_address_columns()
+                .into_iter()
+                .filter(|c| !builder.excluded_address_columns.contains(c))
+                .collect(),
+            pagerank: builder.pagerank,
+            reach_cap: builder.reach_cap,
+        }
+    }
+}
+
+/// Every feature family of the template spec (alert matrix, then cluster matrix).
+pub fn feature_catalog() -> (Vec<FeatureDef>, Vec<FeatureDef>) {
+    let spec = FeatureSpec::template();
+    (spec.describe(), spec.describe_cluster_features())
+}
+
+/// The Markdown of `docs/features.md`, generated from the feature declarations.
+pub fn features_markdown() -> String {
+    let (alerts, clusters) = feature_catalog();
+    let intro = "Generated by `aml_features::features_markdown()` from the feature declarations; \
+do not edit by hand (regenerate with `UPDATE_DOCS=1 cargo test -p aml-features --test docs`).\n\n\
+Names in angle brackets stand for the values of a fitted vocabulary (`FeatureSpec`), sanitised to \
+`[a-z0-9_]`. Address columns are every numeric column of features.parquet seen at fit time except \
+identifiers and absolute timestamps; the contract's columns are listed. Missing values are NaN, \
+never 0, and no feature is ever infinite. Alert rows are sorted by `alert_id`, cluster rows by `cluster_id`.";
+    render_markdown(
+        "Features",
+        intro,
+        &[("Alert matrix", &alerts), ("Cluster matrix", &clusters)],
+    )
+}

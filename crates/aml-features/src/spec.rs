@@ -1,0 +1,211 @@
+//! The fitted feature specification and the builder that learns it from training batches.
+//!
+//! A model must be applied with exactly the columns it was trained on, so everything that
+//! depends on the training data (category vocabularies, frequent risk indicators, the list of
+//! address-feature columns) is frozen into a [`FeatureSpec`] that serialises to JSON and
+//! travels with the model.
+
+use crate::error::FeatureError;
+use crate::names::{normalise_category, Vocab};
+use aml_core::batch::Batch;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Version of the feature definitions; bumped whenever a feature's meaning changes,
+/// so a model trained with an older spec can be detected.
+pub const FEATURE_SPEC_VERSION: u32 = 1;
+
+/// Settings of the deterministic PageRank power iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PageRankParams {
+    /// Probability of following an edge (the rest teleports uniformly).
+    pub damping: f64,
+    /// Stop when the L1 change of the rank vector falls below this.
+    pub tolerance: f64,
+    /// Hard cap on iterations.
+    pub max_iterations: usize,
+}
+
+impl Default for PageRankParams {
+    fn default() -> Self {
+        PageRankParams {
+            damping: 0.85,
+            tolerance: 1e-6,
+            max_iterations: 100,
+        }
+    }
+}
+
+/// Everything learned at fit time; apply it with [`FeatureSpec::transform`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    /// [`FEATURE_SPEC_VERSION`] at fit time.
+    pub version: u32,
+    /// Vocabulary of `typology_type`.
+    pub typology_type: Vocab,
+    /// Vocabulary of `pattern_type` (the empty value means "not pattern based").
+    pub pattern_type: Vocab,
+    /// Vocabulary of `suspected_address_type`.
+    pub suspected_address_type: Vocab,
+    /// The most frequent risk indicators, each getting a 0/1 column.
+    pub risk_indicators: Vocab,
+    /// Vocabulary of the address's `dominant_asset_in`.
+    pub dominant_asset_in: Vocab,
+    /// Vocabulary of the address's `dominant_asset_out`.
+    pub dominant_asset_out: Vocab,
+    /// Vocabulary of cluster `cluster_type`.
+    pub cluster_type: Vocab,
+    /// Numeric columns of features.parquet used as `addr_<column>` features, in column order.
+    pub address_columns: Vec<String>,
+    /// PageRank settings for the money-flow graph.
+    pub pagerank: PageRankParams,
+    /// Cap on the 2-hop reach count (bounds the work spent on hub neighbourhoods).
+    pub reach_cap: u32,
+}
+
+impl FeatureSpec {
+    /// Serialises the spec as pretty JSON (stable key order: struct field order).
+    pub fn to_json(&self) -> String {
+        // Serialising plain data structs cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Parses a spec written by [`FeatureSpec::to_json`].
+    pub fn from_json(text: &str) -> Result<FeatureSpec, FeatureError> {
+        Ok(serde_json::from_str(text)?)
+    }
+}
+
+/// Learns a [`FeatureSpec`] from training batches. The fields are the fitting knobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureBuilder {
+    /// Maximum kept values per categorical vocabulary (the rest go to `other`).
+    pub max_categories: usize,
+    /// A category value must occur at least this often in the training batches.
+    pub min_category_count: usize,
+    /// Number of most frequent risk indicators that get their own column.
+    pub max_risk_indicators: usize,
+    /// Maximum kept dominant assets per direction.
+    pub max_assets: usize,
+    /// Numeric address columns never used as features: identifiers and absolute timestamps,
+    /// which carry no meaning that transfers from one day to the next.
+    pub excluded_address_columns: Vec<String>,
+    /// PageRank settings copied into the spec.
+    pub pagerank: PageRankParams,
+    /// 2-hop reach cap copied into the spec.
+    pub reach_cap: u32,
+}
+
+impl Default for FeatureBuilder {
+    fn default() -> Self {
+        FeatureBuilder {
+            max_categories: 24,
+            min_category_count: 1,
+            max_risk_indicators: 24,
+            max_assets: 12,
+            excluded_address_columns: vec![
+                "community_id".into(),
+                "first_activity_timestamp".into(),
+                "last_activity_timestamp".into(),
+                "window_days".into(),
+            ],
+            pagerank: PageRankParams::default(),
+            reach_cap: 10_000,
+        }
+    }
+}
+
+impl FeatureBuilder {
+    /// Default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fits vocabularies and the address column list on `batches` (in the given order).
+    ///
+    /// ```
+    /// # fn demo(batch: &aml_core::batch::Batch) -> Result<(), aml_features::FeatureError> {
+    /// let spec = aml_features::FeatureBuilder::new().fit(&[batch])?;
+    /// let matrix = spec.transform(batch)?;
+    /// assert_eq!(matrix.feature_names.len(), matrix.values.ncols());
+    /// # Ok(()) }
+    /// ```
+    pub fn fit(&self, batches: &[&Batch]) -> Result<FeatureSpec, FeatureError> {
+        if batches.is_empty() {
+            return Err(FeatureError::NoTrainingBatches);
+        }
+        let mut typology = BTreeMap::new();
+        let mut pattern = BTreeMap::new();
+        let mut addr_type = BTreeMap::new();
+        let mut indicators = BTreeMap::new();
+        let mut asset_in = BTreeMap::new();
+        let mut asset_out = BTreeMap::new();
+        let mut cluster_type = BTreeMap::new();
+        let mut columns: Vec<String> = Vec::new();
+        let mut seen_columns: BTreeSet<String> = BTreeSet::new();
+        let excluded: BTreeSet<&str> = self
+            .excluded_address_columns
+            .iter()
+            .map(String::as_str)
+            .collect();
+        for batch in batches {
+            let a = &batch.alerts;
+            count_all(&mut typology, &a.typology_type);
+            count_all(&mut pattern, &a.pattern_type);
+            count_all(&mut addr_type, &a.suspected_address_type);
+            for list in &a.risk_indicators {
+                // An indicator counts once per alert, however often it is repeated in the list.
+                let distinct: BTreeSet<String> =
+                    list.iter().map(|s| normalise_category(s)).collect();
+                for ind in distinct {
+                    *indicators.entry(ind).or_insert(0usize) += 1;
+                }
+            }
+            let f = &batch.features;
+            count_all(&mut asset_in, &f.dominant_asset_in);
+            count_all(&mut asset_out, &f.dominant_asset_out);
+            count_all(&mut cluster_type, &batch.clusters.cluster_type);
+            let mut new_columns: Vec<String> = Vec::new();
+            for col in &f.numeric {
+                if !excluded.contains(col.name.as_str()) && !seen_columns.contains(&col.name) {
+                    new_columns.push(col.name.clone());
+                }
+            }
+            if !columns.is_empty() {
+                // Columns first seen in a later batch go last, by name, so batch order barely matters.
+                new_columns.sort();
+            }
+            for c in new_columns {
+                seen_columns.insert(c.clone());
+                columns.push(c);
+            }
+        }
+        let min = self.min_category_count;
+        Ok(FeatureSpec {
+            version: FEATURE_SPEC_VERSION,
+            typology_type: Vocab::from_counts(&typology, self.max_categories, min),
+            pattern_type: Vocab::from_counts(&pattern, self.max_categories, min),
+            suspected_address_type: Vocab::from_counts(&addr_type, self.max_categories, min),
+            risk_indicators: Vocab::from_counts(&indicators, self.max_risk_indicators, min),
+            dominant_asset_in: Vocab::from_counts(&without_empty(asset_in), self.max_assets, min),
+            dominant_asset_out: Vocab::from_counts(&without_empty(asset_out), self.max_assets, min),
+            cluster_type: Vocab::from_counts(&cluster_type, self.max_categories, min),
+            address_columns: columns,
+            pagerank: self.pagerank,
+            reach_cap: self.reach_cap.max(1),
+        })
+    }
+}
+
+fn count_all(counts: &mut BTreeMap<String, usize>, values: &[String]) {
+    for v in values {
+        *counts.entry(normalise_category(v)).or_insert(0) += 1;
+    }
+}
+
+/// An empty dominant asset means the address moved no asset in that direction: it gets no
+/// indicator of its own (all asset columns of the direction are 0).
+fn without_empty(mut counts: BTreeMap<String, usize>) -> BTreeMap<String, usize> {
+    counts.remove("");
+    counts
+}
