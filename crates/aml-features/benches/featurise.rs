@@ -1,0 +1,39 @@
+//! Featurisation speed on a mid-size in-memory batch (5,000 alerts, 20,000 addresses,
+//! 200,000 flow rows). The full-size figure (50k / 500k / 5M) comes from
+//! `examples/build_features.rs` on a synthetic day; see the crate README.
+use aml_features::{FeatureBuilder, FlowGraph, PreparedBatch};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+fn bench(c: &mut Criterion) {
+    let batch = common::batch(common::tables(42, 5_000, 20_000, 200_000, 500));
+    let spec = match FeatureBuilder::new().fit(&[&batch]) {
+        Ok(spec) => spec,
+        Err(e) => panic!("fit failed: {e}"),
+    };
+    let mut group = c.benchmark_group("featurise");
+    group.sample_size(10);
+    group.bench_function("graph_build_200k", |b| {
+        b.iter(|| FlowGraph::build(&batch.money_flows))
+    });
+    let graph = FlowGraph::build(&batch.money_flows);
+    group.bench_function("pagerank_200k", |b| {
+        b.iter(|| graph.pagerank(&spec.pagerank))
+    });
+    group.bench_function("alert_matrix_5k", |b| {
+        b.iter(|| spec.transform(&batch).map(|m| m.n_features()))
+    });
+    let prepared = PreparedBatch::new(&batch);
+    group.bench_function("cluster_matrix_500", |b| {
+        b.iter(|| {
+            spec.build_cluster_matrix_prepared(&prepared, None)
+                .map(|m| m.0.n_rows())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
