@@ -1,0 +1,208 @@
+//! A LightGBM-style command line: train a GBDT from a data file, predict with a model file.
+//!
+//! ```text
+//! cargo run --release --example gbdt -- train --data train.csv --valid valid.csv \
+//!     --objective binary --num-trees 200 --early-stopping 20 --out model.txt
+//! cargo run --release --example gbdt -- predict --model model.txt --data test.csv --out preds.tsv
+//! ```
+//! Data files: CSV/TSV (label first, header auto-detected), LibSVM (zero-based indices,
+//! optional `FILE.query` sidecar) or Parquet (`--label COL`, `--group COL`); see
+//! `aml_train::data_file`. Predictions: one line per row, tab separated.
+//! `tests/gbdt_cli.rs` includes this file and drives [`run`] in-process.
+use std::path::{Path, PathBuf};
+
+use aml_models::{GbdtModel, Model};
+use aml_train::data_file::{read_data_file, write_predictions, ReadOptions};
+use aml_train::{train, GbdtParams, Objective, RoundInfo};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::Array2;
+
+#[derive(Parser)]
+#[command(about = "Train and apply LightGBM-compatible gradient-boosted trees")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model and write it as a LightGBM text model file.
+    Train(TrainArgs),
+    /// Predict every row of a data file; one tab-separated line per row.
+    Predict(PredictArgs),
+}
+
+#[derive(Args)]
+struct Columns {
+    /// Parquet (or headed CSV/TSV) label column.
+    #[arg(long)]
+    label: Option<String>,
+    /// Parquet (or headed CSV/TSV) query column: consecutive equal values form a query.
+    #[arg(long)]
+    group: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ObjectiveArg {
+    Binary,
+    Lambdarank,
+    Regression,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long)]
+    valid: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    objective: ObjectiveArg,
+    #[command(flatten)]
+    columns: Columns,
+    #[arg(long, default_value_t = 100)]
+    num_trees: usize,
+    #[arg(long, default_value_t = 31)]
+    num_leaves: usize,
+    #[arg(long, default_value_t = 0.1)]
+    learning_rate: f64,
+    #[arg(long, default_value_t = 20)]
+    min_data_in_leaf: usize,
+    #[arg(long, default_value_t = 1.0)]
+    feature_fraction: f64,
+    #[arg(long, default_value_t = 1.0)]
+    bagging_fraction: f64,
+    #[arg(long, default_value_t = 0)]
+    bagging_freq: usize,
+    #[arg(long, default_value_t = 0.0)]
+    lambda_l2: f64,
+    #[arg(long, default_value_t = 255)]
+    max_bin: usize,
+    /// Stop when the validation metric has not improved for N rounds.
+    #[arg(long)]
+    early_stopping: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Worker threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long)]
+    data: PathBuf,
+    #[command(flatten)]
+    columns: Columns,
+    /// Raw scores instead of probabilities.
+    #[arg(long)]
+    raw: bool,
+    /// Per-feature TreeSHAP contributions plus the expected value (LightGBM's pred_contrib layout).
+    #[arg(long, conflicts_with = "raw")]
+    contrib: bool,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// What every subcommand returns; errors are printed by `main`.
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn read(
+    path: &Path,
+    columns: &Columns,
+    require_label: bool,
+) -> Result<aml_train::Dataset, Box<dyn std::error::Error>> {
+    let options = ReadOptions {
+        label: columns.label.clone(),
+        group: columns.group.clone(),
+        require_label,
+    };
+    Ok(read_data_file(path, &options)?)
+}
+
+fn run_train(args: &TrainArgs) -> CliResult {
+    let objective = match args.objective {
+        ObjectiveArg::Binary => Objective::Binary,
+        ObjectiveArg::Lambdarank => Objective::LambdaRank,
+        ObjectiveArg::Regression => Objective::Regression,
+    };
+    let params = GbdtParams {
+        objective,
+        num_iterations: args.num_trees,
+        num_leaves: args.num_leaves,
+        learning_rate: args.learning_rate,
+        min_data_in_leaf: args.min_data_in_leaf,
+        feature_fraction: args.feature_fraction,
+        bagging_fraction: args.bagging_fraction,
+        bagging_freq: args.bagging_freq,
+        lambda_l2: args.lambda_l2,
+        max_bin: args.max_bin,
+        early_stopping_rounds: args.early_stopping,
+        seed: args.seed,
+        num_threads: args.threads,
+        ..GbdtParams::default()
+    };
+    let train_set = read(&args.data, &args.columns, true)?;
+    let valid_set = args
+        .valid
+        .as_deref()
+        .map(|v| read(v, &args.columns, true))
+        .transpose()?;
+    let metric_name = params.effective_metric().name();
+    let bar = ProgressBar::new(params.num_iterations as u64);
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} trees {msg}",
+    )?);
+    let mut on_round = |round: &RoundInfo| {
+        if let Some(value) = round.valid_metric {
+            bar.set_message(format!("valid {metric_name} {value:.6}"));
+        }
+        bar.inc(1);
+        true
+    };
+    let output = train(&params, &train_set, valid_set.as_ref(), Some(&mut on_round))?;
+    bar.finish();
+    GbdtModel::from_ensemble(output.ensemble)?.save(&args.out)?;
+    eprintln!(
+        "best iteration {}; model written to {}",
+        output.best_iteration,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn run_predict(args: &PredictArgs) -> CliResult {
+    let model = GbdtModel::load(&args.model)?;
+    let data = read(&args.data, &args.columns, false)?;
+    let rows: Array2<f64> = if args.contrib {
+        aml_explain::contributions(model.ensemble(), data.features.view())?
+    } else {
+        let scores = if args.raw {
+            model.predict_raw(data.features.view())?
+        } else {
+            model.predict(data.features.view())?
+        };
+        Array2::from_shape_vec((scores.len(), 1), scores)?
+    };
+    write_predictions(&args.out, rows.view())?;
+    Ok(())
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: &Cli) -> CliResult {
+    match &cli.command {
+        Command::Train(args) => run_train(args),
+        Command::Predict(args) => run_predict(args),
+    }
+}
+
+fn main() {
+    if let Err(error) = run(&Cli::parse()) {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}

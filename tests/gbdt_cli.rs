@@ -1,0 +1,321 @@
+//! End-to-end test of `examples/gbdt.rs`: the example's code is included and
+//! driven in-process (train, then predict with --raw / --contrib), on small
+//! generated data files in every text format.
+
+#[allow(dead_code)]
+#[path = "../examples/gbdt.rs"]
+mod gbdt;
+
+use std::path::{Path, PathBuf};
+
+use aml_train::metric;
+use clap::Parser;
+
+/// Runs the CLI with `args` (program name excluded); the error text on failure.
+fn cli(args: &[&str]) -> Result<(), String> {
+    let parsed = gbdt::Cli::try_parse_from(std::iter::once("gbdt").chain(args.iter().copied()))
+        .map_err(|e| e.to_string())?;
+    gbdt::run(&parsed).map_err(|e| e.to_string())
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+/// Deterministic pseudo-random value in [0, 1) for (row, column).
+fn noise(row: usize, column: usize) -> f64 {
+    let mut x = (row as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (column as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 29;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A binary CSV with a header: label depends on x0 + x1, x2 is noise, x3 has missing values.
+fn write_binary_csv(path: &Path, rows: std::ops::Range<usize>) -> Vec<f64> {
+    let mut text = String::from("label,x0,x1,x2,x3\n");
+    let mut labels = Vec::new();
+    for r in rows {
+        let (x0, x1, x2) = (noise(r, 0), noise(r, 1), noise(r, 2));
+        let label = if x0 + x1 + 0.3 * noise(r, 9) > 1.15 {
+            1.0
+        } else {
+            0.0
+        };
+        let x3 = if r % 7 == 0 {
+            String::new()
+        } else {
+            format!("{:.4}", noise(r, 3))
+        };
+        text.push_str(&format!("{label},{x0:.6},{x1:.6},{x2:.6},{x3}\n"));
+        labels.push(label);
+    }
+    std::fs::write(path, text).unwrap();
+    labels
+}
+
+fn read_tsv(path: &Path) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| line.split('\t').map(|v| v.parse().unwrap()).collect())
+        .collect()
+}
+
+#[test]
+fn binary_train_predict_raw_and_contrib() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| -> PathBuf { dir.path().join(name) };
+    write_binary_csv(&p("train.csv"), 0..600);
+    let valid_labels = write_binary_csv(&p("valid.csv"), 600..900);
+    let train_args = |out: &str, threads: &str| {
+        cli(&[
+            "train",
+            "--data",
+            s(&p("train.csv")),
+            "--valid",
+            s(&p("valid.csv")),
+            "--objective",
+            "binary",
+            "--num-trees",
+            "30",
+            "--num-leaves",
+            "7",
+            "--learning-rate",
+            "0.2",
+            "--min-data-in-leaf",
+            "10",
+            "--bagging-fraction",
+            "0.8",
+            "--bagging-freq",
+            "1",
+            "--feature-fraction",
+            "0.75",
+            "--seed",
+            "3",
+            "--early-stopping",
+            "10",
+            "--threads",
+            threads,
+            "--out",
+            s(&p(out)),
+        ])
+    };
+    train_args("model.txt", "1").unwrap();
+    train_args("model2.txt", "2").unwrap();
+    let model_text = std::fs::read(p("model.txt")).unwrap();
+    assert_eq!(
+        model_text,
+        std::fs::read(p("model2.txt")).unwrap(),
+        "1 vs 2 threads differ"
+    );
+
+    let predict = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "predict",
+            "--model",
+            s(&p("model.txt")),
+            "--data",
+            s(&p("valid.csv")),
+            "--out",
+        ];
+        let out = p(out);
+        args.push(s(&out));
+        args.extend_from_slice(extra);
+        cli(&args).unwrap();
+        read_tsv(&out)
+    };
+    let probs: Vec<f64> = predict(&[], "probs.tsv")
+        .into_iter()
+        .map(|row| row[0])
+        .collect();
+    assert_eq!(probs.len(), 300);
+    assert!(probs.iter().all(|&q| q > 0.0 && q < 1.0));
+    let auc = metric::roc_auc(&valid_labels, &probs);
+    assert!(auc > 0.85, "validation AUC {auc}");
+
+    let raw: Vec<f64> = predict(&["--raw"], "raw.tsv")
+        .into_iter()
+        .map(|row| row[0])
+        .collect();
+    for (r, q) in raw.iter().zip(&probs) {
+        assert!((1.0 / (1.0 + (-r).exp()) - q).abs() < 1e-12);
+    }
+    let contrib = predict(&["--contrib"], "contrib.tsv");
+    assert_eq!(contrib.len(), 300);
+    for (row, r) in contrib.iter().zip(&raw) {
+        assert_eq!(row.len(), 5, "4 features + expected value");
+        assert!(
+            (row.iter().sum::<f64>() - r).abs() < 1e-9,
+            "contributions must sum to the raw score"
+        );
+    }
+}
+
+#[test]
+fn lambdarank_from_libsvm_with_query_file_and_regression_from_tsv() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| -> PathBuf { dir.path().join(name) };
+    let (mut svm, mut queries, mut tsv) = (String::new(), String::new(), String::new());
+    for q in 0..20 {
+        queries.push_str("15\n");
+        for i in 0..15 {
+            let r = q * 15 + i;
+            let (a, b) = (noise(r, 0), noise(r, 1));
+            let relevance = (3.0 * a + 0.5 * noise(r, 5)).floor().min(3.0);
+            svm.push_str(&format!("{relevance} 0:{a:.5} 2:{b:.5}\n"));
+            tsv.push_str(&format!("{:.6}\t{a:.6}\t{b:.6}\n", 2.0 * a - b));
+        }
+    }
+    std::fs::write(p("rank.svm"), svm).unwrap();
+    std::fs::write(p("rank.svm.query"), queries).unwrap();
+    std::fs::write(p("reg.tsv"), tsv).unwrap();
+    let common = [
+        "--num-trees",
+        "15",
+        "--num-leaves",
+        "5",
+        "--min-data-in-leaf",
+        "5",
+    ];
+    let mut args = vec![
+        "train",
+        "--data",
+        s(&p("rank.svm")),
+        "--objective",
+        "lambdarank",
+        "--out",
+    ];
+    let rank_model = p("rank.txt");
+    args.push(s(&rank_model));
+    args.extend_from_slice(&common);
+    cli(&args).unwrap();
+    let out = p("rank.tsv");
+    cli(&[
+        "predict",
+        "--model",
+        s(&rank_model),
+        "--data",
+        s(&p("rank.svm")),
+        "--out",
+        s(&out),
+    ])
+    .unwrap();
+    let scores: Vec<f64> = read_tsv(&out).into_iter().map(|row| row[0]).collect();
+    let data = aml_train::data_file::read_data_file(&p("rank.svm"), &Default::default()).unwrap();
+    let groups = data.groups.clone().unwrap();
+    let ndcg = metric::mean_ndcg_at_k(&data.labels, &scores, &groups, 5);
+    assert!(ndcg > 0.8, "train NDCG@5 {ndcg}");
+
+    let mut args = vec![
+        "train",
+        "--data",
+        s(&p("reg.tsv")),
+        "--objective",
+        "regression",
+        "--out",
+    ];
+    let reg_model = p("reg.txt");
+    args.push(s(&reg_model));
+    args.extend_from_slice(&common);
+    cli(&args).unwrap();
+    let out = p("reg_preds.tsv");
+    cli(&[
+        "predict",
+        "--model",
+        s(&reg_model),
+        "--data",
+        s(&p("reg.tsv")),
+        "--out",
+        s(&out),
+    ])
+    .unwrap();
+    let preds: Vec<f64> = read_tsv(&out).into_iter().map(|row| row[0]).collect();
+    let data = aml_train::data_file::read_data_file(&p("reg.tsv"), &Default::default()).unwrap();
+    let variance = metric::l2(
+        &data.labels,
+        &vec![data.labels.iter().sum::<f64>() / 300.0; 300],
+    );
+    assert!(metric::l2(&data.labels, &preds) < 0.5 * variance);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| -> PathBuf { dir.path().join(name) };
+    write_binary_csv(&p("train.csv"), 0..100);
+    std::fs::write(p("bad.csv"), "label,x0\n1,0.5\n0,oops\n").unwrap();
+    let err = cli(&[
+        "train",
+        "--data",
+        s(&p("bad.csv")),
+        "--objective",
+        "binary",
+        "--out",
+        s(&p("m.txt")),
+    ])
+    .unwrap_err();
+    assert!(err.contains("bad.csv: line 3, column 2"), "{err}");
+    std::fs::write(p("labels.csv"), "label,x0\n2,0.5\n0,0.1\n").unwrap();
+    let err = cli(&[
+        "train",
+        "--data",
+        s(&p("labels.csv")),
+        "--objective",
+        "binary",
+        "--out",
+        s(&p("m.txt")),
+    ]);
+    assert!(err.is_err(), "binary label 2 must be rejected");
+    let err = cli(&[
+        "train",
+        "--data",
+        s(&p("train.csv")),
+        "--objective",
+        "lambdarank",
+        "--out",
+        s(&p("m.txt")),
+    ]);
+    assert!(err.is_err(), "lambdarank without groups must be rejected");
+
+    cli(&[
+        "train",
+        "--data",
+        s(&p("train.csv")),
+        "--objective",
+        "binary",
+        "--num-trees",
+        "3",
+        "--out",
+        s(&p("m.txt")),
+    ])
+    .unwrap();
+    std::fs::write(p("narrow.csv"), "label,x0\n1,0.5\n").unwrap();
+    let err = cli(&[
+        "predict",
+        "--model",
+        s(&p("m.txt")),
+        "--data",
+        s(&p("narrow.csv")),
+        "--out",
+        s(&p("o.tsv")),
+    ])
+    .unwrap_err();
+    assert!(
+        err.contains('4') && err.contains('1'),
+        "feature count mismatch should name both counts: {err}"
+    );
+    assert!(!p("o.tsv").exists());
+    let err = cli(&[
+        "predict",
+        "--model",
+        s(&p("missing.txt")),
+        "--data",
+        s(&p("train.csv")),
+        "--out",
+        s(&p("o.tsv")),
+    ])
+    .unwrap_err();
+    assert!(err.contains("missing.txt"), "{err}");
+}
