@@ -26,6 +26,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..",
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--train-rows", type=int, default=None,
+                    help="rows to train on (default --rows); prediction speed depends on the trees, not on this")
     ap.add_argument("--features", type=int, default=100)
     ap.add_argument("--trees", type=int, default=500)
     ap.add_argument("--leaves", type=int, default=31)
@@ -41,11 +43,12 @@ def main():
     out_path = os.path.join(work, "raw.f64")
 
     rng = np.random.default_rng(42)
-    x = rng.normal(size=(args.rows, args.features)).astype(np.float32)
+    train_rows = args.train_rows or args.rows
+    x = rng.normal(size=(train_rows, args.features)).astype(np.float32)
     x[rng.random(x.shape) < 0.05] = np.nan
     w = rng.normal(size=args.features) * (rng.random(args.features) < 0.3)
     logit = np.nan_to_num(x) @ w + 0.5 * np.sin(3 * np.nan_to_num(x[:, 0]))
-    y = (logit + rng.normal(size=args.rows) > 0).astype(np.float64)
+    y = (logit + rng.normal(size=train_rows) > 0).astype(np.float64)
     x_test = rng.normal(size=(args.rows, args.features)).astype(np.float32)
     x_test[rng.random(x_test.shape) < 0.05] = np.nan
 
@@ -54,6 +57,8 @@ def main():
         params = {"objective": "binary", "num_leaves": args.leaves, "learning_rate": 0.05,
                   "num_threads": args.threads, "verbose": -1, "seed": 1}
         booster = lgb.train(params, lgb.Dataset(x, y), num_boost_round=args.trees)
+        if booster.num_trees() != args.trees:
+            sys.exit(f"LightGBM stopped at {booster.num_trees()} trees")
         booster.save_model(model_path)
         print(f"trained LightGBM in {time.perf_counter() - t:.1f}s", file=sys.stderr)
     booster = lgb.Booster(model_file=model_path)
