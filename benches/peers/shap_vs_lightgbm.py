@@ -39,6 +39,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workdir", default="/tmp/aml_shap_peer")
+    ap.add_argument("--train-only", action="store_true", help="only train and save the model")
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     rng = np.random.default_rng(42)
@@ -58,6 +59,8 @@ def main():
         booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=500)
         print(f"trained 500 trees in {time.perf_counter() - t:.1f}s")
         booster.save_model(model_path)
+    if args.train_only:
+        return
     rows = rng.normal(size=(args.rows, n_features))
     rows[rng.random(rows.shape) < 0.05] = np.nan
     rows_path = os.path.join(args.workdir, "rows.csv")

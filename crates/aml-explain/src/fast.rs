@@ -35,12 +35,13 @@ use crate::error::ExplainError;
 use crate::reference::{self, PathElement};
 
 /// Largest number of distinct features on one root-to-leaf path that still gets a subset table
-/// (`2^14` entries of 16 bytes = 256 KiB for that leaf). Deeper leaves use the reference recursion.
-pub const MAX_TABLE_DEPTH: usize = 14;
+/// (`2^16` entries of 8 bytes = 512 KiB for that leaf). Deeper leaves use the reference recursion.
+pub const MAX_TABLE_DEPTH: usize = 16;
 
-/// Rows explained together: the decisions of a tree are computed for the block, then every leaf
-/// table is read once per block.
-const BLOCK_ROWS: usize = 32;
+/// Most rows explained together: the decisions of a tree are computed for the block, then every
+/// leaf table is read once per block. The tables of a whole model do not fit in cache, so large
+/// blocks amortise reading them (the block's contributions, 256 x (features + 1) doubles, stay in L2).
+const BLOCK_ROWS: usize = 256;
 
 /// How one tree is explained.
 #[derive(Debug, Clone)]
@@ -109,10 +110,13 @@ pub struct TreeShapExplainer {
     path_mask: Vec<u64>,
     /// Of those nodes, the ones where the path goes left.
     path_want_left: Vec<u64>,
+    /// `z_j` of each distinct path feature.
+    path_zero: Vec<f64>,
     /// `1 - z_j` of each distinct path feature.
     path_one_minus_zero: Vec<f64>,
-    /// Per leaf and subset `U` (bit `j` = path feature `j`): `[v * R(U), Zc(U)]`.
-    table: Vec<[f64; 2]>,
+    /// Per leaf and subset `U` (bit `j` = path feature `j`): `v * R(U)`. `Zc(U)` is recomputed per
+    /// row (d multiplications) rather than stored, halving the memory the hot loop streams.
+    table: Vec<f64>,
     /// Scratch length the reference recursion needs for the deepest `Reference` tree.
     reference_buffer_len: usize,
 }
@@ -201,8 +205,8 @@ fn leaf_paths(tree: &Tree) -> Vec<LeafPath> {
     out
 }
 
-/// Appends the `2^d` entries `[v * R(U), Zc(U)]` of one leaf to `table`.
-fn push_leaf_table(zero: &[f64], value: f64, table: &mut Vec<[f64; 2]>) {
+/// Appends the `2^d` entries `v * R(U)` of one leaf to `table`.
+fn push_leaf_table(zero: &[f64], value: f64, table: &mut Vec<f64>) {
     let d = zero.len();
     let n = 1usize << d;
     // Shapley weights w(s, d) = s! (d - s - 1)! / d! for s = 0..d-1.
@@ -211,10 +215,9 @@ fn push_leaf_table(zero: &[f64], value: f64, table: &mut Vec<[f64; 2]>) {
     for s in 1..d {
         w[s] = w[s - 1] * s as f64 / (d - s) as f64;
     }
-    // Elementary symmetric polynomials of {z_j : j in U}, for every subset U, and prod_{j in U} z_j.
+    // Elementary symmetric polynomials of {z_j : j in U}, for every subset U.
     let width = d + 1;
     let mut esp = vec![0.0; n * width];
-    let mut prod = vec![1.0; n];
     esp[0] = 1.0;
     for u in 1..n {
         let j = u.trailing_zeros() as usize;
@@ -225,9 +228,7 @@ fn push_leaf_table(zero: &[f64], value: f64, table: &mut Vec<[f64; 2]>) {
         for m in 1..=k {
             esp[u * width + m] = esp[prev * width + m] + z * esp[prev * width + m - 1];
         }
-        prod[u] = prod[prev] * z;
     }
-    let full = n - 1;
     for u in 0..n {
         let k = u.count_ones() as usize;
         // R(U) = sum_s w(s) e_{k-s}(U); |S| = d never occurs (S excludes the explained feature).
@@ -235,7 +236,7 @@ fn push_leaf_table(zero: &[f64], value: f64, table: &mut Vec<[f64; 2]>) {
         for (s, &ws) in w.iter().enumerate().take(k + 1) {
             r += ws * esp[u * width + (k - s)];
         }
-        table.push([value * r, prod[full ^ u]]);
+        table.push(value * r);
     }
 }
 
@@ -251,6 +252,7 @@ impl TreeShapExplainer {
             path_feature: Vec::new(),
             path_mask: Vec::new(),
             path_want_left: Vec::new(),
+            path_zero: Vec::new(),
             path_one_minus_zero: Vec::new(),
             table: Vec::new(),
             reference_buffer_len: 0,
@@ -288,6 +290,7 @@ impl TreeShapExplainer {
             self.path_feature.extend_from_slice(&path.feature);
             self.path_mask.extend_from_slice(&path.mask);
             self.path_want_left.extend_from_slice(&path.want_left);
+            self.path_zero.extend_from_slice(&path.zero);
             self.path_one_minus_zero
                 .extend(path.zero.iter().map(|z| 1.0 - z));
             push_leaf_table(&path.zero, tree.leaf_value[leaf], &mut self.table);
@@ -315,7 +318,7 @@ impl TreeShapExplainer {
 
     /// Bytes held by the precomputed subset tables (memory cost of the fast path).
     pub fn table_bytes(&self) -> usize {
-        self.table.len() * std::mem::size_of::<[f64; 2]>()
+        self.table.len() * std::mem::size_of::<f64>()
     }
 
     /// Number of trees explained by the reference recursion instead of tables.
@@ -403,25 +406,26 @@ impl TreeShapExplainer {
         let features = &self.path_feature[range.clone()];
         let masks = &self.path_mask[range.clone()];
         let wants = &self.path_want_left[range.clone()];
+        let zeros = &self.path_zero[range.clone()];
         let one_minus_zero = &self.path_one_minus_zero[range];
         let table = &self.table[leaf.table_start..leaf.table_start + (1usize << leaf.path_len)];
         for (r, &dec) in decisions.iter().enumerate() {
+            // O (satisfied path features) and Zc(O) = product of z over the failing ones.
             let mut satisfied = 0usize;
-            for (j, (&mask, &want)) in masks.iter().zip(wants).enumerate() {
-                if (dec ^ want) & mask == 0 {
-                    satisfied |= 1 << j;
-                }
+            let mut zc = 1.0;
+            // Branch-free: which way a row goes is unpredictable, mispredictions would dominate.
+            for (j, ((&mask, &want), &z)) in masks.iter().zip(wants).zip(zeros).enumerate() {
+                let pass = usize::from((dec ^ want) & mask == 0);
+                satisfied |= pass << j;
+                zc *= [z, 1.0][pass];
             }
-            let [vr, zc] = table[satisfied];
+            let vr = table[satisfied];
             let failing = -zc * vr;
             let phi = &mut out[r * stride..(r + 1) * stride];
             for (j, (&f, &omz)) in features.iter().zip(one_minus_zero).enumerate() {
                 let bit = 1usize << j;
-                phi[f as usize] += if satisfied & bit != 0 {
-                    omz * zc * table[satisfied ^ bit][0]
-                } else {
-                    failing
-                };
+                let passing = omz * zc * table[satisfied ^ bit];
+                phi[f as usize] += [failing, passing][(satisfied >> j) & 1];
             }
         }
     }
@@ -443,12 +447,16 @@ impl TreeShapExplainer {
         let n = x.nrows();
         let stride = nf + 1;
         let mut out = vec![0.0; n * stride];
-        out.par_chunks_mut(BLOCK_ROWS * stride)
+        // Enough blocks to keep every thread busy; block size never changes any row's result.
+        let block_rows = n
+            .div_ceil(2 * rayon::current_num_threads())
+            .clamp(1, BLOCK_ROWS);
+        out.par_chunks_mut(block_rows * stride)
             .enumerate()
             .for_each_init(
                 || self.new_scratch(),
                 |scratch, (block, chunk)| {
-                    let first = block * BLOCK_ROWS;
+                    let first = block * block_rows;
                     let nb = chunk.len() / stride;
                     for r in 0..nb {
                         let src = x.row(first + r);
