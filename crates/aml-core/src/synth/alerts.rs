@@ -382,7 +382,7 @@ pub(crate) fn raise(ctx: &AlertContext, addresses: &[String]) -> AlertSet {
     }
 
     // Benign false positives: highest noisy rule scores.
-    let mut candidates: Vec<(f64, usize, Vec<(usize, f64)>)> = (0..n)
+    let mut candidates: Vec<RankedCandidate> = (0..n)
         .filter(|&v| !alerted[v] && !ctx.profiles[v].is_illicit())
         .map(|v| {
             let ranked = noisy_rules(&mut rng, &ctx.features[v]);
@@ -706,6 +706,9 @@ pub(crate) fn label_columns() -> Vec<(&'static str, Col<LabelRow>)> {
     ]
 }
 
+/// A benign false-positive candidate: (score, node, noisy rule ranking).
+type RankedCandidate = (f64, usize, Vec<(usize, f64)>);
+
 /// Ground-truth labels: most alerted addresses plus a small sample of the rest, with label noise.
 pub(crate) fn labels(ctx: &AlertContext, alerts: &[AlertRow], network: &str) -> Vec<LabelRow> {
     let mut rng = rng_for(&[ctx.seed, stream::LABELS, ctx.day]);
@@ -717,8 +720,8 @@ pub(crate) fn labels(ctx: &AlertContext, alerts: &[AlertRow], network: &str) -> 
     let day_ms = 86_400_000u64;
     let now = ctx.window_start_ms + 7 * day_ms;
     let mut out = Vec::new();
-    for v in 0..n {
-        let keep = if alerted[v] {
+    for (v, &is_alerted) in alerted.iter().enumerate() {
+        let keep = if is_alerted {
             unit(&mut rng) < 0.88
         } else {
             unit(&mut rng) < 0.01

@@ -149,8 +149,8 @@ fn benign_chunk(inp: &GraphInputs, chunk: usize, degrees: &[u32], in_cum: &[f64]
     let mut targets: Vec<u32> = Vec::new();
     let lo = chunk * NODE_CHUNK;
     let hi = (lo + NODE_CHUNK).min(n);
-    for v in lo..hi {
-        let k = degrees[v] as usize;
+    for (v, &degree) in degrees.iter().enumerate().take(hi).skip(lo) {
+        let k = degree as usize;
         if k == 0 {
             continue;
         }

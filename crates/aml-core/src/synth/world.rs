@@ -433,7 +433,7 @@ mod tests {
         let a = world.communities_on(0);
         assert!(!a.is_empty());
         let b = world.community(a[0].block).unwrap();
-        assert_eq!(b.members.len() >= a[0].members.len(), true);
+        assert!(b.members.len() >= a[0].members.len());
         let p1 = world.profile(500, None);
         let p2 = world.profile(500, None);
         assert_eq!(p1.tx_size, p2.tx_size);
