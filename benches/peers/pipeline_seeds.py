@@ -1,0 +1,136 @@
+"""Peer for the miner end to end: the seeds' pandas + LightGBM + shap pipeline.
+
+Two modes.
+
+quality: train LightGBM on the same feature matrices our scorer was trained on (written by
+    `cargo run --release --example build_features -- --spec SPEC.json`), score the next day,
+    and print one metrics table with our scorer (read from its scores.parquet), the LightGBM
+    peer and a severity+confidence-only LightGBM baseline. Labels follow the contract rule
+    (high/critical -> 1, low/medium -> 0, unlabelled alerts left out).
+
+    python benches/peers/pipeline_seeds.py quality --train M1.parquet:B1 ... --test M.parquet:B \
+        --scores SUBMISSION/scores.parquet
+
+speed: time the seeds-style daily run on one batch directory: pandas load + merge features,
+    LightGBM predict, shap TreeExplainer on every alert, top-5 JSON, rank, write parquet.
+    The model is trained on the batch's own features first (untimed).
+
+    python benches/peers/pipeline_seeds.py speed BATCH_DIR
+"""
+import json
+import sys
+import time
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score, ndcg_score
+
+RISK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+PARAMS = dict(objective="binary", learning_rate=0.05, num_leaves=31, min_data_in_leaf=40,
+              feature_fraction=0.8, bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0,
+              seed=42, deterministic=True, verbose=-1, num_threads=2)
+
+
+def labels_for(batch_dir, alert_ids):
+    alerts = pd.read_parquet(f"{batch_dir}/alerts.parquet", columns=["alert_id", "address"])
+    lab = pd.read_parquet(f"{batch_dir}/address_labels.parquet", columns=["address", "risk_level"])
+    lab["rel"] = lab["risk_level"].str.strip().str.lower().map(RISK)
+    lab = lab.dropna(subset=["rel"]).groupby("address")["rel"].max()
+    rel = alerts.set_index("alert_id")["address"].map(lab)
+    return rel.reindex(alert_ids).to_numpy()
+
+
+def load(pair):
+    matrix, batch = pair.split(":")
+    m = pd.read_parquet(matrix)
+    ids = m["alert_id"].to_numpy()
+    x = m.drop(columns=["alert_id"])
+    rel = labels_for(batch, ids)
+    keep = ~np.isnan(rel)
+    return x[keep], rel[keep], ids[keep]
+
+
+def metrics(name, y, rel, p, prob=True):
+    order = np.argsort(-p, kind="stable")
+    row = {"model": name, "n": len(y), "AUC": roc_auc_score(y, p), "AUC-PR": average_precision_score(y, p),
+           "Brier": brier_score_loss(y, p) if prob else np.nan,
+           "log loss": log_loss(y, np.clip(p, 1e-15, 1 - 1e-15)) if prob else np.nan,
+           "NDCG@500": ndcg_score([rel], [p], k=500), "P@100": y[order[:100]].mean()}
+    return row
+
+
+def quality(args):
+    trains = [a for i, a in enumerate(args) if i > 0 and args[i - 1] == "--train"]
+    test = args[args.index("--test") + 1]
+    scores = args[args.index("--scores") + 1]
+    parts = [load(p) for p in trains]
+    x = pd.concat([p[0] for p in parts]); rel = np.concatenate([p[1] for p in parts])
+    xt, relt, idt = load(test)
+    y, yt = (rel >= 2).astype(float), (relt >= 2).astype(float)
+    rows = []
+    ours = pd.read_parquet(scores).set_index("alert_id")["score"].reindex(idt).to_numpy()
+    rows.append(metrics("aml-miner alert_scorer", yt, relt, ours))
+    t0 = time.perf_counter()
+    model = lgb.train(PARAMS, lgb.Dataset(x, y), num_boost_round=300)
+    rows.append(metrics(f"LightGBM peer (300 trees, {time.perf_counter() - t0:.1f} s)", yt, relt, model.predict(xt)))
+    cols = ["severity_ordinal", "alert_confidence_score"]
+    base = lgb.train(PARAMS, lgb.Dataset(x[cols], y), num_boost_round=100)
+    rows.append(metrics("severity+confidence LightGBM", yt, relt, base.predict(xt[cols])))
+    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".4f"))
+
+
+def seeds_features(batch_dir):
+    alerts = pd.read_parquet(f"{batch_dir}/alerts.parquet")
+    features = pd.read_parquet(f"{batch_dir}/features.parquet")
+    clusters = pd.read_parquet(f"{batch_dir}/clusters.parquet")
+    pd.read_parquet(f"{batch_dir}/money_flows.parquet", columns=["from_address", "to_address", "amount_usd_sum"])
+    a = alerts[["alert_id", "address", "severity", "alert_confidence_score", "volume_usd"]].copy()
+    a["severity_ordinal"] = a["severity"].str.lower().map(RISK).fillna(1)
+    a["log_volume_usd"] = np.log1p(pd.to_numeric(a["volume_usd"], errors="coerce").astype("float64"))
+    numeric = features.select_dtypes(include=["number", "bool"]).astype("float64")
+    numeric.insert(0, "address", features["address"])
+    merged = a.merge(numeric, on="address", how="left")
+    ex = clusters[["cluster_id", "related_alert_ids", "total_alerts"]].explode("related_alert_ids")
+    stats = ex.groupby("related_alert_ids").agg(cl_count=("cluster_id", "nunique"), cl_max=("total_alerts", "max"))
+    merged = merged.merge(stats, left_on="alert_id", right_index=True, how="left")
+    x = merged.drop(columns=["alert_id", "address", "severity", "volume_usd"])
+    return merged["alert_id"], x
+
+
+def speed(batch_dir):
+    ids, x = seeds_features(batch_dir)
+    y = (x["severity_ordinal"] + np.random.default_rng(0).normal(size=len(x)) > 2).astype(int)
+    model = lgb.train(PARAMS, lgb.Dataset(x, y), num_boost_round=100)
+    import shap
+    timings = {}
+    t = time.perf_counter()
+    ids, x = seeds_features(batch_dir)
+    timings["load + features"] = time.perf_counter() - t
+    t = time.perf_counter()
+    p = model.predict(x)
+    timings["predict"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sv = shap.TreeExplainer(model).shap_values(x)
+    sv = sv[1] if isinstance(sv, list) else sv
+    top = np.argsort(-np.abs(sv), axis=1)[:, :5]
+    cols = x.columns.to_numpy()
+    explain = [json.dumps({"score": float(p[i]), "top_features": [
+        {"feature": cols[j], "value": float(x.iat[i, j]), "impact": float(sv[i, j])} for j in top[i]]})
+        for i in range(len(x))]
+    timings["shap + top-5 json"] = time.perf_counter() - t
+    t = time.perf_counter()
+    out = pd.DataFrame({"alert_id": ids, "score": p, "explain_json": explain})
+    out["rank"] = out["score"].rank(ascending=False, method="min").astype("int32")
+    out.to_parquet("/tmp/pipeline_seeds_scores.parquet")
+    timings["rank + write"] = time.perf_counter() - t
+    for k, v in timings.items():
+        print(f"{k:>20}: {v:8.3f} s")
+    print(f"{'total':>20}: {sum(timings.values()):8.3f} s  ({len(x)} alerts)")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "quality":
+        quality(sys.argv[1:])
+    else:
+        speed(sys.argv[2])

@@ -1,0 +1,469 @@
+//! The model bundle: everything `score_batch` needs, in one directory.
+//!
+//! ```text
+//! <bundle>/
+//!   alert_scorer.txt     LightGBM text model (binary)
+//!   alert_ranker.txt     LightGBM text model (lambdarank)
+//!   cluster_scorer.txt   LightGBM text model (binary)
+//!   metadata.json        BundleMetadata: per-model version hash, parameters, seed, training
+//!                        metrics, calibration; the FeatureSpec; training date range; library version
+//! ```
+//!
+//! The model files load in LightGBM as they are. [`Bundle::load`] refuses a bundle that is
+//! incomplete (a missing file or model entry), tampered with (a model file whose SHA-256 prefix
+//! differs from the version recorded in `metadata.json`) or inconsistent (model feature names
+//! that differ from what the stored [`FeatureSpec`] produces, a spec of another
+//! [`FEATURE_SPEC_VERSION`], a model with the wrong objective), each with its own
+//! [`BundleError`] variant naming the file. So a bundle trained on another feature spec never
+//! scores silently shifted columns.
+//!
+//! The bundle's own version ([`Bundle::version`]) is the first 12 hex digits of the SHA-256 of
+//! `metadata.json`, which lists every model version, the calibration and the spec: it changes
+//! whenever anything that affects a score changes. It is the `model_version` of submissions.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use aml_features::{FeatureSpec, FEATURE_SPEC_VERSION};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{model_version, GbdtModel, Model, ModelError};
+use crate::scorers::{AlertRanker, AlertScorer, Calibration, ClusterScorer, ScorerError, SCORER_FEATURE};
+
+/// Version of the bundle layout; bumped when files or metadata fields change meaning.
+pub const BUNDLE_FORMAT_VERSION: u32 = 1;
+
+/// File and model names inside a bundle directory.
+pub mod files {
+    /// Alert scorer model file.
+    pub const ALERT_SCORER: &str = "alert_scorer.txt";
+    /// Alert ranker model file.
+    pub const ALERT_RANKER: &str = "alert_ranker.txt";
+    /// Cluster scorer model file.
+    pub const CLUSTER_SCORER: &str = "cluster_scorer.txt";
+    /// Metadata file.
+    pub const METADATA: &str = "metadata.json";
+    /// Model names (keys of `BundleMetadata::models`) with their files.
+    pub const MODELS: [(&str, &str); 3] = [
+        ("alert_scorer", ALERT_SCORER),
+        ("alert_ranker", ALERT_RANKER),
+        ("cluster_scorer", CLUSTER_SCORER),
+    ];
+}
+
+/// Why a bundle could not be loaded, built or saved.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// File involved.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// A required file is absent.
+    #[error("incomplete model bundle: {path} is missing")]
+    MissingFile {
+        /// The missing file.
+        path: PathBuf,
+    },
+    /// `metadata.json` is not valid.
+    #[error("{path}: invalid metadata: {reason}")]
+    Metadata {
+        /// The metadata file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A model file does not parse or predict.
+    #[error("model {model}: {source}")]
+    Model {
+        /// Model name.
+        model: String,
+        /// Underlying error.
+        source: ModelError,
+    },
+    /// A model file's hash differs from the version recorded in the metadata.
+    #[error("model {model}: {path} has version {found} but metadata.json records {expected} (file changed after training?)")]
+    VersionMismatch {
+        /// Model name.
+        model: String,
+        /// Model file.
+        path: PathBuf,
+        /// Version in metadata.json.
+        expected: String,
+        /// Version of the file on disk.
+        found: String,
+    },
+    /// The bundle was built with a different feature-spec version or feature list.
+    #[error("model {model} was trained on a different feature spec: {detail}")]
+    FeatureSpecMismatch {
+        /// Model name.
+        model: String,
+        /// What differs.
+        detail: String,
+    },
+    /// A model is unusable for its role (objective, calibration).
+    #[error(transparent)]
+    Scorer(#[from] ScorerError),
+}
+
+/// Per-model entry of `metadata.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMetadata {
+    /// File name inside the bundle.
+    pub file: String,
+    /// First 12 hex digits of the SHA-256 of the model file.
+    pub version: String,
+    /// Input columns, in order.
+    pub feature_names: Vec<String>,
+    /// Training parameters (`aml_train::GbdtParams` as JSON).
+    pub params: serde_json::Value,
+    /// Seed used for training.
+    pub seed: u64,
+    /// Number of trees kept (the best iteration under early stopping).
+    pub num_trees: usize,
+    /// Validation metrics at training time (`None` = undefined, e.g. one class only).
+    pub training_metrics: BTreeMap<String, Option<f64>>,
+    /// Probability calibration applied after the model (alert scorer only).
+    pub calibration: Option<Calibration>,
+}
+
+/// Where the training data came from.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    /// Processing dates used for fitting, ascending.
+    pub train_days: Vec<String>,
+    /// Processing dates used for validation, early stopping and calibration, ascending.
+    pub validation_days: Vec<String>,
+    /// First processing date of all training data.
+    pub first_day: String,
+    /// Last processing date of all training data.
+    pub last_day: String,
+    /// Labelled alerts used for fitting.
+    pub n_train_alerts: usize,
+    /// Labelled alerts used for validation.
+    pub n_validation_alerts: usize,
+    /// Master seed of the training run.
+    pub seed: u64,
+}
+
+/// Contents of `metadata.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BundleMetadata {
+    /// [`BUNDLE_FORMAT_VERSION`] at save time.
+    pub format_version: u32,
+    /// Version of the aml-models crate that wrote the bundle.
+    pub library_version: String,
+    /// The feature spec every model's inputs come from.
+    pub feature_spec: FeatureSpec,
+    /// Training data provenance.
+    pub training: TrainingInfo,
+    /// One entry per model: `alert_scorer`, `alert_ranker`, `cluster_scorer`.
+    pub models: BTreeMap<String, ModelMetadata>,
+}
+
+impl BundleMetadata {
+    /// Pretty JSON, keys in a fixed order (struct order, BTreeMap keys), newline-terminated.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("metadata serialises");
+        s.push('\n');
+        s
+    }
+}
+
+/// The three models of a miner plus their metadata.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    metadata: BundleMetadata,
+    scorer: AlertScorer,
+    ranker: AlertRanker,
+    cluster_scorer: ClusterScorer,
+    version: String,
+}
+
+impl Bundle {
+    /// Assembles a bundle from freshly trained models. The per-model `file`, `version`,
+    /// `feature_names`, `num_trees` and the scorer's `calibration` entries of `metadata` are
+    /// (re)filled from the models; everything is then checked as [`Bundle::load`] does.
+    pub fn new(
+        mut metadata: BundleMetadata,
+        scorer: AlertScorer,
+        ranker: AlertRanker,
+        cluster_scorer: ClusterScorer,
+    ) -> Result<Bundle, BundleError> {
+        metadata.format_version = BUNDLE_FORMAT_VERSION;
+        let models: [(&str, &str, &GbdtModel); 3] = [
+            ("alert_scorer", files::ALERT_SCORER, scorer.model()),
+            ("alert_ranker", files::ALERT_RANKER, ranker.model()),
+            ("cluster_scorer", files::CLUSTER_SCORER, cluster_scorer.model()),
+        ];
+        for (name, file, model) in models {
+            let entry = metadata.models.entry(name.to_string()).or_insert_with(|| ModelMetadata {
+                file: String::new(),
+                version: String::new(),
+                feature_names: Vec::new(),
+                params: serde_json::Value::Null,
+                seed: 0,
+                num_trees: 0,
+                training_metrics: BTreeMap::new(),
+                calibration: None,
+            });
+            entry.file = file.to_string();
+            entry.version = model.version();
+            entry.feature_names = model.feature_names().to_vec();
+            entry.num_trees = model.ensemble().trees.len();
+            entry.calibration = None;
+        }
+        if let Some(entry) = metadata.models.get_mut("alert_scorer") {
+            entry.calibration = scorer.calibration().cloned();
+        }
+        Self::checked(metadata, scorer, ranker, cluster_scorer)
+    }
+
+    fn checked(
+        metadata: BundleMetadata,
+        scorer: AlertScorer,
+        ranker: AlertRanker,
+        cluster_scorer: ClusterScorer,
+    ) -> Result<Bundle, BundleError> {
+        check_consistency(&metadata, &scorer, &ranker, &cluster_scorer)?;
+        let version = model_version(&metadata.to_json());
+        Ok(Bundle {
+            metadata,
+            scorer,
+            ranker,
+            cluster_scorer,
+            version,
+        })
+    }
+
+    /// Loads and checks a bundle directory (see the module docs for what is checked).
+    pub fn load(dir: &Path) -> Result<Bundle, BundleError> {
+        let meta_path = dir.join(files::METADATA);
+        if !meta_path.is_file() {
+            return Err(BundleError::MissingFile { path: meta_path });
+        }
+        let text = std::fs::read_to_string(&meta_path).map_err(|source| BundleError::Io {
+            path: meta_path.clone(),
+            source,
+        })?;
+        let metadata: BundleMetadata =
+            serde_json::from_str(&text).map_err(|e| BundleError::Metadata {
+                path: meta_path.clone(),
+                reason: e.to_string(),
+            })?;
+        if metadata.format_version != BUNDLE_FORMAT_VERSION {
+            return Err(BundleError::Metadata {
+                path: meta_path,
+                reason: format!(
+                    "format_version {} is not supported (this build reads {BUNDLE_FORMAT_VERSION})",
+                    metadata.format_version
+                ),
+            });
+        }
+        let mut loaded = BTreeMap::new();
+        for (name, file) in files::MODELS {
+            let entry = metadata.models.get(name).ok_or_else(|| BundleError::Metadata {
+                path: meta_path.clone(),
+                reason: format!("no entry for model {name:?}"),
+            })?;
+            if entry.file != file {
+                return Err(BundleError::Metadata {
+                    path: meta_path.clone(),
+                    reason: format!("model {name:?} must be stored as {file:?}, metadata says {:?}", entry.file),
+                });
+            }
+            let path = dir.join(file);
+            if !path.is_file() {
+                return Err(BundleError::MissingFile { path });
+            }
+            let model = GbdtModel::load(&path).map_err(|source| BundleError::Model {
+                model: name.to_string(),
+                source,
+            })?;
+            if model.version() != entry.version {
+                return Err(BundleError::VersionMismatch {
+                    model: name.to_string(),
+                    path,
+                    expected: entry.version.clone(),
+                    found: model.version(),
+                });
+            }
+            loaded.insert(name, model);
+        }
+        let mut take = |name: &str| loaded.remove(name).expect("loaded above");
+        let calibration = metadata.models["alert_scorer"].calibration.clone();
+        let scorer = AlertScorer::new(take("alert_scorer"), calibration)?;
+        let ranker = AlertRanker::new(take("alert_ranker"))?;
+        let cluster_scorer = ClusterScorer::new(take("cluster_scorer"))?;
+        let bundle = Self::checked(metadata, scorer, ranker, cluster_scorer)?;
+        // The version is the hash of the metadata as written; re-serialising must give the same
+        // bytes, else the file was edited by hand (reformatted or reordered).
+        if bundle.metadata.to_json() != text {
+            tracing::warn!(
+                "{}: metadata.json is not in canonical form; bundle version computed from its canonical form",
+                meta_path.display()
+            );
+        }
+        Ok(bundle)
+    }
+
+    /// Writes the bundle into `dir` atomically: all files go into a temporary sibling directory
+    /// that is renamed into place (an existing `dir` is moved aside first, then removed).
+    pub fn save(&self, dir: &Path) -> Result<(), BundleError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| BundleError::Io { path, source }
+        };
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "bundle".into());
+        let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
+        let retired = parent.join(format!(".{name}.old-{}", std::process::id()));
+        let result = (|| {
+            if staging.exists() {
+                std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+            }
+            std::fs::create_dir(&staging).map_err(io(&staging))?;
+            let contents: [(&str, &str); 4] = [
+                (files::ALERT_SCORER, self.scorer.model().model_text()),
+                (files::ALERT_RANKER, self.ranker.model().model_text()),
+                (files::CLUSTER_SCORER, self.cluster_scorer.model().model_text()),
+                (files::METADATA, &self.metadata.to_json()),
+            ];
+            for (file, text) in contents {
+                let path = staging.join(file);
+                crate::model::write_atomic(&path, text.as_bytes()).map_err(io(&path))?;
+            }
+            let had_old = dir.exists();
+            if had_old {
+                std::fs::rename(dir, &retired).map_err(io(dir))?;
+            }
+            std::fs::rename(&staging, dir).map_err(io(dir))?;
+            if had_old {
+                std::fs::remove_dir_all(&retired).map_err(io(&retired))?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    /// First 12 hex digits of the SHA-256 of the canonical `metadata.json`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> &BundleMetadata {
+        &self.metadata
+    }
+
+    /// The feature spec all three models were trained with.
+    pub fn feature_spec(&self) -> &FeatureSpec {
+        &self.metadata.feature_spec
+    }
+
+    /// The alert scorer.
+    pub fn scorer(&self) -> &AlertScorer {
+        &self.scorer
+    }
+
+    /// The alert ranker.
+    pub fn ranker(&self) -> &AlertRanker {
+        &self.ranker
+    }
+
+    /// The cluster scorer.
+    pub fn cluster_scorer(&self) -> &ClusterScorer {
+        &self.cluster_scorer
+    }
+
+    /// Version of each model file, by model name.
+    pub fn model_versions(&self) -> BTreeMap<String, String> {
+        self.metadata
+            .models
+            .iter()
+            .map(|(k, m)| (k.clone(), m.version.clone()))
+            .collect()
+    }
+}
+
+fn spec_mismatch(model: &str, detail: String) -> BundleError {
+    BundleError::FeatureSpecMismatch {
+        model: model.to_string(),
+        detail,
+    }
+}
+
+fn compare_names(model: &str, expected: &[String], found: &[String]) -> Result<(), BundleError> {
+    crate::scorers::check_feature_names("bundle", expected, found)
+        .map_err(|e| spec_mismatch(model, e.to_string()))
+}
+
+/// Checks metadata against the models and the models against the feature spec.
+fn check_consistency(
+    metadata: &BundleMetadata,
+    scorer: &AlertScorer,
+    ranker: &AlertRanker,
+    cluster_scorer: &ClusterScorer,
+) -> Result<(), BundleError> {
+    let spec = &metadata.feature_spec;
+    if spec.version != FEATURE_SPEC_VERSION {
+        return Err(spec_mismatch(
+            "bundle",
+            format!(
+                "feature spec version {} but this build computes version {FEATURE_SPEC_VERSION}; retrain the bundle",
+                spec.version
+            ),
+        ));
+    }
+    let alert_names = spec.feature_names();
+    compare_names("alert_scorer", &alert_names, scorer.feature_names())?;
+    let mut ranker_names = alert_names;
+    ranker_names.push(SCORER_FEATURE.to_string());
+    compare_names("alert_ranker", &ranker_names, ranker.feature_names())?;
+    let cluster_names: Vec<String> = spec
+        .describe_cluster_features()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    compare_names("cluster_scorer", &cluster_names, cluster_scorer.feature_names())?;
+    let models: [(&str, &GbdtModel); 3] = [
+        ("alert_scorer", scorer.model()),
+        ("alert_ranker", ranker.model()),
+        ("cluster_scorer", cluster_scorer.model()),
+    ];
+    for (name, model) in models {
+        let entry = metadata.models.get(name).ok_or_else(|| BundleError::Metadata {
+            path: PathBuf::from(files::METADATA),
+            reason: format!("no entry for model {name:?}"),
+        })?;
+        if entry.version != model.version() {
+            return Err(BundleError::VersionMismatch {
+                model: name.to_string(),
+                path: PathBuf::from(&entry.file),
+                expected: entry.version.clone(),
+                found: model.version(),
+            });
+        }
+        compare_names(name, &entry.feature_names, model.feature_names())?;
+    }
+    if metadata.models.len() != files::MODELS.len() {
+        return Err(BundleError::Metadata {
+            path: PathBuf::from(files::METADATA),
+            reason: format!("expected exactly the models {:?}", files::MODELS.map(|m| m.0)),
+        });
+    }
+    Ok(())
+}

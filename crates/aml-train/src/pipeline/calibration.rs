@@ -1,0 +1,226 @@
+//! Probability calibration fitted on the validation day: Platt scaling and isotonic regression.
+//!
+//! A calibration is kept only if it improves the Brier score, judged out of sample: the
+//! validation rows are split in two halves by position (even / odd), each candidate is fitted
+//! on one half and scored on the other, both ways, and the mean Brier is compared with the
+//! uncalibrated one. The winner is then refitted on the whole validation day.
+
+use aml_models::Calibration;
+use serde::{Deserialize, Serialize};
+
+use crate::metric::brier;
+
+/// Which calibration to consider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrationMode {
+    /// Never calibrate.
+    None,
+    /// Try Platt and isotonic, keep the better one if it improves Brier.
+    #[default]
+    Auto,
+    /// Only Platt scaling (kept if it improves Brier).
+    Platt,
+    /// Only isotonic regression (kept if it improves Brier).
+    Isotonic,
+}
+
+/// Fits Platt scaling `sigmoid(a * logit(p) + b)` by Newton's method on the log loss
+/// (a small ridge term keeps it defined when the classes separate).
+pub fn fit_platt(labels: &[f64], probs: &[f64]) -> Calibration {
+    let z: Vec<f64> = probs
+        .iter()
+        .map(|&p| {
+            let q = p.clamp(1e-15, 1.0 - 1e-15);
+            (q / (1.0 - q)).ln()
+        })
+        .collect();
+    let (mut a, mut b) = (1.0f64, 0.0f64);
+    let ridge = 1e-6;
+    for _ in 0..100 {
+        let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (ridge * (a - 1.0), ridge * b, ridge, 0.0, ridge);
+        for (&zi, &yi) in z.iter().zip(labels) {
+            let p = 1.0 / (1.0 + (-(a * zi + b)).exp());
+            let w = (p * (1.0 - p)).max(1e-12);
+            ga += (p - yi) * zi;
+            gb += p - yi;
+            haa += w * zi * zi;
+            hab += w * zi;
+            hbb += w;
+        }
+        let det = haa * hbb - hab * hab;
+        if det.abs() < 1e-18 {
+            break;
+        }
+        let da = (hbb * ga - hab * gb) / det;
+        let db = (haa * gb - hab * ga) / det;
+        a -= da;
+        b -= db;
+        if da.abs() + db.abs() < 1e-12 {
+            break;
+        }
+    }
+    if !a.is_finite() || !b.is_finite() {
+        return Calibration::Platt { a: 1.0, b: 0.0 };
+    }
+    Calibration::Platt { a, b }
+}
+
+/// Fits isotonic regression (pool adjacent violators, equal inputs merged first) and returns
+/// the knots of the fitted step function.
+pub fn fit_isotonic(labels: &[f64], probs: &[f64]) -> Calibration {
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&i, &j| probs[i].total_cmp(&probs[j]).then(i.cmp(&j)));
+    // Points with equal x merged: (x, sum_y, weight).
+    let mut points: Vec<(f64, f64, f64)> = Vec::new();
+    for &i in &order {
+        match points.last_mut() {
+            Some(last) if last.0 == probs[i] => {
+                last.1 += labels[i];
+                last.2 += 1.0;
+            }
+            _ => points.push((probs[i], labels[i], 1.0)),
+        }
+    }
+    // Blocks: (x_min, x_max, sum_y, weight).
+    let mut blocks: Vec<(f64, f64, f64, f64)> = Vec::new();
+    for (x, s, w) in points {
+        blocks.push((x, x, s, w));
+        while blocks.len() >= 2 {
+            let n = blocks.len();
+            let (prev, last) = (blocks[n - 2], blocks[n - 1]);
+            if prev.2 / prev.3 >= last.2 / last.3 {
+                blocks[n - 2] = (prev.0, last.1, prev.2 + last.2, prev.3 + last.3);
+                blocks.pop();
+            } else {
+                break;
+            }
+        }
+    }
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for (lo, hi, s, w) in blocks {
+        let v = (s / w).clamp(0.0, 1.0);
+        xs.push(lo);
+        ys.push(v);
+        if hi > lo {
+            xs.push(hi);
+            ys.push(v);
+        }
+    }
+    if xs.is_empty() {
+        return Calibration::Isotonic { x: vec![0.0, 1.0], y: vec![0.0, 1.0] };
+    }
+    Calibration::Isotonic { x: xs, y: ys }
+}
+
+fn fit(kind: CalibrationMode, labels: &[f64], probs: &[f64]) -> Option<Calibration> {
+    match kind {
+        CalibrationMode::Platt => Some(fit_platt(labels, probs)),
+        CalibrationMode::Isotonic => Some(fit_isotonic(labels, probs)),
+        _ => None,
+    }
+}
+
+fn cross_fitted_brier(kind: CalibrationMode, labels: &[f64], probs: &[f64]) -> f64 {
+    let half = |parity: usize| -> (Vec<f64>, Vec<f64>) {
+        (0..labels.len())
+            .filter(|i| i % 2 == parity)
+            .map(|i| (labels[i], probs[i]))
+            .unzip()
+    };
+    let (even, odd) = (half(0), half(1));
+    let score = |fit_on: &(Vec<f64>, Vec<f64>), test_on: &(Vec<f64>, Vec<f64>)| -> f64 {
+        let cal = fit(kind, &fit_on.0, &fit_on.1).expect("candidate kinds only");
+        let p: Vec<f64> = test_on.1.iter().map(|&p| cal.apply(p)).collect();
+        brier(&test_on.0, &p)
+    };
+    (score(&even, &odd) + score(&odd, &even)) / 2.0
+}
+
+/// Outcome of [`choose_calibration`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationChoice {
+    /// The kept calibration (fitted on all validation rows), or `None`.
+    pub calibration: Option<Calibration>,
+    /// Cross-fitted Brier of each candidate, `("none", ..)` first.
+    pub candidates: Vec<(String, f64)>,
+}
+
+/// Picks the calibration with the lowest cross-fitted Brier among `mode`'s candidates, kept only
+/// if it beats the uncalibrated Brier; needs at least 20 rows and both classes.
+pub fn choose_calibration(mode: CalibrationMode, labels: &[f64], probs: &[f64]) -> CalibrationChoice {
+    let uncalibrated = (0..2)
+        .map(|parity| {
+            let (l, p): (Vec<f64>, Vec<f64>) =
+                (0..labels.len()).filter(|i| i % 2 == parity).map(|i| (labels[i], probs[i])).unzip();
+            brier(&l, &p)
+        })
+        .sum::<f64>()
+        / 2.0;
+    let mut candidates = vec![("none".to_string(), uncalibrated)];
+    let positives = labels.iter().filter(|&&y| y == 1.0).count();
+    let kinds: &[CalibrationMode] = match mode {
+        CalibrationMode::None => &[],
+        CalibrationMode::Auto => &[CalibrationMode::Platt, CalibrationMode::Isotonic],
+        CalibrationMode::Platt => &[CalibrationMode::Platt],
+        CalibrationMode::Isotonic => &[CalibrationMode::Isotonic],
+    };
+    if labels.len() < 20 || positives == 0 || positives == labels.len() {
+        return CalibrationChoice { calibration: None, candidates };
+    }
+    let mut best: Option<(CalibrationMode, f64)> = None;
+    for &kind in kinds {
+        let b = cross_fitted_brier(kind, labels, probs);
+        candidates.push((format!("{kind:?}").to_lowercase(), b));
+        if b.is_finite() && b < uncalibrated && best.is_none_or(|(_, bb)| b < bb) {
+            best = Some((kind, b));
+        }
+    }
+    CalibrationChoice {
+        calibration: best.and_then(|(kind, _)| fit(kind, labels, probs)),
+        candidates,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isotonic_is_monotone_and_fits_means() {
+        let probs = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
+        let labels = [0.0, 1.0, 0.0, 0.0, 1.0, 1.0];
+        let cal = fit_isotonic(&labels, &probs);
+        cal.validate().unwrap();
+        let out: Vec<f64> = probs.iter().map(|&p| cal.apply(p)).collect();
+        assert!(out.windows(2).all(|w| w[0] <= w[1]), "{out:?}");
+        assert_eq!(out[0], 0.0);
+        assert!((out[2] - 1.0 / 3.0).abs() < 1e-12, "{out:?}");
+        assert_eq!(out[5], 1.0);
+    }
+
+    #[test]
+    fn platt_recovers_a_miscalibrated_scale() {
+        // True probability q; the model reports sigmoid(2 * logit(q)) (over-confident).
+        let mut labels = Vec::new();
+        let mut probs = Vec::new();
+        for i in 0..2000 {
+            let q = 0.05 + 0.9 * ((i * 7919) % 1000) as f64 / 1000.0;
+            let y = f64::from(((i * 104_729) % 1000) as f64 / 1000.0 < q);
+            let z = 2.0 * (q / (1.0 - q)).ln();
+            labels.push(y);
+            probs.push(1.0 / (1.0 + (-z).exp()));
+        }
+        let Calibration::Platt { a, .. } = fit_platt(&labels, &probs) else { panic!() };
+        assert!((a - 0.5).abs() < 0.1, "slope {a}");
+        let choice = choose_calibration(CalibrationMode::Auto, &labels, &probs);
+        assert!(choice.calibration.is_some(), "{:?}", choice.candidates);
+    }
+
+    #[test]
+    fn well_calibrated_input_keeps_no_calibration_with_mode_none() {
+        let labels = [0.0, 1.0, 0.0, 1.0];
+        let choice = choose_calibration(CalibrationMode::None, &labels, &[0.2, 0.8, 0.3, 0.7]);
+        assert!(choice.calibration.is_none());
+    }
+}

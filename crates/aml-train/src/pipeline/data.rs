@@ -1,0 +1,136 @@
+//! History batches -> per-day feature matrices with labels by the contract's rule.
+//!
+//! Label rule (SOT_SCHEMA.md): an alert's address with risk level high or critical is illicit
+//! (1), low or medium is not (0), an address without a label leaves the alert *unlabelled*: it
+//! is left out of training and evaluation, never counted as 0. Ranking relevance is the graded
+//! risk level (critical 3, high 2, medium 1, low 0). A cluster is illicit when at least one of
+//! its labelled member alerts is, not illicit when it has labelled members and none is, and
+//! unlabelled otherwise.
+
+use std::path::{Path, PathBuf};
+
+use aml_core::batch::Batch;
+use aml_features::{FeatureMatrix, FeatureSpec};
+use ndarray::{Array2, Axis};
+
+use super::PipelineError;
+
+/// One history day, featurised.
+#[derive(Debug, Clone)]
+pub struct DayData {
+    /// Processing date (`YYYY-MM-DD`).
+    pub date: String,
+    /// The batch (kept for the cluster matrix, which needs alert scores).
+    pub batch: Batch,
+    /// Alert feature matrix (all alerts, rows sorted by alert_id).
+    pub matrix: FeatureMatrix,
+    /// Contract label per matrix row (`None` = unlabelled).
+    pub labels: Vec<Option<u8>>,
+    /// Graded relevance per matrix row (`None` = unlabelled).
+    pub relevance: Vec<Option<u8>>,
+}
+
+impl DayData {
+    /// Featurises `batch` with `spec` and attaches labels from its `address_labels`.
+    pub fn new(batch: Batch, spec: &FeatureSpec) -> Result<DayData, PipelineError> {
+        let matrix = spec.transform(&batch)?;
+        let (labels, relevance) = alert_labels(&batch, &matrix.row_ids);
+        Ok(DayData {
+            date: batch.meta.processing_date.clone(),
+            batch,
+            matrix,
+            labels,
+            relevance,
+        })
+    }
+
+    /// Indices of labelled rows, ascending.
+    pub fn labelled_rows(&self) -> Vec<usize> {
+        (0..self.labels.len()).filter(|&i| self.labels[i].is_some()).collect()
+    }
+}
+
+/// Contract labels and graded relevance for the alerts `alert_ids` (any order) of `batch`.
+pub fn alert_labels(batch: &Batch, alert_ids: &[String]) -> (Vec<Option<u8>>, Vec<Option<u8>>) {
+    let alerts = &batch.alerts;
+    let mut labels = Vec::with_capacity(alert_ids.len());
+    let mut relevance = Vec::with_capacity(alert_ids.len());
+    for id in alert_ids {
+        let address = alerts
+            .alert_id
+            .binary_search(id)
+            .ok()
+            .map(|i| alerts.address[i].as_str());
+        let (l, r) = match (address, &batch.labels) {
+            (Some(a), Some(table)) => (table.label_of(a), table.relevance_of(a)),
+            _ => (None, None),
+        };
+        labels.push(l);
+        relevance.push(r);
+    }
+    (labels, relevance)
+}
+
+/// Cluster labels for the cluster ids `cluster_ids`, from the per-alert labels of `day`.
+pub fn cluster_labels(day: &DayData, cluster_ids: &[String]) -> Vec<Option<u8>> {
+    let clusters = &day.batch.clusters;
+    cluster_ids
+        .iter()
+        .map(|id| {
+            let c = clusters.cluster_id.binary_search(id).ok()?;
+            let mut label = None;
+            for alert in &clusters.related_alert_ids[c] {
+                if let Ok(row) = day.matrix.row_ids.binary_search(alert) {
+                    match day.labels[row] {
+                        Some(1) => return Some(1),
+                        Some(_) => label = Some(0),
+                        None => {}
+                    }
+                }
+            }
+            label
+        })
+        .collect()
+}
+
+/// Loads every history batch (integrity checked), requires labels, sorts by processing date.
+pub fn load_history(dirs: &[PathBuf]) -> Result<Vec<Batch>, PipelineError> {
+    let mut batches = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        batches.push(load_labelled(dir)?);
+    }
+    batches.sort_by(|a, b| {
+        (&a.meta.processing_date, &a.meta.batch_id).cmp(&(&b.meta.processing_date, &b.meta.batch_id))
+    });
+    Ok(batches)
+}
+
+fn load_labelled(dir: &Path) -> Result<Batch, PipelineError> {
+    let (batch, report) = Batch::load(dir).map_err(|source| PipelineError::Batch {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for w in &report.warnings {
+        tracing::warn!("{}: {w}", dir.display());
+    }
+    if batch.labels.is_none() {
+        return Err(PipelineError::NoLabels {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(batch)
+}
+
+/// Rows `rows` of `values`, stacked in order.
+pub fn select_rows(values: &Array2<f32>, rows: &[usize]) -> Array2<f32> {
+    values.select(Axis(0), rows)
+}
+
+/// Stacks `parts` vertically (all with the same number of columns).
+pub fn stack(parts: &[Array2<f32>], n_cols: usize) -> Array2<f32> {
+    if parts.is_empty() {
+        return Array2::zeros((0, n_cols));
+    }
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    ndarray::concatenate(Axis(0), &views).expect("same column count")
+}

@@ -1,0 +1,340 @@
+//! [`train_bundle`]: labelled history -> scorer, ranker, cluster scorer, metrics table, bundle.
+
+use std::collections::BTreeMap;
+
+use aml_core::batch::Batch;
+use aml_features::{FeatureBuilder, FeatureSpec};
+use aml_models::Model as _;
+use aml_models::{
+    AlertRanker, AlertScorer, Bundle, BundleMetadata, ClusterScorer, GbdtModel, ModelMetadata, TrainingInfo,
+    SCORER_FEATURE,
+};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use super::baselines;
+use super::calibration::{choose_calibration, CalibrationChoice, CalibrationMode};
+use super::data::{cluster_labels, select_rows, stack, DayData};
+use super::evaluation::{MetricsRow, MetricsTable};
+use super::PipelineError;
+use crate::{train, Dataset, GbdtParams, Metric, Objective};
+
+/// Everything [`train_bundle`] can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Master seed (copied into every model's parameters).
+    pub seed: u64,
+    /// Number of last days held out for validation, early stopping and calibration.
+    pub validation_days: usize,
+    /// Alert scorer parameters (binary).
+    pub scorer_params: GbdtParams,
+    /// Alert ranker parameters (lambdarank).
+    pub ranker_params: GbdtParams,
+    /// Cluster scorer parameters (binary).
+    pub cluster_params: GbdtParams,
+    /// Which probability calibration to consider for the scorer.
+    pub calibration: CalibrationMode,
+    /// Also train and evaluate the baselines (their rows go into the metrics table).
+    pub baselines: bool,
+}
+
+impl TrainConfig {
+    /// Defaults tuned for synthetic history of a few thousand alerts a day, with `seed`.
+    pub fn new(seed: u64) -> TrainConfig {
+        let scorer_params = GbdtParams {
+            objective: Objective::Binary,
+            num_iterations: 300,
+            learning_rate: 0.05,
+            num_leaves: 31,
+            min_data_in_leaf: 40,
+            feature_fraction: 0.8,
+            bagging_fraction: 0.8,
+            bagging_freq: 1,
+            lambda_l2: 1.0,
+            early_stopping_rounds: Some(30),
+            metric: Some(Metric::LogLoss),
+            seed,
+            ..GbdtParams::default()
+        };
+        let ranker_params = GbdtParams {
+            objective: Objective::LambdaRank,
+            num_iterations: 150,
+            num_leaves: 31,
+            lambdarank_truncation_level: 100,
+            metric: Some(Metric::Ndcg(500)),
+            ..scorer_params.clone()
+        };
+        let cluster_params = GbdtParams {
+            num_iterations: 200,
+            num_leaves: 15,
+            min_data_in_leaf: 20,
+            ..scorer_params.clone()
+        };
+        TrainConfig {
+            seed,
+            validation_days: 1,
+            scorer_params,
+            ranker_params,
+            cluster_params,
+            calibration: CalibrationMode::Auto,
+            baselines: true,
+        }
+    }
+}
+
+/// What [`train_bundle`] produced.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    /// The checked bundle (save it with [`Bundle::save`]).
+    pub bundle: Bundle,
+    /// Validation metrics of the three models and the baselines.
+    pub metrics: MetricsTable,
+    /// The calibration decision with each candidate's cross-fitted Brier.
+    pub calibration: CalibrationChoice,
+}
+
+/// Splits `batches` (sorted by date) into training and validation days, fits the feature spec on
+/// the training days and featurises every day.
+pub fn prepare_days(
+    batches: Vec<Batch>,
+    validation_days: usize,
+) -> Result<(FeatureSpec, Vec<DayData>, usize), PipelineError> {
+    if validation_days == 0 || batches.len() <= validation_days {
+        return Err(PipelineError::NotEnoughData(format!(
+            "{} history day(s) for {validation_days} validation day(s): need at least one training day more",
+            batches.len()
+        )));
+    }
+    let n_train = batches.len() - validation_days;
+    let refs: Vec<&Batch> = batches[..n_train].iter().collect();
+    let spec = FeatureBuilder::new().fit(&refs)?;
+    let days = batches
+        .into_iter()
+        .map(|b| DayData::new(b, &spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((spec, days, n_train))
+}
+
+/// Labelled rows of some days: features, binary labels, graded relevance, per-day group sizes.
+#[derive(Debug, Clone)]
+pub struct Labelled {
+    /// Feature rows (labelled alerts only, day by day, alert_id order within a day).
+    pub x: Array2<f32>,
+    /// Contract labels (0/1).
+    pub labels: Vec<f64>,
+    /// Graded relevance (0..=3).
+    pub relevance: Vec<f64>,
+    /// Rows per day (LambdaRank query groups).
+    pub groups: Vec<usize>,
+}
+
+/// The labelled rows of `days`; `extra` (one vector per day, one value per alert) is appended
+/// as the last column (the ranker's scorer probability).
+pub fn labelled(days: &[DayData], extra: Option<&[Vec<f64>]>) -> Labelled {
+    let n_cols = days.first().map_or(0, |d| d.matrix.n_features()) + usize::from(extra.is_some());
+    let mut parts = Vec::new();
+    let (mut labels, mut relevance, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, day) in days.iter().enumerate() {
+        let rows = day.labelled_rows();
+        let x = select_rows(&day.matrix.values, &rows);
+        let x = match extra {
+            Some(extra) => {
+                let col: Vec<f64> = rows.iter().map(|&r| extra[i][r]).collect();
+                AlertRanker::ranker_input(x.view(), &col)
+            }
+            None => x,
+        };
+        parts.push(x);
+        labels.extend(rows.iter().map(|&r| f64::from(day.labels[r].unwrap_or(0))));
+        relevance.extend(rows.iter().map(|&r| f64::from(day.relevance[r].unwrap_or(0))));
+        groups.push(rows.len());
+    }
+    Labelled { x: stack(&parts, n_cols), labels, relevance, groups }
+}
+
+/// Trains one GBDT on `train_rows` with early stopping on `valid_rows` (binary labels, or
+/// graded relevance with per-day groups when `use_relevance`).
+pub fn fit_gbdt(
+    name: &str,
+    params: &GbdtParams,
+    names: Vec<String>,
+    train_rows: &Labelled,
+    valid_rows: &Labelled,
+    use_relevance: bool,
+) -> Result<GbdtModel, PipelineError> {
+    let err = |source| PipelineError::Train { model: name.to_string(), source };
+    let dataset = |rows: &Labelled| -> Result<Dataset, PipelineError> {
+        let y = if use_relevance { rows.relevance.clone() } else { rows.labels.clone() };
+        let ds = Dataset::new(rows.x.clone(), y, names.clone()).map_err(err)?;
+        if use_relevance {
+            ds.with_groups(rows.groups.iter().copied().filter(|&g| g > 0).collect()).map_err(err)
+        } else {
+            Ok(ds)
+        }
+    };
+    if train_rows.labels.is_empty() {
+        return Err(PipelineError::NotEnoughData(format!("{name}: no labelled training rows")));
+    }
+    let train_ds = dataset(train_rows)?;
+    let valid_ds = if valid_rows.labels.is_empty() { None } else { Some(dataset(valid_rows)?) };
+    let out = train(params, &train_ds, valid_ds.as_ref(), None).map_err(err)?;
+    let parameters = parameter_lines(params);
+    Ok(GbdtModel::from_ensemble_with_parameters(out.ensemble, parameters)?)
+}
+
+/// `[key: value]` lines for the model file's `parameters:` block (JSON scalar values).
+fn parameter_lines(params: &GbdtParams) -> Vec<String> {
+    let value = serde_json::to_value(params).unwrap_or_default();
+    let mut lines = Vec::new();
+    if let serde_json::Value::Object(map) = value {
+        for (k, v) in map {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => continue,
+                other => other.to_string(),
+            };
+            lines.push(format!("[{k}: {text}]"));
+        }
+    }
+    lines
+}
+
+fn model_entry(params: &GbdtParams, row: &MetricsRow) -> ModelMetadata {
+    ModelMetadata {
+        file: String::new(),
+        version: String::new(),
+        feature_names: Vec::new(),
+        params: serde_json::to_value(params).unwrap_or_default(),
+        seed: params.seed,
+        num_trees: 0,
+        training_metrics: row.as_map(),
+        calibration: None,
+    }
+}
+
+/// Trains the alert scorer, ranker and cluster scorer on `batches` (labelled history, sorted by
+/// date, see [`super::load_history`]), evaluates them and the baselines on the validation days,
+/// and assembles a checked [`Bundle`]. `progress` is told each stage's name as it starts.
+pub fn train_bundle(
+    batches: Vec<Batch>,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<TrainReport, PipelineError> {
+    progress("features");
+    let (spec, days, n_train) = prepare_days(batches, config.validation_days)?;
+    let (train_days, valid_days) = days.split_at(n_train);
+    let names = spec.feature_names();
+    let train_rows = labelled(train_days, None);
+    let valid_rows = labelled(valid_days, None);
+    if valid_rows.labels.is_empty() {
+        return Err(PipelineError::NotEnoughData("no labelled alert on the validation day(s)".into()));
+    }
+
+    progress("alert scorer");
+    let scorer_model = fit_gbdt("alert_scorer", &config.scorer_params, names.clone(), &train_rows, &valid_rows, false)?;
+    let raw_scorer = AlertScorer::new(scorer_model.clone(), None)?;
+    let valid_uncal = raw_scorer.predict_uncalibrated(valid_rows.x.view())?;
+    let calibration = choose_calibration(config.calibration, &valid_rows.labels, &valid_uncal);
+    let scorer = AlertScorer::new(scorer_model, calibration.calibration.clone())?;
+    let mut valid_scores = valid_uncal.clone();
+    scorer.calibrate(&mut valid_scores);
+    let mut table = MetricsTable::default();
+    let scorer_row = MetricsRow::evaluate("alert_scorer", &valid_rows.labels, &valid_rows.relevance, &valid_scores, true);
+    table.rows.push(scorer_row.clone());
+    if scorer.calibration().is_some() {
+        table.rows.push(MetricsRow::evaluate(
+            "alert_scorer (uncalibrated)",
+            &valid_rows.labels,
+            &valid_rows.relevance,
+            &valid_uncal,
+            true,
+        ));
+    }
+
+    progress("alert ranker");
+    let day_scores: Vec<Vec<f64>> =
+        days.iter().map(|d| scorer.score(&d.matrix)).collect::<Result<_, _>>()?;
+    let mut ranker_names = names.clone();
+    ranker_names.push(SCORER_FEATURE.to_string());
+    let ranker_train = labelled(train_days, Some(&day_scores[..n_train]));
+    let ranker_valid = labelled(valid_days, Some(&day_scores[n_train..]));
+    let ranker_model =
+        fit_gbdt("alert_ranker", &config.ranker_params, ranker_names, &ranker_train, &ranker_valid, true)?;
+    let ranker = AlertRanker::new(ranker_model)?;
+    let mut ranking_scores = Vec::new();
+    for (day, scores) in valid_days.iter().zip(&day_scores[n_train..]) {
+        let all = ranker.ranking_scores(&day.matrix, scores)?;
+        ranking_scores.extend(day.labelled_rows().into_iter().map(|r| all[r]));
+    }
+    let ranker_row =
+        MetricsRow::evaluate("alert_ranker", &valid_rows.labels, &valid_rows.relevance, &ranking_scores, false);
+    table.rows.push(ranker_row.clone());
+
+    progress("cluster scorer");
+    let mut cluster_parts = Vec::with_capacity(days.len());
+    for (day, scores) in days.iter().zip(&day_scores) {
+        let (m, _) = spec.build_cluster_matrix(&day.batch, Some(scores))?;
+        let labels = cluster_labels(day, &m.row_ids);
+        cluster_parts.push((m, labels));
+    }
+    let cluster_names = spec.describe_cluster_features().into_iter().map(|d| d.name).collect::<Vec<_>>();
+    let cluster_set = |parts: &[(aml_features::FeatureMatrix, Vec<Option<u8>>)]| {
+        let mut xs = Vec::new();
+        let mut labels = Vec::new();
+        for (m, l) in parts {
+            let rows: Vec<usize> = (0..l.len()).filter(|&i| l[i].is_some()).collect();
+            xs.push(select_rows(&m.values, &rows));
+            labels.extend(rows.iter().map(|&r| f64::from(l[r].unwrap_or(0))));
+        }
+        Labelled { x: stack(&xs, cluster_names.len()), relevance: labels.clone(), labels, groups: Vec::new() }
+    };
+    let cluster_train = cluster_set(&cluster_parts[..n_train]);
+    let cluster_valid = cluster_set(&cluster_parts[n_train..]);
+    let cluster_model = fit_gbdt(
+        "cluster_scorer",
+        &config.cluster_params,
+        cluster_names,
+        &cluster_train,
+        &cluster_valid,
+        false,
+    )?;
+    let cluster_scorer = ClusterScorer::new(cluster_model)?;
+    let cluster_valid_scores = cluster_scorer.model().predict(cluster_valid.x.view())?;
+    let cluster_row = MetricsRow::evaluate(
+        "cluster_scorer",
+        &cluster_valid.labels,
+        &cluster_valid.relevance,
+        &cluster_valid_scores,
+        true,
+    );
+    table.rows.push(cluster_row.clone());
+
+    if config.baselines {
+        progress("baselines");
+        table.rows.extend(baselines::run_all(&names, &train_rows, &valid_rows, &config.scorer_params)?);
+    }
+
+    let date = |d: &DayData| d.date.clone();
+    let training = TrainingInfo {
+        train_days: train_days.iter().map(date).collect(),
+        validation_days: valid_days.iter().map(date).collect(),
+        first_day: days.first().map(date).unwrap_or_default(),
+        last_day: days.last().map(date).unwrap_or_default(),
+        n_train_alerts: train_rows.labels.len(),
+        n_validation_alerts: valid_rows.labels.len(),
+        seed: config.seed,
+    };
+    let mut models = BTreeMap::new();
+    models.insert("alert_scorer".to_string(), model_entry(&config.scorer_params, &scorer_row));
+    models.insert("alert_ranker".to_string(), model_entry(&config.ranker_params, &ranker_row));
+    models.insert("cluster_scorer".to_string(), model_entry(&config.cluster_params, &cluster_row));
+    let metadata = BundleMetadata {
+        format_version: aml_models::bundle::BUNDLE_FORMAT_VERSION,
+        library_version: env!("CARGO_PKG_VERSION").to_string(),
+        feature_spec: spec,
+        training,
+        models,
+    };
+    let bundle = Bundle::new(metadata, scorer, ranker, cluster_scorer)?;
+    Ok(TrainReport { bundle, metrics: table, calibration })
+}

@@ -1,0 +1,531 @@
+//! The miner's daily run: verify, featurise, score + explain, rank, cluster-score, sign, write.
+//!
+//! [`score_batch`] is the whole run for a batch directory (or an in-memory [`Batch`]) and writes
+//! a complete submission atomically: all five files are written into a temporary sibling of
+//! `out_dir` and renamed into place at the end (see `aml_core::submission::write_submission`),
+//! so after any failure `out_dir` holds either nothing new or the previous complete submission.
+//! A batch whose file hashes differ from META.json is refused by [`Batch::load`] before anything
+//! is featurised or written.
+//!
+//! The building blocks are public for the HTTP service: [`score_alerts`], [`rank_alerts`],
+//! [`score_clusters`] and [`score_rows`] work on an in-memory [`Batch`] and a loaded [`Bundle`].
+//!
+//! TreeSHAP explanations are attached here, not in `aml-models`, because `aml-explain`
+//! depends on `aml-models` (the explainer needs the tree types).
+//!
+//! Determinism: every output row is in canonical order (alerts by alert_id, clusters by
+//! cluster_id), every number comes from deterministic, thread-count-independent code, and
+//! `latency_ms` is 0.0 unless [`ScoreOptions::record_latency`] is set (a wall-clock figure would
+//! make `scores.parquet` differ between runs; real timings go to the manifest and the summary).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use aml_core::batch::Batch;
+use aml_core::submission::{write_submission, ClusterScoreRow, Manifest, RankingRow, Receipt, ScoreRow, Submission};
+use aml_explain::{Explanation, TreeShapExplainer, DEFAULT_TOP_K};
+use aml_features::{FeatureMatrix, FeatureWarning, PreparedBatch};
+use aml_models::{competition_ranks, Bundle};
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+
+/// Environment variable holding the miner's signing key (hex of the 32-byte ed25519 seed).
+pub const KEY_ENV: &str = "AML_MINER_KEY";
+
+/// Why a run failed. Nothing is written to the output directory when any of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum MinerError {
+    /// The batch failed integrity or schema checks.
+    #[error("batch refused: {0}")]
+    Batch(#[from] aml_core::BatchError),
+    /// Feature building failed.
+    #[error(transparent)]
+    Features(#[from] aml_features::FeatureError),
+    /// A model could not score the matrix (e.g. a bundle trained on another feature spec).
+    #[error(transparent)]
+    Scorer(#[from] aml_models::ScorerError),
+    /// TreeSHAP failed.
+    #[error(transparent)]
+    Explain(#[from] aml_explain::ExplainError),
+    /// Writing the submission failed.
+    #[error(transparent)]
+    Submission(#[from] aml_core::SubmissionError),
+    /// The signing key is unusable.
+    #[error("signing key: {0}")]
+    Key(String),
+    /// Reading an input failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// File involved.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Where the signing key came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum KeySource {
+    /// The `AML_MINER_KEY` environment variable.
+    Env,
+    /// A key file.
+    File(PathBuf),
+    /// The public, insecure development key: receipts signed with it prove nothing.
+    Development,
+}
+
+/// The development key: derived from a fixed public phrase, so it is the same everywhere and
+/// must never be used for a real submission.
+pub fn development_key() -> SigningKey {
+    let seed = aml_core::io::sha256_hex(b"aml-miner public development key: NOT SECRET, NOT FOR SUBMISSIONS");
+    key_from_hex(&seed).expect("a sha256 hex digest is a valid seed")
+}
+
+fn key_from_hex(text: &str) -> Result<SigningKey, MinerError> {
+    let bytes = hex::decode(text.trim()).map_err(|e| MinerError::Key(format!("not hex: {e}")))?;
+    let seed: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| MinerError::Key(format!("expected 32 bytes (64 hex digits), got {}", b.len())))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// The signing key: `--key FILE` (hex seed, or 32 raw bytes) first, then `AML_MINER_KEY`, else
+/// the [`development_key`] (callers must say so loudly: [`KeySource::Development`]).
+pub fn load_signing_key(key_file: Option<&Path>) -> Result<(SigningKey, KeySource), MinerError> {
+    if let Some(path) = key_file {
+        let bytes = std::fs::read(path).map_err(|source| MinerError::Io { path: path.to_path_buf(), source })?;
+        let key = match <[u8; 32]>::try_from(bytes.as_slice()) {
+            Ok(seed) if std::str::from_utf8(&bytes).is_err() => SigningKey::from_bytes(&seed),
+            _ => key_from_hex(&String::from_utf8_lossy(&bytes))?,
+        };
+        return Ok((key, KeySource::File(path.to_path_buf())));
+    }
+    match std::env::var(KEY_ENV) {
+        Ok(text) if !text.trim().is_empty() => Ok((key_from_hex(&text)?, KeySource::Env)),
+        _ => Ok((development_key(), KeySource::Development)),
+    }
+}
+
+/// Knobs of a run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScoreOptions {
+    /// Write the measured, batch-amortised scoring time into `latency_ms` (makes
+    /// `scores.parquet` differ between runs); off by default.
+    pub record_latency: bool,
+    /// Receipt timestamp; `None` = now (UTC, RFC 3339).
+    pub timestamp: Option<String>,
+}
+
+/// Progress events for progress bars.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Progress<'a> {
+    /// A stage starts.
+    Start(&'a str),
+    /// A stage finished after this many seconds.
+    Done(&'a str, f64),
+}
+
+/// Wall time of one stage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageTiming {
+    /// Stage name.
+    pub stage: String,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// Summary of the score distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct ScoreDistribution {
+    /// Smallest score.
+    pub min: f64,
+    /// 10th percentile.
+    pub p10: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// Largest score.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Alerts per tenth of [0, 1] (the last bin includes 1.0).
+    pub histogram: [usize; 10],
+}
+
+impl ScoreDistribution {
+    /// Distribution of `scores` (all zeros when empty).
+    pub fn of(scores: &[f64]) -> ScoreDistribution {
+        if scores.is_empty() {
+            return ScoreDistribution::default();
+        }
+        let mut sorted = scores.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let q = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+        let mut histogram = [0usize; 10];
+        for &s in scores {
+            histogram[((s * 10.0).floor().clamp(0.0, 9.0)) as usize] += 1;
+        }
+        ScoreDistribution {
+            min: sorted[0],
+            p10: q(0.1),
+            p50: q(0.5),
+            p90: q(0.9),
+            max: sorted[sorted.len() - 1],
+            mean: scores.iter().sum::<f64>() / scores.len() as f64,
+            histogram,
+        }
+    }
+}
+
+/// One of the most urgent alerts, with the reasons behind its score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopAlert {
+    /// Alert id.
+    pub alert_id: String,
+    /// Rank (1 = most urgent).
+    pub rank: i32,
+    /// P(illicit).
+    pub score: f64,
+    /// `feature = value (impact +x.xx)` for the top-5 SHAP features.
+    pub reasons: Vec<String>,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// The submission directory.
+    pub out_dir: PathBuf,
+    /// Batch id from META.json.
+    pub batch_id: String,
+    /// Alerts scored.
+    pub n_alerts: usize,
+    /// Clusters scored.
+    pub n_clusters: usize,
+    /// Bundle version (the submission's `model_version`).
+    pub model_version: String,
+    /// Per-stage wall time, in run order.
+    pub timings: Vec<StageTiming>,
+    /// Score distribution.
+    pub distribution: ScoreDistribution,
+    /// The ten best-ranked alerts.
+    pub top_alerts: Vec<TopAlert>,
+    /// Non-fatal findings (batch cross-checks, missing feature columns filled with NaN).
+    pub warnings: Vec<String>,
+    /// The signed receipt.
+    pub receipt: Receipt,
+    /// Where the key came from.
+    pub key_source: KeySource,
+}
+
+/// Scores, rankings and cluster scores of one batch, in canonical order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredBatch {
+    /// One row per alert, by alert_id.
+    pub scores: Vec<ScoreRow>,
+    /// One row per alert, by alert_id.
+    pub rankings: Vec<RankingRow>,
+    /// One row per cluster, by cluster_id.
+    pub cluster_scores: Vec<ClusterScoreRow>,
+    /// Per-stage timings (features, score+explain, rank, clusters).
+    pub timings: Vec<StageTiming>,
+    /// Feature warnings (e.g. an address column of the spec absent from the batch: NaN-filled).
+    pub warnings: Vec<FeatureWarning>,
+}
+
+struct Stages<'p> {
+    progress: &'p mut dyn FnMut(Progress<'_>),
+    timings: Vec<StageTiming>,
+}
+
+impl Stages<'_> {
+    fn run<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
+        (self.progress)(Progress::Start(stage));
+        let t = Instant::now();
+        let out = f();
+        let seconds = t.elapsed().as_secs_f64();
+        (self.progress)(Progress::Done(stage, seconds));
+        self.timings.push(StageTiming { stage: stage.to_string(), seconds });
+        out
+    }
+}
+
+/// Alert feature matrix and per-alert calibrated probabilities + explain_json.
+fn scores_from_matrix(matrix: &FeatureMatrix, bundle: &Bundle, latency_ms: f64) -> Result<Vec<ScoreRow>, MinerError> {
+    let scorer = bundle.scorer();
+    let probabilities = scorer.score(matrix)?;
+    let explainer = TreeShapExplainer::new(scorer.model().ensemble())?;
+    let explanations = explainer.explain(matrix.values.view(), DEFAULT_TOP_K)?;
+    let version = bundle.version().to_string();
+    Ok(matrix
+        .row_ids
+        .iter()
+        .zip(probabilities)
+        .zip(explanations)
+        .map(|((id, score), mut explanation): ((&String, f64), Explanation)| {
+            explanation.score = score;
+            ScoreRow {
+                alert_id: id.clone(),
+                score,
+                model_version: version.clone(),
+                latency_ms,
+                explain_json: explanation.to_explain_json(),
+            }
+        })
+        .collect())
+}
+
+/// P(illicit) and the top-5 TreeSHAP explanation of every alert of `batch`, by alert_id.
+/// `latency_ms` is 0.0 (see the module docs).
+pub fn score_alerts(batch: &Batch, bundle: &Bundle) -> Result<Vec<ScoreRow>, MinerError> {
+    let matrix = bundle.feature_spec().transform(batch)?;
+    scores_from_matrix(&matrix, bundle, 0.0)
+}
+
+fn rankings_from(matrix: &FeatureMatrix, bundle: &Bundle, scores: &[ScoreRow]) -> Result<Vec<RankingRow>, MinerError> {
+    let probabilities: Vec<f64> = scores.iter().map(|s| s.score).collect();
+    let ranking_scores = bundle.ranker().ranking_scores(matrix, &probabilities)?;
+    let ranks = competition_ranks(&ranking_scores);
+    Ok(matrix
+        .row_ids
+        .iter()
+        .zip(ranking_scores)
+        .zip(ranks)
+        .map(|((id, ranking_score), rank)| RankingRow { alert_id: id.clone(), ranking_score, rank })
+        .collect())
+}
+
+/// Ranking scores and ranks (1 = most urgent, ties share the lowest rank) of every alert, by
+/// alert_id; `scores` are [`score_alerts`]'s rows for the same batch.
+pub fn rank_alerts(batch: &Batch, bundle: &Bundle, scores: &[ScoreRow]) -> Result<Vec<RankingRow>, MinerError> {
+    let matrix = bundle.feature_spec().transform(batch)?;
+    rankings_from(&matrix, bundle, scores)
+}
+
+fn clusters_from(prepared: &PreparedBatch<'_>, bundle: &Bundle, scores: &[ScoreRow]) -> Result<Vec<ClusterScoreRow>, MinerError> {
+    let probabilities: Vec<f64> = scores.iter().map(|s| s.score).collect();
+    let (matrix, _) = bundle.feature_spec().build_cluster_matrix_prepared(prepared, Some(&probabilities))?;
+    let cluster_probabilities = bundle.cluster_scorer().score(&matrix)?;
+    let version = bundle.version().to_string();
+    Ok(matrix
+        .row_ids
+        .into_iter()
+        .zip(cluster_probabilities)
+        .map(|(cluster_id, score)| ClusterScoreRow { cluster_id, score, model_version: version.clone() })
+        .collect())
+}
+
+/// P(the cluster holds an illicit alert) for every cluster of `batch`, by cluster_id;
+/// `scores` are [`score_alerts`]'s rows for the same batch.
+pub fn score_clusters(batch: &Batch, bundle: &Bundle, scores: &[ScoreRow]) -> Result<Vec<ClusterScoreRow>, MinerError> {
+    clusters_from(&PreparedBatch::new(batch), bundle, scores)
+}
+
+/// Scores, ranks and cluster-scores `batch` in one pass (the graph is built once).
+pub fn score_rows(
+    batch: &Batch,
+    bundle: &Bundle,
+    options: &ScoreOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<ScoredBatch, MinerError> {
+    let mut stages = Stages { progress, timings: Vec::new() };
+    let prepared = stages.run("prepare (graph)", || PreparedBatch::new(batch));
+    let (matrix, warnings) = stages.run("features", || bundle.feature_spec().transform_prepared(&prepared))?;
+    let started = Instant::now();
+    let mut scores = stages.run("score + explain", || scores_from_matrix(&matrix, bundle, 0.0))?;
+    if options.record_latency && !scores.is_empty() {
+        let per_alert = started.elapsed().as_secs_f64() * 1000.0 / scores.len() as f64;
+        scores.iter_mut().for_each(|s| s.latency_ms = per_alert);
+    }
+    let rankings = stages.run("rank", || rankings_from(&matrix, bundle, &scores))?;
+    let cluster_scores = stages.run("clusters", || clusters_from(&prepared, bundle, &scores))?;
+    Ok(ScoredBatch { scores, rankings, cluster_scores, timings: stages.timings, warnings })
+}
+
+/// The input of [`score_batch`].
+#[derive(Debug, Clone, Copy)]
+pub enum BatchInput<'a> {
+    /// A batch directory: loaded with integrity checks; the receipt's input hash is the sha256
+    /// of its META.json.
+    Dir(&'a Path),
+    /// An already loaded batch; the input hash is the sha256 of its re-serialised META.
+    Memory(&'a Batch),
+}
+
+/// UTC now as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        aml_core::synth::format_date(days as i32),
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The current git commit of the working directory, or `"unknown"`.
+pub fn code_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn manifest(bundle: &Bundle, batch: &Batch, timings: &[StageTiming]) -> Manifest {
+    let mut model_versions = bundle.model_versions();
+    model_versions.insert("bundle".into(), bundle.version().to_string());
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    let library_versions: BTreeMap<String, String> = [
+        "aml-miner",
+        "aml-core",
+        "aml-features",
+        "aml-models",
+        "aml-train",
+        "aml-explain",
+    ]
+    .iter()
+    .map(|c| (c.to_string(), version.clone()))
+    .chain([("model_bundle_library".to_string(), bundle.metadata().library_version.clone())])
+    .collect();
+    let mut seeds = BTreeMap::new();
+    seeds.insert("training".to_string(), bundle.metadata().training.seed);
+    for (name, m) in &bundle.metadata().models {
+        seeds.insert(name.clone(), m.seed);
+    }
+    let mut hardware = BTreeMap::new();
+    hardware.insert(
+        "cores".to_string(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()).to_string(),
+    );
+    hardware.insert("rayon_threads".to_string(), rayon::current_num_threads().to_string());
+    hardware.insert("os".to_string(), std::env::consts::OS.to_string());
+    hardware.insert("arch".to_string(), std::env::consts::ARCH.to_string());
+    let mut extra = BTreeMap::new();
+    extra.insert("batch_id".to_string(), serde_json::Value::from(batch.meta.batch_id.clone()));
+    extra.insert(
+        "training_days".to_string(),
+        serde_json::to_value(&bundle.metadata().training).unwrap_or_default(),
+    );
+    extra.insert("stage_seconds".to_string(), serde_json::to_value(timings).unwrap_or_default());
+    Manifest { code_commit: code_commit(), model_versions, library_versions, seeds, hardware, extra }
+}
+
+fn top_alerts(scored: &ScoredBatch) -> Vec<TopAlert> {
+    let mut order: Vec<usize> = (0..scored.rankings.len()).collect();
+    order.sort_by_key(|&i| (scored.rankings[i].rank, i));
+    order
+        .into_iter()
+        .take(10)
+        .map(|i| {
+            let s = &scored.scores[i];
+            let reasons = serde_json::from_str::<serde_json::Value>(&s.explain_json)
+                .ok()
+                .and_then(|v| v.get("top_features").and_then(|t| t.as_array()).cloned())
+                .unwrap_or_default()
+                .iter()
+                .map(|f| {
+                    let value = f["value"].as_f64().map_or("NaN".to_string(), |v| format!("{v:.4}"));
+                    let impact = f["impact"].as_f64().unwrap_or(0.0);
+                    format!("{} = {value} (impact {impact:+.3})", f["feature"].as_str().unwrap_or("?"))
+                })
+                .collect();
+            TopAlert { alert_id: s.alert_id.clone(), rank: scored.rankings[i].rank, score: s.score, reasons }
+        })
+        .collect()
+}
+
+/// Runs the whole day: load + verify (for a directory), featurise, score + explain, rank,
+/// cluster-score, then write `scores.parquet`, `rankings.parquet`, `cluster_scores.parquet`,
+/// `manifest.json` and a `receipt.json` signed with `key` into `out_dir`, atomically.
+pub fn score_batch(
+    input: BatchInput<'_>,
+    bundle: &Bundle,
+    out_dir: &Path,
+    key: &SigningKey,
+    key_source: KeySource,
+    options: &ScoreOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Summary, MinerError> {
+    let mut timings = Vec::new();
+    let loaded;
+    let (batch, input_hash, mut warnings): (&Batch, String, Vec<String>) = match input {
+        BatchInput::Dir(dir) => {
+            progress(Progress::Start("load + verify"));
+            let t = Instant::now();
+            let (batch, report) = Batch::load(dir)?;
+            let hash = aml_core::io::input_hash(dir).map_err(|source| MinerError::Io {
+                path: dir.join(aml_core::batch::files::META),
+                source,
+            })?;
+            let seconds = t.elapsed().as_secs_f64();
+            progress(Progress::Done("load + verify", seconds));
+            timings.push(StageTiming { stage: "load + verify".into(), seconds });
+            loaded = batch;
+            (&loaded, hash, report.warnings.iter().map(|w| w.to_string()).collect())
+        }
+        BatchInput::Memory(batch) => (batch, aml_core::io::sha256_hex(&batch.meta.to_json_bytes()), Vec::new()),
+    };
+    let scored = score_rows(batch, bundle, options, progress)?;
+    timings.extend(scored.timings.iter().cloned());
+    warnings.extend(scored.warnings.iter().map(|w| w.to_string()));
+    let timestamp = options.timestamp.clone().unwrap_or_else(utc_now);
+    progress(Progress::Start("write + sign"));
+    let t = Instant::now();
+    let submission = Submission {
+        scores: scored.scores.clone(),
+        rankings: scored.rankings.clone(),
+        cluster_scores: scored.cluster_scores.clone(),
+        manifest: manifest(bundle, batch, &timings),
+        model_version: bundle.version().to_string(),
+    };
+    let receipt = write_submission(out_dir, &submission, key, &input_hash, &timestamp)?;
+    let seconds = t.elapsed().as_secs_f64();
+    progress(Progress::Done("write + sign", seconds));
+    timings.push(StageTiming { stage: "write + sign".into(), seconds });
+    let probabilities: Vec<f64> = scored.scores.iter().map(|s| s.score).collect();
+    Ok(Summary {
+        out_dir: out_dir.to_path_buf(),
+        batch_id: batch.meta.batch_id.clone(),
+        n_alerts: scored.scores.len(),
+        n_clusters: scored.cluster_scores.len(),
+        model_version: bundle.version().to_string(),
+        distribution: ScoreDistribution::of(&probabilities),
+        top_alerts: top_alerts(&scored),
+        timings,
+        warnings,
+        receipt,
+        key_source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_and_dev_key_is_stable() {
+        assert_eq!(development_key().to_bytes(), development_key().to_bytes());
+        assert!(key_from_hex("zz").is_err());
+        assert!(key_from_hex(&"00".repeat(31)).is_err());
+        assert!(key_from_hex(&"11".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn distribution_and_timestamp() {
+        let d = ScoreDistribution::of(&[0.0, 0.5, 1.0]);
+        assert_eq!((d.min, d.p50, d.max), (0.0, 0.5, 1.0));
+        assert_eq!(d.histogram[9], 1);
+        assert_eq!(utc_now().len(), 20);
+    }
+}
