@@ -93,7 +93,9 @@ fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '
         |cx| {
             let p = cx.prepared;
             let c = &p.batch.clusters;
-            let mut cols = vec![Vec::with_capacity(p.cluster_rows.len()); 8];
+            let mut cols = (0..8)
+                .map(|_| Vec::with_capacity(p.cluster_rows.len()))
+                .collect::<Vec<_>>();
             for (pos, &r) in p.cluster_rows.iter().enumerate() {
                 let addresses: BTreeSet<&str> =
                     c.addresses_involved[r].iter().map(String::as_str).collect();
@@ -174,7 +176,9 @@ fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '
         |cx| {
             let p = cx.prepared;
             let a = &p.batch.alerts;
-            let mut cols = vec![Vec::with_capacity(p.cluster_rows.len()); 9];
+            let mut cols = (0..9)
+                .map(|_| Vec::with_capacity(p.cluster_rows.len()))
+                .collect::<Vec<_>>();
             for members in &p.cluster_members {
                 let rows = || members.iter().map(|&m| p.alert_rows[m as usize]);
                 let confidence = Summary::of(rows().map(|r| a.alert_confidence_score[r]));
@@ -227,7 +231,9 @@ fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '
             .collect(),
         |cx| {
             let p = cx.prepared;
-            let mut cols = vec![Vec::with_capacity(p.cluster_rows.len()); 3];
+            let mut cols = (0..3)
+                .map(|_| Vec::with_capacity(p.cluster_rows.len()))
+                .collect::<Vec<_>>();
             for members in &p.cluster_members {
                 let s = match cx.scores {
                     Some(scores) => Summary::of(members.iter().map(|&m| scores[m as usize])),

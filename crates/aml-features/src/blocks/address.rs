@@ -130,7 +130,9 @@ pub(crate) fn address_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBa
             } else {
                 &p.batch.features.daily_activity
             };
-            let mut cols = vec![Vec::with_capacity(p.n_alerts()); 5];
+            let mut cols = (0..5)
+                .map(|_| Vec::with_capacity(p.n_alerts()))
+                .collect::<Vec<_>>();
             for r in &p.feature_row {
                 let stats = match r {
                     Some(r) => histogram_stats(&table[*r], special.clone(), expected_len),

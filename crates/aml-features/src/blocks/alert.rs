@@ -8,6 +8,15 @@ use crate::spec::FeatureSpec;
 use crate::stats::signed_log1p;
 use std::collections::BTreeSet;
 
+/// A one-hot encoded alert column: feature prefix, fitted vocabulary, what it describes and
+/// how to read it from the alerts table.
+type CategoricalColumn<'a> = (
+    &'static str,
+    &'a crate::names::Vocab,
+    &'static str,
+    fn(&aml_core::tables::Alerts) -> &[String],
+);
+
 /// Declares (and computes) the alert block.
 pub(crate) fn alert_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch<'_>>) {
     sink.group("alert");
@@ -62,12 +71,7 @@ pub(crate) fn alert_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatc
                 .collect()
         },
     );
-    let categorical: [(
-        &str,
-        &crate::names::Vocab,
-        &str,
-        fn(&aml_core::tables::Alerts) -> &[String],
-    ); 3] = [
+    let categorical: [CategoricalColumn<'_>; 3] = [
         (
             "typology_type",
             &spec.typology_type,
