@@ -122,6 +122,7 @@ impl Default for ReadOptions {
 
 /// Columns of a parsed file before the label/group/feature split.
 /// Column-major; `names` is empty when the file had no header.
+#[derive(Debug)]
 pub(crate) struct RawTable {
     pub(crate) names: Vec<String>,
     pub(crate) columns: Vec<Vec<f64>>,
