@@ -110,7 +110,7 @@ impl Calibration {
                 if x.is_empty() || x.len() != y.len() {
                     return bad("isotonic knots must be non-empty with x and y of equal length");
                 }
-                if x.windows(2).any(|w| !(w[0] < w[1])) || x.iter().any(|v| !v.is_finite()) {
+                if x.iter().any(|v| !v.is_finite()) || x.windows(2).any(|w| w[0] >= w[1]) {
                     return bad("isotonic x must be finite and strictly increasing");
                 }
                 if y.windows(2).any(|w| w[0] > w[1]) || y.iter().any(|v| !(0.0..=1.0).contains(v)) {

@@ -273,7 +273,7 @@ pub fn train_bundle(
     progress("cluster scorer");
     let mut cluster_parts = Vec::with_capacity(days.len());
     for (day, scores) in days.iter().zip(&day_scores) {
-        let (m, _) = spec.build_cluster_matrix(&day.batch, Some(scores))?;
+        let (m, _) = spec.build_cluster_matrix(&day.batch, Some(scores.as_slice()))?;
         let labels = cluster_labels(day, &m.row_ids);
         cluster_parts.push((m, labels));
     }
