@@ -454,11 +454,14 @@ pub(crate) fn push_flags(
     Ok(())
 }
 
+/// Element range `(start, end)` in the child array of each list row; `None` for a null row.
+type RowRanges = Vec<Option<(usize, usize)>>;
+
 /// Offsets of a list array: element range of each row (`None` for a null row) and the child array.
-fn list_ranges(array: &dyn Array) -> Option<(Vec<Option<(usize, usize)>>, arrow::array::ArrayRef)> {
+fn list_ranges(array: &dyn Array) -> Option<(RowRanges, arrow::array::ArrayRef)> {
     let nulls = array.logical_nulls();
     let is_null = |row: usize| nulls.as_ref().is_some_and(|n: &NullBuffer| n.is_null(row));
-    let (ranges, child): (Vec<Option<(usize, usize)>>, _) = match array.data_type() {
+    let (ranges, child): (RowRanges, _) = match array.data_type() {
         DataType::List(_) => {
             let list = array.as_list::<i32>();
             let offsets = list.value_offsets();
