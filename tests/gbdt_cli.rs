@@ -112,14 +112,8 @@ fn binary_train_predict_raw_and_contrib() {
     );
 
     let predict = |extra: &[&str], out: &str| {
-        let mut args = vec![
-            "predict",
-            "--model",
-            s(&p("model.txt")),
-            "--data",
-            s(&p("valid.csv")),
-            "--out",
-        ];
+        let (model, data) = (p("model.txt"), p("valid.csv"));
+        let mut args = vec!["predict", "--model", s(&model), "--data", s(&data), "--out"];
         let out = p(out);
         args.push(s(&out));
         args.extend_from_slice(extra);
@@ -179,10 +173,11 @@ fn lambdarank_from_libsvm_with_query_file_and_regression_from_tsv() {
         "--min-data-in-leaf",
         "5",
     ];
+    let rank_data = p("rank.svm");
     let mut args = vec![
         "train",
         "--data",
-        s(&p("rank.svm")),
+        s(&rank_data),
         "--objective",
         "lambdarank",
         "--out",
@@ -208,10 +203,11 @@ fn lambdarank_from_libsvm_with_query_file_and_regression_from_tsv() {
     let ndcg = metric::mean_ndcg_at_k(&data.labels, &scores, &groups, 5);
     assert!(ndcg > 0.8, "train NDCG@5 {ndcg}");
 
+    let reg_data = p("reg.tsv");
     let mut args = vec![
         "train",
         "--data",
-        s(&p("reg.tsv")),
+        s(&reg_data),
         "--objective",
         "regression",
         "--out",
