@@ -6,3 +6,7 @@ pub use aml_explain as explain;
 pub use aml_features as features;
 pub use aml_models as models;
 pub use aml_train as train;
+
+pub mod service;
+pub mod validation;
+pub mod pipeline;

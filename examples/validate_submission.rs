@@ -1,0 +1,92 @@
+//! Self-validate a submission before sending it: the validator's tiers 1-3.
+//!
+//! ```text
+//! cargo run --release --example validate_submission -- --batch DIR --submission DIR \
+//!     [--labels FILE] [--models DIR] [--json]
+//! ```
+//! Exit code: 0 when tier 1 passes, 1 when it fails, 2 when the batch or labels cannot be read.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aml_core::Batch;
+use aml_miner::validation::{self, labels::read_labels_file};
+use aml_models::Bundle;
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Check a submission the way the validator does (tier 1 integrity, tier 2 traps, tier 3 labels)"
+)]
+struct Args {
+    /// Batch directory the submission answers.
+    #[arg(long)]
+    batch: PathBuf,
+    /// Submission directory (scores.parquet, rankings.parquet, cluster_scores.parquet, manifest.json, receipt.json).
+    #[arg(long)]
+    submission: PathBuf,
+    /// address_labels.parquet for tier 3 (default: the batch's own labels, if any).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Model bundle: re-score the batch and check the scores are identical (determinism).
+    #[arg(long)]
+    models: Option<PathBuf>,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let (batch, _) = match Batch::load(&args.batch) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("cannot load batch {}: {e}", args.batch.display());
+            return ExitCode::from(2);
+        }
+    };
+    let labels = match args.labels.as_deref().map(read_labels_file).transpose() {
+        Ok(labels) => labels,
+        Err(e) => {
+            eprintln!("cannot read labels: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rerun = match &args.models {
+        Some(dir) => match Bundle::load(dir)
+            .map_err(|e| e.to_string())
+            .and_then(|bundle| {
+                aml_miner::pipeline::score_alerts(&batch, &bundle).map_err(|e| e.to_string())
+            }) {
+            Ok(rows) => Some(rows),
+            Err(e) => {
+                eprintln!("cannot re-score with {}: {e}", dir.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let report = validation::validate_submission(
+        &batch,
+        Some(&args.batch),
+        &args.submission,
+        labels.as_ref(),
+        rerun.as_deref(),
+    );
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("cannot serialise the report: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.tier1.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
