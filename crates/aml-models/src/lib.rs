@@ -24,13 +24,19 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod importance;
 pub mod model;
 pub mod model_file;
 pub mod predict;
+pub mod scorers;
 pub mod tree;
 
+pub use bundle::{Bundle, BundleError, BundleMetadata, ModelMetadata, TrainingInfo};
 pub use model::{model_version, write_atomic, GbdtModel, Model, ModelError};
 pub use model_file::{parse_model, write_model, ModelFile, ModelFileError};
 pub use predict::{FeatureValue, PredictError, Predictor};
+pub use scorers::{
+    competition_ranks, AlertRanker, AlertScorer, Calibration, ClusterScorer, ScorerError, SCORER_FEATURE,
+};
 pub use tree::{MissingType, ObjectiveKind, OutputTransform, Tree, TreeEnsemble};

@@ -181,7 +181,7 @@ pub fn check_feature_names(
 }
 
 fn require_binary(scorer: &'static str, model: &GbdtModel) -> Result<(), ScorerError> {
-    match model.ensemble().objective {
+    match &model.ensemble().objective {
         ObjectiveKind::Binary { .. } => Ok(()),
         found => Err(ScorerError::WrongObjective {
             scorer,
@@ -291,7 +291,7 @@ impl AlertRanker {
         let extra: Vec<f32> = scorer_probabilities.iter().map(|&p| p as f32).collect();
         let column = Array2::from_shape_vec((extra.len(), 1), extra)
             .expect("one value per row");
-        concatenate(Axis(1), &[matrix_values, column.view()]).expect("row counts checked by caller")
+        concatenate(Axis(1), &[matrix_values.reborrow(), column.view()]).expect("row counts checked by caller")
     }
 
     /// Ranking scores (raw LambdaRank outputs; larger = more urgent), one per matrix row.

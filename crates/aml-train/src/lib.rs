@@ -22,6 +22,7 @@ pub mod linfa_gbdt;
 pub mod metric;
 pub mod objective;
 pub mod params;
+pub mod pipeline;
 pub mod predict;
 pub mod sampling;
 pub mod split;

@@ -1,0 +1,239 @@
+//! End-to-end tests of the miner on small synthetic batches: determinism (repeat runs, 1 vs 2
+//! threads, shuffled input rows), refusal of tampered batches with nothing written, bundle
+//! consistency errors, reproducible training and the shipped bundle.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use aml_core::synth::{write_batch, SynthConfig};
+use aml_miner::pipeline::{self, BatchInput, KeySource, MinerError, ScoreOptions};
+use aml_models::{Bundle, BundleError};
+use aml_train::pipeline::{load_history, train_bundle, TrainConfig};
+use arrow::array::{RecordBatch, UInt32Array};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+
+const OUTPUTS: [&str; 3] = ["scores.parquet", "rankings.parquet", "cluster_scores.parquet"];
+
+struct Fixture {
+    _root: tempfile::TempDir,
+    history: Vec<PathBuf>,
+    day: PathBuf,
+    bundle: Bundle,
+}
+
+fn world(labels: bool) -> SynthConfig {
+    SynthConfig {
+        n_alerts: 400,
+        n_addresses: 4_000,
+        n_flows: 12_000,
+        date: "2025-10-01".into(),
+        with_labels: labels,
+        ..SynthConfig::small()
+    }
+}
+
+/// Small, fast training config for tests.
+fn small_config() -> TrainConfig {
+    let mut c = TrainConfig::new(7);
+    for p in [&mut c.scorer_params, &mut c.ranker_params, &mut c.cluster_params] {
+        p.num_iterations = 20;
+        p.min_data_in_leaf = 10;
+    }
+    c.baselines = false;
+    c
+}
+
+fn train_on(history: &[PathBuf]) -> Bundle {
+    let batches = load_history(history).unwrap();
+    train_bundle(batches, &small_config(), &mut |_| {}).unwrap().bundle
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let root = tempfile::tempdir().unwrap();
+        let history: Vec<PathBuf> = (0..3)
+            .map(|d| write_batch(&root.path().join(format!("h{d}")), &world(true), d).unwrap())
+            .collect();
+        let day = write_batch(&root.path().join("day"), &world(false), 3).unwrap();
+        let bundle = train_on(&history);
+        Fixture { _root: root, history, day, bundle }
+    })
+}
+
+fn score(batch: &Path, out: &Path) -> Result<pipeline::Summary, MinerError> {
+    let f = fixture();
+    let options = ScoreOptions { timestamp: Some("2025-10-05T00:00:00Z".into()), ..ScoreOptions::default() };
+    pipeline::score_batch(
+        BatchInput::Dir(batch),
+        &f.bundle,
+        out,
+        &pipeline::development_key(),
+        KeySource::Development,
+        &options,
+        &mut |_| {},
+    )
+}
+
+fn outputs(dir: &Path) -> Vec<Vec<u8>> {
+    OUTPUTS.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect()
+}
+
+#[test]
+fn repeated_runs_and_thread_counts_give_identical_bytes() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, threads: usize| {
+        let out = tmp.path().join(name);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| score(&f.day, &out)).unwrap();
+        outputs(&out)
+    };
+    let a = run("a", 2);
+    assert_eq!(a, run("b", 2), "two runs differ");
+    assert_eq!(a, run("c", 1), "1 vs 2 threads differ");
+    let (sub, receipt) = aml_core::submission::read_submission(&tmp.path().join("a")).unwrap();
+    assert_eq!(sub.scores.len(), 400);
+    assert!(sub.scores.iter().all(|s| (0.0..=1.0).contains(&s.score)));
+    assert!(sub.rankings.iter().any(|r| r.rank == 1));
+    assert_eq!(receipt.model_version, f.bundle.version());
+    let explain: serde_json::Value = serde_json::from_str(&sub.scores[0].explain_json).unwrap();
+    assert!(explain["top_features"].as_array().unwrap().len() <= 5);
+}
+
+/// Rewrites `file` of `dir` with its rows in a seeded shuffled order.
+fn shuffle_parquet(dir: &Path, file: &str, seed: u32) {
+    let path = dir.join(file);
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let schema = batches[0].schema();
+    let all = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    let n = all.num_rows() as u32;
+    let mut order: Vec<u32> = (0..n).collect();
+    order.sort_by_key(|&i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed)) % 1_000_003);
+    let idx = UInt32Array::from(order);
+    let columns = all.columns().iter().map(|c| arrow::compute::take(c, &idx, None).unwrap()).collect();
+    let shuffled = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut writer = ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+    writer.write(&shuffled).unwrap();
+    writer.close().unwrap();
+}
+
+fn rehash_meta(dir: &Path) {
+    let meta_path = dir.join("META.json");
+    let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    let names: Vec<String> = meta["sha256"].as_object().unwrap().keys().cloned().collect();
+    for name in names {
+        meta["sha256"][&name] = aml_core::io::sha256_file(&dir.join(&name)).unwrap().into();
+    }
+    std::fs::write(&meta_path, serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn shuffled_input_rows_give_identical_bytes() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let shuffled = tmp.path().join("shuffled");
+    copy_dir(&f.day, &shuffled);
+    for (i, file) in ["alerts.parquet", "features.parquet", "clusters.parquet", "money_flows.parquet"]
+        .iter()
+        .enumerate()
+    {
+        shuffle_parquet(&shuffled, file, i as u32 + 1);
+    }
+    rehash_meta(&shuffled);
+    score(&f.day, &tmp.path().join("a")).unwrap();
+    score(&shuffled, &tmp.path().join("b")).unwrap();
+    assert_eq!(outputs(&tmp.path().join("a")), outputs(&tmp.path().join("b")));
+}
+
+#[test]
+fn tampered_batch_is_refused_and_nothing_is_written() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad");
+    copy_dir(&f.day, &bad);
+    shuffle_parquet(&bad, "alerts.parquet", 9); // content changes, META hash does not
+    let fresh = tmp.path().join("fresh");
+    let err = score(&bad, &fresh).unwrap_err();
+    assert!(matches!(err, MinerError::Batch(_)), "{err}");
+    assert!(!fresh.exists(), "output written for a refused batch");
+    // A previous complete submission survives a failed run untouched.
+    let previous = tmp.path().join("previous");
+    score(&f.day, &previous).unwrap();
+    let before = outputs(&previous);
+    assert!(score(&bad, &previous).is_err());
+    assert_eq!(outputs(&previous), before);
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn bundle_with_other_feature_spec_or_edited_model_is_rejected() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bundle");
+    f.bundle.save(&dir).unwrap();
+    let loaded = Bundle::load(&dir).unwrap();
+    assert_eq!(loaded.version(), f.bundle.version());
+    // Another feature spec: one address column fewer than the models were trained on.
+    let meta_path = dir.join("metadata.json");
+    let original = std::fs::read_to_string(&meta_path).unwrap();
+    let mut meta: serde_json::Value = serde_json::from_str(&original).unwrap();
+    meta["feature_spec"]["address_columns"].as_array_mut().unwrap().pop();
+    std::fs::write(&meta_path, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    let err = Bundle::load(&dir).unwrap_err();
+    assert!(matches!(err, BundleError::FeatureSpecMismatch { .. }), "{err}");
+    // An edited model file.
+    std::fs::write(&meta_path, &original).unwrap();
+    let model = dir.join("alert_scorer.txt");
+    let text = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(&model, text.replacen("shrinkage=", "shrinkage=0", 1)).unwrap();
+    assert!(matches!(Bundle::load(&dir).unwrap_err(), BundleError::VersionMismatch { .. } | BundleError::Model { .. }));
+    // A missing file.
+    std::fs::remove_file(&model).unwrap();
+    assert!(matches!(Bundle::load(&dir).unwrap_err(), BundleError::MissingFile { .. }));
+}
+
+#[test]
+fn retraining_reproduces_the_bundle_byte_for_byte() {
+    let f = fixture();
+    let again = Arc::new(train_on(&f.history));
+    let tmp = tempfile::tempdir().unwrap();
+    f.bundle.save(&tmp.path().join("a")).unwrap();
+    again.save(&tmp.path().join("b")).unwrap();
+    for file in ["alert_scorer.txt", "alert_ranker.txt", "cluster_scorer.txt", "metadata.json"] {
+        assert_eq!(
+            std::fs::read(tmp.path().join("a").join(file)).unwrap(),
+            std::fs::read(tmp.path().join("b").join(file)).unwrap(),
+            "{file} differs"
+        );
+    }
+}
+
+#[test]
+fn shipped_bundle_loads_and_matches_its_metadata() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("trained_models");
+    let bundle = Bundle::load(&dir).unwrap();
+    for (name, file) in aml_models::bundle::files::MODELS {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert_eq!(aml_models::model_version(&text), bundle.model_versions()[name]);
+    }
+    assert!(bundle.metadata().training.train_days.len() >= 5);
+}
