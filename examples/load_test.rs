@@ -93,7 +93,9 @@ fn main() -> std::process::ExitCode {
                         continue;
                     };
                     let result = match &body {
-                        Some(b) if i % score_every == 0 => c.send("POST", "/score/alerts", Some(b.as_slice())),
+                        Some(b) if i % score_every == 0 => {
+                            c.send("POST", "/score/alerts", Some(b.as_slice()))
+                        }
                         _ => c.send("GET", PATHS[i % PATHS.len()], None),
                     };
                     match result {

@@ -7,6 +7,6 @@ pub use aml_features as features;
 pub use aml_models as models;
 pub use aml_train as train;
 
+pub mod pipeline;
 pub mod service;
 pub mod validation;
-pub mod pipeline;

@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use aml_core::batch::Batch;
-use aml_core::submission::{write_submission, ClusterScoreRow, Manifest, RankingRow, Receipt, ScoreRow, Submission};
+use aml_core::submission::{
+    write_submission, ClusterScoreRow, Manifest, RankingRow, Receipt, ScoreRow, Submission,
+};
 use aml_explain::{Explanation, TreeShapExplainer, DEFAULT_TOP_K};
 use aml_features::{FeatureMatrix, FeatureWarning, PreparedBatch};
 use aml_models::{competition_ranks, Bundle};
@@ -78,15 +80,20 @@ pub enum KeySource {
 /// The development key: derived from a fixed public phrase, so it is the same everywhere and
 /// must never be used for a real submission.
 pub fn development_key() -> SigningKey {
-    let seed = aml_core::io::sha256_hex(b"aml-miner public development key: NOT SECRET, NOT FOR SUBMISSIONS");
+    let seed = aml_core::io::sha256_hex(
+        b"aml-miner public development key: NOT SECRET, NOT FOR SUBMISSIONS",
+    );
     key_from_hex(&seed).expect("a sha256 hex digest is a valid seed")
 }
 
 fn key_from_hex(text: &str) -> Result<SigningKey, MinerError> {
     let bytes = hex::decode(text.trim()).map_err(|e| MinerError::Key(format!("not hex: {e}")))?;
-    let seed: [u8; 32] = bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| MinerError::Key(format!("expected 32 bytes (64 hex digits), got {}", b.len())))?;
+    let seed: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+        MinerError::Key(format!(
+            "expected 32 bytes (64 hex digits), got {}",
+            b.len()
+        ))
+    })?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
@@ -94,7 +101,10 @@ fn key_from_hex(text: &str) -> Result<SigningKey, MinerError> {
 /// the [`development_key`] (callers must say so loudly: [`KeySource::Development`]).
 pub fn load_signing_key(key_file: Option<&Path>) -> Result<(SigningKey, KeySource), MinerError> {
     if let Some(path) = key_file {
-        let bytes = std::fs::read(path).map_err(|source| MinerError::Io { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| MinerError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let key = match <[u8; 32]>::try_from(bytes.as_slice()) {
             Ok(seed) if std::str::from_utf8(&bytes).is_err() => SigningKey::from_bytes(&seed),
             _ => key_from_hex(&String::from_utf8_lossy(&bytes))?,
@@ -246,13 +256,20 @@ impl Stages<'_> {
         let out = f();
         let seconds = t.elapsed().as_secs_f64();
         (self.progress)(Progress::Done(stage, seconds));
-        self.timings.push(StageTiming { stage: stage.to_string(), seconds });
+        self.timings.push(StageTiming {
+            stage: stage.to_string(),
+            seconds,
+        });
         out
     }
 }
 
 /// Alert feature matrix and per-alert calibrated probabilities + explain_json.
-fn scores_from_matrix(matrix: &FeatureMatrix, bundle: &Bundle, latency_ms: f64) -> Result<Vec<ScoreRow>, MinerError> {
+fn scores_from_matrix(
+    matrix: &FeatureMatrix,
+    bundle: &Bundle,
+    latency_ms: f64,
+) -> Result<Vec<ScoreRow>, MinerError> {
     let scorer = bundle.scorer();
     let probabilities = scorer.score(matrix)?;
     let explainer = TreeShapExplainer::new(scorer.model().ensemble())?;
@@ -263,16 +280,18 @@ fn scores_from_matrix(matrix: &FeatureMatrix, bundle: &Bundle, latency_ms: f64) 
         .iter()
         .zip(probabilities)
         .zip(explanations)
-        .map(|((id, score), mut explanation): ((&String, f64), Explanation)| {
-            explanation.score = score;
-            ScoreRow {
-                alert_id: id.clone(),
-                score,
-                model_version: version.clone(),
-                latency_ms,
-                explain_json: explanation.to_explain_json(),
-            }
-        })
+        .map(
+            |((id, score), mut explanation): ((&String, f64), Explanation)| {
+                explanation.score = score;
+                ScoreRow {
+                    alert_id: id.clone(),
+                    score,
+                    model_version: version.clone(),
+                    latency_ms,
+                    explain_json: explanation.to_explain_json(),
+                }
+            },
+        )
         .collect())
 }
 
@@ -283,7 +302,11 @@ pub fn score_alerts(batch: &Batch, bundle: &Bundle) -> Result<Vec<ScoreRow>, Min
     scores_from_matrix(&matrix, bundle, 0.0)
 }
 
-fn rankings_from(matrix: &FeatureMatrix, bundle: &Bundle, scores: &[ScoreRow]) -> Result<Vec<RankingRow>, MinerError> {
+fn rankings_from(
+    matrix: &FeatureMatrix,
+    bundle: &Bundle,
+    scores: &[ScoreRow],
+) -> Result<Vec<RankingRow>, MinerError> {
     let probabilities: Vec<f64> = scores.iter().map(|s| s.score).collect();
     let ranking_scores = bundle.ranker().ranking_scores(matrix, &probabilities)?;
     let ranks = competition_ranks(&ranking_scores);
@@ -292,33 +315,55 @@ fn rankings_from(matrix: &FeatureMatrix, bundle: &Bundle, scores: &[ScoreRow]) -
         .iter()
         .zip(ranking_scores)
         .zip(ranks)
-        .map(|((id, ranking_score), rank)| RankingRow { alert_id: id.clone(), ranking_score, rank })
+        .map(|((id, ranking_score), rank)| RankingRow {
+            alert_id: id.clone(),
+            ranking_score,
+            rank,
+        })
         .collect())
 }
 
 /// Ranking scores and ranks (1 = most urgent, ties share the lowest rank) of every alert, by
 /// alert_id; `scores` are [`score_alerts`]'s rows for the same batch.
-pub fn rank_alerts(batch: &Batch, bundle: &Bundle, scores: &[ScoreRow]) -> Result<Vec<RankingRow>, MinerError> {
+pub fn rank_alerts(
+    batch: &Batch,
+    bundle: &Bundle,
+    scores: &[ScoreRow],
+) -> Result<Vec<RankingRow>, MinerError> {
     let matrix = bundle.feature_spec().transform(batch)?;
     rankings_from(&matrix, bundle, scores)
 }
 
-fn clusters_from(prepared: &PreparedBatch<'_>, bundle: &Bundle, scores: &[ScoreRow]) -> Result<Vec<ClusterScoreRow>, MinerError> {
+fn clusters_from(
+    prepared: &PreparedBatch<'_>,
+    bundle: &Bundle,
+    scores: &[ScoreRow],
+) -> Result<Vec<ClusterScoreRow>, MinerError> {
     let probabilities: Vec<f64> = scores.iter().map(|s| s.score).collect();
-    let (matrix, _) = bundle.feature_spec().build_cluster_matrix_prepared(prepared, Some(&probabilities))?;
+    let (matrix, _) = bundle
+        .feature_spec()
+        .build_cluster_matrix_prepared(prepared, Some(&probabilities))?;
     let cluster_probabilities = bundle.cluster_scorer().score(&matrix)?;
     let version = bundle.version().to_string();
     Ok(matrix
         .row_ids
         .into_iter()
         .zip(cluster_probabilities)
-        .map(|(cluster_id, score)| ClusterScoreRow { cluster_id, score, model_version: version.clone() })
+        .map(|(cluster_id, score)| ClusterScoreRow {
+            cluster_id,
+            score,
+            model_version: version.clone(),
+        })
         .collect())
 }
 
 /// P(the cluster holds an illicit alert) for every cluster of `batch`, by cluster_id;
 /// `scores` are [`score_alerts`]'s rows for the same batch.
-pub fn score_clusters(batch: &Batch, bundle: &Bundle, scores: &[ScoreRow]) -> Result<Vec<ClusterScoreRow>, MinerError> {
+pub fn score_clusters(
+    batch: &Batch,
+    bundle: &Bundle,
+    scores: &[ScoreRow],
+) -> Result<Vec<ClusterScoreRow>, MinerError> {
     clusters_from(&PreparedBatch::new(batch), bundle, scores)
 }
 
@@ -329,18 +374,31 @@ pub fn score_rows(
     options: &ScoreOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<ScoredBatch, MinerError> {
-    let mut stages = Stages { progress, timings: Vec::new() };
+    let mut stages = Stages {
+        progress,
+        timings: Vec::new(),
+    };
     let prepared = stages.run("prepare (graph)", || PreparedBatch::new(batch));
-    let (matrix, warnings) = stages.run("features", || bundle.feature_spec().transform_prepared(&prepared))?;
+    let (matrix, warnings) = stages.run("features", || {
+        bundle.feature_spec().transform_prepared(&prepared)
+    })?;
     let started = Instant::now();
-    let mut scores = stages.run("score + explain", || scores_from_matrix(&matrix, bundle, 0.0))?;
+    let mut scores = stages.run("score + explain", || {
+        scores_from_matrix(&matrix, bundle, 0.0)
+    })?;
     if options.record_latency && !scores.is_empty() {
         let per_alert = started.elapsed().as_secs_f64() * 1000.0 / scores.len() as f64;
         scores.iter_mut().for_each(|s| s.latency_ms = per_alert);
     }
     let rankings = stages.run("rank", || rankings_from(&matrix, bundle, &scores))?;
     let cluster_scores = stages.run("clusters", || clusters_from(&prepared, bundle, &scores))?;
-    Ok(ScoredBatch { scores, rankings, cluster_scores, timings: stages.timings, warnings })
+    Ok(ScoredBatch {
+        scores,
+        rankings,
+        cluster_scores,
+        timings: stages.timings,
+        warnings,
+    })
 }
 
 /// The input of [`score_batch`].
@@ -396,7 +454,10 @@ fn manifest(bundle: &Bundle, batch: &Batch, timings: &[StageTiming]) -> Manifest
     ]
     .iter()
     .map(|c| (c.to_string(), version.clone()))
-    .chain([("model_bundle_library".to_string(), bundle.metadata().library_version.clone())])
+    .chain([(
+        "model_bundle_library".to_string(),
+        bundle.metadata().library_version.clone(),
+    )])
     .collect();
     let mut seeds = BTreeMap::new();
     seeds.insert("training".to_string(), bundle.metadata().training.seed);
@@ -406,19 +467,37 @@ fn manifest(bundle: &Bundle, batch: &Batch, timings: &[StageTiming]) -> Manifest
     let mut hardware = BTreeMap::new();
     hardware.insert(
         "cores".to_string(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()).to_string(),
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .to_string(),
     );
-    hardware.insert("rayon_threads".to_string(), rayon::current_num_threads().to_string());
+    hardware.insert(
+        "rayon_threads".to_string(),
+        rayon::current_num_threads().to_string(),
+    );
     hardware.insert("os".to_string(), std::env::consts::OS.to_string());
     hardware.insert("arch".to_string(), std::env::consts::ARCH.to_string());
     let mut extra = BTreeMap::new();
-    extra.insert("batch_id".to_string(), serde_json::Value::from(batch.meta.batch_id.clone()));
+    extra.insert(
+        "batch_id".to_string(),
+        serde_json::Value::from(batch.meta.batch_id.clone()),
+    );
     extra.insert(
         "training_days".to_string(),
         serde_json::to_value(&bundle.metadata().training).unwrap_or_default(),
     );
-    extra.insert("stage_seconds".to_string(), serde_json::to_value(timings).unwrap_or_default());
-    Manifest { code_commit: code_commit(), model_versions, library_versions, seeds, hardware, extra }
+    extra.insert(
+        "stage_seconds".to_string(),
+        serde_json::to_value(timings).unwrap_or_default(),
+    );
+    Manifest {
+        code_commit: code_commit(),
+        model_versions,
+        library_versions,
+        seeds,
+        hardware,
+        extra,
+    }
 }
 
 fn top_alerts(scored: &ScoredBatch) -> Vec<TopAlert> {
@@ -435,12 +514,22 @@ fn top_alerts(scored: &ScoredBatch) -> Vec<TopAlert> {
                 .unwrap_or_default()
                 .iter()
                 .map(|f| {
-                    let value = f["value"].as_f64().map_or("NaN".to_string(), |v| format!("{v:.4}"));
+                    let value = f["value"]
+                        .as_f64()
+                        .map_or("NaN".to_string(), |v| format!("{v:.4}"));
                     let impact = f["impact"].as_f64().unwrap_or(0.0);
-                    format!("{} = {value} (impact {impact:+.3})", f["feature"].as_str().unwrap_or("?"))
+                    format!(
+                        "{} = {value} (impact {impact:+.3})",
+                        f["feature"].as_str().unwrap_or("?")
+                    )
                 })
                 .collect();
-            TopAlert { alert_id: s.alert_id.clone(), rank: scored.rankings[i].rank, score: s.score, reasons }
+            TopAlert {
+                alert_id: s.alert_id.clone(),
+                rank: scored.rankings[i].rank,
+                score: s.score,
+                reasons,
+            }
         })
         .collect()
 }
@@ -470,11 +559,22 @@ pub fn score_batch(
             })?;
             let seconds = t.elapsed().as_secs_f64();
             progress(Progress::Done("load + verify", seconds));
-            timings.push(StageTiming { stage: "load + verify".into(), seconds });
+            timings.push(StageTiming {
+                stage: "load + verify".into(),
+                seconds,
+            });
             loaded = batch;
-            (&loaded, hash, report.warnings.iter().map(|w| w.to_string()).collect())
+            (
+                &loaded,
+                hash,
+                report.warnings.iter().map(|w| w.to_string()).collect(),
+            )
         }
-        BatchInput::Memory(batch) => (batch, aml_core::io::sha256_hex(&batch.meta.to_json_bytes()), Vec::new()),
+        BatchInput::Memory(batch) => (
+            batch,
+            aml_core::io::sha256_hex(&batch.meta.to_json_bytes()),
+            Vec::new(),
+        ),
     };
     let scored = score_rows(batch, bundle, options, progress)?;
     timings.extend(scored.timings.iter().cloned());
@@ -492,7 +592,10 @@ pub fn score_batch(
     let receipt = write_submission(out_dir, &submission, key, &input_hash, &timestamp)?;
     let seconds = t.elapsed().as_secs_f64();
     progress(Progress::Done("write + sign", seconds));
-    timings.push(StageTiming { stage: "write + sign".into(), seconds });
+    timings.push(StageTiming {
+        stage: "write + sign".into(),
+        seconds,
+    });
     let probabilities: Vec<f64> = scored.scores.iter().map(|s| s.score).collect();
     Ok(Summary {
         out_dir: out_dir.to_path_buf(),

@@ -13,7 +13,11 @@ use arrow::array::{RecordBatch, UInt32Array};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 
-const OUTPUTS: [&str; 3] = ["scores.parquet", "rankings.parquet", "cluster_scores.parquet"];
+const OUTPUTS: [&str; 3] = [
+    "scores.parquet",
+    "rankings.parquet",
+    "cluster_scores.parquet",
+];
 
 struct Fixture {
     _root: tempfile::TempDir,
@@ -36,7 +40,11 @@ fn world(labels: bool) -> SynthConfig {
 /// Small, fast training config for tests.
 fn small_config() -> TrainConfig {
     let mut c = TrainConfig::new(7);
-    for p in [&mut c.scorer_params, &mut c.ranker_params, &mut c.cluster_params] {
+    for p in [
+        &mut c.scorer_params,
+        &mut c.ranker_params,
+        &mut c.cluster_params,
+    ] {
         p.num_iterations = 20;
         p.min_data_in_leaf = 10;
     }
@@ -46,7 +54,9 @@ fn small_config() -> TrainConfig {
 
 fn train_on(history: &[PathBuf]) -> Bundle {
     let batches = load_history(history).unwrap();
-    train_bundle(batches, &small_config(), &mut |_| {}).unwrap().bundle
+    train_bundle(batches, &small_config(), &mut |_| {})
+        .unwrap()
+        .bundle
 }
 
 fn fixture() -> &'static Fixture {
@@ -58,13 +68,21 @@ fn fixture() -> &'static Fixture {
             .collect();
         let day = write_batch(&root.path().join("day"), &world(false), 3).unwrap();
         let bundle = train_on(&history);
-        Fixture { _root: root, history, day, bundle }
+        Fixture {
+            _root: root,
+            history,
+            day,
+            bundle,
+        }
     })
 }
 
 fn score(batch: &Path, out: &Path) -> Result<pipeline::Summary, MinerError> {
     let f = fixture();
-    let options = ScoreOptions { timestamp: Some("2025-10-05T00:00:00Z".into()), ..ScoreOptions::default() };
+    let options = ScoreOptions {
+        timestamp: Some("2025-10-05T00:00:00Z".into()),
+        ..ScoreOptions::default()
+    };
     pipeline::score_batch(
         BatchInput::Dir(batch),
         &f.bundle,
@@ -77,7 +95,10 @@ fn score(batch: &Path, out: &Path) -> Result<pipeline::Summary, MinerError> {
 }
 
 fn outputs(dir: &Path) -> Vec<Vec<u8>> {
-    OUTPUTS.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect()
+    OUTPUTS
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .collect()
 }
 
 #[test]
@@ -86,7 +107,10 @@ fn repeated_runs_and_thread_counts_give_identical_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |name: &str, threads: usize| {
         let out = tmp.path().join(name);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| score(&f.day, &out)).unwrap();
         outputs(&out)
     };
@@ -116,17 +140,28 @@ fn shuffle_parquet(dir: &Path, file: &str, seed: u32) {
     let mut order: Vec<u32> = (0..n).collect();
     order.sort_by_key(|&i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed)) % 1_000_003);
     let idx = UInt32Array::from(order);
-    let columns = all.columns().iter().map(|c| arrow::compute::take(c, &idx, None).unwrap()).collect();
+    let columns = all
+        .columns()
+        .iter()
+        .map(|c| arrow::compute::take(c, &idx, None).unwrap())
+        .collect();
     let shuffled = RecordBatch::try_new(schema.clone(), columns).unwrap();
-    let mut writer = ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
     writer.write(&shuffled).unwrap();
     writer.close().unwrap();
 }
 
 fn rehash_meta(dir: &Path) {
     let meta_path = dir.join("META.json");
-    let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
-    let names: Vec<String> = meta["sha256"].as_object().unwrap().keys().cloned().collect();
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    let names: Vec<String> = meta["sha256"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     for name in names {
         meta["sha256"][&name] = aml_core::io::sha256_file(&dir.join(&name)).unwrap().into();
     }
@@ -147,16 +182,24 @@ fn shuffled_input_rows_give_identical_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let shuffled = tmp.path().join("shuffled");
     copy_dir(&f.day, &shuffled);
-    for (i, file) in ["alerts.parquet", "features.parquet", "clusters.parquet", "money_flows.parquet"]
-        .iter()
-        .enumerate()
+    for (i, file) in [
+        "alerts.parquet",
+        "features.parquet",
+        "clusters.parquet",
+        "money_flows.parquet",
+    ]
+    .iter()
+    .enumerate()
     {
         shuffle_parquet(&shuffled, file, i as u32 + 1);
     }
     rehash_meta(&shuffled);
     score(&f.day, &tmp.path().join("a")).unwrap();
     score(&shuffled, &tmp.path().join("b")).unwrap();
-    assert_eq!(outputs(&tmp.path().join("a")), outputs(&tmp.path().join("b")));
+    assert_eq!(
+        outputs(&tmp.path().join("a")),
+        outputs(&tmp.path().join("b"))
+    );
 }
 
 #[test]
@@ -196,19 +239,31 @@ fn bundle_with_other_feature_spec_or_edited_model_is_rejected() {
     let meta_path = dir.join("metadata.json");
     let original = std::fs::read_to_string(&meta_path).unwrap();
     let mut meta: serde_json::Value = serde_json::from_str(&original).unwrap();
-    meta["feature_spec"]["address_columns"].as_array_mut().unwrap().pop();
+    meta["feature_spec"]["address_columns"]
+        .as_array_mut()
+        .unwrap()
+        .pop();
     std::fs::write(&meta_path, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
     let err = Bundle::load(&dir).unwrap_err();
-    assert!(matches!(err, BundleError::FeatureSpecMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, BundleError::FeatureSpecMismatch { .. }),
+        "{err}"
+    );
     // An edited model file.
     std::fs::write(&meta_path, &original).unwrap();
     let model = dir.join("alert_scorer.txt");
     let text = std::fs::read_to_string(&model).unwrap();
     std::fs::write(&model, text.replacen("shrinkage=", "shrinkage=0", 1)).unwrap();
-    assert!(matches!(Bundle::load(&dir).unwrap_err(), BundleError::VersionMismatch { .. } | BundleError::Model { .. }));
+    assert!(matches!(
+        Bundle::load(&dir).unwrap_err(),
+        BundleError::VersionMismatch { .. } | BundleError::Model { .. }
+    ));
     // A missing file.
     std::fs::remove_file(&model).unwrap();
-    assert!(matches!(Bundle::load(&dir).unwrap_err(), BundleError::MissingFile { .. }));
+    assert!(matches!(
+        Bundle::load(&dir).unwrap_err(),
+        BundleError::MissingFile { .. }
+    ));
 }
 
 #[test]
@@ -218,7 +273,12 @@ fn retraining_reproduces_the_bundle_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     f.bundle.save(&tmp.path().join("a")).unwrap();
     again.save(&tmp.path().join("b")).unwrap();
-    for file in ["alert_scorer.txt", "alert_ranker.txt", "cluster_scorer.txt", "metadata.json"] {
+    for file in [
+        "alert_scorer.txt",
+        "alert_ranker.txt",
+        "cluster_scorer.txt",
+        "metadata.json",
+    ] {
         assert_eq!(
             std::fs::read(tmp.path().join("a").join(file)).unwrap(),
             std::fs::read(tmp.path().join("b").join(file)).unwrap(),
@@ -233,7 +293,10 @@ fn shipped_bundle_loads_and_matches_its_metadata() {
     let bundle = Bundle::load(&dir).unwrap();
     for (name, file) in aml_models::bundle::files::MODELS {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        assert_eq!(aml_models::model_version(&text), bundle.model_versions()[name]);
+        assert_eq!(
+            aml_models::model_version(&text),
+            bundle.model_versions()[name]
+        );
     }
     assert!(bundle.metadata().training.train_days.len() >= 5);
 }

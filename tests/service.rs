@@ -246,7 +246,13 @@ fn errors_are_json() {
 #[test]
 fn body_over_the_limit_is_413() {
     let small = start(&fixture().store, 1024);
-    let r = request(small.addr, "POST", "/score/alerts", Some([b' '; 2048].as_slice())).unwrap();
+    let r = request(
+        small.addr,
+        "POST",
+        "/score/alerts",
+        Some([b' '; 2048].as_slice()),
+    )
+    .unwrap();
     assert_error(r.status, &r.json().unwrap(), 413, "");
     let r = request(
         small.addr,

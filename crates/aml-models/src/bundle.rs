@@ -28,7 +28,9 @@ use aml_features::{FeatureSpec, FEATURE_SPEC_VERSION};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{model_version, GbdtModel, Model, ModelError};
-use crate::scorers::{AlertRanker, AlertScorer, Calibration, ClusterScorer, ScorerError, SCORER_FEATURE};
+use crate::scorers::{
+    AlertRanker, AlertScorer, Calibration, ClusterScorer, ScorerError, SCORER_FEATURE,
+};
 
 /// Version of the bundle layout; bumped when files or metadata fields change meaning.
 pub const BUNDLE_FORMAT_VERSION: u32 = 1;
@@ -197,19 +199,26 @@ impl Bundle {
         let models: [(&str, &str, &GbdtModel); 3] = [
             ("alert_scorer", files::ALERT_SCORER, scorer.model()),
             ("alert_ranker", files::ALERT_RANKER, ranker.model()),
-            ("cluster_scorer", files::CLUSTER_SCORER, cluster_scorer.model()),
+            (
+                "cluster_scorer",
+                files::CLUSTER_SCORER,
+                cluster_scorer.model(),
+            ),
         ];
         for (name, file, model) in models {
-            let entry = metadata.models.entry(name.to_string()).or_insert_with(|| ModelMetadata {
-                file: String::new(),
-                version: String::new(),
-                feature_names: Vec::new(),
-                params: serde_json::Value::Null,
-                seed: 0,
-                num_trees: 0,
-                training_metrics: BTreeMap::new(),
-                calibration: None,
-            });
+            let entry = metadata
+                .models
+                .entry(name.to_string())
+                .or_insert_with(|| ModelMetadata {
+                    file: String::new(),
+                    version: String::new(),
+                    feature_names: Vec::new(),
+                    params: serde_json::Value::Null,
+                    seed: 0,
+                    num_trees: 0,
+                    training_metrics: BTreeMap::new(),
+                    calibration: None,
+                });
             entry.file = file.to_string();
             entry.version = model.version();
             entry.feature_names = model.feature_names().to_vec();
@@ -265,14 +274,20 @@ impl Bundle {
         }
         let mut loaded = BTreeMap::new();
         for (name, file) in files::MODELS {
-            let entry = metadata.models.get(name).ok_or_else(|| BundleError::Metadata {
-                path: meta_path.clone(),
-                reason: format!("no entry for model {name:?}"),
-            })?;
+            let entry = metadata
+                .models
+                .get(name)
+                .ok_or_else(|| BundleError::Metadata {
+                    path: meta_path.clone(),
+                    reason: format!("no entry for model {name:?}"),
+                })?;
             if entry.file != file {
                 return Err(BundleError::Metadata {
                     path: meta_path.clone(),
-                    reason: format!("model {name:?} must be stored as {file:?}, metadata says {:?}", entry.file),
+                    reason: format!(
+                        "model {name:?} must be stored as {file:?}, metadata says {:?}",
+                        entry.file
+                    ),
                 });
             }
             let path = dir.join(file);
@@ -336,7 +351,10 @@ impl Bundle {
             let contents: [(&str, &str); 4] = [
                 (files::ALERT_SCORER, self.scorer.model().model_text()),
                 (files::ALERT_RANKER, self.ranker.model().model_text()),
-                (files::CLUSTER_SCORER, self.cluster_scorer.model().model_text()),
+                (
+                    files::CLUSTER_SCORER,
+                    self.cluster_scorer.model().model_text(),
+                ),
                 (files::METADATA, &self.metadata.to_json()),
             ];
             for (file, text) in contents {
@@ -438,17 +456,24 @@ fn check_consistency(
         .into_iter()
         .map(|d| d.name)
         .collect();
-    compare_names("cluster_scorer", &cluster_names, cluster_scorer.feature_names())?;
+    compare_names(
+        "cluster_scorer",
+        &cluster_names,
+        cluster_scorer.feature_names(),
+    )?;
     let models: [(&str, &GbdtModel); 3] = [
         ("alert_scorer", scorer.model()),
         ("alert_ranker", ranker.model()),
         ("cluster_scorer", cluster_scorer.model()),
     ];
     for (name, model) in models {
-        let entry = metadata.models.get(name).ok_or_else(|| BundleError::Metadata {
-            path: PathBuf::from(files::METADATA),
-            reason: format!("no entry for model {name:?}"),
-        })?;
+        let entry = metadata
+            .models
+            .get(name)
+            .ok_or_else(|| BundleError::Metadata {
+                path: PathBuf::from(files::METADATA),
+                reason: format!("no entry for model {name:?}"),
+            })?;
         if entry.version != model.version() {
             return Err(BundleError::VersionMismatch {
                 model: name.to_string(),
@@ -462,7 +487,10 @@ fn check_consistency(
     if metadata.models.len() != files::MODELS.len() {
         return Err(BundleError::Metadata {
             path: PathBuf::from(files::METADATA),
-            reason: format!("expected exactly the models {:?}", files::MODELS.map(|m| m.0)),
+            reason: format!(
+                "expected exactly the models {:?}",
+                files::MODELS.map(|m| m.0)
+            ),
         });
     }
     Ok(())

@@ -37,6 +37,7 @@ pub use model::{model_version, write_atomic, GbdtModel, Model, ModelError};
 pub use model_file::{parse_model, write_model, ModelFile, ModelFileError};
 pub use predict::{FeatureValue, PredictError, Predictor};
 pub use scorers::{
-    competition_ranks, AlertRanker, AlertScorer, Calibration, ClusterScorer, ScorerError, SCORER_FEATURE,
+    competition_ranks, AlertRanker, AlertScorer, Calibration, ClusterScorer, ScorerError,
+    SCORER_FEATURE,
 };
 pub use tree::{MissingType, ObjectiveKind, OutputTransform, Tree, TreeEnsemble};

@@ -40,7 +40,9 @@ pub enum ScorerError {
         expected: &'static str,
     },
     /// The matrix columns differ from the model's feature names.
-    #[error("{scorer}: feature mismatch: model has {expected} features, matrix has {got}; {detail}")]
+    #[error(
+        "{scorer}: feature mismatch: model has {expected} features, matrix has {got}; {detail}"
+    )]
     FeatureMismatch {
         /// Which scorer.
         scorer: &'static str,
@@ -166,7 +168,10 @@ pub fn check_feature_names(
     }
     let first = expected.iter().zip(names).position(|(a, b)| a != b);
     let detail = match first {
-        Some(i) => format!("column {i} is {:?} in the matrix but {:?} in the model", names[i], expected[i]),
+        Some(i) => format!(
+            "column {i} is {:?} in the matrix but {:?} in the model",
+            names[i], expected[i]
+        ),
         None if names.len() < expected.len() => {
             format!("matrix lacks {:?} and later columns", expected[names.len()])
         }
@@ -289,9 +294,9 @@ impl AlertRanker {
         scorer_probabilities: &[f64],
     ) -> Array2<f32> {
         let extra: Vec<f32> = scorer_probabilities.iter().map(|&p| p as f32).collect();
-        let column = Array2::from_shape_vec((extra.len(), 1), extra)
-            .expect("one value per row");
-        concatenate(Axis(1), &[matrix_values.reborrow(), column.view()]).expect("row counts checked by caller")
+        let column = Array2::from_shape_vec((extra.len(), 1), extra).expect("one value per row");
+        concatenate(Axis(1), &[matrix_values.reborrow(), column.view()])
+            .expect("row counts checked by caller")
     }
 
     /// Ranking scores (raw LambdaRank outputs; larger = more urgent), one per matrix row.
@@ -301,7 +306,11 @@ impl AlertRanker {
         scorer_probabilities: &[f64],
     ) -> Result<Vec<f64>, ScorerError> {
         let names = self.feature_names();
-        check_feature_names("alert_ranker", &names[..names.len() - 1], &matrix.feature_names)?;
+        check_feature_names(
+            "alert_ranker",
+            &names[..names.len() - 1],
+            &matrix.feature_names,
+        )?;
         if scorer_probabilities.len() != matrix.n_rows() {
             return Err(ScorerError::LengthMismatch {
                 scorer: "alert_ranker",
@@ -373,7 +382,11 @@ impl ClusterScorer {
 
     /// P(illicit cluster) for every row of the cluster matrix.
     pub fn score(&self, matrix: &FeatureMatrix) -> Result<Vec<f64>, ScorerError> {
-        check_feature_names("cluster_scorer", self.feature_names(), &matrix.feature_names)?;
+        check_feature_names(
+            "cluster_scorer",
+            self.feature_names(),
+            &matrix.feature_names,
+        )?;
         Ok(self.model.predict(matrix.values.view())?)
     }
 }
@@ -425,10 +438,18 @@ mod tests {
         let m = matrix(&["x", "y"], &[[0.0, 0.0], [1.0, 0.0]]);
         let p = scorer.score(&m).unwrap();
         assert!((p[0] - 1.0 / (1.0 + 1f64.exp())).abs() < 1e-12 && p[1] > 0.5);
-        let err = scorer.score(&matrix(&["x", "z"], &[[0.0, 0.0]])).unwrap_err();
+        let err = scorer
+            .score(&matrix(&["x", "z"], &[[0.0, 0.0]]))
+            .unwrap_err();
         assert!(err.to_string().contains("\"z\""), "{err}");
-        let cal = Calibration::Isotonic { x: vec![0.0, 1.0], y: vec![0.0, 0.5] };
-        let calibrated = AlertScorer::new(model, Some(cal)).unwrap().score(&m).unwrap();
+        let cal = Calibration::Isotonic {
+            x: vec![0.0, 1.0],
+            y: vec![0.0, 0.5],
+        };
+        let calibrated = AlertScorer::new(model, Some(cal))
+            .unwrap()
+            .score(&m)
+            .unwrap();
         assert!((calibrated[1] - p[1] / 2.0).abs() < 1e-12);
     }
 
@@ -439,7 +460,10 @@ mod tests {
         assert!(ClusterScorer::new(rank.clone()).is_err());
         let ranker = AlertRanker::new(rank).unwrap();
         let m = matrix(&["x", "y"], &[[0.0, 0.0]]);
-        assert!(ranker.ranking_scores(&m, &[0.5]).is_err(), "ranker expects only column x");
+        assert!(
+            ranker.ranking_scores(&m, &[0.5]).is_err(),
+            "ranker expects only column x"
+        );
         let bad = stump_model(ObjectiveKind::LambdaRank, &["x", "y"]);
         assert!(AlertRanker::new(bad).is_err());
     }
@@ -448,13 +472,31 @@ mod tests {
     fn ranks_share_lowest_on_ties() {
         assert_eq!(competition_ranks(&[]), Vec::<i32>::new());
         assert_eq!(competition_ranks(&[1.0, 1.0, 1.0]), vec![1, 1, 1]);
-        assert_eq!(competition_ranks(&[f64::NAN, 0.0, -0.0, 2.0]), vec![4, 2, 2, 1]);
+        assert_eq!(
+            competition_ranks(&[f64::NAN, 0.0, -0.0, 2.0]),
+            vec![4, 2, 2, 1]
+        );
     }
 
     #[test]
     fn invalid_calibrations_are_rejected() {
-        assert!(Calibration::Platt { a: f64::NAN, b: 0.0 }.validate().is_err());
-        assert!(Calibration::Isotonic { x: vec![0.5, 0.5], y: vec![0.1, 0.2] }.validate().is_err());
-        assert!(Calibration::Isotonic { x: vec![0.1, 0.5], y: vec![0.3, 0.2] }.validate().is_err());
+        assert!(Calibration::Platt {
+            a: f64::NAN,
+            b: 0.0
+        }
+        .validate()
+        .is_err());
+        assert!(Calibration::Isotonic {
+            x: vec![0.5, 0.5],
+            y: vec![0.1, 0.2]
+        }
+        .validate()
+        .is_err());
+        assert!(Calibration::Isotonic {
+            x: vec![0.1, 0.5],
+            y: vec![0.3, 0.2]
+        }
+        .validate()
+        .is_err());
     }
 }

@@ -16,7 +16,9 @@ use linfa_trees::DecisionTree;
 use ndarray::{Array1, Array2, Axis};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
+use smartcore::ensemble::random_forest_classifier::{
+    RandomForestClassifier, RandomForestClassifierParameters,
+};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use super::evaluation::MetricsRow;
@@ -32,7 +34,10 @@ fn dense_f64(x: &Array2<f32>) -> Array2<f64> {
 }
 
 fn fail(model: &str, e: impl std::fmt::Display) -> PipelineError {
-    PipelineError::Baseline { model: model.to_string(), reason: e.to_string() }
+    PipelineError::Baseline {
+        model: model.to_string(),
+        reason: e.to_string(),
+    }
 }
 
 /// The severity+confidence-only GBDT's validation scores.
@@ -44,7 +49,12 @@ pub fn severity_confidence(
 ) -> Result<Vec<f64>, PipelineError> {
     let cols: Vec<usize> = ["severity_ordinal", "alert_confidence_score"]
         .iter()
-        .map(|c| names.iter().position(|n| n == c).ok_or_else(|| fail("severity+confidence", format!("no column {c}"))))
+        .map(|c| {
+            names
+                .iter()
+                .position(|n| n == c)
+                .ok_or_else(|| fail("severity+confidence", format!("no column {c}")))
+        })
         .collect::<Result<_, _>>()?;
     let sub = |rows: &Labelled| Labelled {
         x: rows.x.select(Axis(1), &cols),
@@ -77,7 +87,10 @@ fn leaf_path(tree: &DecisionTree<f64, usize>, row: &[f64]) -> u64 {
 }
 
 /// The linfa-trees decision tree's validation probabilities.
-pub fn decision_tree(train_rows: &Labelled, valid_rows: &Labelled) -> Result<Vec<f64>, PipelineError> {
+pub fn decision_tree(
+    train_rows: &Labelled,
+    valid_rows: &Labelled,
+) -> Result<Vec<f64>, PipelineError> {
     let x = dense_f64(&train_rows.x);
     let y: Array1<usize> = train_rows.labels.iter().map(|&l| l as usize).collect();
     let data = linfa::Dataset::new(x.clone(), y);
@@ -88,7 +101,9 @@ pub fn decision_tree(train_rows: &Labelled, valid_rows: &Labelled) -> Result<Vec
         .map_err(|e| fail("decision tree", e))?;
     let mut leaves: std::collections::BTreeMap<u64, (f64, f64)> = std::collections::BTreeMap::new();
     for (row, &label) in x.rows().into_iter().zip(&train_rows.labels) {
-        let e = leaves.entry(leaf_path(&tree, row.as_slice().expect("standard layout"))).or_default();
+        let e = leaves
+            .entry(leaf_path(&tree, row.as_slice().expect("standard layout")))
+            .or_default();
         e.0 += label;
         e.1 += 1.0;
     }
@@ -106,7 +121,11 @@ pub fn decision_tree(train_rows: &Labelled, valid_rows: &Labelled) -> Result<Vec
 }
 
 /// The smartcore random forest's validation vote shares.
-pub fn random_forest(train_rows: &Labelled, valid_rows: &Labelled, seed: u64) -> Result<Vec<f64>, PipelineError> {
+pub fn random_forest(
+    train_rows: &Labelled,
+    valid_rows: &Labelled,
+    seed: u64,
+) -> Result<Vec<f64>, PipelineError> {
     let mut idx: Vec<usize> = (0..train_rows.labels.len()).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for i in (1..idx.len()).rev() {
@@ -119,7 +138,11 @@ pub fn random_forest(train_rows: &Labelled, valid_rows: &Labelled, seed: u64) ->
     let rows: Vec<Vec<f64>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
     let y: Vec<u32> = idx.iter().map(|&i| train_rows.labels[i] as u32).collect();
     let dm = DenseMatrix::from_2d_vec(&rows).map_err(|e| fail("random forest", e))?;
-    let xv: Vec<Vec<f64>> = dense_f64(&valid_rows.x).rows().into_iter().map(|r| r.to_vec()).collect();
+    let xv: Vec<Vec<f64>> = dense_f64(&valid_rows.x)
+        .rows()
+        .into_iter()
+        .map(|r| r.to_vec())
+        .collect();
     let dv = DenseMatrix::from_2d_vec(&xv).map_err(|e| fail("random forest", e))?;
     let n_trees = 25;
     let mut votes = vec![0.0; xv.len()];
@@ -129,7 +152,8 @@ pub fn random_forest(train_rows: &Labelled, valid_rows: &Labelled, seed: u64) ->
             .with_max_depth(8)
             .with_min_samples_leaf(5)
             .with_seed(seed.wrapping_add(t));
-        let forest = RandomForestClassifier::fit(&dm, &y, params).map_err(|e| fail("random forest", e))?;
+        let forest =
+            RandomForestClassifier::fit(&dm, &y, params).map_err(|e| fail("random forest", e))?;
         let pred: Vec<u32> = forest.predict(&dv).map_err(|e| fail("random forest", e))?;
         for (v, p) in votes.iter_mut().zip(pred) {
             *v += f64::from(p) / n_trees as f64;
@@ -154,7 +178,13 @@ pub fn run_all(
             &severity_confidence(names, train_rows, valid_rows, params)?,
             true,
         ),
-        MetricsRow::evaluate("baseline: linfa-trees decision tree", l, r, &decision_tree(train_rows, valid_rows)?, true),
+        MetricsRow::evaluate(
+            "baseline: linfa-trees decision tree",
+            l,
+            r,
+            &decision_tree(train_rows, valid_rows)?,
+            true,
+        ),
         MetricsRow::evaluate(
             "baseline: smartcore random forest",
             l,

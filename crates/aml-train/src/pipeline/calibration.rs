@@ -38,7 +38,8 @@ pub fn fit_platt(labels: &[f64], probs: &[f64]) -> Calibration {
     let (mut a, mut b) = (1.0f64, 0.0f64);
     let ridge = 1e-6;
     for _ in 0..100 {
-        let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (ridge * (a - 1.0), ridge * b, ridge, 0.0, ridge);
+        let (mut ga, mut gb, mut haa, mut hab, mut hbb) =
+            (ridge * (a - 1.0), ridge * b, ridge, 0.0, ridge);
         for (&zi, &yi) in z.iter().zip(labels) {
             let p = 1.0 / (1.0 + (-(a * zi + b)).exp());
             let w = (p * (1.0 - p)).max(1e-12);
@@ -108,7 +109,10 @@ pub fn fit_isotonic(labels: &[f64], probs: &[f64]) -> Calibration {
         }
     }
     if xs.is_empty() {
-        return Calibration::Isotonic { x: vec![0.0, 1.0], y: vec![0.0, 1.0] };
+        return Calibration::Isotonic {
+            x: vec![0.0, 1.0],
+            y: vec![0.0, 1.0],
+        };
     }
     Calibration::Isotonic { x: xs, y: ys }
 }
@@ -148,11 +152,17 @@ pub struct CalibrationChoice {
 
 /// Picks the calibration with the lowest cross-fitted Brier among `mode`'s candidates, kept only
 /// if it beats the uncalibrated Brier; needs at least 20 rows and both classes.
-pub fn choose_calibration(mode: CalibrationMode, labels: &[f64], probs: &[f64]) -> CalibrationChoice {
+pub fn choose_calibration(
+    mode: CalibrationMode,
+    labels: &[f64],
+    probs: &[f64],
+) -> CalibrationChoice {
     let uncalibrated = (0..2)
         .map(|parity| {
-            let (l, p): (Vec<f64>, Vec<f64>) =
-                (0..labels.len()).filter(|i| i % 2 == parity).map(|i| (labels[i], probs[i])).unzip();
+            let (l, p): (Vec<f64>, Vec<f64>) = (0..labels.len())
+                .filter(|i| i % 2 == parity)
+                .map(|i| (labels[i], probs[i]))
+                .unzip();
             brier(&l, &p)
         })
         .sum::<f64>()
@@ -166,7 +176,10 @@ pub fn choose_calibration(mode: CalibrationMode, labels: &[f64], probs: &[f64]) 
         CalibrationMode::Isotonic => &[CalibrationMode::Isotonic],
     };
     if labels.len() < 20 || positives == 0 || positives == labels.len() {
-        return CalibrationChoice { calibration: None, candidates };
+        return CalibrationChoice {
+            calibration: None,
+            candidates,
+        };
     }
     let mut best: Option<(CalibrationMode, f64)> = None;
     for &kind in kinds {
@@ -211,7 +224,9 @@ mod tests {
             labels.push(y);
             probs.push(1.0 / (1.0 + (-z).exp()));
         }
-        let Calibration::Platt { a, .. } = fit_platt(&labels, &probs) else { panic!() };
+        let Calibration::Platt { a, .. } = fit_platt(&labels, &probs) else {
+            panic!()
+        };
         assert!((a - 0.5).abs() < 0.1, "slope {a}");
         let choice = choose_calibration(CalibrationMode::Auto, &labels, &probs);
         assert!(choice.calibration.is_some(), "{:?}", choice.candidates);

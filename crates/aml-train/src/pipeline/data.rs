@@ -46,7 +46,9 @@ impl DayData {
 
     /// Indices of labelled rows, ascending.
     pub fn labelled_rows(&self) -> Vec<usize> {
-        (0..self.labels.len()).filter(|&i| self.labels[i].is_some()).collect()
+        (0..self.labels.len())
+            .filter(|&i| self.labels[i].is_some())
+            .collect()
     }
 }
 
@@ -100,7 +102,8 @@ pub fn load_history(dirs: &[PathBuf]) -> Result<Vec<Batch>, PipelineError> {
         batches.push(load_labelled(dir)?);
     }
     batches.sort_by(|a, b| {
-        (&a.meta.processing_date, &a.meta.batch_id).cmp(&(&b.meta.processing_date, &b.meta.batch_id))
+        (&a.meta.processing_date, &a.meta.batch_id)
+            .cmp(&(&b.meta.processing_date, &b.meta.batch_id))
     });
     Ok(batches)
 }

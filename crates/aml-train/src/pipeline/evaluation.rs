@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::metric::{
-    average_precision, brier, expected_calibration_error, log_loss, ndcg_at_k, precision_at_k, roc_auc,
+    average_precision, brier, expected_calibration_error, log_loss, ndcg_at_k, precision_at_k,
+    roc_auc,
 };
 
 /// Metrics of one model on the validation day; `None` = not defined (e.g. Brier of a ranking score).
@@ -36,7 +37,13 @@ fn finite(v: f64) -> Option<f64> {
 impl MetricsRow {
     /// Evaluates `scores` against binary `labels` and graded `relevance`; `probabilities` says
     /// whether Brier, log loss and ECE are meaningful for these scores.
-    pub fn evaluate(model: &str, labels: &[f64], relevance: &[f64], scores: &[f64], probabilities: bool) -> MetricsRow {
+    pub fn evaluate(
+        model: &str,
+        labels: &[f64],
+        relevance: &[f64],
+        scores: &[f64],
+        probabilities: bool,
+    ) -> MetricsRow {
         let prob = |v: f64| if probabilities { finite(v) } else { None };
         MetricsRow {
             model: model.to_string(),

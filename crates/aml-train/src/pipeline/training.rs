@@ -6,8 +6,8 @@ use aml_core::batch::Batch;
 use aml_features::{FeatureBuilder, FeatureSpec};
 use aml_models::Model as _;
 use aml_models::{
-    AlertRanker, AlertScorer, Bundle, BundleMetadata, ClusterScorer, GbdtModel, ModelMetadata, TrainingInfo,
-    SCORER_FEATURE,
+    AlertRanker, AlertScorer, Bundle, BundleMetadata, ClusterScorer, GbdtModel, ModelMetadata,
+    TrainingInfo, SCORER_FEATURE,
 };
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -146,10 +146,18 @@ pub fn labelled(days: &[DayData], extra: Option<&[Vec<f64>]>) -> Labelled {
         };
         parts.push(x);
         labels.extend(rows.iter().map(|&r| f64::from(day.labels[r].unwrap_or(0))));
-        relevance.extend(rows.iter().map(|&r| f64::from(day.relevance[r].unwrap_or(0))));
+        relevance.extend(
+            rows.iter()
+                .map(|&r| f64::from(day.relevance[r].unwrap_or(0))),
+        );
         groups.push(rows.len());
     }
-    Labelled { x: stack(&parts, n_cols), labels, relevance, groups }
+    Labelled {
+        x: stack(&parts, n_cols),
+        labels,
+        relevance,
+        groups,
+    }
 }
 
 /// Trains one GBDT on `train_rows` with early stopping on `valid_rows` (binary labels, or
@@ -162,24 +170,41 @@ pub fn fit_gbdt(
     valid_rows: &Labelled,
     use_relevance: bool,
 ) -> Result<GbdtModel, PipelineError> {
-    let err = |source| PipelineError::Train { model: name.to_string(), source };
+    let err = |source| PipelineError::Train {
+        model: name.to_string(),
+        source,
+    };
     let dataset = |rows: &Labelled| -> Result<Dataset, PipelineError> {
-        let y = if use_relevance { rows.relevance.clone() } else { rows.labels.clone() };
+        let y = if use_relevance {
+            rows.relevance.clone()
+        } else {
+            rows.labels.clone()
+        };
         let ds = Dataset::new(rows.x.clone(), y, names.clone()).map_err(err)?;
         if use_relevance {
-            ds.with_groups(rows.groups.iter().copied().filter(|&g| g > 0).collect()).map_err(err)
+            ds.with_groups(rows.groups.iter().copied().filter(|&g| g > 0).collect())
+                .map_err(err)
         } else {
             Ok(ds)
         }
     };
     if train_rows.labels.is_empty() {
-        return Err(PipelineError::NotEnoughData(format!("{name}: no labelled training rows")));
+        return Err(PipelineError::NotEnoughData(format!(
+            "{name}: no labelled training rows"
+        )));
     }
     let train_ds = dataset(train_rows)?;
-    let valid_ds = if valid_rows.labels.is_empty() { None } else { Some(dataset(valid_rows)?) };
+    let valid_ds = if valid_rows.labels.is_empty() {
+        None
+    } else {
+        Some(dataset(valid_rows)?)
+    };
     let out = train(params, &train_ds, valid_ds.as_ref(), None).map_err(err)?;
     let parameters = parameter_lines(params);
-    Ok(GbdtModel::from_ensemble_with_parameters(out.ensemble, parameters)?)
+    Ok(GbdtModel::from_ensemble_with_parameters(
+        out.ensemble,
+        parameters,
+    )?)
 }
 
 /// `[key: value]` lines for the model file's `parameters:` block (JSON scalar values).
@@ -227,11 +252,20 @@ pub fn train_bundle(
     let train_rows = labelled(train_days, None);
     let valid_rows = labelled(valid_days, None);
     if valid_rows.labels.is_empty() {
-        return Err(PipelineError::NotEnoughData("no labelled alert on the validation day(s)".into()));
+        return Err(PipelineError::NotEnoughData(
+            "no labelled alert on the validation day(s)".into(),
+        ));
     }
 
     progress("alert scorer");
-    let scorer_model = fit_gbdt("alert_scorer", &config.scorer_params, names.clone(), &train_rows, &valid_rows, false)?;
+    let scorer_model = fit_gbdt(
+        "alert_scorer",
+        &config.scorer_params,
+        names.clone(),
+        &train_rows,
+        &valid_rows,
+        false,
+    )?;
     let raw_scorer = AlertScorer::new(scorer_model.clone(), None)?;
     let valid_uncal = raw_scorer.predict_uncalibrated(valid_rows.x.view())?;
     let calibration = choose_calibration(config.calibration, &valid_rows.labels, &valid_uncal);
@@ -239,7 +273,13 @@ pub fn train_bundle(
     let mut valid_scores = valid_uncal.clone();
     scorer.calibrate(&mut valid_scores);
     let mut table = MetricsTable::default();
-    let scorer_row = MetricsRow::evaluate("alert_scorer", &valid_rows.labels, &valid_rows.relevance, &valid_scores, true);
+    let scorer_row = MetricsRow::evaluate(
+        "alert_scorer",
+        &valid_rows.labels,
+        &valid_rows.relevance,
+        &valid_scores,
+        true,
+    );
     table.rows.push(scorer_row.clone());
     if scorer.calibration().is_some() {
         table.rows.push(MetricsRow::evaluate(
@@ -252,22 +292,35 @@ pub fn train_bundle(
     }
 
     progress("alert ranker");
-    let day_scores: Vec<Vec<f64>> =
-        days.iter().map(|d| scorer.score(&d.matrix)).collect::<Result<_, _>>()?;
+    let day_scores: Vec<Vec<f64>> = days
+        .iter()
+        .map(|d| scorer.score(&d.matrix))
+        .collect::<Result<_, _>>()?;
     let mut ranker_names = names.clone();
     ranker_names.push(SCORER_FEATURE.to_string());
     let ranker_train = labelled(train_days, Some(&day_scores[..n_train]));
     let ranker_valid = labelled(valid_days, Some(&day_scores[n_train..]));
-    let ranker_model =
-        fit_gbdt("alert_ranker", &config.ranker_params, ranker_names, &ranker_train, &ranker_valid, true)?;
+    let ranker_model = fit_gbdt(
+        "alert_ranker",
+        &config.ranker_params,
+        ranker_names,
+        &ranker_train,
+        &ranker_valid,
+        true,
+    )?;
     let ranker = AlertRanker::new(ranker_model)?;
     let mut ranking_scores = Vec::new();
     for (day, scores) in valid_days.iter().zip(&day_scores[n_train..]) {
         let all = ranker.ranking_scores(&day.matrix, scores)?;
         ranking_scores.extend(day.labelled_rows().into_iter().map(|r| all[r]));
     }
-    let ranker_row =
-        MetricsRow::evaluate("alert_ranker", &valid_rows.labels, &valid_rows.relevance, &ranking_scores, false);
+    let ranker_row = MetricsRow::evaluate(
+        "alert_ranker",
+        &valid_rows.labels,
+        &valid_rows.relevance,
+        &ranking_scores,
+        false,
+    );
     table.rows.push(ranker_row.clone());
 
     progress("cluster scorer");
@@ -277,7 +330,11 @@ pub fn train_bundle(
         let labels = cluster_labels(day, &m.row_ids);
         cluster_parts.push((m, labels));
     }
-    let cluster_names = spec.describe_cluster_features().into_iter().map(|d| d.name).collect::<Vec<_>>();
+    let cluster_names = spec
+        .describe_cluster_features()
+        .into_iter()
+        .map(|d| d.name)
+        .collect::<Vec<_>>();
     let cluster_set = |parts: &[(aml_features::FeatureMatrix, Vec<Option<u8>>)]| {
         let mut xs = Vec::new();
         let mut labels = Vec::new();
@@ -286,7 +343,12 @@ pub fn train_bundle(
             xs.push(select_rows(&m.values, &rows));
             labels.extend(rows.iter().map(|&r| f64::from(l[r].unwrap_or(0))));
         }
-        Labelled { x: stack(&xs, cluster_names.len()), relevance: labels.clone(), labels, groups: Vec::new() }
+        Labelled {
+            x: stack(&xs, cluster_names.len()),
+            relevance: labels.clone(),
+            labels,
+            groups: Vec::new(),
+        }
     };
     let cluster_train = cluster_set(&cluster_parts[..n_train]);
     let cluster_valid = cluster_set(&cluster_parts[n_train..]);
@@ -311,7 +373,12 @@ pub fn train_bundle(
 
     if config.baselines {
         progress("baselines");
-        table.rows.extend(baselines::run_all(&names, &train_rows, &valid_rows, &config.scorer_params)?);
+        table.rows.extend(baselines::run_all(
+            &names,
+            &train_rows,
+            &valid_rows,
+            &config.scorer_params,
+        )?);
     }
 
     let date = |d: &DayData| d.date.clone();
@@ -325,9 +392,18 @@ pub fn train_bundle(
         seed: config.seed,
     };
     let mut models = BTreeMap::new();
-    models.insert("alert_scorer".to_string(), model_entry(&config.scorer_params, &scorer_row));
-    models.insert("alert_ranker".to_string(), model_entry(&config.ranker_params, &ranker_row));
-    models.insert("cluster_scorer".to_string(), model_entry(&config.cluster_params, &cluster_row));
+    models.insert(
+        "alert_scorer".to_string(),
+        model_entry(&config.scorer_params, &scorer_row),
+    );
+    models.insert(
+        "alert_ranker".to_string(),
+        model_entry(&config.ranker_params, &ranker_row),
+    );
+    models.insert(
+        "cluster_scorer".to_string(),
+        model_entry(&config.cluster_params, &cluster_row),
+    );
     let metadata = BundleMetadata {
         format_version: aml_models::bundle::BUNDLE_FORMAT_VERSION,
         library_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -336,5 +412,9 @@ pub fn train_bundle(
         models,
     };
     let bundle = Bundle::new(metadata, scorer, ranker, cluster_scorer)?;
-    Ok(TrainReport { bundle, metrics: table, calibration })
+    Ok(TrainReport {
+        bundle,
+        metrics: table,
+        calibration,
+    })
 }

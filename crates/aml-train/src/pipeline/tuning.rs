@@ -64,20 +64,30 @@ pub fn tune_scorer(
 ) -> Result<TuningResult, PipelineError> {
     let k = k.clamp(2, days.len().max(2));
     if days.len() < 2 {
-        return Err(PipelineError::NotEnoughData("tuning needs at least 2 training days".into()));
+        return Err(PipelineError::NotEnoughData(
+            "tuning needs at least 2 training days".into(),
+        ));
     }
     let names = days[0].matrix.feature_names.clone();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut trials = Vec::with_capacity(n_trials);
     for t in 0..n_trials.max(1) {
-        let params = if t == 0 { base.clone() } else { sample(base, &mut rng) };
+        let params = if t == 0 {
+            base.clone()
+        } else {
+            sample(base, &mut rng)
+        };
         let mut scores = Vec::new();
         for fold in 0..k {
             let (fit_days, held): (Vec<&DayData>, Vec<&DayData>) = {
                 let mut a = Vec::new();
                 let mut b = Vec::new();
                 for (i, d) in days.iter().enumerate() {
-                    if i % k == fold { b.push(d) } else { a.push(d) }
+                    if i % k == fold {
+                        b.push(d)
+                    } else {
+                        a.push(d)
+                    }
                 }
                 (a, b)
             };
@@ -85,16 +95,33 @@ pub fn tune_scorer(
                 continue;
             }
             let owned = |v: &[&DayData]| v.iter().map(|d| (*d).clone()).collect::<Vec<_>>();
-            let (tr, va) = (labelled(&owned(&fit_days), None), labelled(&owned(&held), None));
-            let model = fit_gbdt("alert_scorer (tuning)", &params, names.clone(), &tr, &va, false)?;
+            let (tr, va) = (
+                labelled(&owned(&fit_days), None),
+                labelled(&owned(&held), None),
+            );
+            let model = fit_gbdt(
+                "alert_scorer (tuning)",
+                &params,
+                names.clone(),
+                &tr,
+                &va,
+                false,
+            )?;
             let ap = average_precision(&va.labels, &model.predict(va.x.view())?);
             if ap.is_finite() {
                 scores.push(ap);
             }
         }
-        let cv = if scores.is_empty() { 0.0 } else { scores.iter().sum::<f64>() / scores.len() as f64 };
+        let cv = if scores.is_empty() {
+            0.0
+        } else {
+            scores.iter().sum::<f64>() / scores.len() as f64
+        };
         tracing::info!("tuning trial {t}: cv auc_pr {cv:.4}");
-        trials.push(Trial { params, cv_auc_pr: cv });
+        trials.push(Trial {
+            params,
+            cv_auc_pr: cv,
+        });
     }
     let best = trials
         .iter()
@@ -102,5 +129,10 @@ pub fn tune_scorer(
         .max_by(|(i, a), (j, b)| a.cv_auc_pr.total_cmp(&b.cv_auc_pr).then(j.cmp(i)))
         .map(|(_, t)| t.clone())
         .expect("at least one trial");
-    Ok(TuningResult { best_params: best.params, best_cv_auc_pr: best.cv_auc_pr, trials, folds: k })
+    Ok(TuningResult {
+        best_params: best.params,
+        best_cv_auc_pr: best.cv_auc_pr,
+        trials,
+        folds: k,
+    })
 }
