@@ -229,7 +229,7 @@ fn lambdarank_improves_ndcg() {
         ndcg > random + 0.15 && ndcg > 0.85,
         "ndcg {ndcg} vs unranked {random}"
     );
-    assert_eq!(out.history[0].valid_metric.is_some(), true);
+    assert!(out.history[0].valid_metric.is_some());
 }
 
 #[test]
