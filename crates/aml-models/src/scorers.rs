@@ -128,7 +128,7 @@ impl Calibration {
     /// ```
     /// use aml_models::scorers::Calibration;
     /// let iso = Calibration::Isotonic { x: vec![0.2, 0.8], y: vec![0.1, 0.5] };
-    /// assert_eq!(iso.apply(0.5), 0.3);
+    /// assert!((iso.apply(0.5) - 0.3).abs() < 1e-12);
     /// assert_eq!(iso.apply(0.0), 0.1);
     /// let identity = Calibration::Platt { a: 1.0, b: 0.0 };
     /// assert!((identity.apply(0.3) - 0.3).abs() < 1e-12);
