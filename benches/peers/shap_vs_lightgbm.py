@@ -76,7 +76,7 @@ def main():
     shap_values = np.asarray(shap_values)
 
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "aml-explain", "--example", "explain_bench"],
+    subprocess.run(["cargo", "build", "--release", "-q", "--workspace", "--example", "explain_bench"],
                    cwd=ROOT, env=env, check=True)
     target = env.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     out_path = os.path.join(args.workdir, "ours.bin")

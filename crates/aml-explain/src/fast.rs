@@ -1,68 +1,109 @@
-//! Fast exact TreeSHAP: per-leaf subset tables (the Fast TreeSHAP v2 idea, Yang 2021), evaluated
-//! for blocks of rows so a tree's tables stay in cache.
+//! Fast exact TreeSHAP: every leaf's attribution as a one-dimensional integral evaluated exactly by
+//! Gauss-Legendre quadrature, vectorised across rows.
 //!
 //! # Why this is exact
 //! Fix one leaf with value `v` whose root path tests `d` distinct features `P` (a feature tested
-//! several times is merged into one entry). For feature `j` let `z_j` be the product of the cover
-//! ratios `count(child) / count(parent)` along the path at its splits, and `o_j` = 1 if the row
-//! satisfies all of them, else 0. Path-dependent TreeSHAP attributes this leaf exactly as the
-//! Shapley values of the game `f(S) = v * prod_{j in S} o_j * prod_{j in P\S} z_j`. Because every
-//! `o_j` is 0 or 1, with `O = {j : o_j = 1}` and
-//! `R(U) = sum_{S subset of U} w(|S|, d) * prod_{j in U\S} z_j` (`w(s, d) = s!(d-s-1)!/d!`) and
-//! `Zc(U) = prod_{j in P\U} z_j`, the Shapley value of feature `i` reduces to
+//! several times is merged into one entry). For path feature `j` let `z_j` be the product of the
+//! cover ratios `count(child) / count(parent)` at its splits, and `o_j` = 1 if the row satisfies all
+//! of them, else 0. Path-dependent TreeSHAP attributes this leaf as the Shapley values of the game
+//! `f(S) = v * prod_{j in S} o_j * prod_{j in P\S} z_j`. Writing the Shapley weight
+//! `s!(d-s-1)!/d!` as the Beta integral `int_0^1 t^s (1-t)^(d-1-s) dt` and summing over subsets
+//! (the generating-function step of Linear TreeSHAP, Yu et al. 2022) gives, with
+//! `g_j(t) = o_j t + z_j (1 - t)`,
 //!
-//! * `i in O`:     `phi_i = (1 - z_i) * Zc(O) * v * R(O \ {i})`
-//! * `i not in O`: `phi_i = -Zc(O) * v * R(O)` (the same for every failing feature).
+//! `phi_i = (o_i - z_i) * v * int_0^1 prod_{j in P, j != i} g_j(t) dt`.
 //!
-//! `R` and `Zc` depend only on the model, so they are tabulated once per leaf for all `2^d`
-//! subsets (`TreeShapExplainer::new`); a row then costs, per leaf, one pass to find `O` (bit tests
-//! against the row's split decisions) and `d` table reads: O(T L D) per row instead of the
-//! reference's O(T L D^2), with no allocation. Linear TreeSHAP (Yu et al. 2022) reaches the same
-//! per-row order without tables but needs polynomial arithmetic per node and has weaker numerics for
-//! deep trees, so tables are used up to `MAX_TABLE_DEPTH` distinct features per leaf and the
-//! reference recursion beyond (or for trees with more than 64 internal nodes).
+//! The integrand is a polynomial of degree `d - 1`, so Gauss-Legendre quadrature with
+//! `q = ceil(d / 2)` nodes is exact (up to rounding). Every factor is positive, so there is no
+//! cancellation: the result agrees with the reference recursion to a few ulps. The products
+//! without one factor come from prefix and suffix products (no division).
+//!
+//! # Cost and layout
+//! Per tree and block of rows: one pass over the internal nodes computes, for every node, the set
+//! of path features a row fails on the way down (a bitmask, one comparison per row and node); a
+//! leaf's `o` is then the complement of its mask. Per leaf and row the quadrature costs about
+//! `6 d q` flops, done for `LANES` rows at once (one row per SIMD lane, lanes never interact), with
+//! `z_j (1 - t_k)` precomputed per leaf: a few MB for a 500 x 31 model instead of `2^d` tables.
+//! AVX2 / AVX-512 code is selected at run time; Rust never contracts `a * b + c` into an FMA, so
+//! every instruction set produces the same bits.
 //!
 //! # Determinism
 //! Every row is computed independently: trees in model order, leaves in index order, path features
-//! in path order. Blocks and threads only decide which rows run together, so the output is
-//! bit-identical for any thread count or row order.
+//! in path order, quadrature nodes in a fixed order. Blocks, lanes and threads only decide which
+//! rows run together, so the output is bit-identical for any thread count or row order.
 
-use aml_models::{Tree, TreeEnsemble};
+use aml_models::tree::ZERO_THRESHOLD;
+use aml_models::{MissingType, Tree, TreeEnsemble};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use crate::error::ExplainError;
 use crate::reference::{self, PathElement};
 
-/// Largest number of distinct features on one root-to-leaf path that still gets a subset table
-/// (`2^16` entries of 8 bytes = 512 KiB for that leaf). Deeper leaves use the reference recursion.
-pub const MAX_TABLE_DEPTH: usize = 16;
+/// Largest number of distinct features on one root-to-leaf path handled by the fast path (a
+/// row's failed-feature set is a `u32` bitmask). Trees with a deeper leaf use the reference recursion.
+pub const MAX_TABLE_DEPTH: usize = 32;
 
-/// Most rows explained together: the decisions of a tree are computed for the block, then every
-/// leaf table is read once per block. The tables of a whole model do not fit in cache, so large
-/// blocks amortise reading them (the block's contributions, 256 x (features + 1) doubles, stay in L2).
-const BLOCK_ROWS: usize = 256;
+/// Most quadrature nodes any leaf needs: `ceil(MAX_TABLE_DEPTH / 2)`.
+const MAX_NODES: usize = MAX_TABLE_DEPTH.div_ceil(2);
+
+/// Rows evaluated together by the leaf kernel, one per SIMD lane (8 doubles = one AVX-512 register).
+const LANES: usize = 8;
+
+/// Rows explained together: a tree's node and leaf data are read once per block, and the block's
+/// inputs, masks and outputs (feature-major) stay in L1/L2. A multiple of `LANES`.
+const BLOCK_ROWS: usize = 128;
 
 /// How one tree is explained.
 #[derive(Debug, Clone)]
 enum TreePlan {
     /// A single leaf: it only adds to the expected value.
     Constant,
-    /// Tabulated leaves `leaf_start..leaf_start + n_leaves` of `TreeShapExplainer::leaves`.
-    Table { leaf_start: usize, n_leaves: usize },
-    /// Too large to tabulate: the reference recursion.
+    /// Quadrature over nodes `node_start..node_start + n_nodes` (preorder) and leaves
+    /// `leaf_start..leaf_start + n_leaves` of the explainer's arrays.
+    Fast {
+        node_start: usize,
+        n_nodes: usize,
+        leaf_start: usize,
+        n_leaves: usize,
+    },
+    /// A leaf has too many distinct path features: the reference recursion.
     Reference,
 }
 
-/// Precomputed data of one leaf: its distinct path features and subset table.
+/// One internal node, in preorder, with its split decision made branch-free.
+#[derive(Debug, Clone, Copy)]
+struct NodePlan {
+    feature: u32,
+    threshold: f64,
+    /// Direction of a NaN input (after LightGBM's missing-type rules).
+    nan_left: bool,
+    /// `MissingType::Zero`: an exact zero (after the zero threshold) takes the default direction.
+    zero_is_missing: bool,
+    default_left: bool,
+    /// Index of this node's feature in the distinct-feature list of every path through the node.
+    bit: u32,
+    /// Mask slots (internal node `n` -> `n`, leaf `l` -> `num_internal + l`) of node and children.
+    slot: u32,
+    left_slot: u32,
+    right_slot: u32,
+}
+
+/// Precomputed data of one leaf.
 #[derive(Debug, Clone, Copy)]
 struct LeafPlan {
-    /// Start of the leaf's entries in the `path_*` arrays.
+    /// Start of the leaf's entries in `path_feature` / `path_zero`.
     path_start: usize,
     /// Number of distinct path features `d`.
     path_len: usize,
-    /// Start of the leaf's `2^d` entries in `table`.
-    table_start: usize,
+    /// Number of quadrature nodes: `ceil(d / 2)` (enough for exactness) rounded up to a kernel
+    /// size (1..=8 or 16).
+    nodes: usize,
+    /// Start of the leaf's `d x q` values `z_j (1 - t_k)` (feature-major) in `scaled_zero`.
+    scaled_start: usize,
+    /// Mask slot of the leaf.
+    slot: usize,
+    value: f64,
 }
 
 /// A model prepared for fast exact TreeSHAP; build once, then explain any number of rows.
@@ -103,30 +144,75 @@ pub struct TreeShapExplainer {
     ensemble: TreeEnsemble,
     expected_value: f64,
     plans: Vec<TreePlan>,
+    nodes: Vec<NodePlan>,
     leaves: Vec<LeafPlan>,
     /// Feature index of each distinct path feature.
     path_feature: Vec<u32>,
-    /// Internal nodes (bit per node) where the path tests this feature.
-    path_mask: Vec<u64>,
-    /// Of those nodes, the ones where the path goes left.
-    path_want_left: Vec<u64>,
     /// `z_j` of each distinct path feature.
     path_zero: Vec<f64>,
-    /// `1 - z_j` of each distinct path feature.
-    path_one_minus_zero: Vec<f64>,
-    /// Per leaf and subset `U` (bit `j` = path feature `j`): `v * R(U)`. `Zc(U)` is recomputed per
-    /// row (d multiplications) rather than stored, halving the memory the hot loop streams.
-    table: Vec<f64>,
+    /// Per leaf, `z_j (1 - t_k)` for its quadrature nodes `k` and path features `j`.
+    scaled_zero: Vec<f64>,
+    /// Gauss-Legendre nodes on [0, 1]: the rule with `q` nodes starts at `q (q - 1) / 2`.
+    quad_node: Vec<f64>,
+    /// Matching weights (they sum to 1 for every rule).
+    quad_weight: Vec<f64>,
+    /// Most mask slots (internal nodes + leaves) of any `Fast` tree.
+    max_slots: usize,
     /// Scratch length the reference recursion needs for the deepest `Reference` tree.
     reference_buffer_len: usize,
+    /// Widest SIMD level the kernels may use (see [`Self::with_portable_kernels`]).
+    simd: Simd,
+}
+
+/// Instruction set the block kernel is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Simd {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Simd {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Simd::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Portable
+    }
 }
 
 /// Per-thread scratch of [`TreeShapExplainer::contributions_into`]; allocate once, reuse for every row.
 #[derive(Debug, Clone)]
 pub struct ShapScratch {
+    /// Staged rows, row-major (`BLOCK_ROWS x nf`), for the reference recursion.
     rows: Vec<f64>,
-    decisions: Vec<u64>,
+    /// Staged rows, feature-major (`nf x BLOCK_ROWS`), zero threshold applied.
+    columns: Vec<f64>,
+    /// Failed-feature masks, slot-major (`max_slots x BLOCK_ROWS`).
+    fails: Vec<u32>,
+    /// Contributions, feature-major (`nf x BLOCK_ROWS`).
+    phi: Vec<f64>,
+    /// One row's contributions from a reference tree.
+    row_phi: Vec<f64>,
     path: Vec<PathElement>,
+    /// Leaf kernel work space (`o`, `g`, prefix products), reused so no leaf zeroes a stack frame.
+    kernel: KernelScratch,
+}
+
+/// Work space of the leaf kernel, indexed `[j]` (`one`) or `[j * q + k]` (`g`, `prefix`).
+#[derive(Debug, Clone)]
+struct KernelScratch {
+    one: Vec<Lanes>,
+    g: Vec<Lanes>,
+    prefix: Vec<Lanes>,
 }
 
 /// Every node of a tree with splits must have a positive data count (cover).
@@ -151,111 +237,70 @@ fn check_covers(tree_index: usize, tree: &Tree) -> Result<(), ExplainError> {
     Ok(())
 }
 
-/// The distinct features on one root-to-leaf path, in order of first appearance.
-#[derive(Default)]
-struct LeafPath {
+/// Gauss-Legendre rule with `q` nodes mapped to [0, 1]: (nodes, weights), by Newton's method on
+/// the Legendre recurrence (converges to full double precision for the small `q` used here).
+fn gauss_legendre(q: usize) -> (Vec<f64>, Vec<f64>) {
+    // P_q(x) and P_q'(x) by the three-term recurrence (q >= 1).
+    let legendre = |x: f64| {
+        let (mut p0, mut p1) = (1.0, x);
+        for n in 2..=q {
+            let p2 = ((2 * n - 1) as f64 * x * p1 - (n - 1) as f64 * p0) / n as f64;
+            p0 = p1;
+            p1 = p2;
+        }
+        (p1, q as f64 * (x * p1 - p0) / (x * x - 1.0))
+    };
+    let mut nodes = Vec::with_capacity(q);
+    let mut weights = Vec::with_capacity(q);
+    for i in 0..q {
+        let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (q as f64 + 0.5)).cos();
+        for _ in 0..100 {
+            let (p, dp) = legendre(x);
+            let step = p / dp;
+            x -= step;
+            if step.abs() <= 1e-16 {
+                break;
+            }
+        }
+        let (_, dp) = legendre(x);
+        nodes.push(0.5 * (1.0 - x));
+        weights.push(1.0 / ((1.0 - x * x) * dp * dp));
+    }
+    (nodes, weights)
+}
+
+/// Distinct features of one root-to-leaf path, in order of first appearance, with their `z`.
+#[derive(Debug, Clone, Default)]
+struct PathFeatures {
     feature: Vec<u32>,
-    mask: Vec<u64>,
-    want_left: Vec<u64>,
     zero: Vec<f64>,
 }
 
-/// Collects the merged path of every leaf (indexed by leaf) of a tree with at most 64 internal nodes.
-fn leaf_paths(tree: &Tree) -> Vec<LeafPath> {
-    let mut out: Vec<LeafPath> = (0..tree.num_leaves())
-        .map(|_| LeafPath::default())
-        .collect();
-    // Depth-first walk carrying the path as (node, went_left) pairs.
-    let mut stack: Vec<(i32, Vec<(usize, bool)>)> = vec![(0, Vec::new())];
-    while let Some((node, path)) = stack.pop() {
-        if node < 0 {
-            let leaf = &mut out[(!node) as usize];
-            for &(n, left) in &path {
-                let f = tree.split_feature[n];
-                let j = match leaf.feature.iter().position(|&g| g == f) {
-                    Some(j) => j,
-                    None => {
-                        leaf.feature.push(f);
-                        leaf.mask.push(0);
-                        leaf.want_left.push(0);
-                        leaf.zero.push(1.0);
-                        leaf.feature.len() - 1
-                    }
-                };
-                let child = if left {
-                    tree.left_child[n]
-                } else {
-                    tree.right_child[n]
-                };
-                leaf.mask[j] |= 1u64 << n;
-                if left {
-                    leaf.want_left[j] |= 1u64 << n;
-                }
-                leaf.zero[j] *= reference::child_count(tree, child) / tree.internal_count[n] as f64;
-            }
-            continue;
-        }
-        let n = node as usize;
-        for (child, left) in [(tree.right_child[n], false), (tree.left_child[n], true)] {
-            let mut p = path.clone();
-            p.push((n, left));
-            stack.push((child, p));
-        }
-    }
-    out
-}
-
-/// Appends the `2^d` entries `v * R(U)` of one leaf to `table`.
-fn push_leaf_table(zero: &[f64], value: f64, table: &mut Vec<f64>) {
-    let d = zero.len();
-    let n = 1usize << d;
-    // Shapley weights w(s, d) = s! (d - s - 1)! / d! for s = 0..d-1.
-    let mut w = vec![0.0; d];
-    w[0] = 1.0 / d as f64;
-    for s in 1..d {
-        w[s] = w[s - 1] * s as f64 / (d - s) as f64;
-    }
-    // Elementary symmetric polynomials of {z_j : j in U}, for every subset U.
-    let width = d + 1;
-    let mut esp = vec![0.0; n * width];
-    esp[0] = 1.0;
-    for u in 1..n {
-        let j = u.trailing_zeros() as usize;
-        let prev = u & (u - 1);
-        let k = u.count_ones() as usize;
-        let z = zero[j];
-        esp[u * width] = 1.0;
-        for m in 1..=k {
-            esp[u * width + m] = esp[prev * width + m] + z * esp[prev * width + m - 1];
-        }
-    }
-    for u in 0..n {
-        let k = u.count_ones() as usize;
-        // R(U) = sum_s w(s) e_{k-s}(U); |S| = d never occurs (S excludes the explained feature).
-        let mut r = 0.0;
-        for (s, &ws) in w.iter().enumerate().take(k + 1) {
-            r += ws * esp[u * width + (k - s)];
-        }
-        table.push(value * r);
-    }
-}
-
 impl TreeShapExplainer {
-    /// Prepares `ensemble`: validates it, requires positive covers and tabulates every leaf.
+    /// Prepares `ensemble`: validates it, requires positive covers and precomputes every leaf.
     pub fn new(ensemble: &TreeEnsemble) -> Result<Self, ExplainError> {
         ensemble.validate().map_err(ExplainError::InvalidEnsemble)?;
+        let mut quad_node = Vec::new();
+        let mut quad_weight = Vec::new();
+        for q in 1..=MAX_NODES {
+            let (t, w) = gauss_legendre(q);
+            quad_node.extend(t);
+            quad_weight.extend(w);
+        }
         let mut ex = TreeShapExplainer {
             ensemble: ensemble.clone(),
             expected_value: reference::ensemble_expected_value(ensemble),
             plans: Vec::with_capacity(ensemble.trees.len()),
+            nodes: Vec::new(),
             leaves: Vec::new(),
             path_feature: Vec::new(),
-            path_mask: Vec::new(),
-            path_want_left: Vec::new(),
             path_zero: Vec::new(),
-            path_one_minus_zero: Vec::new(),
-            table: Vec::new(),
+            scaled_zero: Vec::new(),
+            quad_node,
+            quad_weight,
+            max_slots: 0,
             reference_buffer_len: 0,
+            simd: Simd::detect(),
         };
         for (ti, tree) in ensemble.trees.iter().enumerate() {
             check_covers(ti, tree)?;
@@ -269,35 +314,109 @@ impl TreeShapExplainer {
         Ok(ex)
     }
 
+    /// The same explainer with SIMD kernels disabled. Results are bit-identical (tests check it);
+    /// this exists to test exactly that and to measure what SIMD buys.
+    pub fn with_portable_kernels(mut self) -> Self {
+        self.simd = Simd::Portable;
+        self
+    }
+
+    /// The quadrature rule with `q` nodes: (nodes, weights).
+    fn rule(&self, q: usize) -> (&[f64], &[f64]) {
+        let start = q * (q - 1) / 2;
+        (
+            &self.quad_node[start..start + q],
+            &self.quad_weight[start..start + q],
+        )
+    }
+
     fn plan_tree(&mut self, tree: &Tree) -> TreePlan {
-        if tree.num_internal() == 0 {
+        let n_internal = tree.num_internal();
+        if n_internal == 0 {
             return TreePlan::Constant;
         }
-        if tree.num_internal() > 64 {
-            return TreePlan::Reference;
+        let slot_of = |child: i32| -> u32 {
+            if child < 0 {
+                (n_internal + (!child) as usize) as u32
+            } else {
+                child as u32
+            }
+        };
+        let mut nodes = Vec::with_capacity(n_internal);
+        let mut leaf_paths: Vec<PathFeatures> = vec![PathFeatures::default(); tree.num_leaves()];
+        // Preorder walk carrying the path's distinct features (parents before children).
+        let mut stack: Vec<(i32, PathFeatures)> = vec![(0, PathFeatures::default())];
+        while let Some((node, path)) = stack.pop() {
+            if node < 0 {
+                if path.feature.len() > MAX_TABLE_DEPTH {
+                    return TreePlan::Reference;
+                }
+                leaf_paths[(!node) as usize] = path;
+                continue;
+            }
+            let n = node as usize;
+            let feature = tree.split_feature[n];
+            let bit = path
+                .feature
+                .iter()
+                .position(|&f| f == feature)
+                .unwrap_or(path.feature.len());
+            let (left, right) = (tree.left_child[n], tree.right_child[n]);
+            nodes.push(NodePlan {
+                feature,
+                threshold: tree.threshold[n],
+                nan_left: match tree.missing_type[n] {
+                    MissingType::None => 0.0 <= tree.threshold[n],
+                    MissingType::Zero | MissingType::NaN => tree.default_left[n],
+                },
+                zero_is_missing: tree.missing_type[n] == MissingType::Zero,
+                default_left: tree.default_left[n],
+                bit: bit.min(MAX_TABLE_DEPTH - 1) as u32,
+                slot: n as u32,
+                left_slot: slot_of(left),
+                right_slot: slot_of(right),
+            });
+            let count = tree.internal_count[n] as f64;
+            for child in [right, left] {
+                let mut p = path.clone();
+                if bit == p.feature.len() {
+                    p.feature.push(feature);
+                    p.zero.push(1.0);
+                }
+                p.zero[bit] *= reference::child_count(tree, child) / count;
+                stack.push((child, p));
+            }
         }
-        let paths = leaf_paths(tree);
-        if paths.iter().any(|p| p.feature.len() > MAX_TABLE_DEPTH) {
-            return TreePlan::Reference;
-        }
+        let node_start = self.nodes.len();
+        self.nodes.extend(nodes);
         let leaf_start = self.leaves.len();
-        for (leaf, path) in paths.iter().enumerate() {
+        for (leaf, path) in leaf_paths.iter().enumerate() {
+            let d = path.feature.len();
+            let q = kernel_nodes(d);
             self.leaves.push(LeafPlan {
                 path_start: self.path_feature.len(),
-                path_len: path.feature.len(),
-                table_start: self.table.len(),
+                path_len: d,
+                nodes: q,
+                scaled_start: self.scaled_zero.len(),
+                slot: n_internal + leaf,
+                value: tree.leaf_value[leaf],
             });
             self.path_feature.extend_from_slice(&path.feature);
-            self.path_mask.extend_from_slice(&path.mask);
-            self.path_want_left.extend_from_slice(&path.want_left);
             self.path_zero.extend_from_slice(&path.zero);
-            self.path_one_minus_zero
-                .extend(path.zero.iter().map(|z| 1.0 - z));
-            push_leaf_table(&path.zero, tree.leaf_value[leaf], &mut self.table);
+            let (t, _) = self.rule(q);
+            let scaled: Vec<f64> = path
+                .zero
+                .iter()
+                .flat_map(|&z| t.iter().map(move |&tk| z * (1.0 - tk)))
+                .collect();
+            self.scaled_zero.extend(scaled);
         }
-        TreePlan::Table {
+        self.max_slots = self.max_slots.max(n_internal + tree.num_leaves());
+        TreePlan::Fast {
+            node_start,
+            n_nodes: n_internal,
             leaf_start,
-            n_leaves: paths.len(),
+            n_leaves: tree.num_leaves(),
         }
     }
 
@@ -316,12 +435,16 @@ impl TreeShapExplainer {
         self.expected_value
     }
 
-    /// Bytes held by the precomputed subset tables (memory cost of the fast path).
+    /// Bytes held by the precomputed per-node and per-leaf data (memory cost of the fast path).
     pub fn table_bytes(&self) -> usize {
-        self.table.len() * std::mem::size_of::<f64>()
+        use std::mem::size_of;
+        self.nodes.len() * size_of::<NodePlan>()
+            + self.leaves.len() * size_of::<LeafPlan>()
+            + self.path_feature.len() * size_of::<u32>()
+            + (self.path_zero.len() + self.scaled_zero.len()) * size_of::<f64>()
     }
 
-    /// Number of trees explained by the reference recursion instead of tables.
+    /// Number of trees explained by the reference recursion instead of the fast path.
     pub fn num_reference_trees(&self) -> usize {
         self.plans
             .iter()
@@ -331,10 +454,19 @@ impl TreeShapExplainer {
 
     /// Fresh scratch buffers for [`Self::contributions_into`] (one per thread).
     pub fn new_scratch(&self) -> ShapScratch {
+        let nf = self.num_features();
         ShapScratch {
-            rows: vec![0.0; BLOCK_ROWS * self.num_features()],
-            decisions: vec![0; BLOCK_ROWS],
+            rows: vec![0.0; BLOCK_ROWS * nf],
+            columns: vec![0.0; BLOCK_ROWS * nf],
+            fails: vec![0; BLOCK_ROWS * self.max_slots],
+            phi: vec![0.0; BLOCK_ROWS * nf],
+            row_phi: vec![0.0; nf],
             path: vec![PathElement::default(); self.reference_buffer_len],
+            kernel: KernelScratch {
+                one: vec![Lanes::splat(0.0); MAX_TABLE_DEPTH],
+                g: vec![Lanes::splat(0.0); MAX_TABLE_DEPTH * MAX_NODES],
+                prefix: vec![Lanes::splat(0.0); MAX_TABLE_DEPTH * MAX_NODES],
+            },
         }
     }
 
@@ -354,79 +486,125 @@ impl TreeShapExplainer {
         self.explain_block(1, out, scratch);
     }
 
-    /// Explains the first `nb` rows staged in `scratch.rows` into `out` (`nb` rows of `nf + 1`).
+    /// Explains the first `nb` rows staged (row-major) in `scratch.rows` into `out` (`nb` rows of
+    /// `nf + 1`), with the widest kernel the CPU supports.
     fn explain_block(&self, nb: usize, out: &mut [f64], scratch: &mut ShapScratch) {
+        match self.simd {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Simd::detect` saw the CPU report AVX-512F.
+            Simd::Avx512 => unsafe { self.explain_block_avx512(nb, out, scratch) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Simd::detect` saw the CPU report AVX2.
+            Simd::Avx2 => unsafe { self.explain_block_avx2(nb, out, scratch) },
+            Simd::Portable => self.explain_block_impl(nb, out, scratch),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn explain_block_avx512(&self, nb: usize, out: &mut [f64], scratch: &mut ShapScratch) {
+        self.explain_block_impl(nb, out, scratch);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn explain_block_avx2(&self, nb: usize, out: &mut [f64], scratch: &mut ShapScratch) {
+        self.explain_block_impl(nb, out, scratch);
+    }
+
+    /// The block body; always inlined so each `explain_block_*` compiles it for its instruction set.
+    #[inline(always)]
+    fn explain_block_impl(&self, nb: usize, out: &mut [f64], scratch: &mut ShapScratch) {
         let nf = self.num_features();
         let stride = nf + 1;
-        out.fill(0.0);
+        // Lanes past `nb` compute on zeros and are discarded; lanes never interact.
+        let padded = nb.next_multiple_of(LANES);
         let ShapScratch {
             rows,
-            decisions,
+            columns,
+            fails,
+            phi,
+            row_phi,
             path,
+            kernel,
         } = scratch;
+        for f in 0..nf {
+            let col = &mut columns[f * BLOCK_ROWS..f * BLOCK_ROWS + padded];
+            for (r, c) in col.iter_mut().enumerate() {
+                let x = if r < nb { rows[r * nf + f] } else { 0.0 };
+                // LightGBM's first step for every split: tiny magnitudes become exactly zero.
+                *c = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
+            }
+        }
+        phi.fill(0.0);
         for (tree, plan) in self.ensemble.trees.iter().zip(&self.plans) {
             match *plan {
                 TreePlan::Constant => {}
                 TreePlan::Reference => {
                     for r in 0..nb {
-                        let row = &rows[r * nf..(r + 1) * nf];
-                        let phi = &mut out[r * stride..r * stride + nf];
-                        reference::tree_shap_into(tree, row, phi, path);
+                        row_phi.fill(0.0);
+                        reference::tree_shap_into(tree, &rows[r * nf..(r + 1) * nf], row_phi, path);
+                        for (f, &v) in row_phi.iter().enumerate() {
+                            phi[f * BLOCK_ROWS + r] += v;
+                        }
                     }
                 }
-                TreePlan::Table {
+                TreePlan::Fast {
+                    node_start,
+                    n_nodes,
                     leaf_start,
                     n_leaves,
                 } => {
-                    for (r, dec) in decisions.iter_mut().enumerate().take(nb) {
-                        let row = &rows[r * nf..(r + 1) * nf];
-                        let mut bits = 0u64;
-                        for (n, &f) in tree.split_feature.iter().enumerate() {
-                            if tree.goes_left(n, row[f as usize]) {
-                                bits |= 1u64 << n;
-                            }
-                        }
-                        *dec = bits;
+                    fails[..padded].fill(0);
+                    for node in &self.nodes[node_start..node_start + n_nodes] {
+                        split_masks(node, columns, fails, padded);
                     }
                     for leaf in &self.leaves[leaf_start..leaf_start + n_leaves] {
-                        self.add_leaf(leaf, &decisions[..nb], out, stride);
+                        self.add_leaf(leaf, fails, phi, padded, kernel);
                     }
                 }
             }
         }
         for r in 0..nb {
-            out[r * stride + nf] = self.expected_value;
+            let dst = &mut out[r * stride..(r + 1) * stride];
+            for (f, d) in dst[..nf].iter_mut().enumerate() {
+                *d = phi[f * BLOCK_ROWS + r];
+            }
+            dst[nf] = self.expected_value;
         }
     }
 
-    /// Adds one leaf's attributions to every row of the block (the hot loop).
-    #[inline]
-    fn add_leaf(&self, leaf: &LeafPlan, decisions: &[u64], out: &mut [f64], stride: usize) {
-        let range = leaf.path_start..leaf.path_start + leaf.path_len;
-        let features = &self.path_feature[range.clone()];
-        let masks = &self.path_mask[range.clone()];
-        let wants = &self.path_want_left[range.clone()];
-        let zeros = &self.path_zero[range.clone()];
-        let one_minus_zero = &self.path_one_minus_zero[range];
-        let table = &self.table[leaf.table_start..leaf.table_start + (1usize << leaf.path_len)];
-        for (r, &dec) in decisions.iter().enumerate() {
-            // O (satisfied path features) and Zc(O) = product of z over the failing ones.
-            let mut satisfied = 0usize;
-            let mut zc = 1.0;
-            // Branch-free: which way a row goes is unpredictable, mispredictions would dominate.
-            for (j, ((&mask, &want), &z)) in masks.iter().zip(wants).zip(zeros).enumerate() {
-                let pass = usize::from((dec ^ want) & mask == 0);
-                satisfied |= pass << j;
-                zc *= [z, 1.0][pass];
-            }
-            let vr = table[satisfied];
-            let failing = -zc * vr;
-            let phi = &mut out[r * stride..(r + 1) * stride];
-            for (j, (&f, &omz)) in features.iter().zip(one_minus_zero).enumerate() {
-                let bit = 1usize << j;
-                let passing = omz * zc * table[satisfied ^ bit];
-                phi[f as usize] += [failing, passing][(satisfied >> j) & 1];
-            }
+    /// Adds one leaf's attributions to every row of the block, through the kernel compiled for
+    /// its number of quadrature nodes.
+    #[inline(always)]
+    fn add_leaf(
+        &self,
+        leaf: &LeafPlan,
+        fails: &[u32],
+        phi: &mut [f64],
+        padded: usize,
+        kernel: &mut KernelScratch,
+    ) {
+        let d = leaf.path_len;
+        let q = leaf.nodes;
+        let (t, w) = self.rule(q);
+        let data = LeafData {
+            features: &self.path_feature[leaf.path_start..leaf.path_start + d],
+            zeros: &self.path_zero[leaf.path_start..leaf.path_start + d],
+            scaled: &self.scaled_zero[leaf.scaled_start..leaf.scaled_start + q * d],
+            value: leaf.value,
+            fails: &fails[leaf.slot * BLOCK_ROWS..leaf.slot * BLOCK_ROWS + padded],
+        };
+        match q {
+            1 => leaf_kernel::<1>(&data, t, w, phi, kernel),
+            2 => leaf_kernel::<2>(&data, t, w, phi, kernel),
+            3 => leaf_kernel::<3>(&data, t, w, phi, kernel),
+            4 => leaf_kernel::<4>(&data, t, w, phi, kernel),
+            5 => leaf_kernel::<5>(&data, t, w, phi, kernel),
+            6 => leaf_kernel::<6>(&data, t, w, phi, kernel),
+            7 => leaf_kernel::<7>(&data, t, w, phi, kernel),
+            8 => leaf_kernel::<8>(&data, t, w, phi, kernel),
+            _ => leaf_kernel::<MAX_NODES>(&data, t, w, phi, kernel),
         }
     }
 
@@ -450,7 +628,8 @@ impl TreeShapExplainer {
         // Enough blocks to keep every thread busy; block size never changes any row's result.
         let block_rows = n
             .div_ceil(2 * rayon::current_num_threads())
-            .clamp(1, BLOCK_ROWS);
+            .next_multiple_of(LANES)
+            .clamp(LANES, BLOCK_ROWS);
         out.par_chunks_mut(block_rows * stride)
             .enumerate()
             .for_each_init(
@@ -469,6 +648,162 @@ impl TreeShapExplainer {
                 },
             );
         Ok(Array2::from_shape_vec((n, stride), out).expect("shape matches buffer length"))
+    }
+}
+
+/// Quadrature nodes used for a leaf with `d` distinct path features: `ceil(d / 2)` makes the rule
+/// exact for the degree `d - 1` integrand; above 8 the 16-node rule (also exact) keeps the number
+/// of compiled kernels small.
+fn kernel_nodes(d: usize) -> usize {
+    match d.div_ceil(2) {
+        q @ 0..=8 => q.max(1),
+        _ => MAX_NODES,
+    }
+}
+
+/// `LANES` doubles, one per row, with element-wise arithmetic written so LLVM emits one vector
+/// instruction per operation (SSE2, AVX2 or AVX-512, whichever the enclosing function enables).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Lanes([f64; LANES]);
+
+impl Lanes {
+    #[inline(always)]
+    fn splat(v: f64) -> Self {
+        Lanes([v; LANES])
+    }
+
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        let mut r = self.0;
+        for (x, y) in r.iter_mut().zip(o.0) {
+            *x *= y;
+        }
+        Lanes(r)
+    }
+
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        let mut r = self.0;
+        for (x, y) in r.iter_mut().zip(o.0) {
+            *x += y;
+        }
+        Lanes(r)
+    }
+}
+
+/// One leaf, as the kernel sees it.
+struct LeafData<'a> {
+    features: &'a [u32],
+    zeros: &'a [f64],
+    /// `z_j (1 - t_k)`, `d x Q`.
+    scaled: &'a [f64],
+    value: f64,
+    /// Failed-feature masks of the block's rows at this leaf.
+    fails: &'a [u32],
+}
+
+/// The hot loop: adds one leaf's attributions to `LANES` rows at a time, with `Q` quadrature nodes.
+///
+/// Forward over path features, the running products `w_k prod_{i<j} g_i(t_k)` (one independent
+/// chain per node `k`, so the multiplications pipeline); backward, the suffix products complete
+/// `w_k prod_{i != j} g_i(t_k)`, summed over `k` in order and added to feature `j`'s column.
+#[inline(always)]
+fn leaf_kernel<const Q: usize>(
+    leaf: &LeafData<'_>,
+    t: &[f64],
+    w: &[f64],
+    phi: &mut [f64],
+    kernel: &mut KernelScratch,
+) {
+    let t: [f64; Q] = t.try_into().expect("rule has Q nodes");
+    let w: [f64; Q] = w.try_into().expect("rule has Q weights");
+    let d = leaf.features.len();
+    let one = &mut kernel.one[..d];
+    let g = &mut kernel.g[..d * Q];
+    let prefix = &mut kernel.prefix[..d * Q];
+    for (chunk, lane_fails) in leaf.fails.chunks_exact(LANES).enumerate() {
+        let mut run = w.map(Lanes::splat);
+        for (j, (((oj, gj), pj), aj)) in one
+            .iter_mut()
+            .zip(g.chunks_exact_mut(Q))
+            .zip(prefix.chunks_exact_mut(Q))
+            .zip(leaf.scaled.chunks_exact(Q))
+            .enumerate()
+        {
+            let mut o = [0.0; LANES];
+            for (ol, &m) in o.iter_mut().zip(lane_fails) {
+                *ol = f64::from(1 - ((m >> j) & 1));
+            }
+            *oj = Lanes(o);
+            for k in 0..Q {
+                // g_j(t_k) = o_j t_k + z_j (1 - t_k)
+                let gv = Lanes::splat(aj[k]).add(oj.mul(Lanes::splat(t[k])));
+                gj[k] = gv;
+                pj[k] = run[k];
+                run[k] = run[k].mul(gv);
+            }
+        }
+        let mut suffix = [Lanes::splat(1.0); Q];
+        let base = chunk * LANES;
+        for ((((&f, &z), oj), gj), pj) in leaf
+            .features
+            .iter()
+            .zip(leaf.zeros)
+            .zip(&*one)
+            .zip(g.chunks_exact(Q))
+            .zip(prefix.chunks_exact(Q))
+            .rev()
+        {
+            let mut sum = Lanes::splat(0.0);
+            for k in 0..Q {
+                sum = sum.add(pj[k].mul(suffix[k]));
+                suffix[k] = suffix[k].mul(gj[k]);
+            }
+            let scale = oj.add(Lanes::splat(-z)).mul(Lanes::splat(leaf.value));
+            let contribution = scale.mul(sum);
+            let dst = &mut phi[f as usize * BLOCK_ROWS + base..][..LANES];
+            for (d, c) in dst.iter_mut().zip(contribution.0) {
+                *d += c;
+            }
+        }
+    }
+}
+
+/// Routes every row of the block through one split: the child a row does not enter gets the
+/// node's feature bit in its failed-feature mask (`LightGBM`'s `goes_left`, branch-free; the zero
+/// threshold is already applied to `columns`).
+#[inline(always)]
+fn split_masks(node: &NodePlan, columns: &[f64], fails: &mut [u32], padded: usize) {
+    let f = node.feature as usize;
+    let x = &columns[f * BLOCK_ROWS..f * BLOCK_ROWS + padded];
+    let bit = 1u32 << node.bit;
+    let (nan_left, zero_missing, zero_left) = (
+        u32::from(node.nan_left),
+        u32::from(node.zero_is_missing),
+        u32::from(node.default_left),
+    );
+    let (slot, left, right) = (
+        node.slot as usize * BLOCK_ROWS,
+        node.left_slot as usize * BLOCK_ROWS,
+        node.right_slot as usize * BLOCK_ROWS,
+    );
+    let mut go = [0u32; BLOCK_ROWS];
+    for (g, &v) in go.iter_mut().zip(x) {
+        let is_nan = u32::from(v.is_nan());
+        let is_zero = u32::from(v == 0.0) & zero_missing;
+        let compare = u32::from(v <= node.threshold);
+        let special = is_nan | is_zero;
+        *g = (compare & (special ^ 1)) | (is_nan & nan_left) | (is_zero & zero_left);
+    }
+    let mut parent = [0u32; BLOCK_ROWS];
+    parent[..padded].copy_from_slice(&fails[slot..slot + padded]);
+    for (child, went) in [(left, 0u32), (right, 1u32)] {
+        let dst = &mut fails[child..child + padded];
+        for ((m, &p), &g) in dst.iter_mut().zip(&parent).zip(&go) {
+            // The row fails this feature on the side it does not take.
+            *m = p | (bit * (g ^ went ^ 1));
+        }
     }
 }
 

@@ -129,8 +129,8 @@ proptest! {
 }
 
 #[test]
-fn deep_trees_fall_back_to_reference_and_agree() {
-    // 200 leaves: more than 64 internal nodes, so these trees take the reference path.
+fn large_trees_take_the_fast_path_and_agree() {
+    // 200 leaves: far more than 64 internal nodes, still at most 30 distinct features per path.
     let shape = EnsembleShape {
         trees: 3,
         leaves: 200,
@@ -140,12 +140,77 @@ fn deep_trees_fall_back_to_reference_and_agree() {
     };
     let model = random_ensemble(11, shape);
     let explainer = TreeShapExplainer::new(&model).unwrap();
-    assert_eq!(explainer.num_reference_trees(), 3);
+    assert_eq!(explainer.num_reference_trees(), 0);
     let rows = random_rows(12, 5, shape.features, 0.1);
     let fast = explainer.contributions(rows.view()).unwrap();
     for (r, row) in rows.rows().into_iter().enumerate() {
         let row = row.to_vec();
         let reference = reference_contributions(&model, &row);
+        assert!(max_abs_diff(&reference, &fast.row(r).to_vec()) <= 1e-9);
+    }
+}
+
+/// A caterpillar tree: node `i` splits feature `i` at 0, its left child is leaf `i`, its right child
+/// node `i + 1`; the deepest leaf's path tests `depth` distinct features.
+fn chain_tree(depth: usize) -> Tree {
+    let root_count = 100 + depth as u64;
+    let mut t = Tree::constant(0.0, root_count);
+    t.leaf_value.clear();
+    t.leaf_weight.clear();
+    t.leaf_count.clear();
+    for i in 0..depth {
+        let count = root_count - i as u64;
+        t.split_feature.push(i as u32);
+        t.split_gain.push(1.0);
+        t.threshold.push(0.0);
+        t.default_left.push(i % 2 == 0);
+        t.missing_type.push(aml_models::MissingType::NaN);
+        t.left_child.push(!(i as i32));
+        t.right_child.push(if i + 1 < depth {
+            i as i32 + 1
+        } else {
+            !(depth as i32)
+        });
+        t.internal_value.push(0.0);
+        t.internal_weight.push(count as f64);
+        t.internal_count.push(count);
+        t.leaf_value.push((i as f64 * 0.37).sin());
+        t.leaf_weight.push(1.0);
+        t.leaf_count.push(1);
+    }
+    t.leaf_value.push(0.25);
+    t.leaf_weight.push((root_count - depth as u64) as f64);
+    t.leaf_count.push(root_count - depth as u64);
+    t
+}
+
+#[test]
+fn paths_with_too_many_features_fall_back_to_reference_and_agree() {
+    let depth = aml_explain::MAX_TABLE_DEPTH + 4;
+    let shallow = random_ensemble(
+        13,
+        EnsembleShape {
+            trees: 1,
+            leaves: 15,
+            features: depth,
+            used_features: depth,
+            root_count: 1000,
+        },
+    );
+    let model = TreeEnsemble {
+        trees: vec![chain_tree(depth), shallow.trees[0].clone(), chain_tree(8)],
+        ..shallow
+    };
+    let explainer = TreeShapExplainer::new(&model).unwrap();
+    assert_eq!(explainer.num_reference_trees(), 1);
+    let mut rows = random_rows(14, 9, depth, 0.1);
+    // Rows that reach the deepest leaves (all features positive) exercise the long path.
+    for r in 0..3 {
+        rows.row_mut(r).fill(1.0 + r as f64);
+    }
+    let fast = explainer.contributions(rows.view()).unwrap();
+    for (r, row) in rows.rows().into_iter().enumerate() {
+        let reference = reference_contributions(&model, &row.to_vec());
         assert!(max_abs_diff(&reference, &fast.row(r).to_vec()) <= 1e-9);
     }
 }
@@ -172,6 +237,9 @@ fn bit_identical_across_threads_and_row_order() {
     let one = run(1, rows.view());
     let two = run(2, rows.view());
     assert_eq!(one, two);
+    // The portable kernels give the same bits as the SIMD ones the CPU selected.
+    let portable = explainer.clone().with_portable_kernels();
+    assert_eq!(portable.contributions(rows.view()).unwrap(), one);
     // Reversed rows give the same per-row bits, and single-row calls agree with the batch.
     let reversed = rows.slice(ndarray::s![..;-1, ..]).to_owned();
     let rev = run(2, reversed.view());
