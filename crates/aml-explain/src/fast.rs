@@ -47,8 +47,9 @@ pub const MAX_TABLE_DEPTH: usize = 32;
 /// Most quadrature nodes any leaf needs: `ceil(MAX_TABLE_DEPTH / 2)`.
 const MAX_NODES: usize = MAX_TABLE_DEPTH.div_ceil(2);
 
-/// Rows evaluated together by the leaf kernel, one per SIMD lane (8 doubles = one AVX-512 register).
-const LANES: usize = 8;
+/// Rows evaluated together by the leaf kernel, one per SIMD lane (32 doubles = four AVX-512
+/// registers per operation: enough independent work to hide latency; 64 was slower).
+const LANES: usize = 32;
 
 /// Rows explained together: a tree's node and leaf data are read once per block, and the block's
 /// inputs, masks and outputs (feature-major) stay in L1/L2. A multiple of `LANES`.
