@@ -228,7 +228,6 @@ fn tampered_batch_is_refused_and_nothing_is_written() {
 }
 
 #[test]
-#[ignore = "known bug: Bundle::version() differs after save/load round trip (open in issue 6)"]
 fn bundle_with_other_feature_spec_or_edited_model_is_rejected() {
     let f = fixture();
     let tmp = tempfile::tempdir().unwrap();
@@ -289,7 +288,6 @@ fn retraining_reproduces_the_bundle_byte_for_byte() {
 }
 
 #[test]
-#[ignore = "trained_models/ is not generated yet (open in issue 6)"]
 fn shipped_bundle_loads_and_matches_its_metadata() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("trained_models");
     let bundle = Bundle::load(&dir).unwrap();

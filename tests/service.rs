@@ -106,7 +106,6 @@ fn health_version_openapi() {
 }
 
 #[test]
-#[ignore = "known mismatch between HTTP scoring and stored score_batch output (open in issue 7)"]
 fn scoring_routes_match_score_batch() {
     let f = fixture();
     let scored =

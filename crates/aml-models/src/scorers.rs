@@ -87,8 +87,8 @@ pub enum Calibration {
         /// Intercept.
         b: f64,
     },
-    /// Isotonic regression: a non-decreasing step function linearly interpolated between
-    /// `(x[i], y[i])` knots (`x` strictly increasing), clamped outside (like scikit-learn's
+    /// Isotonic regression: a non-decreasing map linearly interpolated between `(x[i], y[i])`
+    /// knots (`x` strictly increasing), constant outside the knots (like scikit-learn's
     /// `IsotonicRegression(out_of_bounds="clip")`).
     Isotonic {
         /// Knot positions (input probabilities), strictly increasing.
@@ -299,7 +299,13 @@ impl AlertRanker {
             .expect("row counts checked by caller")
     }
 
-    /// Ranking scores (raw LambdaRank outputs; larger = more urgent), one per matrix row.
+    /// Ranking scores (larger = more urgent), one per matrix row: the raw LambdaRank output
+    /// plus [`RANKER_TIE_BREAK`] times the scorer probability.
+    ///
+    /// A ranker of a few dozen trees maps thousands of alerts onto the same few hundred leaf
+    /// sums, so whole blocks of alerts would share a rank; the tiny scorer term orders alerts
+    /// the ranker cannot tell apart by their probability and changes nothing else (leaf sums
+    /// that differ differ by far more than the term).
     pub fn ranking_scores(
         &self,
         matrix: &FeatureMatrix,
@@ -320,9 +326,19 @@ impl AlertRanker {
             });
         }
         let x = Self::ranker_input(matrix.values.view(), scorer_probabilities);
-        Ok(self.model.predict_raw(x.view())?)
+        let mut scores = self.model.predict_raw(x.view())?;
+        for (s, &p) in scores.iter_mut().zip(scorer_probabilities) {
+            if p.is_finite() {
+                *s += RANKER_TIE_BREAK * p;
+            }
+        }
+        Ok(scores)
     }
 }
+
+/// Weight of the scorer probability added to the ranker's raw output to break its ties
+/// (see [`AlertRanker::ranking_scores`]).
+pub const RANKER_TIE_BREAK: f64 = 1e-6;
 
 /// Competition ranks of `scores`: 1 for the largest score, equal scores share the lowest
 /// (best) rank of their block, the next distinct score skips accordingly ("1, 2, 2, 4").

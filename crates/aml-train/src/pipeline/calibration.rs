@@ -3,7 +3,8 @@
 //! A calibration is kept only if it improves the Brier score, judged out of sample: the
 //! validation rows are split in two halves by position (even / odd), each candidate is fitted
 //! on one half and scored on the other, both ways, and the mean Brier is compared with the
-//! uncalibrated one. The winner is then refitted on the whole validation day.
+//! uncalibrated one. The winner is then refitted on the whole validation day; the same
+//! cross-fitting gives the out-of-sample calibrated scores the metrics table reports.
 
 use aml_models::Calibration;
 use serde::{Deserialize, Serialize};
@@ -67,51 +68,60 @@ pub fn fit_platt(labels: &[f64], probs: &[f64]) -> Calibration {
     Calibration::Platt { a, b }
 }
 
-/// Fits isotonic regression (pool adjacent violators, equal inputs merged first) and returns
-/// the knots of the fitted step function.
+/// Smallest and largest calibrated probability an isotonic map may output: a block of
+/// validation rows that happen to be all 0 or all 1 must not turn into a certain 0 or 1 (an
+/// infinite log loss on the next day).
+pub const ISOTONIC_FLOOR: f64 = 1e-3;
+
+/// Fits isotonic regression (pool adjacent violators, equal inputs merged first).
+///
+/// The knots are the blocks' weighted mean inputs with the block means as values, so the map
+/// is piecewise linear and strictly increasing between the first and last knot: two alerts
+/// with different raw probabilities keep their order (a step function would tie whole blocks
+/// of alerts and throw away ranking quality). Values are clamped to
+/// `[ISOTONIC_FLOOR, 1 - ISOTONIC_FLOOR]`.
 pub fn fit_isotonic(labels: &[f64], probs: &[f64]) -> Calibration {
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&i, &j| probs[i].total_cmp(&probs[j]).then(i.cmp(&j)));
-    // Points with equal x merged: (x, sum_y, weight).
-    let mut points: Vec<(f64, f64, f64)> = Vec::new();
+    // Blocks: (sum_x, sum_y, weight); equal inputs always share a block.
+    let mut blocks: Vec<(f64, f64, f64)> = Vec::new();
+    let mut last_x = f64::NAN;
     for &i in &order {
-        match points.last_mut() {
-            Some(last) if last.0 == probs[i] => {
+        match blocks.last_mut() {
+            Some(last) if last_x == probs[i] => {
+                last.0 += probs[i];
                 last.1 += labels[i];
                 last.2 += 1.0;
             }
-            _ => points.push((probs[i], labels[i], 1.0)),
+            _ => blocks.push((probs[i], labels[i], 1.0)),
         }
-    }
-    // Blocks: (x_min, x_max, sum_y, weight).
-    let mut blocks: Vec<(f64, f64, f64, f64)> = Vec::new();
-    for (x, s, w) in points {
-        blocks.push((x, x, s, w));
+        last_x = probs[i];
         while blocks.len() >= 2 {
             let n = blocks.len();
             let (prev, last) = (blocks[n - 2], blocks[n - 1]);
-            if prev.2 / prev.3 >= last.2 / last.3 {
-                blocks[n - 2] = (prev.0, last.1, prev.2 + last.2, prev.3 + last.3);
+            if prev.1 / prev.2 >= last.1 / last.2 {
+                blocks[n - 2] = (prev.0 + last.0, prev.1 + last.1, prev.2 + last.2);
                 blocks.pop();
             } else {
                 break;
             }
         }
     }
-    let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    for (lo, hi, s, w) in blocks {
-        let v = (s / w).clamp(0.0, 1.0);
-        xs.push(lo);
-        ys.push(v);
-        if hi > lo {
-            xs.push(hi);
-            ys.push(v);
+    let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    for (sx, sy, w) in blocks {
+        let x = sx / w;
+        let y = (sy / w).clamp(ISOTONIC_FLOOR, 1.0 - ISOTONIC_FLOOR);
+        // Rounding can make two block centres equal; keep x strictly increasing.
+        if xs.last().is_some_and(|&px| x <= px) {
+            continue;
         }
+        xs.push(x);
+        ys.push(y);
     }
     if xs.is_empty() {
         return Calibration::Isotonic {
             x: vec![0.0, 1.0],
-            y: vec![0.0, 1.0],
+            y: vec![ISOTONIC_FLOOR, 1.0 - ISOTONIC_FLOOR],
         };
     }
     Calibration::Isotonic { x: xs, y: ys }
@@ -125,20 +135,30 @@ fn fit(kind: CalibrationMode, labels: &[f64], probs: &[f64]) -> Option<Calibrati
     }
 }
 
-fn cross_fitted_brier(kind: CalibrationMode, labels: &[f64], probs: &[f64]) -> f64 {
+/// Calibrated probabilities of every row, each from a calibration fitted on the other half of
+/// the rows (halves by position: even / odd), so they are out of sample. `None` when `kind`
+/// is not a calibration method.
+pub fn cross_fitted_scores(
+    kind: CalibrationMode,
+    labels: &[f64],
+    probs: &[f64],
+) -> Option<Vec<f64>> {
     let half = |parity: usize| -> (Vec<f64>, Vec<f64>) {
         (0..labels.len())
             .filter(|i| i % 2 == parity)
             .map(|i| (labels[i], probs[i]))
             .unzip()
     };
-    let (even, odd) = (half(0), half(1));
-    let score = |fit_on: &(Vec<f64>, Vec<f64>), test_on: &(Vec<f64>, Vec<f64>)| -> f64 {
-        let cal = fit(kind, &fit_on.0, &fit_on.1).expect("candidate kinds only");
-        let p: Vec<f64> = test_on.1.iter().map(|&p| cal.apply(p)).collect();
-        brier(&test_on.0, &p)
-    };
-    (score(&even, &odd) + score(&odd, &even)) / 2.0
+    let fitted = [half(1), half(0)].map(|(l, p)| fit(kind, &l, &p));
+    let mut out = Vec::with_capacity(probs.len());
+    for (i, &p) in probs.iter().enumerate() {
+        out.push(fitted[i % 2].as_ref()?.apply(p));
+    }
+    Some(out)
+}
+
+fn cross_fitted_brier(kind: CalibrationMode, labels: &[f64], probs: &[f64]) -> f64 {
+    cross_fitted_scores(kind, labels, probs).map_or(f64::INFINITY, |p| brier(labels, &p))
 }
 
 /// Outcome of [`choose_calibration`].
@@ -146,6 +166,8 @@ fn cross_fitted_brier(kind: CalibrationMode, labels: &[f64], probs: &[f64]) -> f
 pub struct CalibrationChoice {
     /// The kept calibration (fitted on all validation rows), or `None`.
     pub calibration: Option<Calibration>,
+    /// The method of the kept calibration (`CalibrationMode::None` when none is kept).
+    pub kind: CalibrationMode,
     /// Cross-fitted Brier of each candidate, `("none", ..)` first.
     pub candidates: Vec<(String, f64)>,
 }
@@ -178,6 +200,7 @@ pub fn choose_calibration(
     if labels.len() < 20 || positives == 0 || positives == labels.len() {
         return CalibrationChoice {
             calibration: None,
+            kind: CalibrationMode::None,
             candidates,
         };
     }
@@ -191,6 +214,7 @@ pub fn choose_calibration(
     }
     CalibrationChoice {
         calibration: best.and_then(|(kind, _)| fit(kind, labels, probs)),
+        kind: best.map_or(CalibrationMode::None, |(kind, _)| kind),
         candidates,
     }
 }
@@ -207,9 +231,12 @@ mod tests {
         cal.validate().unwrap();
         let out: Vec<f64> = probs.iter().map(|&p| cal.apply(p)).collect();
         assert!(out.windows(2).all(|w| w[0] <= w[1]), "{out:?}");
-        assert_eq!(out[0], 0.0);
+        assert_eq!(out[0], ISOTONIC_FLOOR);
+        // Block {0.2, 0.3, 0.4} has mean 1/3 at its centre 0.3.
         assert!((out[2] - 1.0 / 3.0).abs() < 1e-12, "{out:?}");
-        assert_eq!(out[5], 1.0);
+        assert_eq!(out[5], 1.0 - ISOTONIC_FLOOR);
+        // Strictly increasing between knots: distinct inputs keep their order.
+        assert!(cal.apply(0.25) < cal.apply(0.35));
     }
 
     #[test]

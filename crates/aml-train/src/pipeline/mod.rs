@@ -48,6 +48,9 @@ pub enum PipelineError {
         /// Batch directory.
         path: PathBuf,
     },
+    /// A training configuration file could not be read or parsed.
+    #[error("training configuration {0}")]
+    Config(String),
     /// Not enough data to train and validate.
     #[error("not enough training data: {0}")]
     NotEnoughData(String),

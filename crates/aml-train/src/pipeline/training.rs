@@ -13,7 +13,9 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::baselines;
-use super::calibration::{choose_calibration, CalibrationChoice, CalibrationMode};
+use super::calibration::{
+    choose_calibration, cross_fitted_scores, CalibrationChoice, CalibrationMode,
+};
 use super::data::{cluster_labels, select_rows, stack, DayData};
 use super::evaluation::{MetricsRow, MetricsTable};
 use super::PipelineError;
@@ -82,6 +84,26 @@ impl TrainConfig {
     }
 }
 
+impl TrainConfig {
+    /// Reads a JSON configuration (as printed by `serde_json` from a `TrainConfig`) and sets
+    /// `seed` as the master seed and in every model's parameters.
+    pub fn from_json_file(path: &std::path::Path, seed: u64) -> Result<TrainConfig, PipelineError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PipelineError::Config(format!("{}: {e}", path.display())))?;
+        let mut config: TrainConfig = serde_json::from_str(&text)
+            .map_err(|e| PipelineError::Config(format!("{}: {e}", path.display())))?;
+        config.seed = seed;
+        for params in [
+            &mut config.scorer_params,
+            &mut config.ranker_params,
+            &mut config.cluster_params,
+        ] {
+            params.seed = seed;
+        }
+        Ok(config)
+    }
+}
+
 /// What [`train_bundle`] produced.
 #[derive(Debug, Clone)]
 pub struct TrainReport {
@@ -128,13 +150,30 @@ pub struct Labelled {
     pub groups: Vec<usize>,
 }
 
+impl Labelled {
+    /// No rows, `n_cols` columns.
+    pub fn empty(n_cols: usize) -> Labelled {
+        Labelled {
+            x: Array2::zeros((0, n_cols)),
+            labels: Vec::new(),
+            relevance: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+}
+
 /// The labelled rows of `days`; `extra` (one vector per day, one value per alert) is appended
 /// as the last column (the ranker's scorer probability).
-pub fn labelled(days: &[DayData], extra: Option<&[Vec<f64>]>) -> Labelled {
-    let n_cols = days.first().map_or(0, |d| d.matrix.n_features()) + usize::from(extra.is_some());
+pub fn labelled<D: std::borrow::Borrow<DayData>>(
+    days: &[D],
+    extra: Option<&[Vec<f64>]>,
+) -> Labelled {
+    let n_cols =
+        days.first().map_or(0, |d| d.borrow().matrix.n_features()) + usize::from(extra.is_some());
     let mut parts = Vec::new();
     let (mut labels, mut relevance, mut groups) = (Vec::new(), Vec::new(), Vec::new());
     for (i, day) in days.iter().enumerate() {
+        let day = day.borrow();
         let rows = day.labelled_rows();
         let x = select_rows(&day.matrix.values, &rows);
         let x = match extra {
@@ -237,6 +276,50 @@ fn model_entry(params: &GbdtParams, row: &MetricsRow) -> ModelMetadata {
     }
 }
 
+/// Number of day-grouped folds for the out-of-fold scorer probabilities.
+const OUT_OF_FOLD_FOLDS: usize = 3;
+
+/// Scorer probabilities for every alert of `train_days`, each day scored by a scorer trained
+/// (with `params`, exactly `n_trees` rounds, no early stopping) on the training days of the
+/// other folds; days are assigned to folds round-robin by position. With one training day
+/// there is nothing to hold out, so a scorer on that day scores it (the leak is unavoidable).
+pub fn out_of_fold_scores(
+    params: &GbdtParams,
+    names: &[String],
+    train_days: &[DayData],
+    n_trees: usize,
+    calibration: Option<&aml_models::Calibration>,
+) -> Result<Vec<Vec<f64>>, PipelineError> {
+    let folds = OUT_OF_FOLD_FOLDS.min(train_days.len()).max(1);
+    let mut fold_params = params.clone();
+    fold_params.num_iterations = n_trees.max(1);
+    fold_params.early_stopping_rounds = None;
+    let mut scores = vec![Vec::new(); train_days.len()];
+    for fold in 0..folds {
+        let held_out: Vec<usize> = (0..train_days.len())
+            .filter(|d| d % folds == fold)
+            .collect();
+        let fit_days: Vec<&DayData> = (0..train_days.len())
+            .filter(|d| folds == 1 || d % folds != fold)
+            .map(|d| &train_days[d])
+            .collect();
+        let rows = labelled(&fit_days, None);
+        let model = fit_gbdt(
+            "alert_scorer (out-of-fold)",
+            &fold_params,
+            names.to_vec(),
+            &rows,
+            &Labelled::empty(rows.x.ncols()),
+            false,
+        )?;
+        let fold_scorer = AlertScorer::new(model, calibration.cloned())?;
+        for d in held_out {
+            scores[d] = fold_scorer.score(&train_days[d].matrix)?;
+        }
+    }
+    Ok(scores)
+}
+
 /// Trains the alert scorer, ranker and cluster scorer on `batches` (labelled history, sorted by
 /// date, see [`super::load_history`]), evaluates them and the baselines on the validation days,
 /// and assembles a checked [`Bundle`]. `progress` is told each stage's name as it starts.
@@ -270,8 +353,10 @@ pub fn train_bundle(
     let valid_uncal = raw_scorer.predict_uncalibrated(valid_rows.x.view())?;
     let calibration = choose_calibration(config.calibration, &valid_rows.labels, &valid_uncal);
     let scorer = AlertScorer::new(scorer_model, calibration.calibration.clone())?;
-    let mut valid_scores = valid_uncal.clone();
-    scorer.calibrate(&mut valid_scores);
+    // Calibrated validation scores are cross-fitted (each half calibrated by a map fitted on
+    // the other half): scoring the rows the kept map was fitted on would flatter it.
+    let valid_scores = cross_fitted_scores(calibration.kind, &valid_rows.labels, &valid_uncal)
+        .unwrap_or_else(|| valid_uncal.clone());
     let mut table = MetricsTable::default();
     let scorer_row = MetricsRow::evaluate(
         "alert_scorer",
@@ -292,10 +377,19 @@ pub fn train_bundle(
     }
 
     progress("alert ranker");
-    let day_scores: Vec<Vec<f64>> = days
-        .iter()
-        .map(|d| scorer.score(&d.matrix))
-        .collect::<Result<_, _>>()?;
+    // The ranker and the cluster scorer take the scorer's probability as a feature. On the
+    // training days it must come from scorers that never saw that day, else it is
+    // over-confident there and the downstream models learn to trust it too much.
+    let mut day_scores = out_of_fold_scores(
+        &config.scorer_params,
+        &names,
+        train_days,
+        scorer.model().ensemble().trees.len(),
+        scorer.calibration(),
+    )?;
+    for day in valid_days {
+        day_scores.push(scorer.score(&day.matrix)?);
+    }
     let mut ranker_names = names.clone();
     ranker_names.push(SCORER_FEATURE.to_string());
     let ranker_train = labelled(train_days, Some(&day_scores[..n_train]));

@@ -14,15 +14,22 @@ use aml_models::Bundle;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn bench(c: &mut Criterion) {
-    let bundle = Bundle::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("trained_models")).expect("shipped bundle");
+    let bundle = Bundle::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("trained_models"))
+        .expect("shipped bundle");
     let tmp = tempfile::tempdir().expect("temp dir");
-    let config = SynthConfig { date: "2025-10-01".into(), ..SynthConfig::small() };
+    let config = SynthConfig {
+        date: "2025-10-01".into(),
+        ..SynthConfig::small()
+    };
     let dir = write_batch(&tmp.path().join("day"), &config, 8).expect("synthetic day");
     let (batch, _) = Batch::load(&dir).expect("batch");
     let mut group = c.benchmark_group("end_to_end_small_day");
     group.sample_size(10);
     group.bench_function("score_rows (in memory)", |b| {
-        b.iter(|| pipeline::score_rows(&batch, &bundle, &ScoreOptions::default(), &mut |_| {}).expect("scored"))
+        b.iter(|| {
+            pipeline::score_rows(&batch, &bundle, &ScoreOptions::default(), &mut |_| {})
+                .expect("scored")
+        })
     });
     let key = pipeline::development_key();
     let out = tmp.path().join("out");

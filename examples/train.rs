@@ -19,11 +19,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[command(about = "Train scorer, ranker and cluster scorer into a model bundle")]
 struct Args {
     /// History batch directories (or parents of day directories).
-    #[arg(long, num_args = 1.., required = true)]
+    #[arg(long, num_args = 1.., required_unless_present = "print_config")]
     history: Vec<PathBuf>,
     /// Output bundle directory (replaced atomically).
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "print_config")]
+    out: Option<PathBuf>,
     /// Master seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -33,6 +33,12 @@ struct Args {
     /// Skip the baselines in the metrics table.
     #[arg(long)]
     no_baselines: bool,
+    /// Training configuration (JSON `TrainConfig`; `--seed` still overrides its seed).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print the default configuration as JSON and exit (a starting point for `--config`).
+    #[arg(long)]
+    print_config: bool,
 }
 
 /// A batch directory has META.json; otherwise its sub-directories that do are taken, sorted.
@@ -55,7 +61,9 @@ fn expand(dirs: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 
 fn spinner(msg: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner().with_message(msg.to_string());
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
+    );
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }
@@ -65,15 +73,21 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let bar = spinner(&format!("loading {} history batches", dirs.len()));
     let batches = pipeline::load_history(&dirs)?;
     bar.finish_with_message(format!("loaded {} days", batches.len()));
-    let mut config = TrainConfig::new(args.seed);
-    config.baselines = !args.no_baselines;
+    let mut config = match &args.config {
+        Some(path) => TrainConfig::from_json_file(path, args.seed)?,
+        None => TrainConfig::new(args.seed),
+    };
+    config.baselines &= !args.no_baselines;
     let mut tuning = None;
     if args.tune > 0 {
         let bar = spinner(&format!("tuning: {} trials", args.tune));
         let n_train = batches.len().saturating_sub(config.validation_days);
         let (_, days, _) = prepare_days(batches[..n_train].to_vec(), 1)?;
         let result = pipeline::tune_scorer(&days, &config.scorer_params, args.tune, 3, args.seed)?;
-        bar.finish_with_message(format!("tuning: best cv AUC-PR {:.4}", result.best_cv_auc_pr));
+        bar.finish_with_message(format!(
+            "tuning: best cv AUC-PR {:.4}",
+            result.best_cv_auc_pr
+        ));
         config.scorer_params = result.best_params.clone();
         tuning = Some(result);
     }
@@ -87,33 +101,54 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(b) = current.take() {
         b.finish();
     }
-    report.bundle.save(&args.out)?;
+    let out = args.out.as_deref().ok_or("--out is required")?;
+    report.bundle.save(out)?;
     if let Some(result) = tuning {
-        let path = args.out.join("tuning.json");
+        let path = out.join("tuning.json");
         std::fs::write(&path, serde_json::to_string_pretty(&result)? + "\n")?;
         println!("tuning results: {}", path.display());
     }
-    print_report(&report, &args.out);
+    print_report(&report, out);
     Ok(())
 }
 
 fn print_report(report: &pipeline::TrainReport, out: &Path) {
     let t = &report.bundle.metadata().training;
     println!("bundle {} -> {}", report.bundle.version(), out.display());
-    println!("train days {:?}, validation days {:?}", t.train_days, t.validation_days);
-    println!("calibration candidates (cross-fitted Brier): {:?}", report.calibration.candidates);
-    println!("kept calibration: {:?}\n", report.bundle.scorer().calibration().map(|c| match c {
-        aml_models::Calibration::Platt { .. } => "platt",
-        aml_models::Calibration::Isotonic { .. } => "isotonic",
-    }));
+    println!(
+        "train days {:?}, validation days {:?}",
+        t.train_days, t.validation_days
+    );
+    println!(
+        "calibration candidates (cross-fitted Brier): {:?}",
+        report.calibration.candidates
+    );
+    println!(
+        "kept calibration: {:?}\n",
+        report.bundle.scorer().calibration().map(|c| match c {
+            aml_models::Calibration::Platt { .. } => "platt",
+            aml_models::Calibration::Isotonic { .. } => "isotonic",
+        })
+    );
     println!("{}", report.metrics.to_markdown());
 }
 
 fn main() {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-    ).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
     let args = Args::parse();
+    if args.print_config {
+        let config = TrainConfig::new(args.seed);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&config).expect("config serialises")
+        );
+        return;
+    }
     if let Err(e) = run(&args) {
         eprintln!("train: {e}");
         std::process::exit(1);

@@ -58,20 +58,28 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             let last = &bundle.metadata().training.last_day;
             let day = (parse_date(last)? - parse_date(&world.date)? + 1).max(0) as usize;
             let dir = demo_dir.join("batch");
-            let bar = ProgressBar::new_spinner().with_message(format!("generating synthetic day {day} (after {last})"));
+            let bar = ProgressBar::new_spinner()
+                .with_message(format!("generating synthetic day {day} (after {last})"));
             bar.enable_steady_tick(Duration::from_millis(120));
             write_batch(&dir, &world, day)?;
             bar.finish_with_message(format!("synthetic batch: {}", dir.display()));
             dir
         }
     };
-    let out = args.out.clone().unwrap_or_else(|| demo_dir.join("submission"));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| demo_dir.join("submission"));
     let (key, source) = pipeline::load_signing_key(args.key.as_deref())?;
     if source == KeySource::Development {
-        eprintln!("\n!!! WARNING: no --key and no {} set: signing with the PUBLIC DEVELOPMENT KEY.", pipeline::KEY_ENV);
+        eprintln!(
+            "\n!!! WARNING: no --key and no {} set: signing with the PUBLIC DEVELOPMENT KEY.",
+            pipeline::KEY_ENV
+        );
         eprintln!("!!! This receipt proves nothing. Never submit it.\n");
     }
-    let style = ProgressStyle::with_template("{spinner} {msg:<18} [{elapsed_precise}]").expect("valid template");
+    let style = ProgressStyle::with_template("{spinner} {msg:<18} [{elapsed_precise}]")
+        .expect("valid template");
     let mut bar: Option<ProgressBar> = None;
     let summary = pipeline::score_batch(
         BatchInput::Dir(&batch_dir),
@@ -82,7 +90,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         &ScoreOptions::default(),
         &mut |event| match event {
             Progress::Start(stage) => {
-                let b = ProgressBar::new_spinner().with_style(style.clone()).with_message(stage.to_string());
+                let b = ProgressBar::new_spinner()
+                    .with_style(style.clone())
+                    .with_message(stage.to_string());
                 b.enable_steady_tick(Duration::from_millis(100));
                 bar = Some(b);
             }
@@ -93,8 +103,16 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         },
     )?;
-    println!("\nbatch {} scored with bundle {}", summary.batch_id, summary.model_version);
-    println!("{} alerts, {} clusters -> {}", summary.n_alerts, summary.n_clusters, summary.out_dir.display());
+    println!(
+        "\nbatch {} scored with bundle {}",
+        summary.batch_id, summary.model_version
+    );
+    println!(
+        "{} alerts, {} clusters -> {}",
+        summary.n_alerts,
+        summary.n_clusters,
+        summary.out_dir.display()
+    );
     let total: f64 = summary.timings.iter().map(|t| t.seconds).sum();
     println!("total {total:.3} s");
     let d = &summary.distribution;
@@ -113,9 +131,15 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     for w in summary.warnings.iter().take(10) {
         println!("warning: {w}");
     }
-    println!("\nreceipt: scores_hash {} signed by {}", summary.receipt.scores_hash, summary.receipt.miner_pubkey);
+    println!(
+        "\nreceipt: scores_hash {} signed by {}",
+        summary.receipt.scores_hash, summary.receipt.miner_pubkey
+    );
     if summary.key_source == KeySource::Development {
-        println!("!!! signed with the PUBLIC DEVELOPMENT KEY: set {} or pass --key", pipeline::KEY_ENV);
+        println!(
+            "!!! signed with the PUBLIC DEVELOPMENT KEY: set {} or pass --key",
+            pipeline::KEY_ENV
+        );
     }
     Ok(())
 }
@@ -123,7 +147,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 fn main() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .init();
     if let Err(e) = run(&Args::parse()) {
         eprintln!("score_batch: {e}");
