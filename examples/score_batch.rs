@@ -145,12 +145,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    aml_miner::init_logging();
     if let Err(e) = run(&Args::parse()) {
         eprintln!("score_batch: {e}");
         std::process::exit(1);

@@ -134,12 +134,7 @@ fn print_report(report: &pipeline::TrainReport, out: &Path) {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    aml_miner::init_logging();
     let args = Args::parse();
     if args.print_config {
         let config = TrainConfig::new(args.seed);

@@ -18,6 +18,7 @@ speed: time the seeds-style daily run on one batch directory: pandas load + merg
     python benches/peers/pipeline_seeds.py speed BATCH_DIR
 """
 import json
+import os
 import sys
 import time
 
@@ -60,6 +61,15 @@ def metrics(name, y, rel, p, prob=True):
     return row
 
 
+def markdown(rows):
+    """A Markdown table of dict rows (no tabulate dependency)."""
+    cols = list(rows[0])
+    cell = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
 def quality(args):
     trains = [a for i, a in enumerate(args) if i > 0 and args[i - 1] == "--train"]
     test = args[args.index("--test") + 1]
@@ -71,13 +81,17 @@ def quality(args):
     rows = []
     ours = pd.read_parquet(scores).set_index("alert_id")["score"].reindex(idt).to_numpy()
     rows.append(metrics("aml-miner alert_scorer", yt, relt, ours))
+    rankings = scores.replace("scores.parquet", "rankings.parquet")
+    if rankings != scores and os.path.exists(rankings):
+        ranked = pd.read_parquet(rankings).set_index("alert_id")["ranking_score"].reindex(idt).to_numpy()
+        rows.append(metrics("aml-miner alert_ranker", yt, relt, ranked, prob=False))
     t0 = time.perf_counter()
     model = lgb.train(PARAMS, lgb.Dataset(x, y), num_boost_round=300)
     rows.append(metrics(f"LightGBM peer (300 trees, {time.perf_counter() - t0:.1f} s)", yt, relt, model.predict(xt)))
     cols = ["severity_ordinal", "alert_confidence_score"]
     base = lgb.train(PARAMS, lgb.Dataset(x[cols], y), num_boost_round=100)
     rows.append(metrics("severity+confidence LightGBM", yt, relt, base.predict(xt[cols])))
-    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".4f"))
+    print(markdown(rows))
 
 
 def seeds_features(batch_dir):

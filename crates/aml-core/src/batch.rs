@@ -272,6 +272,33 @@ fn sort_labels(mut labels: AddressLabels) -> AddressLabels {
     labels
 }
 
+/// Row order of `flows` by [`MoneyFlows::cmp_rows`]: rows are sorted on a packed `(from, to)` key
+/// first (cache-friendly, a few hundred ms for millions of edges), and only runs of duplicate
+/// edges fall back to comparing every value.
+fn flow_order(flows: &MoneyFlows) -> Vec<usize> {
+    use rayon::slice::ParallelSliceMut;
+    let mut keyed: Vec<(u64, u32)> = (0..flows.len())
+        .map(|row| {
+            let key = (u64::from(flows.from[row]) << 32) | u64::from(flows.to[row]);
+            (key, row as u32)
+        })
+        .collect();
+    keyed.par_sort_unstable();
+    let mut order: Vec<usize> = keyed.iter().map(|&(_, row)| row as usize).collect();
+    let mut start = 0;
+    while start < keyed.len() {
+        let mut end = start + 1;
+        while end < keyed.len() && keyed[end].0 == keyed[start].0 {
+            end += 1;
+        }
+        if end - start > 1 {
+            order[start..end].sort_by(|&a, &b| flows.cmp_rows(a, b).then(a.cmp(&b)));
+        }
+        start = end;
+    }
+    order
+}
+
 /// Re-interns the address dictionary (sorted, distinct, only addresses used by some edge) and sorts the rows.
 /// Validation has already checked that every id indexes the dictionary.
 pub(crate) fn canonical_money_flows(mut flows: MoneyFlows) -> MoneyFlows {
@@ -304,12 +331,7 @@ pub(crate) fn canonical_money_flows(mut flows: MoneyFlows) -> MoneyFlows {
     if already_sorted {
         return flows;
     }
-    let mut order: Vec<usize> = (0..flows.len()).collect();
-    {
-        use rayon::slice::ParallelSliceMut;
-        let view = &flows;
-        order.par_sort_unstable_by(|&a, &b| view.cmp_rows(a, b));
-    }
+    let order = flow_order(&flows);
     permute(&mut flows.from, &order);
     permute(&mut flows.to, &order);
     permute(&mut flows.tx_count, &order);
