@@ -90,21 +90,25 @@ struct NodePlan {
     right_slot: u32,
 }
 
-/// Precomputed data of one leaf.
+/// Precomputed data of one kernel item: a leaf, or two sibling leaves merged (see [`leaf_kernel`]).
 #[derive(Debug, Clone, Copy)]
 struct LeafPlan {
-    /// Start of the leaf's entries in `path_feature` / `path_zero`.
+    /// Start of the item's entries in `path_feature` / `path_zero` / `path_bit`.
     path_start: usize,
-    /// Number of distinct path features `d`.
+    /// Number of distinct path features `d'` other than the parent's feature.
     path_len: usize,
-    /// Number of quadrature nodes: `ceil(d / 2)` (enough for exactness) rounded up to a kernel
-    /// size (1..=8 or 16).
+    /// Number of quadrature nodes: `ceil(d / 2)` for `d = d' + 1` (enough for exactness) rounded
+    /// up to a kernel size (1..=8 or 16).
     nodes: usize,
-    /// Start of the leaf's `d x q` values `z_j (1 - t_k)` (feature-major) in `scaled_zero`.
+    /// Start in `scaled_zero` of `z_j (1 - t_k)` (`d' x q`, feature-major), then
+    /// `z_s (1 - t_k)` of each side (`2 x q`).
     scaled_start: usize,
-    /// Mask slot of the leaf.
-    slot: usize,
-    value: f64,
+    /// The parent's feature and its bit in the failed-feature masks.
+    last_feature: u32,
+    last_bit: u32,
+    /// The leaves: (mask slot, `z` of the parent's feature, value); 1 or 2 of them.
+    sides: [(usize, f64, f64); 2],
+    n_sides: usize,
 }
 
 /// A model prepared for fast exact TreeSHAP; build once, then explain any number of rows.
@@ -149,6 +153,8 @@ pub struct TreeShapExplainer {
     leaves: Vec<LeafPlan>,
     /// Feature index of each distinct path feature.
     path_feature: Vec<u32>,
+    /// Its bit in the failed-feature masks.
+    path_bit: Vec<u8>,
     /// `z_j` of each distinct path feature.
     path_zero: Vec<f64>,
     /// Per leaf, `z_j (1 - t_k)` for its quadrature nodes `k` and path features `j`.
@@ -295,6 +301,7 @@ impl TreeShapExplainer {
             nodes: Vec::new(),
             leaves: Vec::new(),
             path_feature: Vec::new(),
+            path_bit: Vec::new(),
             path_zero: Vec::new(),
             scaled_zero: Vec::new(),
             quad_node,
@@ -391,33 +398,76 @@ impl TreeShapExplainer {
         let node_start = self.nodes.len();
         self.nodes.extend(nodes);
         let leaf_start = self.leaves.len();
-        for (leaf, path) in leaf_paths.iter().enumerate() {
-            let d = path.feature.len();
-            let q = kernel_nodes(d);
-            self.leaves.push(LeafPlan {
-                path_start: self.path_feature.len(),
-                path_len: d,
-                nodes: q,
-                scaled_start: self.scaled_zero.len(),
-                slot: n_internal + leaf,
-                value: tree.leaf_value[leaf],
-            });
-            self.path_feature.extend_from_slice(&path.feature);
-            self.path_zero.extend_from_slice(&path.zero);
-            let (t, _) = self.rule(q);
-            let scaled: Vec<f64> = path
-                .zero
-                .iter()
-                .flat_map(|&z| t.iter().map(move |&tk| z * (1.0 - tk)))
-                .collect();
-            self.scaled_zero.extend(scaled);
+        // Items in preorder of their parent: two leaf children are merged into one item.
+        for i in node_start..self.nodes.len() {
+            let node = self.nodes[i];
+            let n = node.slot as usize;
+            let children = [tree.left_child[n], tree.right_child[n]];
+            let groups: Vec<Vec<usize>> = if children.iter().all(|&c| c < 0) {
+                vec![children.iter().map(|&c| (!c) as usize).collect()]
+            } else {
+                children
+                    .iter()
+                    .filter(|&&c| c < 0)
+                    .map(|&c| vec![(!c) as usize])
+                    .collect()
+            };
+            for group in groups {
+                self.push_item(tree, &node, &group, &leaf_paths);
+            }
         }
+        let n_leaves = self.leaves.len() - leaf_start;
         self.max_slots = self.max_slots.max(n_internal + tree.num_leaves());
         TreePlan::Fast {
             node_start,
             n_nodes: n_internal,
             leaf_start,
-            n_leaves: tree.num_leaves(),
+            n_leaves,
+        }
+    }
+
+    /// Appends the kernel item of `leaves` (one leaf, or both children of `parent`).
+    fn push_item(
+        &mut self,
+        tree: &Tree,
+        parent: &NodePlan,
+        leaves: &[usize],
+        leaf_paths: &[PathFeatures],
+    ) {
+        let path = &leaf_paths[leaves[0]];
+        let last = parent.bit as usize;
+        let d = path.feature.len();
+        let q = kernel_nodes(d);
+        let mut sides = [(0usize, 0.0f64, 0.0f64); 2];
+        for (side, &leaf) in sides.iter_mut().zip(leaves) {
+            *side = (
+                tree.num_internal() + leaf,
+                leaf_paths[leaf].zero[last],
+                tree.leaf_value[leaf],
+            );
+        }
+        self.leaves.push(LeafPlan {
+            path_start: self.path_feature.len(),
+            path_len: d - 1,
+            nodes: q,
+            scaled_start: self.scaled_zero.len(),
+            last_feature: parent.feature,
+            last_bit: parent.bit,
+            sides,
+            n_sides: leaves.len(),
+        });
+        let (t, _) = self.rule(q);
+        let t = t.to_vec();
+        for (j, (&f, &z)) in path.feature.iter().zip(&path.zero).enumerate() {
+            if j != last {
+                self.path_feature.push(f);
+                self.path_zero.push(z);
+                self.path_bit.push(j as u8);
+                self.scaled_zero.extend(t.iter().map(|&tk| z * (1.0 - tk)));
+            }
+        }
+        for &(_, z, _) in &sides {
+            self.scaled_zero.extend(t.iter().map(|&tk| z * (1.0 - tk)));
         }
     }
 
@@ -441,7 +491,7 @@ impl TreeShapExplainer {
         use std::mem::size_of;
         self.nodes.len() * size_of::<NodePlan>()
             + self.leaves.len() * size_of::<LeafPlan>()
-            + self.path_feature.len() * size_of::<u32>()
+            + self.path_feature.len() * (size_of::<u32>() + size_of::<u8>())
             + (self.path_zero.len() + self.scaled_zero.len()) * size_of::<f64>()
     }
 
@@ -589,12 +639,25 @@ impl TreeShapExplainer {
         let d = leaf.path_len;
         let q = leaf.nodes;
         let (t, w) = self.rule(q);
+        let side = |s: usize| {
+            let (slot, zero, value) = leaf.sides[s];
+            (
+                &fails[slot * BLOCK_ROWS..slot * BLOCK_ROWS + padded],
+                zero,
+                value,
+            )
+        };
+        let scaled = &self.scaled_zero[leaf.scaled_start..leaf.scaled_start + q * (d + 2)];
         let data = LeafData {
             features: &self.path_feature[leaf.path_start..leaf.path_start + d],
             zeros: &self.path_zero[leaf.path_start..leaf.path_start + d],
-            scaled: &self.scaled_zero[leaf.scaled_start..leaf.scaled_start + q * d],
-            value: leaf.value,
-            fails: &fails[leaf.slot * BLOCK_ROWS..leaf.slot * BLOCK_ROWS + padded],
+            bits: &self.path_bit[leaf.path_start..leaf.path_start + d],
+            scaled: &scaled[..q * d],
+            side_scaled: &scaled[q * d..],
+            last_feature: leaf.last_feature,
+            last_bit: leaf.last_bit,
+            sides: [side(0), side(1)],
+            n_sides: leaf.n_sides,
         };
         match q {
             1 => leaf_kernel::<1>(&data, t, w, phi, kernel),
@@ -693,22 +756,34 @@ impl Lanes {
     }
 }
 
-/// One leaf, as the kernel sees it.
+/// One kernel item (a leaf or two sibling leaves), as the kernel sees it.
 struct LeafData<'a> {
+    /// Path features other than the parent's: index, `z`, mask bit.
     features: &'a [u32],
     zeros: &'a [f64],
-    /// `z_j (1 - t_k)`, `d x Q`.
+    bits: &'a [u8],
+    /// `z_j (1 - t_k)`, `d' x Q`.
     scaled: &'a [f64],
-    value: f64,
-    /// Failed-feature masks of the block's rows at this leaf.
-    fails: &'a [u32],
+    /// `z_s (1 - t_k)` of each side, `2 x Q`.
+    side_scaled: &'a [f64],
+    last_feature: u32,
+    last_bit: u32,
+    /// Per side: failed-feature masks of the block's rows at that leaf, `z` of the parent's
+    /// feature, leaf value.
+    sides: [(&'a [u32], f64, f64); 2],
+    n_sides: usize,
 }
 
-/// The hot loop: adds one leaf's attributions to `LANES` rows at a time, with `Q` quadrature nodes.
+/// The hot loop: adds one item's attributions to `LANES` rows at a time, with `Q` quadrature nodes.
 ///
-/// Forward over path features, the running products `w_k prod_{i<j} g_i(t_k)` (one independent
-/// chain per node `k`, so the multiplications pipeline); backward, the suffix products complete
-/// `w_k prod_{i != j} g_i(t_k)`, summed over `k` in order and added to feature `j`'s column.
+/// An item is a leaf, or two sibling leaves: they share every path feature `P'` but the parent's
+/// feature `f`, so with `h(t) = sum over sides of v_s g_s(t)` (linear in `t`) the attribution of
+/// `j in P'` is `(o_j - z_j) int h prod_{P' \ j} g` and that of `f` is
+/// `sum_s (o_s - z_s) v_s int prod_{P'} g`: one pass does the work of two leaves.
+///
+/// Forward over `P'`, the running products `w_k prod_{i<j} g_i(t_k)` (one independent chain per
+/// node `k`, so the multiplications pipeline); backward, suffix products seeded with `h(t_k)`
+/// complete `w_k h prod_{i != j} g_i(t_k)`, summed over `k` in order and added to `j`'s column.
 #[inline(always)]
 fn leaf_kernel<const Q: usize>(
     leaf: &LeafData<'_>,
@@ -723,20 +798,23 @@ fn leaf_kernel<const Q: usize>(
     let one = &mut kernel.one[..d];
     let g = &mut kernel.g[..d * Q];
     let prefix = &mut kernel.prefix[..d * Q];
-    for (chunk, lane_fails) in leaf.fails.chunks_exact(LANES).enumerate() {
+    let satisfied = |masks: &[u32], bit: u32| {
+        let mut o = [0.0; LANES];
+        for (ol, &m) in o.iter_mut().zip(masks) {
+            *ol = f64::from(1 - ((m >> bit) & 1));
+        }
+        Lanes(o)
+    };
+    for (chunk, lane_fails) in leaf.sides[0].0.chunks_exact(LANES).enumerate() {
+        let base = chunk * LANES;
         let mut run = w.map(Lanes::splat);
-        for (j, (((oj, gj), pj), aj)) in one
+        for (((oj, gj), pj), (aj, &bit)) in one
             .iter_mut()
             .zip(g.chunks_exact_mut(Q))
             .zip(prefix.chunks_exact_mut(Q))
-            .zip(leaf.scaled.chunks_exact(Q))
-            .enumerate()
+            .zip(leaf.scaled.chunks_exact(Q).zip(leaf.bits))
         {
-            let mut o = [0.0; LANES];
-            for (ol, &m) in o.iter_mut().zip(lane_fails) {
-                *ol = f64::from(1 - ((m >> j) & 1));
-            }
-            *oj = Lanes(o);
+            *oj = satisfied(lane_fails, u32::from(bit));
             for k in 0..Q {
                 // g_j(t_k) = o_j t_k + z_j (1 - t_k)
                 let gv = Lanes::splat(aj[k]).add(oj.mul(Lanes::splat(t[k])));
@@ -745,8 +823,30 @@ fn leaf_kernel<const Q: usize>(
                 run[k] = run[k].mul(gv);
             }
         }
-        let mut suffix = [Lanes::splat(1.0); Q];
-        let base = chunk * LANES;
+        // The parent's feature, and h(t_k) to seed the suffix products.
+        let mut whole = Lanes::splat(0.0);
+        for r in &run {
+            whole = whole.add(*r);
+        }
+        let mut last = Lanes::splat(0.0);
+        let mut suffix = [Lanes::splat(0.0); Q];
+        for (s, a) in leaf.sides[..leaf.n_sides]
+            .iter()
+            .zip(leaf.side_scaled.chunks_exact(Q))
+        {
+            let (masks, zero, value) = *s;
+            let o = satisfied(&masks[base..base + LANES], leaf.last_bit);
+            let v = Lanes::splat(value);
+            last = last.add(o.add(Lanes::splat(-zero)).mul(v));
+            for k in 0..Q {
+                let gv = Lanes::splat(a[k]).add(o.mul(Lanes::splat(t[k])));
+                suffix[k] = suffix[k].add(v.mul(gv));
+            }
+        }
+        let dst = &mut phi[leaf.last_feature as usize * BLOCK_ROWS + base..][..LANES];
+        for (d, c) in dst.iter_mut().zip(last.mul(whole).0) {
+            *d += c;
+        }
         for ((((&f, &z), oj), gj), pj) in leaf
             .features
             .iter()
@@ -761,8 +861,7 @@ fn leaf_kernel<const Q: usize>(
                 sum = sum.add(pj[k].mul(suffix[k]));
                 suffix[k] = suffix[k].mul(gj[k]);
             }
-            let scale = oj.add(Lanes::splat(-z)).mul(Lanes::splat(leaf.value));
-            let contribution = scale.mul(sum);
+            let contribution = oj.add(Lanes::splat(-z)).mul(sum);
             let dst = &mut phi[f as usize * BLOCK_ROWS + base..][..LANES];
             for (d, c) in dst.iter_mut().zip(contribution.0) {
                 *d += c;
