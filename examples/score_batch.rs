@@ -1,7 +1,7 @@
 //! Score one SOT batch and write a signed submission.
 //!
 //! ```text
-//! cargo run --release --example score_batch -- [--batch DIR] [--models DIR] [--out DIR] [--key FILE]
+//! cargo run --release --example score_batch -- [--batch DIR] [--models DIR] [--out DIR | --store DIR] [--key FILE]
 //! ```
 //! With no `--batch`, a synthetic day is generated (the day after the shipped models' last
 //! training day, same synthetic world) under the system temp directory, and the shipped
@@ -41,8 +41,11 @@ struct Args {
     #[arg(long, default_value = "trained_models")]
     models: PathBuf,
     /// Submission output directory (replaced atomically).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "store")]
     out: Option<PathBuf>,
+    /// Daily store served by the `serve` example: writes into `STORE/<processing_date>/`.
+    #[arg(long)]
+    store: Option<PathBuf>,
     /// Signing key file (hex seed or 32 raw bytes).
     #[arg(long)]
     key: Option<PathBuf>,
@@ -66,10 +69,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             dir
         }
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| demo_dir.join("submission"));
+    let out = match (&args.out, &args.store) {
+        (Some(out), _) => out.clone(),
+        (None, Some(store)) => store.join(aml_core::read::read_meta(&batch_dir)?.processing_date),
+        (None, None) => demo_dir.join("submission"),
+    };
     let (key, source) = pipeline::load_signing_key(args.key.as_deref())?;
     if source == KeySource::Development {
         eprintln!(

@@ -3,7 +3,7 @@
 
 Generates 200,000 x 100 synthetic binary data (plus a 50,000-row test set) with numpy,
 writes it as raw little-endian float32 files, trains LightGBM in-process and ours through
-`cargo run --release -p aml-train --example train_bench`, and prints a table of train
+`cargo run --release --workspace --example train_bench`, and prints a table of train
 seconds, test AUC and batch-prediction rows/s.
 
 Targets (issue 3): AUC within 0.003 of LightGBM, training time <= 1.0x LightGBM.
@@ -77,7 +77,7 @@ def main():
 
     # Ours (build first so compilation is not timed; the binary reports its own timings).
     env = dict(os.environ)
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "aml-train", "--example", "train_bench"],
+    subprocess.run(["cargo", "build", "--release", "-q", "--workspace", "--example", "train_bench"],
                    cwd=root, check=True, env=env)
     target = env.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
     exe = os.path.join(target, "release", "examples", "train_bench")

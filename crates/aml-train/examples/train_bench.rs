@@ -57,7 +57,9 @@ fn main() {
         .build()
         .expect("pool");
     let started = Instant::now();
-    let raw = pool.install(|| predict_raw(&out.ensemble, xt.view()));
+    let raw = pool
+        .install(|| predict_raw(&out.ensemble, xt.view()))
+        .expect("prediction");
     let predict_seconds = started.elapsed().as_secs_f64();
     let bytes: Vec<u8> = raw
         .iter()

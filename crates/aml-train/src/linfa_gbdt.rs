@@ -100,10 +100,13 @@ impl FittedGbdt {
         if x.ncols() != self.ensemble.num_features() {
             return Array1::from_elem(x.nrows(), f64::NAN);
         }
-        predict_raw(&self.ensemble, x.view())
-            .into_iter()
-            .map(|r| self.ensemble.transform(r))
-            .collect()
+        match predict_raw(&self.ensemble, x.view()) {
+            Ok(raw) => raw
+                .into_iter()
+                .map(|r| self.ensemble.transform(r))
+                .collect(),
+            Err(_) => Array1::from_elem(x.nrows(), f64::NAN),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! Raw-feature prediction used during training (validation scores) and by the
-//! linfa wrappers: a plain traversal of [`aml_models::Tree`] on `f32` rows.
+//! Raw-feature prediction used during training: a plain traversal of one [`aml_models::Tree`]
+//! on `f32` rows (validation scores grow tree by tree), and whole-ensemble prediction for
+//! the linfa wrappers through [`aml_models::Predictor`].
 
 use aml_models::{Tree, TreeEnsemble};
 use ndarray::{ArrayView1, ArrayView2};
@@ -41,11 +42,12 @@ pub fn add_tree_scores(tree: &Tree, features: ArrayView2<f32>, scores: &mut [f64
         });
 }
 
-/// Raw scores (`base_score + sum of trees`) of every row of `features`.
-pub fn predict_raw(ensemble: &TreeEnsemble, features: ArrayView2<f32>) -> Vec<f64> {
-    let mut scores = vec![ensemble.base_score; features.nrows()];
-    for tree in &ensemble.trees {
-        add_tree_scores(tree, features, &mut scores);
-    }
-    scores
+/// Raw scores (`base_score + sum of trees`) of every row of `features`, through the
+/// inference engine of `aml-models` ([`aml_models::Predictor`]: compact nodes, row blocks),
+/// so trained models are scored exactly as they will be in production.
+pub fn predict_raw(
+    ensemble: &TreeEnsemble,
+    features: ArrayView2<f32>,
+) -> Result<Vec<f64>, aml_models::PredictError> {
+    aml_models::Predictor::new(ensemble)?.predict_raw(features)
 }

@@ -33,6 +33,7 @@ fn binary_data(n: usize, seed: u64) -> Dataset {
 
 fn probs(out: &aml_train::TrainOutput, d: &Dataset) -> Vec<f64> {
     predict_raw(&out.ensemble, d.features.view())
+        .unwrap()
         .into_iter()
         .map(|r| out.ensemble.transform(r))
         .collect()
@@ -181,7 +182,7 @@ fn regression_fits_a_smooth_function() {
         ..GbdtParams::default()
     };
     let out = train(&params, &d, None, None).unwrap();
-    let pred = predict_raw(&out.ensemble, d.features.view());
+    let pred = predict_raw(&out.ensemble, d.features.view()).unwrap();
     let mse: f64 = pred
         .iter()
         .zip(&y)
@@ -222,7 +223,7 @@ fn lambdarank_improves_ndcg() {
         ..GbdtParams::default()
     };
     let out = train(&params, &tr, Some(&te), None).unwrap();
-    let pred = predict_raw(&out.ensemble, te.features.view());
+    let pred = predict_raw(&out.ensemble, te.features.view()).unwrap();
     let ndcg = mean_ndcg_at_k(&te.labels, &pred, &groups, 10);
     let random = mean_ndcg_at_k(&te.labels, &vec![0.0; pred.len()], &groups, 10);
     assert!(
@@ -244,7 +245,7 @@ fn lambdarank_handles_one_query_of_50000_rows() {
     let started = std::time::Instant::now();
     let out = train(&params, &d, None, None).unwrap();
     assert_eq!(out.ensemble.trees.len(), 3);
-    let pred = predict_raw(&out.ensemble, d.features.view());
+    let pred = predict_raw(&out.ensemble, d.features.view()).unwrap();
     let ndcg = mean_ndcg_at_k(&d.labels, &pred, &[n], 30);
     assert!(ndcg > 0.5, "ndcg@30 {ndcg}");
     // Quadratic pair loops would take minutes here; this is a guard, not a benchmark.
@@ -301,7 +302,7 @@ fn constant_data_gives_one_constant_tree() {
     assert_eq!(out.ensemble.trees[0].num_leaves(), 1);
     let p = out
         .ensemble
-        .transform(predict_raw(&out.ensemble, d.features.view())[0]);
+        .transform(predict_raw(&out.ensemble, d.features.view()).unwrap()[0]);
     assert!((p - 0.2).abs() < 1e-9);
     assert_eq!(out.ensemble.feature_infos, ["none", "none"]);
     // All-equal labels are fine too (no split has positive gain).

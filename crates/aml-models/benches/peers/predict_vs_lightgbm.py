@@ -71,7 +71,7 @@ def main():
         best = min(best, time.perf_counter() - t)
     lgb_rps = args.rows / best
 
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "aml-models", "--example", "predict_file"],
+    subprocess.run(["cargo", "build", "--release", "-q", "--workspace", "--example", "predict_file"],
                    cwd=ROOT, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     exe = os.path.join(target, "release", "examples", "predict_file")
