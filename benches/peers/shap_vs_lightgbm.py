@@ -9,7 +9,8 @@ features, saves it, then explains the same rows (with ~5% NaNs) with 2 threads t
 and prints rows/s, speed ratios and max |diff| against LightGBM.
 
 Usage: python3 benches/peers/shap_vs_lightgbm.py [--rows 4000] [--threads 2] [--workdir DIR]
-Builds the example with `cargo build --release` (honours CARGO_TARGET_DIR).
+Builds the example with `cargo build --release --workspace` (same feature set as other workspace
+builds, so nothing else is rebuilt; honours CARGO_TARGET_DIR).
 """
 import argparse
 import json
@@ -95,7 +96,7 @@ def main():
     print(f"{'shap.TreeExplainer':<28}{r_shap:>12.0f}{r_ours / r_shap:>12.1f}"
           f"{np.max(np.abs(shap_values - lgb_contrib[:, :-1])):>20.2e}")
     print(f"{'aml-explain (ours)':<28}{r_ours:>12.0f}{1.0:>12.1f}{np.max(np.abs(ours - lgb_contrib)):>20.2e}")
-    print(f"ours: tables {ours_info['table_mb']:.1f} MB, prepare {ours_info['prepare_s'] * 1e3:.0f} ms")
+    print(f"ours: precomputed data {ours_info['table_mb']:.1f} MB, prepare {ours_info['prepare_s'] * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 //! TreeSHAP throughput on the reference shape: 500 trees x 31 leaves over 100 features.
-//! Compares the table-based explainer with the reference recursion (single row) and measures the
-//! parallel batch path. Run: `cargo bench -p aml-explain --bench treeshap`.
+//! Compares the quadrature explainer with the reference recursion (single row) and measures the
+//! parallel batch path, with the run-time-selected SIMD kernels and with the portable ones. Run: `cargo bench -p aml-explain --bench treeshap`.
 
 use aml_explain::synthetic::{random_ensemble, random_rows, EnsembleShape};
 use aml_explain::{reference_contributions, TreeShapExplainer};
@@ -23,6 +23,10 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(rows.nrows() as u64));
     group.bench_function("fast_batch_1024_rows", |b| {
         b.iter(|| black_box(explainer.contributions(rows.view()).expect("shape")))
+    });
+    let portable = explainer.clone().with_portable_kernels();
+    group.bench_function("fast_batch_1024_rows_portable", |b| {
+        b.iter(|| black_box(portable.contributions(rows.view()).expect("shape")))
     });
     group.throughput(Throughput::Elements(1));
     let row = rows.row(0).to_vec();

@@ -21,15 +21,17 @@
 //! # Cost and layout
 //! Per tree and block of rows: one pass over the internal nodes computes, for every node, the set
 //! of path features a row fails on the way down (a bitmask, one comparison per row and node); a
-//! leaf's `o` is then the complement of its mask. Per leaf and row the quadrature costs about
-//! `6 d q` flops, done for `LANES` rows at once (one row per SIMD lane, lanes never interact), with
-//! `z_j (1 - t_k)` precomputed per leaf: a few MB for a 500 x 31 model instead of `2^d` tables.
-//! AVX2 / AVX-512 code is selected at run time; Rust never contracts `a * b + c` into an FMA, so
-//! every instruction set produces the same bits.
+//! leaf's `o` is then the complement of its mask. Two sibling leaves share all path features but
+//! their parent's, so they are evaluated in one pass (`leaf_kernel`). Per item and row the
+//! quadrature costs about `6 d q` flops, done for `LANES` rows at once (one row per SIMD lane,
+//! lanes never interact), with `z_j (1 - t_k)` precomputed per item: about 4 MB for a 500 x 31
+//! model instead of 58 MB of `2^d` subset tables. AVX2 / AVX-512 code is selected at run time;
+//! Rust never contracts `a * b + c` into an FMA and lanes never mix, so every instruction set
+//! produces the same bits.
 //!
 //! # Determinism
-//! Every row is computed independently: trees in model order, leaves in index order, path features
-//! in path order, quadrature nodes in a fixed order. Blocks, lanes and threads only decide which
+//! Every row is computed independently: trees in model order, items in preorder of their parent,
+//! path features in path order, quadrature nodes in a fixed order. Blocks, lanes and threads only decide which
 //! rows run together, so the output is bit-identical for any thread count or row order.
 
 use aml_models::tree::ZERO_THRESHOLD;
