@@ -921,3 +921,39 @@ where
 {
     TreeShapExplainer::new(ensemble)?.contributions(x)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every rule integrates the monomials it must, `t^m` for `m <= 2q - 1`, to `1 / (m + 1)`:
+    /// exactness of the whole fast path rests on this.
+    #[test]
+    fn gauss_legendre_rules_are_exact_to_their_degree() {
+        for q in 1..=MAX_NODES {
+            let (t, w) = gauss_legendre(q);
+            for m in 0..2 * q {
+                let integral: f64 = t
+                    .iter()
+                    .zip(&w)
+                    .map(|(&tk, &wk)| wk * tk.powi(m as i32))
+                    .sum();
+                let exact = 1.0 / (m + 1) as f64;
+                assert!(
+                    (integral - exact).abs() <= 1e-14,
+                    "q {q} m {m}: {integral} vs {exact}"
+                );
+            }
+            assert!(t.iter().all(|&tk| tk > 0.0 && tk < 1.0));
+        }
+    }
+
+    #[test]
+    fn kernel_node_counts_cover_the_degree() {
+        for d in 1..=MAX_TABLE_DEPTH {
+            let q = kernel_nodes(d);
+            assert!(2 * q >= d, "d {d} q {q}");
+            assert!(q <= 8 || q == MAX_NODES);
+        }
+    }
+}
