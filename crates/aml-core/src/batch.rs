@@ -78,20 +78,39 @@ impl Batch {
         money_flows: MoneyFlows,
         labels: Option<AddressLabels>,
     ) -> Result<(Batch, BatchReport), BatchError> {
-        crate::validate::alerts(&alerts)?;
-        crate::validate::features(&features)?;
-        crate::validate::clusters(&clusters)?;
-        crate::validate::money_flows(&money_flows)?;
-        if let Some(labels) = &labels {
-            crate::validate::labels(labels)?;
-        }
+        // The tables are validated and sorted in parallel (the money flows dominate); errors are
+        // reported in a fixed table order, so the same bad batch always gives the same error.
+        let ((alerts, features), (clusters, (money_flows, labels))) = rayon::join(
+            || {
+                rayon::join(
+                    || crate::validate::alerts(&alerts).and_then(|()| sort_alerts(alerts)),
+                    || crate::validate::features(&features).and_then(|()| sort_features(features)),
+                )
+            },
+            || {
+                rayon::join(
+                    || crate::validate::clusters(&clusters).and_then(|()| sort_clusters(clusters)),
+                    || {
+                        (
+                            crate::validate::money_flows(&money_flows)
+                                .map(|()| canonical_money_flows(money_flows)),
+                            labels
+                                .map(|labels| {
+                                    crate::validate::labels(&labels).map(|()| sort_labels(labels))
+                                })
+                                .transpose(),
+                        )
+                    },
+                )
+            },
+        );
         let batch = Batch {
             meta,
-            alerts: sort_alerts(alerts)?,
-            features: sort_features(features)?,
-            clusters: sort_clusters(clusters)?,
-            money_flows: canonical_money_flows(money_flows),
-            labels: labels.map(sort_labels),
+            alerts: alerts?,
+            features: features?,
+            clusters: clusters?,
+            money_flows: money_flows?,
+            labels: labels?,
         };
         let report = batch.cross_check();
         Ok((batch, report))

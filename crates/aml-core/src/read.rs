@@ -524,6 +524,10 @@ pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
             Ok(())
         },
     )?;
+    // One row group (the common case): the part is the table, no copy.
+    if parts.len() == 1 {
+        return Ok(parts.into_iter().next().unwrap_or_else(&init));
+    }
     let mut whole = init();
     for mut part in parts {
         whole.window_days.append(&mut part.window_days);
@@ -727,9 +731,23 @@ fn merge_flow_parts(mut parts: Vec<FlowPart>) -> MoneyFlows {
         .collect();
     drop(distinct);
     drop(local_names);
+    // Every column reserved once at its final length: growing by doubling while appending
+    // five row groups of a full-size day costs hundreds of MB of peak memory.
+    let total: usize = parts.iter().map(|part| part.flows.len()).sum();
     let mut whole = MoneyFlows {
         addresses,
-        ..MoneyFlows::default()
+        from: Vec::with_capacity(total),
+        to: Vec::with_capacity(total),
+        tx_count: Vec::with_capacity(total),
+        amount_sum: Vec::with_capacity(total),
+        amount_usd_sum: Vec::with_capacity(total),
+        first_seen_timestamp: Vec::with_capacity(total),
+        last_seen_timestamp: Vec::with_capacity(total),
+        active_days: Vec::with_capacity(total),
+        avg_tx_size_usd: Vec::with_capacity(total),
+        unique_assets: Vec::with_capacity(total),
+        reciprocity_ratio: Vec::with_capacity(total),
+        is_bidirectional: Vec::with_capacity(total),
     };
     for (mut part, remap) in parts.into_iter().zip(remaps) {
         let flows = &mut part.flows;
