@@ -1,6 +1,6 @@
-//! Fast prediction: a compact node layout compiled from a [`TreeEnsemble`].
+//! Fast prediction: compact layouts compiled from a [`TreeEnsemble`].
 //!
-//! # Layout
+//! # Row layout (single rows, fallback)
 //!
 //! All trees live in one `Vec<Node>`; each tree is stored in pre-order starting
 //! at `roots[t]`. A [`Node`] is 16 bytes:
@@ -14,6 +14,32 @@
 //! Pre-order puts the left child right after its parent, so one child index is
 //! implicit and a whole 31-leaf tree (61 nodes, ~1 KB) fits in a few cache lines.
 //!
+//! # Batch layout (branch-free walk)
+//!
+//! A data-dependent branch per tree level is mispredicted about half the time, which
+//! dominated batch prediction. Batches therefore use a second layout in which every
+//! node is decided by one comparison and the walk has no branches:
+//!
+//! * **Slot rewrite.** Each row is first rewritten into *slot values*, one per
+//!   (feature, missing-value rule) pair the trees use, so that `!(v <= threshold)`
+//!   (true for NaN) is the "go right" decision of every node: NaN stays NaN where
+//!   missing values go right, becomes `-inf` where they go left (`-inf <= t` for any
+//!   non-NaN `t`, as for a real `-inf`), and for missing type `Zero` zero-like values
+//!   are rewritten the same way. Slot 0 is the constant `0.0`.
+//! * **Nodes** (`LaneNode`, 8 bytes for `f32` input): threshold, slot, and the
+//!   tree-relative index of the left child; trees are stored breadth-first so the
+//!   right child is `child + 1` and the next index is `child + go_right`. A leaf
+//!   points to itself through slot 0 (`0.0 <= 0.0`), so running every row for the
+//!   tree's maximum depth lands each one on its leaf without a branch.
+//! * **Walk.** Per block of rows, trees outermost: `GROUP` rows walk a tree side by
+//!   side so their independent loads overlap, and the tree stays in L1.
+//! * **`f32` input** is compared in `f32` against thresholds rounded down to the
+//!   largest `f32 <= t`: for an `f32` value `x`, `x <= t` iff `x <= round_down(t)`,
+//!   so decisions equal LightGBM's `f64` comparison and the nodes are half the size.
+//!
+//! The only node the rewrite cannot express (a NaN threshold whose missing values
+//! go left, which LightGBM never writes) sends its tree to the row layout's walk.
+//!
 //! # Exactness
 //!
 //! Decisions reproduce LightGBM's dense prediction path bit for bit: inputs are
@@ -24,18 +50,18 @@
 //! threshold is nudged out of `(-ZERO_THRESHOLD, ZERO_THRESHOLD)` so tiny
 //! inputs need no test, and a NaN input lands on the correct side by choosing
 //! `x <= t` (NaN goes right) or `!(x > t)` (NaN goes left). Nodes with missing
-//! type `Zero` take an exact slow path.
+//! type `Zero` take an exact slow path in the row layout.
 //!
 //! # Order of summation
 //!
 //! Every row's raw score is `base_score + tree_0 + tree_1 + ...` added in tree
-//! order, whatever the batch size or thread count, so batch, parallel and
+//! order, whatever the batch size, layout or thread count, so batch, parallel and
 //! single-row results are bit-identical.
 
 use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 
-use crate::tree::{MissingType, OutputTransform, TreeEnsemble, ZERO_THRESHOLD};
+use crate::tree::{MissingType, OutputTransform, Tree, TreeEnsemble, ZERO_THRESHOLD};
 
 /// Errors raised when building a predictor or predicting.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -58,11 +84,17 @@ pub enum PredictError {
 
 /// An input scalar type: widened to `f64` exactly before comparing, as LightGBM does.
 pub trait FeatureValue: Copy + Send + Sync {
+    /// Whether every value of the type is exactly an `f32`: batch prediction then compares in
+    /// `f32` (half the bytes per threshold) with thresholds rounded down, which decides the same.
+    const EXACT_F32: bool = false;
+
     /// The exact `f64` value.
     fn to_f64(self) -> f64;
 }
 
 impl FeatureValue for f32 {
+    const EXACT_F32: bool = true;
+
     #[inline(always)]
     fn to_f64(self) -> f64 {
         f64::from(self)
@@ -104,6 +136,8 @@ pub struct Predictor {
     base_score: f64,
     num_features: usize,
     transform: OutputTransform,
+    /// The branch-free batch layout; `None` if the ensemble needs more slots than it addresses.
+    lanes: Option<Lanes>,
 }
 
 /// The threshold to compare against once inputs with `|x| <= ZERO_THRESHOLD` are known to be `0.0`.
@@ -193,9 +227,11 @@ impl Predictor {
                 stack.push((tree.left_child[i], None));
             }
         }
+        let lanes = Lanes::new(ensemble, &roots);
         Ok(Predictor {
             nodes,
             roots,
+            lanes,
             base_score: ensemble.base_score,
             num_features,
             transform: ensemble.objective.transform(),
@@ -276,18 +312,61 @@ impl Predictor {
 
     /// Raw scores of a block of contiguous row-major rows, trees outermost.
     fn block_raw<T: FeatureValue>(&self, rows: &[T], out: &mut [f64]) {
+        match &self.lanes {
+            Some(lanes) if T::EXACT_F32 => self.block_lanes(lanes, &lanes.n32, rows, out),
+            Some(lanes) => self.block_lanes(lanes, &lanes.n64, rows, out),
+            None => self.block_scalar(rows, out),
+        }
+    }
+
+    /// [`Predictor::block_raw`] with the branch-free layout: rows are rewritten into slot
+    /// values once, then every tree walks `GROUP` rows at a time, adding to each row in tree order.
+    fn block_lanes<T: FeatureValue, C: Lane>(
+        &self,
+        lanes: &Lanes,
+        nodes: &LaneNodes<C>,
+        rows: &[T],
+        out: &mut [f64],
+    ) {
+        let nf = self.num_features;
+        let ns = lanes.num_slots();
+        let n = out.len();
+        let mut slots = vec![C::default(); n * ns];
+        for (r, s) in slots.chunks_exact_mut(ns).enumerate() {
+            lanes.fill_slots(&rows[r * nf..(r + 1) * nf], s);
+        }
+        out.fill(self.base_score);
+        let full = n - n % GROUP;
+        for tree in &lanes.trees {
+            match *tree {
+                LaneTree::Walk { base, len, depth } => {
+                    let range = base as usize..(base + len) as usize;
+                    let (tree_nodes, leaf) = (&nodes.nodes[range.clone()], &lanes.leaf[range]);
+                    for (g, o) in out[..full].chunks_exact_mut(GROUP).enumerate() {
+                        let s = &slots[g * GROUP * ns..(g + 1) * GROUP * ns];
+                        walk_group::<C, GROUP>(tree_nodes, leaf, depth, s, ns, o);
+                    }
+                    for r in full..n {
+                        let s = &slots[r * ns..(r + 1) * ns];
+                        walk_group::<C, 1>(tree_nodes, leaf, depth, s, ns, &mut out[r..r + 1]);
+                    }
+                }
+                LaneTree::Scalar { root } => {
+                    for (r, o) in out.iter_mut().enumerate() {
+                        *o += self.tree_output(root as usize, &rows[r * nf..(r + 1) * nf]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Predictor::block_raw`] with the compact layout, one row after the other.
+    fn block_scalar<T: FeatureValue>(&self, rows: &[T], out: &mut [f64]) {
         let nf = self.num_features;
         out.fill(self.base_score);
-        if nf == 0 {
-            for &r in &self.roots {
-                let v = self.tree_output::<T>(r as usize, &[]);
-                out.iter_mut().for_each(|o| *o += v);
-            }
-            return;
-        }
         for &r in &self.roots {
-            for (o, row) in out.iter_mut().zip(rows.chunks_exact(nf)) {
-                *o += self.tree_output(r as usize, row);
+            for (i, o) in out.iter_mut().enumerate() {
+                *o += self.tree_output(r as usize, &rows[i * nf..(i + 1) * nf]);
             }
         }
     }
@@ -337,6 +416,333 @@ impl Predictor {
         let mut out = self.predict_raw(x)?;
         out.par_iter_mut().for_each(|v| *v = self.transform(*v));
         Ok(out)
+    }
+}
+
+/// A comparison precision of the branch-free batch layout (`f32` for `f32` input, `f64` otherwise).
+trait Lane: Copy + PartialOrd + PartialEq + Default + Send + Sync + std::fmt::Debug {
+    const NEG_INFINITY: Self;
+    const NAN: Self;
+    /// Converts an input value; exact because `f32` lanes only ever see `f32` inputs.
+    fn from_f64(v: f64) -> Self;
+    /// The largest value of this precision `<= t` (NaN stays NaN): for inputs of this
+    /// precision `x <= t` and `x <= threshold(t)` agree.
+    fn threshold(t: f64) -> Self;
+    /// NaN, or a value LightGBM reads as zero (`|x| <= ZERO_THRESHOLD`).
+    fn is_nan_or_zero(self) -> bool;
+    fn is_nan(self) -> bool;
+}
+
+impl Lane for f64 {
+    const NEG_INFINITY: Self = f64::NEG_INFINITY;
+    const NAN: Self = f64::NAN;
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn threshold(t: f64) -> Self {
+        t
+    }
+    #[inline(always)]
+    fn is_nan_or_zero(self) -> bool {
+        self.is_nan() || self.abs() <= ZERO_THRESHOLD
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
+    }
+}
+
+impl Lane for f32 {
+    const NEG_INFINITY: Self = f32::NEG_INFINITY;
+    const NAN: Self = f32::NAN;
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn threshold(t: f64) -> Self {
+        let r = t as f32;
+        if f64::from(r) > t {
+            // Rounded up: step to the next f32 below (never NaN or -inf here, since r > t).
+            if r == 0.0 {
+                -f32::from_bits(1)
+            } else if r > 0.0 {
+                f32::from_bits(r.to_bits() - 1)
+            } else {
+                f32::from_bits(r.to_bits() + 1)
+            }
+        } else {
+            r
+        }
+    }
+    #[inline(always)]
+    fn is_nan_or_zero(self) -> bool {
+        // ZERO_THRESHOLD is exactly an f32, so this equals the f64 test on the widened value.
+        self.is_nan() || self.abs() <= ZERO_THRESHOLD as f32
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        f32::is_nan(self)
+    }
+}
+
+/// How a feature value is rewritten into a slot before the branch-free walk, so that one
+/// comparison `!(v <= threshold)` (true for NaN) decides every node, missing values included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum SlotKind {
+    /// The value as is: NaN goes right (`!(NaN <= t)`). Missing types None/NaN, NaN going right.
+    Plain,
+    /// NaN becomes -inf, which goes left at every non-NaN threshold, as does a real -inf.
+    NanLow,
+    /// NaN and zero-like values become -inf (missing type Zero, default left).
+    ZeroLow,
+    /// NaN and zero-like values become NaN (missing type Zero, default right).
+    ZeroHigh,
+}
+
+/// One node of the branch-free layout: 8 bytes for `f32` lanes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct LaneNode<C> {
+    /// Go right iff `!(slot value <= thr)`.
+    thr: C,
+    /// Index into the row's slot values; slot 0 is the constant 0.0 (leaves).
+    slot: u16,
+    /// Tree-relative index of the left child; the right child is `child + 1`. A leaf points to itself.
+    child: u16,
+}
+
+/// The nodes of every lane-compiled tree in one precision.
+#[derive(Debug, Clone, PartialEq)]
+struct LaneNodes<C> {
+    nodes: Vec<LaneNode<C>>,
+}
+
+/// A tree as the batch kernel runs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LaneTree {
+    /// Branch-free walk: nodes `base..base + len`, `depth` steps reach every leaf.
+    Walk { base: u32, len: u32, depth: u32 },
+    /// A node the slot rewrite cannot express (NaN threshold with missing values going left):
+    /// the scalar walk of the compact layout from this root.
+    Scalar { root: u32 },
+}
+
+/// The batch layout: slot rewrite plus branch-free trees (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+struct Lanes {
+    /// Features of slots `1..`, grouped by kind; slot 0 is the constant 0.0.
+    slot_features: Vec<u32>,
+    /// `kind_end[k]`: one past the last slot of kind `k` (in `SlotKind` order).
+    kind_end: [usize; 4],
+    trees: Vec<LaneTree>,
+    /// Leaf value per node of `n32`/`n64` (0.0 for internal nodes).
+    leaf: Vec<f64>,
+    n32: LaneNodes<f32>,
+    n64: LaneNodes<f64>,
+}
+
+/// Most slots the `u16` slot index can address.
+const MAX_SLOTS: usize = u16::MAX as usize + 1;
+/// Most nodes a tree may have for the `u16` child index.
+const MAX_LANE_TREE_NODES: usize = u16::MAX as usize;
+
+/// Slot kind and threshold for LightGBM internal node `i`, or `None` if not expressible.
+fn lane_split(tree: &Tree, i: usize) -> Option<(SlotKind, f64)> {
+    let t = tree.threshold[i];
+    let dl = tree.default_left[i];
+    let (missing_left, kind_left, kind_right) = match tree.missing_type[i] {
+        // NaN is read as 0.0; zero-like inputs act as 0.0 thanks to the folded threshold.
+        MissingType::None => (0.0 <= t, SlotKind::NanLow, SlotKind::Plain),
+        MissingType::NaN => (dl, SlotKind::NanLow, SlotKind::Plain),
+        MissingType::Zero => (dl, SlotKind::ZeroLow, SlotKind::ZeroHigh),
+    };
+    if missing_left && t.is_nan() {
+        // Nothing compares `<= NaN`: a missing value cannot be sent left by the rewrite.
+        return None;
+    }
+    let kind = if missing_left { kind_left } else { kind_right };
+    // Missing type Zero compares non-zero inputs with the raw threshold; the others fold it.
+    let thr = if kind_left == SlotKind::ZeroLow {
+        t
+    } else {
+        zero_folded_threshold(t)
+    };
+    Some((kind, thr))
+}
+
+impl Lanes {
+    /// Compiles the batch layout; `None` when the ensemble needs more slots than `u16` addresses.
+    fn new(ensemble: &TreeEnsemble, roots: &[u32]) -> Option<Self> {
+        use std::collections::BTreeMap;
+        // Every (kind, feature) pair any node reads gets a slot.
+        let mut pairs = BTreeMap::new();
+        for tree in &ensemble.trees {
+            for i in 0..tree.num_internal() {
+                if let Some((kind, _)) = lane_split(tree, i) {
+                    pairs.insert((kind, tree.split_feature[i]), 0u16);
+                }
+            }
+        }
+        if pairs.len() + 1 > MAX_SLOTS {
+            return None;
+        }
+        let mut slot_features = Vec::with_capacity(pairs.len());
+        let mut kind_end = [1usize; 4];
+        for (n, ((kind, f), slot)) in pairs.iter_mut().enumerate() {
+            *slot = (n + 1) as u16;
+            slot_features.push(*f);
+            kind_end[*kind as usize] = n + 2;
+        }
+        for k in 1..4 {
+            kind_end[k] = kind_end[k].max(kind_end[k - 1]);
+        }
+        let mut lanes = Lanes {
+            slot_features,
+            kind_end,
+            trees: Vec::with_capacity(ensemble.trees.len()),
+            leaf: Vec::new(),
+            n32: LaneNodes { nodes: Vec::new() },
+            n64: LaneNodes { nodes: Vec::new() },
+        };
+        for (tree, &root) in ensemble.trees.iter().zip(roots) {
+            let len = 2 * tree.num_leaves() - 1;
+            let expressible = (0..tree.num_internal()).all(|i| lane_split(tree, i).is_some());
+            if !expressible || len > MAX_LANE_TREE_NODES {
+                lanes.trees.push(LaneTree::Scalar { root });
+                continue;
+            }
+            let base = lanes.leaf.len();
+            lanes.push_tree(tree, &pairs, base);
+            let depth = lanes.depth_of(base, len);
+            lanes.trees.push(LaneTree::Walk {
+                base: base as u32,
+                len: len as u32,
+                depth,
+            });
+        }
+        Some(lanes)
+    }
+
+    /// Appends `tree` in breadth-first order so that siblings are adjacent.
+    fn push_tree(
+        &mut self,
+        tree: &Tree,
+        pairs: &std::collections::BTreeMap<(SlotKind, u32), u16>,
+        base: usize,
+    ) {
+        let len = 2 * tree.num_leaves() - 1;
+        self.leaf.resize(base + len, 0.0);
+        let leaf_node = |at: usize| LaneNode {
+            thr: 0.0,
+            slot: 0,
+            child: at as u16,
+        };
+        let mut n64 = vec![leaf_node(0); len];
+        // (LightGBM child reference, tree-relative position)
+        let mut queue = std::collections::VecDeque::from([(0i32, 0usize)]);
+        let mut next = 1usize;
+        while let Some((c, at)) = queue.pop_front() {
+            if c < 0 || tree.num_internal() == 0 {
+                let leaf = if c < 0 { (!c) as usize } else { 0 };
+                self.leaf[base + at] = tree.leaf_value[leaf];
+                n64[at] = leaf_node(at);
+                continue;
+            }
+            let i = c as usize;
+            let (kind, thr) = lane_split(tree, i).expect("checked expressible");
+            n64[at] = LaneNode {
+                thr,
+                slot: pairs[&(kind, tree.split_feature[i])],
+                child: next as u16,
+            };
+            queue.push_back((tree.left_child[i], next));
+            queue.push_back((tree.right_child[i], next + 1));
+            next += 2;
+        }
+        self.n32.nodes.extend(n64.iter().map(|n| LaneNode {
+            thr: f32::threshold(n.thr),
+            slot: n.slot,
+            child: n.child,
+        }));
+        self.n64.nodes.extend(n64);
+    }
+
+    /// Longest root-to-leaf path of the tree at `base` (steps the branch-free walk needs).
+    fn depth_of(&self, base: usize, len: usize) -> u32 {
+        let nodes = &self.n64.nodes[base..base + len];
+        let mut depth = vec![0u32; len];
+        let mut max = 0;
+        // Breadth-first order: a parent always precedes its children.
+        for (at, n) in nodes.iter().enumerate() {
+            let c = n.child as usize;
+            if c != at {
+                depth[c] = depth[at] + 1;
+                depth[c + 1] = depth[at] + 1;
+                max = max.max(depth[at] + 1);
+            }
+        }
+        max
+    }
+
+    fn num_slots(&self) -> usize {
+        self.slot_features.len() + 1
+    }
+
+    /// Rewrites one row into its slot values (`out.len() == num_slots()`).
+    #[inline]
+    fn fill_slots<T: FeatureValue, C: Lane>(&self, row: &[T], out: &mut [C]) {
+        let [plain, nan_low, zero_low, _] = self.kind_end;
+        out[0] = C::default();
+        let value = |s: usize| C::from_f64(row[self.slot_features[s - 1] as usize].to_f64());
+        for (s, o) in out.iter_mut().enumerate().take(plain).skip(1) {
+            *o = value(s);
+        }
+        for (s, o) in out.iter_mut().enumerate().take(nan_low).skip(plain) {
+            let v = value(s);
+            *o = if v.is_nan() { C::NEG_INFINITY } else { v };
+        }
+        for (s, o) in out.iter_mut().enumerate().take(zero_low).skip(nan_low) {
+            let v = value(s);
+            *o = if v.is_nan_or_zero() {
+                C::NEG_INFINITY
+            } else {
+                v
+            };
+        }
+        for (s, o) in out.iter_mut().enumerate().skip(zero_low) {
+            let v = value(s);
+            *o = if v.is_nan_or_zero() { C::NAN } else { v };
+        }
+    }
+}
+
+/// Rows walked through a tree at once: independent walks overlap their memory latency.
+const GROUP: usize = 8;
+
+/// Adds the output of one branch-free tree to `G` rows whose slot values start at `first * ns`.
+///
+/// `!(x <= thr)` is true for NaN: the slot rewrite relies on NaN going right.
+#[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
+fn walk_group<C: Lane, const G: usize>(
+    nodes: &[LaneNode<C>],
+    leaf: &[f64],
+    depth: u32,
+    slots: &[C],
+    ns: usize,
+    out: &mut [f64],
+) {
+    let rows: [&[C]; G] = std::array::from_fn(|l| &slots[l * ns..(l + 1) * ns]);
+    let mut idx = [0usize; G];
+    for _ in 0..depth {
+        for l in 0..G {
+            let n = nodes[idx[l]];
+            let x = rows[l][n.slot as usize];
+            idx[l] = n.child as usize + usize::from(!(x <= n.thr));
+        }
+    }
+    for l in 0..G {
+        out[l] += leaf[idx[l]];
     }
 }
 
@@ -439,9 +845,16 @@ mod tests {
                     -0.25,
                     1e-36,
                     f64::INFINITY,
+                    f64::NEG_INFINITY,
+                    f64::NAN,
+                    0.1,
+                    -0.1,
+                    1e300,
+                    -1e300,
                 ] {
                     let e = ensemble(missing, dl, t);
                     let p = e.predictor().unwrap();
+                    let mut rows = Vec::new();
                     for &a in &xs {
                         for &b in &[f64::NAN, 0.5, 0.75, 0.0] {
                             let want = e.predict_raw_reference(&[a, b]);
@@ -451,11 +864,100 @@ mod tests {
                                 want.to_bits(),
                                 "missing {missing:?} dl {dl} t {t:e} x {a:e}"
                             );
+                            rows.push([a, b]);
                         }
+                    }
+                    // The batch kernel (slot rewrite, branch-free walk) agrees with the reference,
+                    // for f64 input and for f32 input compared in f32 against rounded-down thresholds.
+                    let x = Array2::from_shape_fn((rows.len(), 2), |(i, j)| rows[i][j]);
+                    let batch = p.predict_raw(x.view()).unwrap();
+                    let x32 = x.mapv(|v| v as f32);
+                    let batch32 = p.predict_raw(x32.view()).unwrap();
+                    for (i, r) in rows.iter().enumerate() {
+                        let want = e.predict_raw_reference(r);
+                        assert_eq!(batch[i].to_bits(), want.to_bits(), "batch t {t:e} x {r:?}");
+                        let r32 = [f64::from(r[0] as f32), f64::from(r[1] as f32)];
+                        let want32 = e.predict_raw_reference(&r32);
+                        assert_eq!(
+                            batch32[i].to_bits(),
+                            want32.to_bits(),
+                            "batch f32 missing {missing:?} dl {dl} t {t:e} x {r32:?}"
+                        );
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn f32_thresholds_round_down() {
+        for t in [
+            0.1,
+            -0.1,
+            1e300,
+            -1e300,
+            1e-46,
+            -1e-46,
+            0.0,
+            -0.0,
+            f64::MAX,
+            3.5,
+        ] {
+            let r = f32::threshold(t);
+            assert!(f64::from(r) <= t, "{t:e} -> {r:e}");
+            let up = if r == f32::INFINITY {
+                f64::INFINITY
+            } else {
+                f64::from(r.next_up())
+            };
+            assert!(
+                up > t || r == f32::INFINITY,
+                "{t:e} -> {r:e} is not the largest"
+            );
+        }
+        assert_eq!(f32::threshold(f64::INFINITY), f32::INFINITY);
+        assert_eq!(f32::threshold(f64::NEG_INFINITY), f32::NEG_INFINITY);
+        assert!(f32::threshold(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn f32_threshold_neighbours_decide_like_f64() {
+        // Inputs on both sides of a threshold that f32 cannot represent.
+        for t in [0.1, -0.1, 1.0 / 3.0, -2.0 / 3.0, 1e-30] {
+            let e = ensemble(MissingType::NaN, false, t);
+            let p = e.predictor().unwrap();
+            let c = t as f32;
+            let xs = [c.next_down(), c, c.next_up()];
+            let x = Array2::from_shape_fn((xs.len(), 2), |(i, j)| if j == 0 { xs[i] } else { 0.0 });
+            let got = p.predict_raw(x.view()).unwrap();
+            for (i, &v) in xs.iter().enumerate() {
+                let want = e.predict_raw_reference(&[f64::from(v), 0.0]);
+                assert_eq!(got[i].to_bits(), want.to_bits(), "t {t:e} x {v:e}");
+            }
+        }
+    }
+
+    #[test]
+    fn batch_layout_covers_lightgbm_trees() {
+        // Trees LightGBM writes (any missing type, finite thresholds) all take the branch-free walk.
+        for missing in [MissingType::None, MissingType::Zero, MissingType::NaN] {
+            for dl in [false, true] {
+                let p = ensemble(missing, dl, 0.25).predictor().unwrap();
+                let lanes = p.lanes.as_ref().unwrap();
+                assert!(lanes
+                    .trees
+                    .iter()
+                    .all(|t| matches!(t, LaneTree::Walk { .. })));
+            }
+        }
+        // A NaN threshold with missing values going left falls back to the scalar walk.
+        let p = ensemble(MissingType::NaN, true, f64::NAN)
+            .predictor()
+            .unwrap();
+        assert!(matches!(
+            p.lanes.as_ref().unwrap().trees[0],
+            LaneTree::Scalar { .. }
+        ));
     }
 
     #[test]

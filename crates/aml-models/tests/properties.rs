@@ -57,6 +57,15 @@ proptest! {
         for (i, r) in rows.iter().enumerate() {
             prop_assert_eq!(p.predict_raw_row(r).unwrap().to_bits(), seq[i].to_bits());
         }
+        // f32 batches take the f32 kernel: same bits as the row path on the same f32 values.
+        let x32 = x.mapv(|v| v as f32);
+        let seq32 = p.predict_raw_sequential(x32.view()).unwrap();
+        let par32 = pool.install(|| p.predict_raw(x32.view())).unwrap();
+        for (i, r) in x32.rows().into_iter().enumerate() {
+            let want = p.predict_raw_row(r.as_slice().unwrap()).unwrap().to_bits();
+            prop_assert_eq!(seq32[i].to_bits(), want);
+            prop_assert_eq!(par32[i].to_bits(), want);
+        }
     }
 
     /// Arbitrary bytes never panic the parser.
