@@ -23,6 +23,16 @@ import lightgbm as lgb
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 
 
+def interactions(rng, n, f):
+    """The training data of benches/peers/gbdt_vs_lightgbm.py (its make_data)."""
+    x = rng.standard_normal((n, f)).astype(np.float32)
+    logit = (1.2 * x[:, 0] - 0.8 * x[:, 1] * x[:, 2] + np.sin(2.0 * x[:, 3]) + 0.6 * np.abs(x[:, 4])
+             + 0.5 * (x[:, 5] > 0.5) + 0.3 * x[:, 6:20].sum(axis=1) / np.sqrt(14.0) - 0.4 * x[:, 7] * x[:, 8])
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
+    x[rng.random((n, f)) < 0.05] = np.nan
+    return x, y
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=200_000)
@@ -34,6 +44,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workdir", default=None, help="keep model and data here (default: temp dir)")
+    ap.add_argument("--data", choices=["linear", "interactions"], default="linear",
+                    help="linear: sparse linear logit over all features; interactions: the nonlinear logit over "
+                         "20 features of benches/peers/gbdt_vs_lightgbm.py (deeper, lopsided trees)")
     args = ap.parse_args()
 
     work = args.workdir or tempfile.mkdtemp(prefix="predict_peer_")
@@ -44,11 +57,14 @@ def main():
 
     rng = np.random.default_rng(42)
     train_rows = args.train_rows or args.rows
-    x = rng.normal(size=(train_rows, args.features)).astype(np.float32)
-    x[rng.random(x.shape) < 0.05] = np.nan
-    w = rng.normal(size=args.features) * (rng.random(args.features) < 0.3)
-    logit = np.nan_to_num(x) @ w + 0.5 * np.sin(3 * np.nan_to_num(x[:, 0]))
-    y = (logit + rng.normal(size=train_rows) > 0).astype(np.float64)
+    if args.data == "linear":
+        x = rng.normal(size=(train_rows, args.features)).astype(np.float32)
+        x[rng.random(x.shape) < 0.05] = np.nan
+        w = rng.normal(size=args.features) * (rng.random(args.features) < 0.3)
+        logit = np.nan_to_num(x) @ w + 0.5 * np.sin(3 * np.nan_to_num(x[:, 0]))
+        y = (logit + rng.normal(size=train_rows) > 0).astype(np.float64)
+    else:
+        x, y = interactions(rng, train_rows, args.features)
     x_test = rng.normal(size=(args.rows, args.features)).astype(np.float32)
     x_test[rng.random(x_test.shape) < 0.05] = np.nan
 
