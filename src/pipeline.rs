@@ -552,7 +552,7 @@ pub fn score_batch(
         BatchInput::Dir(dir) => {
             progress(Progress::Start("load + verify"));
             let t = Instant::now();
-            let (batch, report) = Batch::load(dir)?;
+            let (batch, report) = Batch::load_with(dir, aml_core::FlowColumns::Scoring)?;
             let hash = aml_core::io::input_hash(dir).map_err(|source| MinerError::Io {
                 path: dir.join(aml_core::batch::files::META),
                 source,

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use crate::error::{BatchError, BatchWarning};
 use crate::meta::Meta;
+use crate::read::FlowColumns;
 use crate::tables::{AddressFeatures, AddressLabels, Alerts, Clusters, MoneyFlows};
 
 /// File names of a batch directory.
@@ -61,10 +62,20 @@ impl Batch {
     /// tables must be listed, and `address_labels.parquet` too when present) before any Parquet byte is
     /// decoded, so a tampered batch is rejected without being parsed.
     pub fn load(dir: &Path) -> Result<(Batch, BatchReport), BatchError> {
+        Batch::load_with(dir, FlowColumns::All)
+    }
+
+    /// [`Batch::load`], decoding only `flow_columns` of `money_flows.parquet` (every contract
+    /// column is still required with its contract type). Scoring uses
+    /// [`FlowColumns::Scoring`]: the features need four of the twelve flow columns.
+    pub fn load_with(
+        dir: &Path,
+        flow_columns: FlowColumns,
+    ) -> Result<(Batch, BatchReport), BatchError> {
         let meta = crate::read::read_meta(dir)?;
         let has_labels = crate::read::verify_hashes(dir, &meta)?;
         let (alerts, features, clusters, money_flows, labels) =
-            crate::read::read_tables(dir, has_labels)?;
+            crate::read::read_tables(dir, has_labels, flow_columns)?;
         Batch::from_tables(meta, alerts, features, clusters, money_flows, labels)
     }
 
@@ -179,6 +190,10 @@ impl Batch {
 
 /// Reorders `values` so that `values[k]` becomes the old `values[order[k]]`; `order` is a permutation.
 fn permute<T: Default>(values: &mut Vec<T>, order: &[usize]) {
+    if values.is_empty() {
+        // A column that was not loaded stays empty.
+        return;
+    }
     let mut old = std::mem::take(values);
     *values = order
         .iter()

@@ -17,3 +17,4 @@ pub mod write;
 pub use batch::{Batch, BatchReport};
 pub use error::{BatchError, BatchWarning, SubmissionError};
 pub use meta::{Meta, PatternTrap};
+pub use read::FlowColumns;

@@ -124,7 +124,11 @@ pub(crate) type Tables = (
 );
 
 /// Reads every table of `dir` in parallel; errors are reported in a fixed file order.
-pub(crate) fn read_tables(dir: &Path, has_labels: bool) -> Result<Tables, BatchError> {
+pub(crate) fn read_tables(
+    dir: &Path,
+    has_labels: bool,
+    flow_columns: FlowColumns,
+) -> Result<Tables, BatchError> {
     let (alerts, (features, (clusters, (flows, labels)))) = rayon::join(
         || read_alerts(&dir.join(files::ALERTS)),
         || {
@@ -135,7 +139,12 @@ pub(crate) fn read_tables(dir: &Path, has_labels: bool) -> Result<Tables, BatchE
                         || read_clusters(&dir.join(files::CLUSTERS)),
                         || {
                             rayon::join(
-                                || read_money_flows(&dir.join(files::MONEY_FLOWS)),
+                                || {
+                                    read_money_flows_with(
+                                        &dir.join(files::MONEY_FLOWS),
+                                        flow_columns,
+                                    )
+                                },
                                 || {
                                     has_labels
                                         .then(|| read_labels(&dir.join(files::ADDRESS_LABELS)))
@@ -607,30 +616,59 @@ fn intern(
     Ok(())
 }
 
-/// Reads `money_flows.parquet`, in file order, interning addresses into a sorted dictionary.
-/// `dominant_asset`, `hourly_pattern` and `weekly_pattern` must be present with contract types but are not
-/// decoded (features do not use them).
+/// Which value columns of `money_flows.parquet` to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlowColumns {
+    /// Every contract column (verification, training, tools).
+    #[default]
+    All,
+    /// Only what features use: `from_address`, `to_address`, `tx_count`, `amount_usd_sum`;
+    /// the other value columns of [`MoneyFlows`] stay empty.
+    Scoring,
+}
+
+/// Flow columns always decoded.
+const FLOW_KEY_COLUMNS: [(&str, Kind); 4] = [
+    ("from_address", Kind::Text),
+    ("to_address", Kind::Text),
+    ("tx_count", Kind::Number),
+    ("amount_usd_sum", Kind::Number),
+];
+
+/// Flow columns decoded with [`FlowColumns::All`] only.
+const FLOW_VALUE_COLUMNS: [(&str, Kind); 8] = [
+    ("amount_sum", Kind::Number),
+    ("first_seen_timestamp", Kind::Integer),
+    ("last_seen_timestamp", Kind::Integer),
+    ("active_days", Kind::Number),
+    ("avg_tx_size_usd", Kind::Number),
+    ("unique_assets", Kind::Number),
+    ("reciprocity_ratio", Kind::Number),
+    ("is_bidirectional", Kind::Flag),
+];
+
+/// Reads `money_flows.parquet` completely ([`FlowColumns::All`]).
 pub fn read_money_flows(path: &Path) -> Result<MoneyFlows, BatchError> {
+    read_money_flows_with(path, FlowColumns::All)
+}
+
+/// Reads `money_flows.parquet`, in file order, interning addresses into a sorted dictionary.
+/// Every contract column must be present with its contract type; `dominant_asset`,
+/// `hourly_pattern` and `weekly_pattern` are never decoded (features do not use them), and the
+/// value columns only with [`FlowColumns::All`].
+pub fn read_money_flows_with(path: &Path, columns: FlowColumns) -> Result<MoneyFlows, BatchError> {
     let file = ParquetFile::open(path)?;
     file.require(&[
         ("dominant_asset", Kind::Text),
         ("hourly_pattern", Kind::IntList),
         ("weekly_pattern", Kind::IntList),
     ])?;
-    let projection = file.require(&[
-        ("from_address", Kind::Text),
-        ("to_address", Kind::Text),
-        ("tx_count", Kind::Number),
-        ("amount_sum", Kind::Number),
-        ("amount_usd_sum", Kind::Number),
-        ("first_seen_timestamp", Kind::Integer),
-        ("last_seen_timestamp", Kind::Integer),
-        ("active_days", Kind::Number),
-        ("avg_tx_size_usd", Kind::Number),
-        ("unique_assets", Kind::Number),
-        ("reciprocity_ratio", Kind::Number),
-        ("is_bidirectional", Kind::Flag),
-    ])?;
+    let values = file.require(&FLOW_VALUE_COLUMNS)?;
+    let mut projection = file.require(&FLOW_KEY_COLUMNS)?;
+    let all = columns == FlowColumns::All;
+    if all {
+        projection.extend(values);
+    }
     let parts = file.read(
         &projection,
         FlowPart::new,
@@ -652,10 +690,17 @@ pub fn read_money_flows(path: &Path) -> Result<MoneyFlows, BatchError> {
                 intern(&mut part.index, &view, origin(name), ids)?;
             }
             let flows = &mut part.flows;
-            let numbers = [
+            for (name, values) in [
                 ("tx_count", &mut flows.tx_count),
-                ("amount_sum", &mut flows.amount_sum),
                 ("amount_usd_sum", &mut flows.amount_usd_sum),
+            ] {
+                push_numbers(column(&file, batch, name)?.as_ref(), origin(name), values)?;
+            }
+            if !all {
+                return Ok(());
+            }
+            let numbers = [
+                ("amount_sum", &mut flows.amount_sum),
                 ("active_days", &mut flows.active_days),
                 ("avg_tx_size_usd", &mut flows.avg_tx_size_usd),
                 ("unique_assets", &mut flows.unique_assets),

@@ -317,6 +317,10 @@ impl Clusters {
 /// `dominant_asset`, `hourly_pattern` and `weekly_pattern` are validated but not kept in memory (features do not
 /// need them and a 5M-row batch must fit in well under 2 GB).
 #[derive(Debug, Clone, PartialEq, Default)]
+///
+/// `from`, `to`, `tx_count` and `amount_usd_sum` are always loaded; the other value columns are
+/// empty when the batch was loaded with [`FlowColumns::Scoring`](crate::read::FlowColumns)
+/// (features never use them, and decoding them is most of a full-size day's load time).
 pub struct MoneyFlows {
     /// Sorted, distinct addresses; `from`/`to` index into it.
     pub addresses: Vec<String>,
@@ -367,19 +371,47 @@ impl MoneyFlows {
 
     /// Compares rows `a` and `b` in canonical order: (from, to, then every remaining value).
     pub(crate) fn cmp_rows(&self, a: usize, b: usize) -> Ordering {
+        // Columns that were not loaded (empty) compare equal.
+        let f = |col: &[f64]| {
+            if col.is_empty() {
+                Ordering::Equal
+            } else {
+                col[a].total_cmp(&col[b])
+            }
+        };
+        let u = |col: &[u64]| col.get(a).cmp(&col.get(b));
         self.from[a]
             .cmp(&self.from[b])
             .then(self.to[a].cmp(&self.to[b]))
-            .then(self.tx_count[a].total_cmp(&self.tx_count[b]))
-            .then(self.amount_sum[a].total_cmp(&self.amount_sum[b]))
-            .then(self.amount_usd_sum[a].total_cmp(&self.amount_usd_sum[b]))
-            .then(self.first_seen_timestamp[a].cmp(&self.first_seen_timestamp[b]))
-            .then(self.last_seen_timestamp[a].cmp(&self.last_seen_timestamp[b]))
-            .then(self.active_days[a].total_cmp(&self.active_days[b]))
-            .then(self.avg_tx_size_usd[a].total_cmp(&self.avg_tx_size_usd[b]))
-            .then(self.unique_assets[a].total_cmp(&self.unique_assets[b]))
-            .then(self.reciprocity_ratio[a].total_cmp(&self.reciprocity_ratio[b]))
-            .then(self.is_bidirectional[a].cmp(&self.is_bidirectional[b]))
+            .then(f(&self.tx_count))
+            .then(f(&self.amount_sum))
+            .then(f(&self.amount_usd_sum))
+            .then(u(&self.first_seen_timestamp))
+            .then(u(&self.last_seen_timestamp))
+            .then(f(&self.active_days))
+            .then(f(&self.avg_tx_size_usd))
+            .then(f(&self.unique_assets))
+            .then(f(&self.reciprocity_ratio))
+            .then(
+                self.is_bidirectional
+                    .get(a)
+                    .cmp(&self.is_bidirectional.get(b)),
+            )
+    }
+
+    /// Lengths of the value columns that [`FlowColumns::Scoring`](crate::read::FlowColumns)
+    /// leaves empty: `(contract column name, length)`.
+    pub fn optional_column_lengths(&self) -> [(&'static str, usize); 8] {
+        [
+            ("amount_sum", self.amount_sum.len()),
+            ("first_seen_timestamp", self.first_seen_timestamp.len()),
+            ("last_seen_timestamp", self.last_seen_timestamp.len()),
+            ("active_days", self.active_days.len()),
+            ("avg_tx_size_usd", self.avg_tx_size_usd.len()),
+            ("unique_assets", self.unique_assets.len()),
+            ("reciprocity_ratio", self.reciprocity_ratio.len()),
+            ("is_bidirectional", self.is_bidirectional.len()),
+        ]
     }
 }
 

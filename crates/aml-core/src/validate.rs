@@ -172,8 +172,14 @@ pub(crate) fn clusters(clusters: &Clusters) -> Result<(), BatchError> {
 /// Money flows: aligned columns, ids inside the dictionary, non-negative counts and volumes.
 pub(crate) fn money_flows(flows: &MoneyFlows) -> Result<(), BatchError> {
     let file = files::MONEY_FLOWS;
-    lengths!(file, flows, from; to, tx_count, amount_sum, amount_usd_sum, first_seen_timestamp,
-        last_seen_timestamp, active_days, avg_tx_size_usd, unique_assets, reciprocity_ratio, is_bidirectional);
+    lengths!(file, flows, from; to, tx_count, amount_usd_sum);
+    // The other value columns are either aligned or not loaded at all (`FlowColumns::Scoring`).
+    let n = flows.from.len();
+    for (column, len) in flows.optional_column_lengths() {
+        if len != 0 || n == 0 {
+            check_len(file, column, n, len)?;
+        }
+    }
     for (column, ids) in [("from_address", &flows.from), ("to_address", &flows.to)] {
         if let Some(row) = ids
             .iter()

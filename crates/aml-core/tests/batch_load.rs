@@ -337,3 +337,28 @@ fn synthetic_batch_loads_and_round_trips_through_the_writer() {
         encode_money_flows(&batch.money_flows).unwrap()
     );
 }
+
+#[test]
+fn scoring_load_decodes_only_the_flow_columns_features_use() {
+    let dir = tempfile::tempdir().unwrap();
+    aml_core::synth::write_batch(dir.path(), &aml_core::synth::SynthConfig::small(), 0).unwrap();
+    let (full, _) = Batch::load(dir.path()).unwrap();
+    // Reverse the flow rows too: the canonical order must not need the skipped columns.
+    reverse_rows(dir.path(), files::MONEY_FLOWS);
+    let (scoring, _) = Batch::load_with(dir.path(), aml_core::FlowColumns::Scoring).unwrap();
+    assert_eq!(scoring.alerts, full.alerts);
+    assert_eq!(scoring.clusters, full.clusters);
+    let (f, s) = (&full.money_flows, &scoring.money_flows);
+    assert!(!f.is_empty());
+    assert_eq!(s.addresses, f.addresses);
+    assert_eq!(s.from, f.from);
+    assert_eq!(s.to, f.to);
+    assert_eq!(s.tx_count, f.tx_count);
+    assert_eq!(s.amount_usd_sum, f.amount_usd_sum);
+    for (column, len) in s.optional_column_lengths() {
+        assert_eq!(len, 0, "{column} should not be decoded");
+    }
+    for (column, len) in f.optional_column_lengths() {
+        assert_eq!(len, f.len(), "{column} should be decoded");
+    }
+}
