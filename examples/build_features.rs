@@ -28,7 +28,7 @@ struct Args {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let t0 = Instant::now();
-    let (batch, report) = Batch::load(&args.batch)?;
+    let (batch, report) = Batch::load_with(&args.batch, aml_core::FlowColumns::Scoring)?;
     let load_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let spec = match &args.spec {
