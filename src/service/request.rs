@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aml_core::meta::Meta;
 use aml_core::tables::{
-    AddressFeatures, Alerts, Clusters, MoneyFlows, NumericColumn, CONTRACT_FEATURE_COLUMNS,
+    AddressFeatures, Alerts, Clusters, MoneyFlows, NumericColumn, FEATURE_IDENTIFIER_COLUMNS,
 };
 use aml_core::Batch;
 use serde_json::{Map, Value};
@@ -183,40 +183,19 @@ fn alerts(rows: &[Record<'_>]) -> Result<Alerts, SchemaError> {
     Ok(t)
 }
 
-/// Feature keys that are not numeric feature columns.
-const FEATURE_NON_NUMERIC: [&str; 7] = [
-    "window_days",
-    "processing_date",
-    "address",
-    "hourly_activity",
-    "daily_activity",
-    "dominant_asset_in",
-    "dominant_asset_out",
-];
-
 fn features(rows: &[Record<'_>]) -> Result<AddressFeatures, SchemaError> {
     let mut t = AddressFeatures::default();
-    // Numeric columns: every other key whose values are numbers, booleans, digit strings or null, in
-    // contract order first, then extras by name (as aml-core's Parquet reader orders them).
-    let mut keys = BTreeSet::new();
+    // Numeric columns: every other key whose values are numbers, booleans, digit strings or null;
+    // `Batch::from_tables` puts them in aml-core's documented column order.
+    let mut names = BTreeSet::new();
     for r in rows {
-        keys.extend(
+        names.extend(
             r.fields
                 .keys()
                 .map(String::as_str)
-                .filter(|k| !FEATURE_NON_NUMERIC.contains(k)),
+                .filter(|k| !FEATURE_IDENTIFIER_COLUMNS.contains(k)),
         );
     }
-    let mut names: Vec<&str> = CONTRACT_FEATURE_COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| keys.contains(c))
-        .collect();
-    names.extend(
-        keys.iter()
-            .copied()
-            .filter(|k| !CONTRACT_FEATURE_COLUMNS.contains(k)),
-    );
     let mut columns: Vec<NumericColumn> = names
         .iter()
         .map(|name| NumericColumn {

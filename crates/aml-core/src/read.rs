@@ -25,7 +25,7 @@ use crate::error::BatchError;
 use crate::meta::Meta;
 use crate::tables::{
     AddressFeatures, AddressLabels, Alerts, Clusters, MoneyFlows, NumericColumn,
-    CONTRACT_FEATURE_COLUMNS,
+    CONTRACT_FEATURE_COLUMNS, FEATURE_IDENTIFIER_COLUMNS,
 };
 
 /// Rows per decoded record batch: large enough to amortise per-batch overhead, small enough to bound memory.
@@ -408,17 +408,6 @@ table_reader!(
     text source, text risk_level, number confidence_score, integer created_timestamp, integer updated_timestamp,
 );
 
-/// Columns of features.parquet that are not numeric features.
-const FEATURE_IDENTIFIERS: [&str; 7] = [
-    "window_days",
-    "processing_date",
-    "address",
-    "hourly_activity",
-    "daily_activity",
-    "dominant_asset_in",
-    "dominant_asset_out",
-];
-
 /// Reads `features.parquet`, in file order. `window_days`, `processing_date` and `address` are required;
 /// the activity arrays and dominant assets are optional (empty when absent). Every contract numeric column
 /// present is read (digit strings included), plus every extra column of a numeric or boolean type; extra
@@ -447,7 +436,7 @@ pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
     let mut numeric_names: Vec<String> = Vec::new();
     for (index, field) in schema.fields().iter().enumerate() {
         let name = field.name().as_str();
-        if FEATURE_IDENTIFIERS.contains(&name) {
+        if FEATURE_IDENTIFIER_COLUMNS.contains(&name) {
             continue;
         }
         let is_contract = CONTRACT_FEATURE_COLUMNS.contains(&name);

@@ -127,6 +127,18 @@ pub struct NumericColumn {
     pub values: Vec<f64>,
 }
 
+/// Columns of `features.parquet` that identify the row or hold arrays and text: everything else
+/// numeric or boolean is a numeric feature column.
+pub const FEATURE_IDENTIFIER_COLUMNS: [&str; 7] = [
+    "window_days",
+    "processing_date",
+    "address",
+    "hourly_activity",
+    "daily_activity",
+    "dominant_asset_in",
+    "dominant_asset_out",
+];
+
 /// The numeric and boolean feature columns the contract names, in contract order. Columns present in a file
 /// appear in [`AddressFeatures::numeric`] in this order, followed by any extra numeric columns sorted by name.
 pub const CONTRACT_FEATURE_COLUMNS: &[&str] = &[
