@@ -117,8 +117,13 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         summary.n_clusters,
         summary.out_dir.display()
     );
+    let stages: Vec<String> = summary
+        .timings
+        .iter()
+        .map(|t| format!("{} {:.3} s", t.stage, t.seconds))
+        .collect();
     let total: f64 = summary.timings.iter().map(|t| t.seconds).sum();
-    println!("total {total:.3} s");
+    println!("stages: {}  (total {total:.3} s)", stages.join(" | "));
     let d = &summary.distribution;
     println!(
         "scores: min {:.4}  p10 {:.4}  median {:.4}  p90 {:.4}  max {:.4}  mean {:.4}",
