@@ -33,7 +33,7 @@ use crate::scorers::{
 };
 
 /// Version of the bundle layout; bumped when files or metadata fields change meaning.
-pub const BUNDLE_FORMAT_VERSION: u32 = 1;
+pub const BUNDLE_FORMAT_VERSION: u32 = 2;
 
 /// File and model names inside a bundle directory.
 pub mod files {

@@ -299,13 +299,13 @@ impl AlertRanker {
             .expect("row counts checked by caller")
     }
 
-    /// Ranking scores (larger = more urgent), one per matrix row: the raw LambdaRank output
-    /// plus [`RANKER_TIE_BREAK`] times the scorer probability.
+    /// Ranking scores (larger = more urgent), one per matrix row:
+    /// [`AlertRanker::scorer_offset`] of the scorer probability plus the raw LambdaRank output.
     ///
-    /// A ranker of a few dozen trees maps thousands of alerts onto the same few hundred leaf
-    /// sums, so whole blocks of alerts would share a rank; the tiny scorer term orders alerts
-    /// the ranker cannot tell apart by their probability and changes nothing else (leaf sums
-    /// that differ differ by far more than the term).
+    /// The ranker is trained to boost from the scorer's log-odds (LightGBM's `init_score`), so
+    /// its trees only correct the scorer's order where the graded relevance says it is wrong;
+    /// the offset is not stored in the model file and is added back here. Alerts the trees
+    /// cannot tell apart keep the scorer's order instead of tying.
     pub fn ranking_scores(
         &self,
         matrix: &FeatureMatrix,
@@ -328,17 +328,21 @@ impl AlertRanker {
         let x = Self::ranker_input(matrix.values.view(), scorer_probabilities);
         let mut scores = self.model.predict_raw(x.view())?;
         for (s, &p) in scores.iter_mut().zip(scorer_probabilities) {
-            if p.is_finite() {
-                *s += RANKER_TIE_BREAK * p;
-            }
+            *s += Self::scorer_offset(p);
         }
         Ok(scores)
     }
-}
 
-/// Weight of the scorer probability added to the ranker's raw output to break its ties
-/// (see [`AlertRanker::ranking_scores`]).
-pub const RANKER_TIE_BREAK: f64 = 1e-6;
+    /// The raw score the ranker boosts from: the log-odds of the scorer probability `p`
+    /// (clamped to `[1e-15, 1 - 1e-15]`; a non-finite `p` gives 0).
+    pub fn scorer_offset(p: f64) -> f64 {
+        if !p.is_finite() {
+            return 0.0;
+        }
+        let q = p.clamp(1e-15, 1.0 - 1e-15);
+        (q / (1.0 - q)).ln()
+    }
+}
 
 /// Competition ranks of `scores`: 1 for the largest score, equal scores share the lowest
 /// (best) rank of their block, the next distinct score skips accordingly ("1, 2, 2, 4").

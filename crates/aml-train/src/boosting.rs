@@ -128,6 +128,15 @@ pub fn train(
     Ok(booster.finish(history))
 }
 
+/// Raw scores before the first tree: the objective's initial score plus the data's per-row
+/// offsets (`init_scores`), which stay outside the model.
+fn start_scores(init_score: f64, data: &Dataset) -> Vec<f64> {
+    match &data.init_scores {
+        Some(offsets) => offsets.iter().map(|o| init_score + o).collect(),
+        None => vec![init_score; data.n_rows()],
+    }
+}
+
 /// Mutable state of one training run.
 struct Booster<'a> {
     params: &'a GbdtParams,
@@ -166,7 +175,12 @@ impl<'a> Booster<'a> {
             num_leaves: params.num_leaves,
             max_depth: params.max_depth,
         };
-        let init_score = objective.init_score();
+        // Like LightGBM, boosting from the label average only applies without given offsets.
+        let init_score = if train.init_scores.is_some() {
+            0.0
+        } else {
+            objective.init_score()
+        };
         Booster {
             params,
             train,
@@ -181,8 +195,8 @@ impl<'a> Booster<'a> {
                 params.feature_fraction,
             ),
             init_score,
-            scores: vec![init_score; train.n_rows()],
-            valid_scores: vec![init_score; valid.map_or(0, Dataset::n_rows)],
+            scores: start_scores(init_score, train),
+            valid_scores: valid.map_or_else(Vec::new, |v| start_scores(init_score, v)),
             gh: vec![[0.0; 2]; train.n_rows()],
             bag: None,
             trees: Vec::new(),

@@ -24,6 +24,9 @@ pub struct Dataset {
     pub weights: Option<Vec<f64>>,
     /// Query sizes in row order (sum == number of rows); required for LambdaRank.
     pub groups: Option<Vec<usize>>,
+    /// Optional per-row raw-score offset the trees boost from (LightGBM's `init_score`); it is
+    /// not part of the trained model, so predictions must add it back.
+    pub init_scores: Option<Vec<f64>>,
     /// One name per feature column.
     pub feature_names: Vec<String>,
 }
@@ -86,8 +89,28 @@ impl Dataset {
             labels,
             weights: None,
             groups: None,
+            init_scores: None,
             feature_names,
         })
+    }
+
+    /// Sets a per-row raw-score offset to boost from (one finite value per row).
+    pub fn with_init_scores(mut self, init_scores: Vec<f64>) -> Result<Self, TrainError> {
+        if init_scores.len() != self.n_rows() {
+            return Err(TrainError::ShapeMismatch {
+                what: "init_scores".into(),
+                got: init_scores.len(),
+                expected: self.n_rows(),
+            });
+        }
+        if let Some(row) = init_scores.iter().position(|v| !v.is_finite()) {
+            return Err(TrainError::InvalidParam {
+                name: "init_score".into(),
+                reason: format!("row {row} has the non-finite offset {}", init_scores[row]),
+            });
+        }
+        self.init_scores = Some(init_scores);
+        Ok(self)
     }
 
     /// Attaches query group sizes (consecutive rows); they must be positive and sum to the row count.

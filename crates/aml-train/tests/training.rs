@@ -319,3 +319,33 @@ fn constant_data_gives_one_constant_tree() {
         .iter()
         .all(|t| t.leaf_value.iter().all(|v| v.is_finite())));
 }
+
+#[test]
+fn init_scores_are_boosted_from_and_left_out_of_the_model() {
+    let tr = binary_data(3000, 7);
+    let params = GbdtParams {
+        num_iterations: 30,
+        learning_rate: 0.1,
+        ..GbdtParams::default()
+    };
+    // Offsets carrying most of the signal (3 * x0): the trees only learn the rest.
+    let offsets: Vec<f64> = (0..tr.n_rows())
+        .map(|r| 3.0 * f64::from(tr.features[[r, 0]]))
+        .collect();
+    let with = tr.clone().with_init_scores(offsets.clone()).unwrap();
+    let plain = train(&params, &tr, None, None).unwrap();
+    let boosted = train(&params, &with, None, None).unwrap();
+    let raw_plain = predict_raw(&plain.ensemble, tr.features.view()).unwrap();
+    let raw_trees = predict_raw(&boosted.ensemble, tr.features.view()).unwrap();
+    // The model file holds the correction only; offset + trees is the full score.
+    let full: Vec<f64> = raw_trees.iter().zip(&offsets).map(|(t, o)| t + o).collect();
+    let auc_full = roc_auc(&tr.labels, &full);
+    let auc_trees = roc_auc(&tr.labels, &raw_trees);
+    assert!(auc_full > auc_trees + 0.05, "{auc_full} vs {auc_trees}");
+    assert!(auc_full >= roc_auc(&tr.labels, &raw_plain) - 0.02);
+    // Wrong lengths and non-finite offsets are refused.
+    assert!(tr.clone().with_init_scores(vec![0.0; 3]).is_err());
+    let mut bad = offsets;
+    bad[5] = f64::NAN;
+    assert!(tr.with_init_scores(bad).is_err());
+}

@@ -61,6 +61,7 @@ pub fn severity_confidence(
         labels: rows.labels.clone(),
         relevance: rows.relevance.clone(),
         groups: rows.groups.clone(),
+        offsets: rows.offsets.clone(),
     };
     let sub_names: Vec<String> = cols.iter().map(|&c| names[c].clone()).collect();
     let (t, v) = (sub(train_rows), sub(valid_rows));

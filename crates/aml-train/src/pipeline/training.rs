@@ -148,6 +148,8 @@ pub struct Labelled {
     pub relevance: Vec<f64>,
     /// Rows per day (LambdaRank query groups).
     pub groups: Vec<usize>,
+    /// Per-row raw-score offsets to boost from (the ranker's scorer log-odds); empty for none.
+    pub offsets: Vec<f64>,
 }
 
 impl Labelled {
@@ -158,6 +160,7 @@ impl Labelled {
             labels: Vec::new(),
             relevance: Vec::new(),
             groups: Vec::new(),
+            offsets: Vec::new(),
         }
     }
 }
@@ -172,6 +175,7 @@ pub fn labelled<D: std::borrow::Borrow<DayData>>(
         days.first().map_or(0, |d| d.borrow().matrix.n_features()) + usize::from(extra.is_some());
     let mut parts = Vec::new();
     let (mut labels, mut relevance, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+    let mut offsets = Vec::new();
     for (i, day) in days.iter().enumerate() {
         let day = day.borrow();
         let rows = day.labelled_rows();
@@ -179,6 +183,7 @@ pub fn labelled<D: std::borrow::Borrow<DayData>>(
         let x = match extra {
             Some(extra) => {
                 let col: Vec<f64> = rows.iter().map(|&r| extra[i][r]).collect();
+                offsets.extend(col.iter().map(|&p| AlertRanker::scorer_offset(p)));
                 AlertRanker::ranker_input(x.view(), &col)
             }
             None => x,
@@ -196,6 +201,7 @@ pub fn labelled<D: std::borrow::Borrow<DayData>>(
         labels,
         relevance,
         groups,
+        offsets,
     }
 }
 
@@ -219,7 +225,10 @@ pub fn fit_gbdt(
         } else {
             rows.labels.clone()
         };
-        let ds = Dataset::new(rows.x.clone(), y, names.clone()).map_err(err)?;
+        let mut ds = Dataset::new(rows.x.clone(), y, names.clone()).map_err(err)?;
+        if !rows.offsets.is_empty() {
+            ds = ds.with_init_scores(rows.offsets.clone()).map_err(err)?;
+        }
         if use_relevance {
             ds.with_groups(rows.groups.iter().copied().filter(|&g| g > 0).collect())
                 .map_err(err)
@@ -442,6 +451,7 @@ pub fn train_bundle(
             relevance: labels.clone(),
             labels,
             groups: Vec::new(),
+            offsets: Vec::new(),
         }
     };
     let cluster_train = cluster_set(&cluster_parts[..n_train]);
