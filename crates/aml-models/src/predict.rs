@@ -26,10 +26,14 @@
 //!   missing values go right, becomes `-inf` where they go left (`-inf <= t` for any
 //!   non-NaN `t`, as for a real `-inf`), and for missing type `Zero` zero-like values
 //!   are rewritten the same way. Slot 0 is the constant `0.0`.
+//! * **Integer keys.** Slot values and thresholds are stored as order-preserving
+//!   unsigned keys of their bits (`Lane`; NaN is the largest key, a NaN threshold
+//!   key 0), so the decision is one integer compare `key > threshold_key`: integer
+//!   loads and compares have a shorter latency than floating-point ones.
 //! * **Nodes** (`LaneNode`, 8 bytes for `f32` input): threshold, slot, and the
 //!   tree-relative index of the left child; trees are stored breadth-first so the
 //!   right child is `child + 1` and the next index is `child + go_right`. A leaf
-//!   points to itself through slot 0 (`0.0 <= 0.0`), so running every row for the
+//!   points to itself through slot 0 (`key(0.0) > key(0.0)` is false), so running every row for the
 //!   tree's maximum depth lands each one on its leaf without a branch.
 //! * **Walk.** Per block of rows, trees outermost: `GROUP` rows walk a tree side by
 //!   side so their independent loads overlap (the walk is bound by load latency), and
@@ -37,7 +41,7 @@
 //!   (`[group][slot][lane]`). The walk indexes without bounds checks; that is sound
 //!   because `Lanes::in_bounds` checks every child and slot index once at build time
 //!   (each tree ends with a padding node so a leaf's unused `child + 1` is in the tree).
-//! * **`f32` input** is compared in `f32` against thresholds rounded down to the
+//! * **`f32` input** is compared as `f32` keys against thresholds rounded down to the
 //!   largest `f32 <= t`: for an `f32` value `x`, `x <= t` iff `x <= round_down(t)`,
 //!   so decisions equal LightGBM's `f64` comparison and the nodes are half the size.
 //!
@@ -431,70 +435,80 @@ impl Predictor {
     }
 }
 
-/// A comparison precision of the branch-free batch layout (`f32` for `f32` input, `f64` otherwise).
-trait Lane: Copy + PartialOrd + PartialEq + Default + Send + Sync + std::fmt::Debug {
-    const NEG_INFINITY: Self;
-    const NAN: Self;
-    /// Converts an input value; exact because `f32` lanes only ever see `f32` inputs.
-    fn from_f64(v: f64) -> Self;
-    /// The largest value of this precision `<= t` (NaN stays NaN): for inputs of this
-    /// precision `x <= t` and `x <= threshold(t)` agree.
-    fn threshold(t: f64) -> Self;
-    /// NaN, or a value LightGBM reads as zero (`|x| <= ZERO_THRESHOLD`).
-    fn is_nan_or_zero(self) -> bool;
-    fn is_nan(self) -> bool;
-}
-
-impl Lane for f64 {
-    const NEG_INFINITY: Self = f64::NEG_INFINITY;
-    const NAN: Self = f64::NAN;
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    fn threshold(t: f64) -> Self {
-        t
-    }
-    #[inline(always)]
-    fn is_nan_or_zero(self) -> bool {
-        self.is_nan() || self.abs() <= ZERO_THRESHOLD
-    }
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        f64::is_nan(self)
-    }
-}
-
-impl Lane for f32 {
-    const NEG_INFINITY: Self = f32::NEG_INFINITY;
-    const NAN: Self = f32::NAN;
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-    fn threshold(t: f64) -> Self {
-        let r = t as f32;
-        if f64::from(r) > t {
-            // Rounded up: step to the next f32 below (never NaN or -inf here, since r > t).
-            if r == 0.0 {
-                -f32::from_bits(1)
-            } else if r > 0.0 {
-                f32::from_bits(r.to_bits() - 1)
-            } else {
-                f32::from_bits(r.to_bits() + 1)
-            }
+/// The largest `f32 <= t` (NaN stays NaN): for an `f32` value `x`, `x <= t` iff `x <= round_down_f32(t)`.
+fn round_down_f32(t: f64) -> f32 {
+    let r = t as f32;
+    if f64::from(r) > t {
+        // Rounded up: step to the next f32 below (never NaN or -inf here, since r > t).
+        if r == 0.0 {
+            -f32::from_bits(1)
+        } else if r > 0.0 {
+            f32::from_bits(r.to_bits() - 1)
         } else {
-            r
+            f32::from_bits(r.to_bits() + 1)
+        }
+    } else {
+        r
+    }
+}
+
+/// An order-preserving integer key of the batch layout: `u32` for `f32` input, `u64` otherwise.
+///
+/// Keys of non-NaN values order like the floats except that `-0.0 < +0.0`, which never
+/// matters: thresholds compared with zero-like values are folded away from zero, and slots of
+/// missing type `Zero` never hold a zero. Integer loads and compares have a shorter latency
+/// than floating-point ones, and the walk is latency-bound.
+trait Lane: Copy + Ord + Default + Send + Sync + std::fmt::Debug {
+    /// Key of `-inf`: the smallest key of a number.
+    const NEG_INFINITY: Self;
+    /// Key of NaN: above every number's key, so NaN goes right everywhere.
+    const NAN: Self;
+    /// Key of a non-NaN value, exactly representable in this precision.
+    fn key(v: f64) -> Self;
+    /// Key of a threshold: `key(x) > threshold(t)` iff `!(x <= t)` for every value `x` of this
+    /// precision (NaN included); a NaN threshold sends everything right.
+    fn threshold(t: f64) -> Self;
+}
+
+impl Lane for u64 {
+    const NEG_INFINITY: Self = !f64::NEG_INFINITY.to_bits();
+    const NAN: Self = u64::MAX;
+    #[inline(always)]
+    fn key(v: f64) -> Self {
+        let b = v.to_bits();
+        if b >> 63 == 1 {
+            !b
+        } else {
+            b | 1 << 63
         }
     }
-    #[inline(always)]
-    fn is_nan_or_zero(self) -> bool {
-        // ZERO_THRESHOLD is exactly an f32, so this equals the f64 test on the widened value.
-        self.is_nan() || self.abs() <= ZERO_THRESHOLD as f32
+    fn threshold(t: f64) -> Self {
+        if t.is_nan() {
+            0
+        } else {
+            Self::key(t)
+        }
     }
+}
+
+impl Lane for u32 {
+    const NEG_INFINITY: Self = !f32::NEG_INFINITY.to_bits();
+    const NAN: Self = u32::MAX;
     #[inline(always)]
-    fn is_nan(self) -> bool {
-        f32::is_nan(self)
+    fn key(v: f64) -> Self {
+        let b = (v as f32).to_bits();
+        if b >> 31 == 1 {
+            !b
+        } else {
+            b | 1 << 31
+        }
+    }
+    fn threshold(t: f64) -> Self {
+        if t.is_nan() {
+            0
+        } else {
+            Self::key(f64::from(round_down_f32(t)))
+        }
     }
 }
 
@@ -515,9 +529,9 @@ enum SlotKind {
 /// One node of the branch-free layout: 8 bytes for `f32` lanes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct LaneNode<C> {
-    /// Go right iff `!(slot value <= thr)`.
+    /// Threshold key: go right iff the slot key is above it.
     thr: C,
-    /// Index into the row's slot values; slot 0 is the constant 0.0 (leaves).
+    /// Index into the row's slot keys; slot 0 is the key of the constant 0.0 (leaves).
     slot: u16,
     /// Tree-relative index of the left child; the right child is `child + 1`. A leaf points to itself.
     child: u16,
@@ -550,8 +564,8 @@ struct Lanes {
     trees: Vec<LaneTree>,
     /// Leaf value per node of `n32`/`n64` (0.0 for internal nodes).
     leaf: Vec<f64>,
-    n32: LaneNodes<f32>,
-    n64: LaneNodes<f64>,
+    n32: LaneNodes<u32>,
+    n64: LaneNodes<u64>,
 }
 
 /// Most slots the `u16` slot index can address.
@@ -701,18 +715,22 @@ impl Lanes {
             child: (len - 1) as u16,
         });
         self.n32.nodes.extend(n64.iter().map(|n| LaneNode {
-            thr: f32::threshold(n.thr),
+            thr: u32::threshold(n.thr),
             slot: n.slot,
             child: n.child,
         }));
-        self.n64.nodes.extend(n64);
+        self.n64.nodes.extend(n64.iter().map(|n| LaneNode {
+            thr: u64::threshold(n.thr),
+            slot: n.slot,
+            child: n.child,
+        }));
     }
 
     /// Longest root-to-leaf path of the tree at `base` (steps the branch-free walk needs).
     fn depth_of(&self, base: usize, len: usize) -> u32 {
         // Without the padding node.
         let len = len - 1;
-        let nodes = &self.n64.nodes[base..base + len];
+        let nodes = &self.n32.nodes[base..base + len];
         let mut depth = vec![0u32; len];
         let mut max = 0;
         // Breadth-first order: a parent always precedes its children.
@@ -731,42 +749,39 @@ impl Lanes {
         self.slot_features.len() + 1
     }
 
-    /// Rewrites one row into its slot values (`out.len() == num_slots()`).
+    /// Rewrites one row into its slot keys (`out.len() == num_slots()`).
     #[inline]
     fn fill_slots<T: FeatureValue, C: Lane>(&self, row: &[T], out: &mut [C]) {
         let [plain, nan_low, zero_low, _] = self.kind_end;
-        out[0] = C::default();
-        let value = |s: usize| C::from_f64(row[self.slot_features[s - 1] as usize].to_f64());
-        for (s, o) in out.iter_mut().enumerate().take(plain).skip(1) {
-            *o = value(s);
-        }
-        for (s, o) in out.iter_mut().enumerate().take(nan_low).skip(plain) {
-            let v = value(s);
-            *o = if v.is_nan() { C::NEG_INFINITY } else { v };
-        }
-        for (s, o) in out.iter_mut().enumerate().take(zero_low).skip(nan_low) {
-            let v = value(s);
-            *o = if v.is_nan_or_zero() {
-                C::NEG_INFINITY
-            } else {
-                v
-            };
-        }
-        for (s, o) in out.iter_mut().enumerate().skip(zero_low) {
-            let v = value(s);
-            *o = if v.is_nan_or_zero() { C::NAN } else { v };
+        out[0] = C::key(0.0);
+        let value = |s: usize| row[self.slot_features[s - 1] as usize].to_f64();
+        let nan_or_zero = |v: f64| v.is_nan() || v.abs() <= ZERO_THRESHOLD;
+        // (first slot, end, is the value missing for this kind, key of a missing value)
+        let kinds: [(usize, usize, MissingTest, C); 4] = [
+            (1, plain, f64::is_nan, C::NAN),
+            (plain, nan_low, f64::is_nan, C::NEG_INFINITY),
+            (nan_low, zero_low, nan_or_zero, C::NEG_INFINITY),
+            (zero_low, out.len(), nan_or_zero, C::NAN),
+        ];
+        for (start, end, missing, key) in kinds {
+            for (s, o) in out.iter_mut().enumerate().take(end).skip(start) {
+                let v = value(s);
+                *o = if missing(v) { key } else { C::key(v) };
+            }
         }
     }
 }
+
+/// Whether a value counts as missing for a slot kind.
+type MissingTest = fn(f64) -> bool;
 
 /// Rows walked through a tree at once: independent walks overlap their memory latency.
 const GROUP: usize = 16;
 
 /// Adds the output of one branch-free tree to the `GROUP` rows of `slots` (`[slot][lane]`).
 ///
-/// `!(x <= thr)` is true for NaN: the slot rewrite relies on NaN going right.
+/// A node sends a row right iff its slot key is above the threshold key.
 #[inline(always)]
-#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn walk_group<C: Lane>(
     nodes: &[LaneNode<C>],
     leaf: &[f64],
@@ -787,7 +802,7 @@ fn walk_group<C: Lane>(
             // SAFETY: `n.slot < num_slots()` (`Lanes::in_bounds`), `l < GROUP`, and callers pass
             // one group's `num_slots() * GROUP` slot values.
             let x = unsafe { *slots.get_unchecked(at) };
-            *i = n.child as usize + usize::from(!(x <= n.thr));
+            *i = n.child as usize + usize::from(x > n.thr);
         }
     }
     for (o, &i) in out.iter_mut().zip(&idx) {
@@ -952,7 +967,7 @@ mod tests {
             f64::MAX,
             3.5,
         ] {
-            let r = f32::threshold(t);
+            let r = round_down_f32(t);
             assert!(f64::from(r) <= t, "{t:e} -> {r:e}");
             let up = if r == f32::INFINITY {
                 f64::INFINITY
@@ -964,9 +979,56 @@ mod tests {
                 "{t:e} -> {r:e} is not the largest"
             );
         }
-        assert_eq!(f32::threshold(f64::INFINITY), f32::INFINITY);
-        assert_eq!(f32::threshold(f64::NEG_INFINITY), f32::NEG_INFINITY);
-        assert!(f32::threshold(f64::NAN).is_nan());
+        assert_eq!(round_down_f32(f64::INFINITY), f32::INFINITY);
+        assert_eq!(round_down_f32(f64::NEG_INFINITY), f32::NEG_INFINITY);
+        assert!(round_down_f32(f64::NAN).is_nan());
+    }
+
+    #[test]
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(x <= t)` is the rule: true for NaN.
+    fn keys_decide_like_float_comparisons() {
+        let vals = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -3.5,
+            -0.1,
+            -1e-40,
+            -0.0,
+            0.0,
+            1e-40,
+            0.1,
+            3.5,
+            1e300,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for &t in &vals {
+            for &x in &vals {
+                // -0.0 and +0.0 keys differ; the layout never compares a zero with a zero threshold.
+                if x == 0.0 && t == 0.0 {
+                    continue;
+                }
+                let right = !(x <= t);
+                let k64 = if x.is_nan() { u64::NAN } else { u64::key(x) };
+                assert_eq!(k64 > u64::threshold(t), right, "f64 x {x:e} t {t:e}");
+                let x32 = f64::from(x as f32);
+                if x32 == 0.0 && t == 0.0 {
+                    continue;
+                }
+                let k32 = if x32.is_nan() {
+                    u32::NAN
+                } else {
+                    u32::key(x32)
+                };
+                assert_eq!(
+                    k32 > u32::threshold(t),
+                    !(x32 <= t),
+                    "f32 x {x32:e} t {t:e}"
+                );
+            }
+        }
+        assert!(u32::NEG_INFINITY == u32::key(f64::NEG_INFINITY) && u32::NEG_INFINITY > 0);
+        assert!(u64::NEG_INFINITY == u64::key(f64::NEG_INFINITY) && u64::NEG_INFINITY > 0);
     }
 
     #[test]
