@@ -948,6 +948,46 @@ mod tests {
         }
     }
 
+    /// Every SIMD level this CPU supports gives the portable kernel's bits (CI machines may pick
+    /// AVX2 where the development machine picks AVX-512, so each level is run explicitly).
+    #[test]
+    fn every_supported_simd_level_matches_the_portable_kernel() {
+        use crate::synthetic::{random_ensemble, random_rows, EnsembleShape};
+        let shape = EnsembleShape {
+            trees: 20,
+            leaves: 31,
+            features: 12,
+            used_features: 10,
+            root_count: 10_000,
+        };
+        let ensemble = random_ensemble(3, shape);
+        let rows = random_rows(4, 100, 12, 0.1);
+        let portable = TreeShapExplainer::new(&ensemble)
+            .unwrap()
+            .with_portable_kernels();
+        let expected = portable.contributions(rows.view()).unwrap();
+        #[allow(unused_mut)]
+        let mut levels = vec![Simd::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                levels.push(Simd::Avx2);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                levels.push(Simd::Avx512);
+            }
+        }
+        for level in levels {
+            let mut explainer = portable.clone();
+            explainer.simd = level;
+            assert_eq!(
+                explainer.contributions(rows.view()).unwrap(),
+                expected,
+                "{level:?}"
+            );
+        }
+    }
+
     #[test]
     fn kernel_node_counts_cover_the_degree() {
         for d in 1..=MAX_TABLE_DEPTH {
