@@ -26,7 +26,11 @@ from sklearn.metrics import roc_auc_score
 
 def make_data(n, f, seed):
     """Nonlinear logit over the first 20 features, interactions and 5% missing values."""
-    rng = np.random.default_rng(seed)
+    return make_data_from(np.random.default_rng(seed), n, f)
+
+
+def make_data_from(rng, n, f):
+    """`make_data` drawing from the generator `rng` (also used by predict_vs_lightgbm.py)."""
     x = rng.standard_normal((n, f)).astype(np.float32)
     logit = (
         1.2 * x[:, 0]

@@ -84,38 +84,31 @@ fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '
             "1 if primary_address is set (same_entity clusters)",
         ),
     ];
-    sink.add_group(
-        "cluster attributes",
-        attribute_defs
-            .iter()
-            .map(|(n, m)| (n.to_string(), m.to_string()))
-            .collect(),
-        |cx| {
-            let p = cx.prepared;
-            let c = &p.batch.clusters;
-            let mut cols = (0..8)
-                .map(|_| Vec::with_capacity(p.cluster_rows.len()))
-                .collect::<Vec<_>>();
-            for (pos, &r) in p.cluster_rows.iter().enumerate() {
-                let addresses: BTreeSet<&str> =
-                    c.addresses_involved[r].iter().map(String::as_str).collect();
-                let values = [
-                    c.total_alerts[r],
-                    p.cluster_members[pos].len() as f64,
-                    signed_log1p(c.total_volume_usd[r]),
-                    f64::from(Severity::parse(&c.severity_max[r]).ordinal()),
-                    c.confidence_avg[r],
-                    span_hours(c, r),
-                    addresses.len() as f64,
-                    f64::from(u8::from(!c.primary_address[r].trim().is_empty())),
-                ];
-                for (col, v) in cols.iter_mut().zip(values) {
-                    col.push(v);
-                }
+    sink.add_group("cluster attributes", attribute_defs, |cx| {
+        let p = cx.prepared;
+        let c = &p.batch.clusters;
+        let mut cols = (0..8)
+            .map(|_| Vec::with_capacity(p.cluster_rows.len()))
+            .collect::<Vec<_>>();
+        for (pos, &r) in p.cluster_rows.iter().enumerate() {
+            let addresses: BTreeSet<&str> =
+                c.addresses_involved[r].iter().map(String::as_str).collect();
+            let values = [
+                c.total_alerts[r],
+                p.cluster_members[pos].len() as f64,
+                signed_log1p(c.total_volume_usd[r]),
+                f64::from(Severity::parse(&c.severity_max[r]).ordinal()),
+                c.confidence_avg[r],
+                span_hours(c, r),
+                addresses.len() as f64,
+                f64::from(u8::from(!c.primary_address[r].trim().is_empty())),
+            ];
+            for (col, v) in cols.iter_mut().zip(values) {
+                col.push(v);
             }
-            cols
-        },
-    );
+        }
+        cols
+    });
     let vocab = &spec.cluster_type;
     sink.add_group(
         "cluster_type",
@@ -167,46 +160,38 @@ fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '
             "distinct addresses among the member alerts",
         ),
     ];
-    sink.add_group(
-        "member alerts",
-        member_defs
-            .iter()
-            .map(|(n, m)| (n.to_string(), m.to_string()))
-            .collect(),
-        |cx| {
-            let p = cx.prepared;
-            let a = &p.batch.alerts;
-            let mut cols = (0..9)
-                .map(|_| Vec::with_capacity(p.cluster_rows.len()))
-                .collect::<Vec<_>>();
-            for members in &p.cluster_members {
-                let rows = || members.iter().map(|&m| p.alert_rows[m as usize]);
-                let confidence = Summary::of(rows().map(|r| a.alert_confidence_score[r]));
-                let severity =
-                    Summary::of(members.iter().map(|&m| f64::from(p.severity[m as usize])));
-                let volume = Summary::of(rows().map(|r| signed_log1p(a.volume_usd[r])));
-                let typologies: BTreeSet<String> = rows()
-                    .map(|r| normalise_category(&a.typology_type[r]))
-                    .collect();
-                let addresses: BTreeSet<&str> = rows().map(|r| a.address[r].as_str()).collect();
-                let values = [
-                    confidence.mean(),
-                    confidence.max(),
-                    severity.mean(),
-                    severity.max(),
-                    high_share(p, members),
-                    volume.mean(),
-                    volume.max(),
-                    typologies.len() as f64,
-                    addresses.len() as f64,
-                ];
-                for (col, v) in cols.iter_mut().zip(values) {
-                    col.push(v);
-                }
+    sink.add_group("member alerts", member_defs, |cx| {
+        let p = cx.prepared;
+        let a = &p.batch.alerts;
+        let mut cols = (0..9)
+            .map(|_| Vec::with_capacity(p.cluster_rows.len()))
+            .collect::<Vec<_>>();
+        for members in &p.cluster_members {
+            let rows = || members.iter().map(|&m| p.alert_rows[m as usize]);
+            let confidence = Summary::of(rows().map(|r| a.alert_confidence_score[r]));
+            let severity = Summary::of(members.iter().map(|&m| f64::from(p.severity[m as usize])));
+            let volume = Summary::of(rows().map(|r| signed_log1p(a.volume_usd[r])));
+            let typologies: BTreeSet<String> = rows()
+                .map(|r| normalise_category(&a.typology_type[r]))
+                .collect();
+            let addresses: BTreeSet<&str> = rows().map(|r| a.address[r].as_str()).collect();
+            let values = [
+                confidence.mean(),
+                confidence.max(),
+                severity.mean(),
+                severity.max(),
+                high_share(p, members),
+                volume.mean(),
+                volume.max(),
+                typologies.len() as f64,
+                addresses.len() as f64,
+            ];
+            for (col, v) in cols.iter_mut().zip(values) {
+                col.push(v);
             }
-            cols
-        },
-    );
+        }
+        cols
+    });
 
     sink.group("member scores");
     let score_defs: [(&str, &str); 3] = [
@@ -223,29 +208,22 @@ fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '
             "population std of the member alerts' scores (NaN without scores)",
         ),
     ];
-    sink.add_group(
-        "member scores",
-        score_defs
-            .iter()
-            .map(|(n, m)| (n.to_string(), m.to_string()))
-            .collect(),
-        |cx| {
-            let p = cx.prepared;
-            let mut cols = (0..3)
-                .map(|_| Vec::with_capacity(p.cluster_rows.len()))
-                .collect::<Vec<_>>();
-            for members in &p.cluster_members {
-                let s = match cx.scores {
-                    Some(scores) => Summary::of(members.iter().map(|&m| scores[m as usize])),
-                    None => Summary::default(),
-                };
-                for (col, v) in cols.iter_mut().zip([s.mean(), s.max(), s.std()]) {
-                    col.push(v);
-                }
+    sink.add_group("member scores", score_defs, |cx| {
+        let p = cx.prepared;
+        let mut cols = (0..3)
+            .map(|_| Vec::with_capacity(p.cluster_rows.len()))
+            .collect::<Vec<_>>();
+        for members in &p.cluster_members {
+            let s = match cx.scores {
+                Some(scores) => Summary::of(members.iter().map(|&m| scores[m as usize])),
+                None => Summary::default(),
+            };
+            for (col, v) in cols.iter_mut().zip([s.mean(), s.max(), s.std()]) {
+                col.push(v);
             }
-            cols
-        },
-    );
+        }
+        cols
+    });
 
     sink.group("member addresses");
     let mut address_defs = vec![(
@@ -315,40 +293,33 @@ fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '
             "sign*ln(1+|v|) of USD moved among the cluster's addresses",
         ),
     ];
-    sink.add_group(
-        "member graph",
-        graph_defs
-            .iter()
-            .map(|(n, m)| (n.to_string(), m.to_string()))
-            .collect(),
-        |cx| {
-            let p = cx.prepared;
-            let c = &p.batch.clusters;
-            let rows: Vec<[f64; 4]> = p
-                .cluster_rows
-                .par_iter()
-                .map(|&r| {
-                    let mut nodes: Vec<u32> = c.addresses_involved[r]
-                        .iter()
-                        .filter_map(|a| p.batch.money_flows.address_id(a))
-                        .collect();
-                    nodes.sort_unstable();
-                    nodes.dedup();
-                    let k = nodes.len();
-                    let (edges, usd) = internal_edges(&p.graph, &nodes);
-                    let density = if k < 2 {
-                        f64::NAN
-                    } else {
-                        edges as f64 / (k as f64 * (k as f64 - 1.0))
-                    };
-                    [k as f64, edges as f64, density, signed_log1p(usd)]
-                })
-                .collect();
-            (0..4)
-                .map(|j| rows.iter().map(|row| row[j]).collect())
-                .collect()
-        },
-    );
+    sink.add_group("member graph", graph_defs, |cx| {
+        let p = cx.prepared;
+        let c = &p.batch.clusters;
+        let rows: Vec<[f64; 4]> = p
+            .cluster_rows
+            .par_iter()
+            .map(|&r| {
+                let mut nodes: Vec<u32> = c.addresses_involved[r]
+                    .iter()
+                    .filter_map(|a| p.batch.money_flows.address_id(a))
+                    .collect();
+                nodes.sort_unstable();
+                nodes.dedup();
+                let k = nodes.len();
+                let (edges, usd) = internal_edges(&p.graph, &nodes);
+                let density = if k < 2 {
+                    f64::NAN
+                } else {
+                    edges as f64 / (k as f64 * (k as f64 - 1.0))
+                };
+                [k as f64, edges as f64, density, signed_log1p(usd)]
+            })
+            .collect();
+        (0..4)
+            .map(|j| rows.iter().map(|row| row[j]).collect())
+            .collect()
+    });
 }
 
 impl FeatureSpec {

@@ -81,12 +81,16 @@ impl<'c, C> ColumnSink<'c, C> {
     }
 
     /// Declares several columns computed together (they share intermediate work).
-    pub fn add_group(
+    pub fn add_group<N: Into<String>, M: Into<String>>(
         &mut self,
         block: &'static str,
-        defs: Vec<(String, String)>,
+        defs: impl IntoIterator<Item = (N, M)>,
         compute: impl FnOnce(&C) -> Vec<Vec<f64>>,
     ) {
+        let defs: Vec<(String, String)> = defs
+            .into_iter()
+            .map(|(name, meaning)| (name.into(), meaning.into()))
+            .collect();
         let declared = defs.len();
         for (name, meaning) in defs {
             self.declare(name, meaning);

@@ -135,11 +135,7 @@ impl Calibration {
     /// ```
     pub fn apply(&self, p: f64) -> f64 {
         match self {
-            Calibration::Platt { a, b } => {
-                let q = p.clamp(1e-15, 1.0 - 1e-15);
-                let logit = (q / (1.0 - q)).ln();
-                1.0 / (1.0 + (-(a * logit + b)).exp())
-            }
+            Calibration::Platt { a, b } => 1.0 / (1.0 + (-(a * logit(p) + b)).exp()),
             Calibration::Isotonic { x, y } => {
                 let n = x.len();
                 if p <= x[0] {
@@ -336,12 +332,19 @@ impl AlertRanker {
     /// The raw score the ranker boosts from: the log-odds of the scorer probability `p`
     /// (clamped to `[1e-15, 1 - 1e-15]`; a non-finite `p` gives 0).
     pub fn scorer_offset(p: f64) -> f64 {
-        if !p.is_finite() {
-            return 0.0;
+        if p.is_finite() {
+            logit(p)
+        } else {
+            0.0
         }
-        let q = p.clamp(1e-15, 1.0 - 1e-15);
-        (q / (1.0 - q)).ln()
     }
+}
+
+/// Log-odds of the probability `p`, clamped to `[1e-15, 1 - 1e-15]` so 0 and 1 stay finite
+/// (the one logit of Platt scaling, its fit and the ranker's offset).
+pub fn logit(p: f64) -> f64 {
+    let q = p.clamp(1e-15, 1.0 - 1e-15);
+    (q / (1.0 - q)).ln()
 }
 
 /// Competition ranks of `scores`: 1 for the largest score, equal scores share the lowest

@@ -87,11 +87,7 @@ pub(crate) fn cluster_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBa
             "share of high/critical alerts among all member alerts of its clusters",
         ),
     ];
-    let defs = names
-        .iter()
-        .map(|(n, m)| (n.to_string(), m.to_string()))
-        .collect();
-    sink.add_group("cluster", defs, |p| {
+    sink.add_group("cluster", names, |p| {
         let clusters = &p.batch.clusters;
         let n = p.n_alerts();
         let mut cols = vec![vec![f64::NAN; n]; 13];

@@ -188,11 +188,7 @@ fn reach_2hop(g: &FlowGraph, v: u32, cap: u32, stamp: &mut [u32], generation: u3
 /// Declares (and computes) the flow block.
 pub(crate) fn flow_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch<'_>>) {
     sink.group("graph");
-    let defs = DEFS
-        .iter()
-        .map(|(n, m)| (n.to_string(), m.to_string()))
-        .collect();
-    sink.add_group("graph", defs, |p| {
+    sink.add_group("graph", DEFS, |p| {
         let g = &p.graph;
         let pagerank = g.pagerank(&spec.pagerank);
         let scale = g.n_nodes as f64;

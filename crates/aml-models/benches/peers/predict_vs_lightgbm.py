@@ -21,16 +21,8 @@ import numpy as np
 import lightgbm as lgb
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-
-
-def interactions(rng, n, f):
-    """The training data of benches/peers/gbdt_vs_lightgbm.py (its make_data)."""
-    x = rng.standard_normal((n, f)).astype(np.float32)
-    logit = (1.2 * x[:, 0] - 0.8 * x[:, 1] * x[:, 2] + np.sin(2.0 * x[:, 3]) + 0.6 * np.abs(x[:, 4])
-             + 0.5 * (x[:, 5] > 0.5) + 0.3 * x[:, 6:20].sum(axis=1) / np.sqrt(14.0) - 0.4 * x[:, 7] * x[:, 8])
-    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
-    x[rng.random((n, f)) < 0.05] = np.nan
-    return x, y
+sys.path.insert(0, os.path.join(ROOT, "benches", "peers"))
+from gbdt_vs_lightgbm import make_data_from  # noqa: E402  (the interactions data, one definition)
 
 
 def main():
@@ -64,7 +56,7 @@ def main():
         logit = np.nan_to_num(x) @ w + 0.5 * np.sin(3 * np.nan_to_num(x[:, 0]))
         y = (logit + rng.normal(size=train_rows) > 0).astype(np.float64)
     else:
-        x, y = interactions(rng, train_rows, args.features)
+        x, y = make_data_from(rng, train_rows, args.features)
     x_test = rng.normal(size=(args.rows, args.features)).astype(np.float32)
     x_test[rng.random(x_test.shape) < 0.05] = np.nan
 

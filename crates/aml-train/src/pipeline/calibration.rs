@@ -6,6 +6,7 @@
 //! uncalibrated one. The winner is then refitted on the whole validation day; the same
 //! cross-fitting gives the out-of-sample calibrated scores the metrics table reports.
 
+use aml_models::scorers::logit;
 use aml_models::Calibration;
 use serde::{Deserialize, Serialize};
 
@@ -29,13 +30,7 @@ pub enum CalibrationMode {
 /// Fits Platt scaling `sigmoid(a * logit(p) + b)` by Newton's method on the log loss
 /// (a small ridge term keeps it defined when the classes separate).
 pub fn fit_platt(labels: &[f64], probs: &[f64]) -> Calibration {
-    let z: Vec<f64> = probs
-        .iter()
-        .map(|&p| {
-            let q = p.clamp(1e-15, 1.0 - 1e-15);
-            (q / (1.0 - q)).ln()
-        })
-        .collect();
+    let z: Vec<f64> = probs.iter().map(|&p| logit(p)).collect();
     let (mut a, mut b) = (1.0f64, 0.0f64);
     let ridge = 1e-6;
     for _ in 0..100 {
@@ -135,6 +130,14 @@ fn fit(kind: CalibrationMode, labels: &[f64], probs: &[f64]) -> Option<Calibrati
     }
 }
 
+/// The rows at even (`parity` 0) or odd (1) positions: the two halves of the cross-fitting.
+fn half(labels: &[f64], probs: &[f64], parity: usize) -> (Vec<f64>, Vec<f64>) {
+    (0..labels.len())
+        .filter(|i| i % 2 == parity)
+        .map(|i| (labels[i], probs[i]))
+        .unzip()
+}
+
 /// Calibrated probabilities of every row, each from a calibration fitted on the other half of
 /// the rows (halves by position: even / odd), so they are out of sample. `None` when `kind`
 /// is not a calibration method.
@@ -143,13 +146,7 @@ pub fn cross_fitted_scores(
     labels: &[f64],
     probs: &[f64],
 ) -> Option<Vec<f64>> {
-    let half = |parity: usize| -> (Vec<f64>, Vec<f64>) {
-        (0..labels.len())
-            .filter(|i| i % 2 == parity)
-            .map(|i| (labels[i], probs[i]))
-            .unzip()
-    };
-    let fitted = [half(1), half(0)].map(|(l, p)| fit(kind, &l, &p));
+    let fitted = [half(labels, probs, 1), half(labels, probs, 0)].map(|(l, p)| fit(kind, &l, &p));
     let mut out = Vec::with_capacity(probs.len());
     for (i, &p) in probs.iter().enumerate() {
         out.push(fitted[i % 2].as_ref()?.apply(p));
@@ -181,10 +178,7 @@ pub fn choose_calibration(
 ) -> CalibrationChoice {
     let uncalibrated = (0..2)
         .map(|parity| {
-            let (l, p): (Vec<f64>, Vec<f64>) = (0..labels.len())
-                .filter(|i| i % 2 == parity)
-                .map(|i| (labels[i], probs[i]))
-                .unzip();
+            let (l, p) = half(labels, probs, parity);
             brier(&l, &p)
         })
         .sum::<f64>()
