@@ -52,6 +52,20 @@ impl DayData {
     }
 }
 
+/// Day-grouped fold `fold` of `k`: (days to fit on, held-out days), the held-out ones being the
+/// days at positions `i % k == fold`, so no day is split between fitting and evaluation.
+pub fn split_days(days: &[DayData], k: usize, fold: usize) -> (Vec<&DayData>, Vec<&DayData>) {
+    let (mut fit, mut held) = (Vec::new(), Vec::new());
+    for (i, day) in days.iter().enumerate() {
+        if i % k == fold {
+            held.push(day);
+        } else {
+            fit.push(day);
+        }
+    }
+    (fit, held)
+}
+
 /// Contract labels and graded relevance for the alerts `alert_ids` (any order) of `batch`.
 pub fn alert_labels(batch: &Batch, alert_ids: &[String]) -> (Vec<Option<u8>>, Vec<Option<u8>>) {
     let alerts = &batch.alerts;

@@ -16,7 +16,7 @@ use super::baselines;
 use super::calibration::{
     choose_calibration, cross_fitted_scores, CalibrationChoice, CalibrationMode,
 };
-use super::data::{cluster_labels, select_rows, stack, DayData};
+use super::data::{cluster_labels, select_rows, split_days, stack, DayData};
 use super::evaluation::{MetricsRow, MetricsTable};
 use super::PipelineError;
 use crate::{train, Dataset, GbdtParams, Metric, Objective};
@@ -305,13 +305,10 @@ pub fn out_of_fold_scores(
     fold_params.early_stopping_rounds = None;
     let mut scores = vec![Vec::new(); train_days.len()];
     for fold in 0..folds {
-        let held_out: Vec<usize> = (0..train_days.len())
-            .filter(|d| d % folds == fold)
-            .collect();
-        let fit_days: Vec<&DayData> = (0..train_days.len())
-            .filter(|d| folds == 1 || d % folds != fold)
-            .map(|d| &train_days[d])
-            .collect();
+        let (mut fit_days, _) = split_days(train_days, folds, fold);
+        if folds == 1 {
+            fit_days = train_days.iter().collect();
+        }
         let rows = labelled(&fit_days, None);
         let model = fit_gbdt(
             "alert_scorer (out-of-fold)",
@@ -322,7 +319,8 @@ pub fn out_of_fold_scores(
             false,
         )?;
         let fold_scorer = AlertScorer::new(model, calibration.cloned())?;
-        for d in held_out {
+        // The held-out days of `split_days`: positions `d % folds == fold`.
+        for d in (fold..train_days.len()).step_by(folds) {
             scores[d] = fold_scorer.score(&train_days[d].matrix)?;
         }
     }

@@ -6,7 +6,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::data::DayData;
+use super::data::{split_days, DayData};
 use super::training::{fit_gbdt, labelled};
 use super::PipelineError;
 use crate::metric::average_precision;
@@ -79,26 +79,11 @@ pub fn tune_scorer(
         };
         let mut scores = Vec::new();
         for fold in 0..k {
-            let (fit_days, held): (Vec<&DayData>, Vec<&DayData>) = {
-                let mut a = Vec::new();
-                let mut b = Vec::new();
-                for (i, d) in days.iter().enumerate() {
-                    if i % k == fold {
-                        b.push(d)
-                    } else {
-                        a.push(d)
-                    }
-                }
-                (a, b)
-            };
+            let (fit_days, held) = split_days(days, k, fold);
             if fit_days.is_empty() || held.is_empty() {
                 continue;
             }
-            let owned = |v: &[&DayData]| v.iter().map(|d| (*d).clone()).collect::<Vec<_>>();
-            let (tr, va) = (
-                labelled(&owned(&fit_days), None),
-                labelled(&owned(&held), None),
-            );
+            let (tr, va) = (labelled(&fit_days, None), labelled(&held, None));
             let model = fit_gbdt(
                 "alert_scorer (tuning)",
                 &params,
