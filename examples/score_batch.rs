@@ -71,7 +71,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let out = match (&args.out, &args.store) {
         (Some(out), _) => out.clone(),
-        (None, Some(store)) => store.join(aml_core::read::read_meta(&batch_dir)?.processing_date),
+        (None, Some(store)) => {
+            let date = aml_core::read::read_meta(&batch_dir)?.processing_date;
+            aml_miner::service::store::Store::new(store)
+                .day_dir(aml_core::date::Date::parse(&date)?)
+        }
         (None, None) => demo_dir.join("submission"),
     };
     let (key, source) = pipeline::load_signing_key(args.key.as_deref())?;

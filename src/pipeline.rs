@@ -411,20 +411,9 @@ pub enum BatchInput<'a> {
     Memory(&'a Batch),
 }
 
-/// UTC now as `YYYY-MM-DDTHH:MM:SSZ`.
+/// UTC now as `YYYY-MM-DDTHH:MM:SSZ` ([`aml_core::date::utc_now`]).
 pub fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        aml_core::synth::format_date(days as i32),
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    aml_core::date::utc_now()
 }
 
 /// The current git commit of the working directory, or `"unknown"`.

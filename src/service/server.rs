@@ -281,7 +281,7 @@ async fn dates_latest(State(state): State<Shared>) -> Result<Json<Value>, ApiErr
 }
 
 /// `metadata` of a stored-date response: counts, model version, manifest and receipt.
-fn stored_metadata(state: &AppState, date: &str, n: usize) -> Value {
+fn stored_metadata(state: &AppState, date: aml_core::date::Date, n: usize) -> Value {
     let receipt = state.store.receipt(date);
     json!({
         "count": n,
@@ -296,13 +296,14 @@ async fn stored<T: Send + 'static>(
     state: Shared,
     date: String,
     key: &'static str,
-    read: fn(&Store, &str) -> Result<Vec<T>, StoreError>,
+    read: fn(&Store, aml_core::date::Date) -> Result<Vec<T>, StoreError>,
     to_json: fn(&[T]) -> Vec<Value>,
 ) -> Result<Json<Value>, ApiError> {
     blocking(move || {
         let date = state.store.resolve(&date)?;
-        let rows = read(&state.store, &date)?;
-        let mut body = json!({"processing_date": date, "metadata": stored_metadata(&state, &date, rows.len())});
+        let rows = read(&state.store, date)?;
+        let mut body =
+            json!({"processing_date": date, "metadata": stored_metadata(&state, date, rows.len())});
         body[key] = Value::Array(to_json(&rows));
         Ok(Json(body))
     })

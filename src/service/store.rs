@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aml_core::date::Date;
 use aml_core::submission::{
     self, files, ClusterScoreRow, Manifest, RankingRow, Receipt, ScoreRow, Submission,
 };
@@ -34,11 +35,6 @@ pub enum StoreError {
     Submission(#[from] aml_core::SubmissionError),
 }
 
-/// True when `text` is a real `YYYY-MM-DD` calendar date.
-pub fn is_date(text: &str) -> bool {
-    aml_core::synth::parse_date(text).is_ok()
-}
-
 /// A store rooted at one directory.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -56,9 +52,10 @@ impl Store {
         &self.root
     }
 
-    /// Directory of one processing date.
-    pub fn day_dir(&self, date: &str) -> PathBuf {
-        self.root.join(date)
+    /// Directory of one processing date. Taking a [`Date`] (never a string) is what keeps every
+    /// store path inside the root: a date displays as ten characters of digits and dashes.
+    pub fn day_dir(&self, date: Date) -> PathBuf {
+        self.root.join(date.to_string())
     }
 
     /// True when the root exists and can be listed (or does not exist yet, which is an empty store).
@@ -68,7 +65,7 @@ impl Store {
 
     /// Every stored processing date, ascending: subdirectories named as a date and holding `scores.parquet`.
     /// Temporary directories of an in-progress write are never listed.
-    pub fn dates(&self) -> Result<Vec<String>, StoreError> {
+    pub fn dates(&self) -> Result<Vec<Date>, StoreError> {
         let entries = match std::fs::read_dir(&self.root) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -79,64 +76,62 @@ impl Store {
                 })
             }
         };
-        let mut dates: Vec<String> = entries
+        let mut dates: Vec<Date> = entries
             .filter_map(Result::ok)
-            .filter_map(|entry| entry.file_name().into_string().ok())
-            .filter(|name| is_date(name) && self.day_dir(name).join(files::SCORES).is_file())
+            .filter_map(|entry| Date::parse(entry.file_name().to_str()?).ok())
+            .filter(|&date| self.day_dir(date).join(files::SCORES).is_file())
             .collect();
         dates.sort();
         Ok(dates)
     }
 
     /// The most recent stored date.
-    pub fn latest(&self) -> Result<String, StoreError> {
+    pub fn latest(&self) -> Result<Date, StoreError> {
         self.dates()?.pop().ok_or(StoreError::Empty)
     }
 
     /// Turns a path segment (`latest` or a date) into a stored date.
-    pub fn resolve(&self, date_or_latest: &str) -> Result<String, StoreError> {
+    pub fn resolve(&self, date_or_latest: &str) -> Result<Date, StoreError> {
         if date_or_latest == "latest" {
             return self.latest();
         }
-        if !is_date(date_or_latest) {
-            return Err(StoreError::NotADate(date_or_latest.to_string()));
-        }
-        if self.day_dir(date_or_latest).join(files::SCORES).is_file() {
-            Ok(date_or_latest.to_string())
+        let date = Date::parse(date_or_latest).map_err(|e| StoreError::NotADate(e.text))?;
+        if self.day_dir(date).join(files::SCORES).is_file() {
+            Ok(date)
         } else {
-            Err(StoreError::UnknownDate(date_or_latest.to_string()))
+            Err(StoreError::UnknownDate(date.to_string()))
         }
     }
 
     /// Alert scores of a stored date.
-    pub fn scores(&self, date: &str) -> Result<Vec<ScoreRow>, StoreError> {
+    pub fn scores(&self, date: Date) -> Result<Vec<ScoreRow>, StoreError> {
         Ok(submission::read_scores(
             &self.day_dir(date).join(files::SCORES),
         )?)
     }
 
     /// Alert rankings of a stored date.
-    pub fn rankings(&self, date: &str) -> Result<Vec<RankingRow>, StoreError> {
+    pub fn rankings(&self, date: Date) -> Result<Vec<RankingRow>, StoreError> {
         Ok(submission::read_rankings(
             &self.day_dir(date).join(files::RANKINGS),
         )?)
     }
 
     /// Cluster scores of a stored date.
-    pub fn cluster_scores(&self, date: &str) -> Result<Vec<ClusterScoreRow>, StoreError> {
+    pub fn cluster_scores(&self, date: Date) -> Result<Vec<ClusterScoreRow>, StoreError> {
         Ok(submission::read_cluster_scores(
             &self.day_dir(date).join(files::CLUSTER_SCORES),
         )?)
     }
 
     /// Manifest of a stored date (`None` when absent or unreadable: it is metadata only).
-    pub fn manifest(&self, date: &str) -> Option<Manifest> {
+    pub fn manifest(&self, date: Date) -> Option<Manifest> {
         let bytes = std::fs::read(self.day_dir(date).join(files::MANIFEST)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
     /// Receipt of a stored date (`None` when absent or unreadable).
-    pub fn receipt(&self, date: &str) -> Option<Receipt> {
+    pub fn receipt(&self, date: Date) -> Option<Receipt> {
         let bytes = std::fs::read(self.day_dir(date).join(files::RECEIPT)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
@@ -144,15 +139,12 @@ impl Store {
     /// Writes a submission for `date` atomically (replacing any previous one) and returns its receipt.
     pub fn write(
         &self,
-        date: &str,
+        date: Date,
         submission: &Submission,
         key: &SigningKey,
         input_hash: &str,
         timestamp: &str,
     ) -> Result<Receipt, StoreError> {
-        if !is_date(date) {
-            return Err(StoreError::NotADate(date.to_string()));
-        }
         Ok(submission::write_submission(
             &self.day_dir(date),
             submission,
@@ -171,12 +163,13 @@ mod tests {
     fn dates_resolve_and_errors() {
         let root = tempfile::tempdir().unwrap();
         let store = Store::new(root.path().join("store"));
-        assert_eq!(store.dates().unwrap(), Vec::<String>::new());
+        assert!(store.dates().unwrap().is_empty());
         assert!(matches!(store.latest(), Err(StoreError::Empty)));
+        let day = |text: &str| Date::parse(text).unwrap();
         for date in ["2025-10-02", "2025-10-01"] {
             store
                 .write(
-                    date,
+                    day(date),
                     &Submission::default(),
                     &SigningKey::from_bytes(&[7; 32]),
                     "h",
@@ -184,11 +177,14 @@ mod tests {
                 )
                 .unwrap();
         }
-        std::fs::create_dir_all(store.day_dir("not-a-date")).unwrap();
-        std::fs::create_dir_all(store.day_dir("2025-10-03")).unwrap(); // no scores.parquet
-        assert_eq!(store.dates().unwrap(), vec!["2025-10-01", "2025-10-02"]);
-        assert_eq!(store.resolve("latest").unwrap(), "2025-10-02");
-        assert_eq!(store.resolve("2025-10-01").unwrap(), "2025-10-01");
+        std::fs::create_dir_all(store.root().join("not-a-date")).unwrap();
+        std::fs::create_dir_all(store.day_dir(day("2025-10-03"))).unwrap(); // no scores.parquet
+        assert_eq!(
+            store.dates().unwrap(),
+            vec![day("2025-10-01"), day("2025-10-02")]
+        );
+        assert_eq!(store.resolve("latest").unwrap(), day("2025-10-02"));
+        assert_eq!(store.resolve("2025-10-01").unwrap(), day("2025-10-01"));
         assert!(matches!(
             store.resolve("2025-10-03"),
             Err(StoreError::UnknownDate(_))
@@ -201,17 +197,8 @@ mod tests {
             store.resolve("../etc"),
             Err(StoreError::NotADate(_))
         ));
-        assert!(store.scores("2025-10-01").unwrap().is_empty());
-        assert_eq!(store.receipt("2025-10-01").unwrap().input_hash, "h");
-        assert!(matches!(
-            store.write(
-                "x",
-                &Submission::default(),
-                &SigningKey::from_bytes(&[7; 32]),
-                "h",
-                "t"
-            ),
-            Err(StoreError::NotADate(_))
-        ));
+        assert!(store.scores(day("2025-10-01")).unwrap().is_empty());
+        assert_eq!(store.receipt(day("2025-10-01")).unwrap().input_hash, "h");
+        assert!(matches!(store.resolve(""), Err(StoreError::NotADate(_))));
     }
 }

@@ -349,36 +349,20 @@ pub(crate) fn push_u32(
     Ok(())
 }
 
-/// `YYYY-MM-DD` of a day count since the Unix epoch (proleptic Gregorian calendar).
+/// `YYYY-MM-DD` of a day count since the Unix epoch (proleptic Gregorian calendar, clamped to
+/// years 0000-9999).
 pub(crate) fn civil_date(days_since_epoch: i64) -> String {
-    let z = days_since_epoch + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    crate::date::Date::from_days_clamped(days_since_epoch).to_string()
 }
 
-fn is_date_text(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() >= 10
-        && bytes[..10].iter().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                *b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        })
-        && (bytes.len() == 10 || matches!(bytes[10], b' ' | b'T'))
+/// The `YYYY-MM-DD` date a text cell holds: the date alone, or followed by a time (`' '` or `'T'`).
+fn date_of_text(text: &str) -> Option<crate::date::Date> {
+    let date = text.get(..10)?;
+    let rest = &text.as_bytes()[10..];
+    if !(rest.is_empty() || matches!(rest[0], b' ' | b'T')) {
+        return None;
+    }
+    crate::date::Date::parse(date).ok()
 }
 
 /// Appends dates as `YYYY-MM-DD`; nulls and malformed strings are errors.
@@ -412,10 +396,9 @@ pub(crate) fn push_dates(
                 TextView::new(array).ok_or_else(|| origin.wrong_type(data_type, Kind::Date))?;
             for row in 0..view.len() {
                 let text = view.get(row).ok_or_else(|| null(row))?.trim();
-                if !is_date_text(text) {
-                    return Err(origin.invalid(row, text, "not a YYYY-MM-DD date"));
-                }
-                out.push(text[..10].to_string());
+                let date = date_of_text(text)
+                    .ok_or_else(|| origin.invalid(row, text, "not a YYYY-MM-DD date"))?;
+                out.push(date.to_string());
             }
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod batch;
 mod columns;
+pub mod date;
 pub mod error;
 pub mod io;
 pub mod meta;

@@ -49,23 +49,9 @@ fn windows(values: &[u32]) -> ArrayRef {
 
 /// Days since the Unix epoch of a `YYYY-MM-DD` date, if it is one.
 fn epoch_days(text: &str) -> Option<i32> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-        return None;
-    }
-    let year: i64 = text[..4].parse().ok()?;
-    let month: i64 = text[5..7].parse().ok()?;
-    let day: i64 = text[8..10].parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let shifted_year = if month <= 2 { year - 1 } else { year };
-    let era = shifted_year.div_euclid(400);
-    let year_of_era = shifted_year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    (crate::columns::civil_date(days) == text).then_some(days as i32)
+    crate::date::Date::parse(text)
+        .ok()
+        .map(crate::date::Date::days_since_epoch)
 }
 
 fn dates(values: &[String]) -> ArrayRef {

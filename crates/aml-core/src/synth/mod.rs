@@ -105,56 +105,16 @@ pub enum SynthError {
     Json(#[from] serde_json::Error),
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date ([`crate::date::Date::parse`]).
 pub fn parse_date(date: &str) -> Result<i32, SynthError> {
-    let bad = || SynthError::Config(format!("date {date:?} is not YYYY-MM-DD"));
-    let parts: Vec<&str> = date.split('-').collect();
-    if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
-        return Err(bad());
-    }
-    let y: i64 = parts[0].parse().map_err(|_| bad())?;
-    let m: i64 = parts[1].parse().map_err(|_| bad())?;
-    let d: i64 = parts[2].parse().map_err(|_| bad())?;
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_len = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&m) || d < 1 || d > month_len[(m - 1) as usize] {
-        return Err(bad());
-    }
-    // Days-from-civil (proleptic Gregorian).
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Ok((era * 146_097 + doe - 719_468) as i32)
+    crate::date::Date::parse(date)
+        .map(crate::date::Date::days_since_epoch)
+        .map_err(|e| SynthError::Config(e.to_string()))
 }
 
-/// `YYYY-MM-DD` of a day count since 1970-01-01.
+/// `YYYY-MM-DD` of a day count since 1970-01-01 (clamped to years 0000-9999).
 pub fn format_date(days: i32) -> String {
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    crate::date::Date::from_days_clamped(i64::from(days)).to_string()
 }
 
 /// Processing date of `day_index` (day 0 is `config.date`).
