@@ -4,7 +4,8 @@
 //! cargo run --release --example validate_submission -- --batch DIR --submission DIR \
 //!     [--labels FILE] [--models DIR] [--json]
 //! ```
-//! Exit code: 0 when tier 1 passes, 1 when it fails, 2 when the batch or labels cannot be read.
+//! Exit code: 0 when tier 1 (integrity) and tier 2 (behaviour) pass, 1 when either fails, 2 when the
+//! batch, labels or models cannot be read.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,11 +15,18 @@ use aml_miner::validation::{self, labels::read_labels_file};
 use aml_models::Bundle;
 use clap::Parser;
 
+/// Exit code when every pass/fail tier passed.
+pub const EXIT_PASSED: u8 = 0;
+/// Exit code when tier 1 or tier 2 failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code when an input could not be read.
+pub const EXIT_UNREADABLE: u8 = 2;
+
 #[derive(Parser, Debug)]
 #[command(
     about = "Check a submission the way the validator does (tier 1 integrity, tier 2 traps, tier 3 labels)"
 )]
-struct Args {
+pub struct Args {
     /// Batch directory the submission answers.
     #[arg(long)]
     batch: PathBuf,
@@ -37,19 +45,23 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    ExitCode::from(run(&Args::parse()))
+}
+
+/// Validates as `args` says, prints the report and returns the exit code.
+pub fn run(args: &Args) -> u8 {
     let (batch, _) = match Batch::load(&args.batch) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("cannot load batch {}: {e}", args.batch.display());
-            return ExitCode::from(2);
+            return EXIT_UNREADABLE;
         }
     };
     let labels = match args.labels.as_deref().map(read_labels_file).transpose() {
         Ok(labels) => labels,
         Err(e) => {
             eprintln!("cannot read labels: {e}");
-            return ExitCode::from(2);
+            return EXIT_UNREADABLE;
         }
     };
     let rerun = match &args.models {
@@ -61,7 +73,7 @@ fn main() -> ExitCode {
             Ok(rows) => Some(rows),
             Err(e) => {
                 eprintln!("cannot re-score with {}: {e}", dir.display());
-                return ExitCode::from(2);
+                return EXIT_UNREADABLE;
             }
         },
         None => None,
@@ -78,15 +90,15 @@ fn main() -> ExitCode {
             Ok(text) => println!("{text}"),
             Err(e) => {
                 eprintln!("cannot serialise the report: {e}");
-                return ExitCode::from(2);
+                return EXIT_UNREADABLE;
             }
         }
     } else {
         print!("{}", report.to_text());
     }
-    if report.tier1.passed {
-        ExitCode::SUCCESS
+    if report.passed() {
+        EXIT_PASSED
     } else {
-        ExitCode::from(1)
+        EXIT_FAILED
     }
 }

@@ -2,7 +2,9 @@
 //! submission before sending it.
 //!
 //! - [`tier1`]: integrity (files, columns and types, one finite score in `[0, 1]` per alert, no unknown or
-//!   duplicate alert, scores not constant, receipt hash and signature).
+//!   duplicate alert, scores not constant, rankings and cluster scores covering the batch once with ranks
+//!   that follow the ranking scores, `explain_json` shape, model versions, receipt hash and signature,
+//!   not the public development key); its row checks live in [`rows`].
 //! - [`tier2`]: behaviour (pattern traps from META.json, optional determinism re-run).
 //! - [`tier3`]: ground truth (AUC, AUC-PR, Brier, log loss, NDCG@500, precision@K) when labels exist.
 //! - [`ensemble`]: what a validator does with many miners' scores.
@@ -11,6 +13,7 @@
 
 pub mod ensemble;
 pub mod labels;
+pub mod rows;
 pub mod tier1;
 pub mod tier2;
 pub mod tier3;
@@ -70,6 +73,12 @@ pub struct ValidationReport {
 }
 
 impl ValidationReport {
+    /// True when every pass/fail tier passed (tier 1 integrity and tier 2 behaviour; tier 3 is a
+    /// measurement without a verdict).
+    pub fn passed(&self) -> bool {
+        self.tier1.passed && self.tier2.passed
+    }
+
     /// Human-readable multi-line report.
     pub fn to_text(&self) -> String {
         let mut out = format!(

@@ -1,4 +1,7 @@
-//! Tier 1: integrity. Everything here must pass or the submission is rejected outright.
+//! Tier 1: integrity. Everything here must pass or the submission is rejected outright: the three
+//! Parquet files read with the contract's columns, the score rows (see [`score_checks`]), the rows of
+//! rankings and cluster scores and every `explain_json` (see [`super::rows`]), and the receipt (hash,
+//! signature, not the development key, input hash, model version of every row).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -10,7 +13,7 @@ use aml_core::submission::{Receipt, ScoreRow};
 use aml_core::Batch;
 use serde::Serialize;
 
-use super::Check;
+use super::{rows, Check};
 
 /// Minimum population standard deviation of the scores: below it the scores are "constant".
 pub const MIN_SCORE_STD: f64 = 1e-6;
@@ -143,9 +146,22 @@ pub fn score_checks(batch: &Batch, scores: &[ScoreRow]) -> Vec<Check> {
     checks
 }
 
-/// Checks on the receipt: readable, hash of `scores.parquet`, signature, and input hash when the batch
-/// directory is known.
-pub fn receipt_checks(submission_dir: &Path, batch_dir: Option<&Path>) -> Vec<Check> {
+/// Hex public key of the public development key ([`crate::pipeline::development_key`]).
+fn development_pubkey() -> String {
+    hex::encode(
+        crate::pipeline::development_key()
+            .verifying_key()
+            .to_bytes(),
+    )
+}
+
+/// Checks on the receipt: readable, hash of `scores.parquet`, signature, not signed with the public
+/// development key, and input hash when the batch directory is known. Returns the receipt when it could
+/// be read.
+pub fn receipt_checks(
+    submission_dir: &Path,
+    batch_dir: Option<&Path>,
+) -> (Vec<Check>, Option<Receipt>) {
     let path = submission_dir.join(files::RECEIPT);
     let receipt: Receipt = match std::fs::read(&path)
         .map_err(|e| e.to_string())
@@ -153,11 +169,14 @@ pub fn receipt_checks(submission_dir: &Path, batch_dir: Option<&Path>) -> Vec<Ch
     {
         Ok(receipt) => receipt,
         Err(reason) => {
-            return vec![Check::new(
-                "receipt",
-                false,
-                format!("{}: {reason}", path.display()),
-            )]
+            return (
+                vec![Check::new(
+                    "receipt",
+                    false,
+                    format!("{}: {reason}", path.display()),
+                )],
+                None,
+            )
         }
     };
     let mut checks = vec![Check::new(
@@ -189,6 +208,23 @@ pub fn receipt_checks(submission_dir: &Path, batch_dir: Option<&Path>) -> Vec<Ch
         ),
         Err(e) => Check::new("signature", false, e.to_string()),
     });
+    let development = development_pubkey();
+    checks.push(if receipt.miner_pubkey.eq_ignore_ascii_case(&development) {
+        Check::new(
+            "not_development_key",
+            false,
+            format!(
+                "signed with the public development key {development}: anyone can sign as it; \
+                 sign with --key FILE or AML_MINER_KEY"
+            ),
+        )
+    } else {
+        Check::new(
+            "not_development_key",
+            true,
+            "not the public development key",
+        )
+    });
     if let Some(dir) = batch_dir {
         checks.push(match aml_core::io::input_hash(dir) {
             Ok(hash) => Check::new(
@@ -199,7 +235,19 @@ pub fn receipt_checks(submission_dir: &Path, batch_dir: Option<&Path>) -> Vec<Ch
             Err(e) => Check::new("input_hash", false, format!("{}: {e}", dir.display())),
         });
     }
-    checks
+    (checks, Some(receipt))
+}
+
+/// Schema check of a submission file: passes when it could be read with the contract's columns and types.
+fn readable<T>(
+    name: &str,
+    rows: &Result<Vec<T>, aml_core::error::SubmissionError>,
+    what: &str,
+) -> Check {
+    match rows {
+        Ok(rows) => Check::new(name, true, format!("{} {what} rows", rows.len())),
+        Err(e) => Check::new(name, false, e.to_string()),
+    }
 }
 
 /// Runs tier 1 and returns the report plus the score rows when `scores.parquet` could be read.
@@ -209,48 +257,38 @@ pub fn check(
     submission_dir: &Path,
 ) -> (Tier1Report, Option<Vec<ScoreRow>>) {
     let mut checks = Vec::new();
-    let scores = match read_scores(&submission_dir.join(files::SCORES)) {
-        Ok(rows) => {
-            checks.push(Check::new(
-                "scores_schema",
-                true,
-                "columns and types as in the contract",
-            ));
-            Some(rows)
-        }
-        Err(e) => {
-            checks.push(Check::new("scores_schema", false, e.to_string()));
-            None
-        }
-    };
+    let scores = read_scores(&submission_dir.join(files::SCORES));
+    checks.push(readable("scores_schema", &scores, "score"));
+    let scores = scores.ok();
     let rankings = read_rankings(&submission_dir.join(files::RANKINGS));
-    checks.push(match &rankings {
-        Ok(rows) => Check::new(
-            "rankings_schema",
-            rows.len() == batch.alerts.len(),
-            format!(
-                "{} ranking rows for {} alerts",
-                rows.len(),
-                batch.alerts.len()
-            ),
-        ),
-        Err(e) => Check::new("rankings_schema", false, e.to_string()),
-    });
-    checks.push(
-        match read_cluster_scores(&submission_dir.join(files::CLUSTER_SCORES)) {
-            Ok(rows) => Check::new(
-                "cluster_scores_schema",
-                rows.iter()
-                    .all(|r| r.score.is_finite() && (0.0..=1.0).contains(&r.score)),
-                format!("{} cluster score rows", rows.len()),
-            ),
-            Err(e) => Check::new("cluster_scores_schema", false, e.to_string()),
-        },
-    );
+    checks.push(readable("rankings_schema", &rankings, "ranking"));
+    let clusters = read_cluster_scores(&submission_dir.join(files::CLUSTER_SCORES));
+    checks.push(readable(
+        "cluster_scores_schema",
+        &clusters,
+        "cluster score",
+    ));
     if let Some(rows) = &scores {
         checks.extend(score_checks(batch, rows));
+        checks.push(rows::explain_json(rows));
     }
-    checks.extend(receipt_checks(submission_dir, batch_dir));
+    if let Ok(rows) = &rankings {
+        let coverage = rows::id_coverage("rankings_alerts", rows, &batch.alerts.alert_id);
+        checks.extend([coverage, rows::ranking_order(rows)]);
+    }
+    if let Ok(rows) = &clusters {
+        let coverage = rows::id_coverage("cluster_ids", rows, &batch.clusters.cluster_id);
+        checks.extend([coverage, rows::cluster_score_range(rows)]);
+    }
+    let (receipt_checks, receipt) = receipt_checks(submission_dir, batch_dir);
+    checks.extend(receipt_checks);
+    if let Some(receipt) = &receipt {
+        checks.push(rows::model_version(
+            scores.as_deref().unwrap_or_default(),
+            clusters.as_deref().unwrap_or_default(),
+            &receipt.model_version,
+        ));
+    }
     let passed = checks.iter().all(|c| c.passed);
     let score = checks.iter().filter(|c| c.passed).count() as f64 / checks.len() as f64;
     (
