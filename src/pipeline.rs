@@ -603,6 +603,12 @@ pub fn score_batch(
             Vec::new(),
         ),
     };
+    if batch.alerts.is_empty() {
+        return Err(aml_core::BatchError::NoAlerts {
+            file: aml_core::batch::files::ALERTS.to_string(),
+        }
+        .into());
+    }
     let scored = score_rows(batch, bundle, options, progress)?;
     timings.extend(scored.timings.iter().cloned());
     warnings.extend(scored.warnings.iter().map(|w| w.to_string()));

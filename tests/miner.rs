@@ -316,6 +316,28 @@ fn refused_batch_never_replaces_a_good_submission() {
             "{err}: the good submission changed"
         );
     }
+    // An in-memory batch without alerts is not scored either.
+    let (mut empty, _) = aml_core::Batch::load(&f.day).unwrap();
+    empty.alerts = Default::default();
+    empty.meta.n_alerts = 0;
+    let err = pipeline::score_batch(
+        BatchInput::Memory(&empty),
+        &f.bundle,
+        &out,
+        &pipeline::development_key(),
+        KeySource::Development,
+        &ScoreOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MinerError::Batch(aml_core::BatchError::NoAlerts { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(submission_files(&out), good);
     assert_no_temporaries(tmp.path());
 }
 

@@ -58,7 +58,8 @@ pub struct BatchReport {
 impl Batch {
     /// Loads and validates a batch directory.
     ///
-    /// META.json is parsed first (its `processing_date` must be a `YYYY-MM-DD` date); then every
+    /// META.json is parsed first (its `processing_date` must be a `YYYY-MM-DD` date and its
+    /// `n_alerts` not 0: an empty batch is refused, never scored); then every
     /// file it lists is checked to be a regular file of the batch and to have the listed sha256 (all
     /// four required tables must be listed, and `address_labels.parquet` too when present) before
     /// any Parquet byte is decoded, so a tampered batch is rejected without being parsed. Files
@@ -75,6 +76,12 @@ impl Batch {
         flow_columns: FlowColumns,
     ) -> Result<(Batch, BatchReport), BatchError> {
         let meta = crate::read::read_meta(dir)?;
+        if meta.n_alerts == 0 {
+            // The alerts table must then be empty too (counts are checked below): nothing to score.
+            return Err(BatchError::NoAlerts {
+                file: files::ALERTS.to_string(),
+            });
+        }
         let mut warnings = crate::read::verify_hashes(dir, &meta)?;
         let has_labels = meta.sha256.contains_key(files::ADDRESS_LABELS);
         let (alerts, features, clusters, money_flows, labels) =
@@ -89,9 +96,10 @@ impl Batch {
     /// [`Batch::load`]. Errors name the table by its file name; rows are the caller's row order.
     ///
     /// Beyond each table's value rules, the batch as a whole is refused when META's
-    /// `processing_date` is not a `YYYY-MM-DD` date, an alert row carries another date, the
-    /// alerts table is empty, or a table's row count differs from META's `n_alerts`,
-    /// `n_addresses`, `n_clusters` or `n_money_flows`: such a batch is never scored or signed.
+    /// `processing_date` is not a `YYYY-MM-DD` date, an alert row carries another date, or a
+    /// table's row count differs from META's `n_alerts`, `n_addresses`, `n_clusters` or
+    /// `n_money_flows`: such a batch is never scored or signed. (An in-memory batch may have no
+    /// alerts, for feature tests; [`Batch::load`] and the scoring pipeline refuse one.)
     pub fn from_tables(
         meta: Meta,
         alerts: Alerts,

@@ -100,8 +100,8 @@ macro_rules! lengths {
     }};
 }
 
-/// The batch as a whole: META's `processing_date` is a date and every alert row carries it, there
-/// is at least one alert, and every table has the row count META declares.
+/// The batch as a whole: META's `processing_date` is a date and every alert row carries it, and
+/// every table has the row count META declares.
 pub(crate) fn batch_shape(
     meta: &Meta,
     alerts: &Alerts,
@@ -119,11 +119,6 @@ pub(crate) fn batch_shape(
             format!("{:?}", alerts.processing_date[row]),
             &format!("differs from META.json processing_date {date}"),
         ));
-    }
-    if alerts.is_empty() {
-        return Err(BatchError::NoAlerts {
-            file: files::ALERTS.to_string(),
-        });
     }
     let counts = [
         (files::ALERTS, "n_alerts", meta.n_alerts, alerts.len()),

@@ -85,12 +85,30 @@ fn alert_rows_of_another_day_are_refused() {
 
 #[test]
 fn empty_alerts_are_refused() {
-    let (mut meta, _, features, clusters, flows, labels) = tiny_tables();
-    meta.n_alerts = 0;
+    let dir = fresh();
+    rewrite_table(dir.path(), files::ALERTS, |columns| {
+        for (_, array) in columns.iter_mut() {
+            *array = array.slice(0, 0);
+        }
+    });
+    // With META's count still 4 the rows are missing; with 0 there is nothing to score.
+    let error = load_error(dir.path());
+    assert!(
+        matches!(&error, BatchError::CountMismatch { file, meta: 4, actual: 0, .. } if file == files::ALERTS),
+        "{error}"
+    );
+    set_meta(dir.path(), "n_alerts", 0.into());
+    let error = load_error(dir.path());
+    assert!(
+        matches!(&error, BatchError::NoAlerts { file } if file == files::ALERTS),
+        "{error}"
+    );
+    // In memory, the rows must match META's count as well.
+    let (meta, _, features, clusters, flows, labels) = tiny_tables();
     let error =
         Batch::from_tables(meta, Alerts::default(), features, clusters, flows, labels).unwrap_err();
     assert!(
-        matches!(&error, BatchError::NoAlerts { file } if file == files::ALERTS),
+        matches!(&error, BatchError::CountMismatch { key, .. } if key == "n_alerts"),
         "{error}"
     );
 }
