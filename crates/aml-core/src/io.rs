@@ -174,7 +174,7 @@ fn check(
     Ok((location, Existing::Replaceable))
 }
 
-/// A human name for a file type that is not a regular file.
+/// A human name for a file type (`a FIFO`, `a directory`, `a regular file`, ...) for error messages.
 pub(crate) fn describe(file_type: &std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
