@@ -33,14 +33,15 @@ fn demo_world() -> SynthConfig {
 
 #[derive(Parser, Debug)]
 #[command(about = "Score a batch: verify, featurise, score + explain, rank, cluster-score, sign")]
-struct Args {
+pub struct Args {
     /// Batch directory (default: generate a synthetic day).
     #[arg(long)]
     batch: Option<PathBuf>,
     /// Model bundle directory.
     #[arg(long, default_value = "trained_models")]
     models: PathBuf,
-    /// Submission output directory (replaced atomically).
+    /// Submission output directory (replaced atomically; an existing directory is replaced only
+    /// when it is a submission, and never when it is or holds the batch).
     #[arg(long, conflicts_with = "store")]
     out: Option<PathBuf>,
     /// Daily store served by the `serve` example: writes into `STORE/<processing_date>/`.
@@ -51,7 +52,7 @@ struct Args {
     key: Option<PathBuf>,
 }
 
-fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let bundle = Bundle::load(&args.models)?;
     let demo_dir = std::env::temp_dir().join("aml-miner-demo");
     let batch_dir = match &args.batch {
@@ -72,9 +73,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let out = match (&args.out, &args.store) {
         (Some(out), _) => out.clone(),
         (None, Some(store)) => {
-            let date = aml_core::read::read_meta(&batch_dir)?.processing_date;
-            aml_miner::service::store::Store::new(store)
-                .day_dir(aml_core::date::Date::parse(&date)?)
+            let date = aml_core::read::read_meta(&batch_dir)?.date()?;
+            aml_miner::service::store::Store::new(store).day_dir(date)
         }
         (None, None) => demo_dir.join("submission"),
     };

@@ -17,11 +17,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser, Debug)]
 #[command(about = "Train scorer, ranker and cluster scorer into a model bundle")]
-struct Args {
+pub struct Args {
     /// History batch directories (or parents of day directories).
     #[arg(long, num_args = 1.., required_unless_present = "print_config")]
     history: Vec<PathBuf>,
-    /// Output bundle directory (replaced atomically).
+    /// Output bundle directory (replaced atomically; an existing directory is replaced only when
+    /// it is a model bundle, and never when it is or holds a history directory).
     #[arg(long, required_unless_present = "print_config")]
     out: Option<PathBuf>,
     /// Master seed.
@@ -68,8 +69,18 @@ fn spinner(msg: &str) -> ProgressBar {
     bar
 }
 
-fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let out = args.out.as_deref().ok_or("--out is required")?;
     let dirs = expand(&args.history)?;
+    // The bundle may never replace (or be a parent of) the history it is trained on: refused
+    // before the (long) training, and again by `Bundle::save`.
+    let inputs: Vec<&Path> = args
+        .history
+        .iter()
+        .chain(&dirs)
+        .map(PathBuf::as_path)
+        .collect();
+    aml_core::io::check_output(out, aml_models::bundle::OUTPUT_KIND, &inputs)?;
     let bar = spinner(&format!("loading {} history batches", dirs.len()));
     let batches = pipeline::load_history(&dirs)?;
     bar.finish_with_message(format!("loaded {} days", batches.len()));
@@ -101,11 +112,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(b) = current.take() {
         b.finish();
     }
-    let out = args.out.as_deref().ok_or("--out is required")?;
-    report.bundle.save(out)?;
+    report.bundle.save(out, &inputs)?;
     if let Some(result) = tuning {
         let path = out.join("tuning.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&result)? + "\n")?;
+        let text = serde_json::to_string_pretty(&result)? + "\n";
+        aml_core::io::atomic_write(&path, text.as_bytes())?;
         println!("tuning results: {}", path.display());
     }
     print_report(&report, out);

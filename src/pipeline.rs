@@ -50,9 +50,12 @@ pub enum MinerError {
     /// TreeSHAP failed.
     #[error(transparent)]
     Explain(#[from] aml_explain::ExplainError),
-    /// Writing the submission failed.
+    /// Writing the submission failed (or its values are not fit to be signed).
     #[error(transparent)]
     Submission(#[from] aml_core::SubmissionError),
+    /// The output directory may not be written (checked before the batch is read).
+    #[error(transparent)]
+    Output(#[from] aml_core::OutputError),
     /// The signing key is unusable.
     #[error("signing key: {0}")]
     Key(String),
@@ -83,38 +86,62 @@ pub fn development_key() -> SigningKey {
     let seed = aml_core::io::sha256_hex(
         b"aml-miner public development key: NOT SECRET, NOT FOR SUBMISSIONS",
     );
-    key_from_hex(&seed).expect("a sha256 hex digest is a valid seed")
+    SigningKey::from_bytes(&hex_seed(&seed).expect("a sha256 hex digest is a valid seed"))
 }
 
-fn key_from_hex(text: &str) -> Result<SigningKey, MinerError> {
-    let bytes = hex::decode(text.trim()).map_err(|e| MinerError::Key(format!("not hex: {e}")))?;
-    let seed: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-        MinerError::Key(format!(
-            "expected 32 bytes (64 hex digits), got {}",
-            b.len()
-        ))
-    })?;
-    Ok(SigningKey::from_bytes(&seed))
+/// The 32-byte seed written as 64 hex digits, whitespace around them ignored.
+fn hex_seed(text: &str) -> Option<[u8; 32]> {
+    hex::decode(text.trim()).ok()?.try_into().ok()
 }
 
-/// The signing key: `--key FILE` (hex seed, or 32 raw bytes) first, then `AML_MINER_KEY`, else
-/// the [`development_key`] (callers must say so loudly: [`KeySource::Development`]).
+/// The signing key: `--key FILE` first, then `AML_MINER_KEY`, else the [`development_key`]
+/// (callers must say so loudly: [`KeySource::Development`]).
+///
+/// A key file holds the 32-byte ed25519 seed as 64 hex digits (whitespace around them ignored)
+/// or as exactly 32 raw bytes; anything else is an error naming both forms. `AML_MINER_KEY`
+/// holds 64 hex digits; set but empty or blank is an error, never a silent fall-back to the
+/// public development key.
 pub fn load_signing_key(key_file: Option<&Path>) -> Result<(SigningKey, KeySource), MinerError> {
     if let Some(path) = key_file {
         let bytes = std::fs::read(path).map_err(|source| MinerError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let key = match <[u8; 32]>::try_from(bytes.as_slice()) {
-            Ok(seed) if std::str::from_utf8(&bytes).is_err() => SigningKey::from_bytes(&seed),
-            _ => key_from_hex(&String::from_utf8_lossy(&bytes))?,
-        };
-        return Ok((key, KeySource::File(path.to_path_buf())));
+        let seed = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(hex_seed)
+            .or_else(|| bytes.as_slice().try_into().ok())
+            .ok_or_else(|| {
+                MinerError::Key(format!(
+                    "{}: a key file holds 64 hex digits (surrounding whitespace ignored) or \
+                     exactly 32 raw bytes; this one has {} bytes and is neither",
+                    path.display(),
+                    bytes.len()
+                ))
+            })?;
+        return Ok((
+            SigningKey::from_bytes(&seed),
+            KeySource::File(path.to_path_buf()),
+        ));
     }
-    match std::env::var(KEY_ENV) {
-        Ok(text) if !text.trim().is_empty() => Ok((key_from_hex(&text)?, KeySource::Env)),
-        _ => Ok((development_key(), KeySource::Development)),
+    let Some(value) = std::env::var_os(KEY_ENV) else {
+        return Ok((development_key(), KeySource::Development));
+    };
+    let text = value.to_string_lossy();
+    if text.trim().is_empty() {
+        return Err(MinerError::Key(format!(
+            "{KEY_ENV} is set but empty or blank: set it to the key's 64 hex digits, or unset it to sign \
+             with the public development key"
+        )));
     }
+    let seed = value.to_str().and_then(hex_seed).ok_or_else(|| {
+        MinerError::Key(format!(
+            "{KEY_ENV} must hold 64 hex digits (surrounding whitespace ignored); it holds {} \
+             characters that are not",
+            text.trim().chars().count()
+        ))
+    })?;
+    Ok((SigningKey::from_bytes(&seed), KeySource::Env))
 }
 
 /// Knobs of a run.
@@ -526,6 +553,11 @@ fn top_alerts(scored: &ScoredBatch) -> Vec<TopAlert> {
 /// Runs the whole day: load + verify (for a directory), featurise, score + explain, rank,
 /// cluster-score, then write `scores.parquet`, `rankings.parquet`, `cluster_scores.parquet`,
 /// `manifest.json` and a `receipt.json` signed with `key` into `out_dir`, atomically.
+///
+/// `out_dir` is checked first, before the batch is read: it may not be the batch directory or
+/// contain it, and an existing `out_dir` must be a submission (or empty), else nothing is touched
+/// (see [`aml_core::io::write_output_dir`]). A refused batch or a score that is not fit to be
+/// signed leaves any previous submission in `out_dir` as it was.
 pub fn score_batch(
     input: BatchInput<'_>,
     bundle: &Bundle,
@@ -535,6 +567,12 @@ pub fn score_batch(
     options: &ScoreOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Summary, MinerError> {
+    let inputs: Vec<&Path> = match input {
+        BatchInput::Dir(dir) => vec![dir],
+        BatchInput::Memory(_) => Vec::new(),
+    };
+    // Refuse an output that is the batch (or holds it) or is not a submission before any work.
+    aml_core::io::check_output(out_dir, aml_core::submission::OUTPUT_KIND, &inputs)?;
     let mut timings = Vec::new();
     let loaded;
     let (batch, input_hash, mut warnings): (&Batch, String, Vec<String>) = match input {
@@ -565,6 +603,12 @@ pub fn score_batch(
             Vec::new(),
         ),
     };
+    if batch.alerts.is_empty() {
+        return Err(aml_core::BatchError::NoAlerts {
+            file: aml_core::batch::files::ALERTS.to_string(),
+        }
+        .into());
+    }
     let scored = score_rows(batch, bundle, options, progress)?;
     timings.extend(scored.timings.iter().cloned());
     warnings.extend(scored.warnings.iter().map(|w| w.to_string()));
@@ -578,7 +622,7 @@ pub fn score_batch(
         manifest: manifest(bundle, batch, &timings),
         model_version: bundle.version().to_string(),
     };
-    let receipt = write_submission(out_dir, &submission, key, &input_hash, &timestamp)?;
+    let receipt = write_submission(out_dir, &inputs, &submission, key, &input_hash, &timestamp)?;
     let seconds = t.elapsed().as_secs_f64();
     progress(Progress::Done("write + sign", seconds));
     timings.push(StageTiming {
@@ -608,9 +652,13 @@ mod tests {
     #[test]
     fn keys_parse_and_dev_key_is_stable() {
         assert_eq!(development_key().to_bytes(), development_key().to_bytes());
-        assert!(key_from_hex("zz").is_err());
-        assert!(key_from_hex(&"00".repeat(31)).is_err());
-        assert!(key_from_hex(&"11".repeat(32)).is_ok());
+        assert!(hex_seed("zz").is_none());
+        assert!(hex_seed(&"00".repeat(31)).is_none());
+        assert!(hex_seed(&"00".repeat(33)).is_none());
+        assert_eq!(
+            hex_seed(&format!(" {}\n", "11".repeat(32))),
+            Some([0x11; 32])
+        );
     }
 
     #[test]

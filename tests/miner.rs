@@ -202,6 +202,16 @@ fn shuffled_input_rows_give_identical_bytes() {
     );
 }
 
+/// No hidden (temporary) entry is left in `dir`.
+fn assert_no_temporaries(dir: &Path) {
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
 #[test]
 fn tampered_batch_is_refused_and_nothing_is_written() {
     let f = fixture();
@@ -219,12 +229,180 @@ fn tampered_batch_is_refused_and_nothing_is_written() {
     let before = outputs(&previous);
     assert!(score(&bad, &previous).is_err());
     assert_eq!(outputs(&previous), before);
-    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+    assert_no_temporaries(tmp.path());
+}
+
+/// The five files of a submission directory.
+fn submission_files(dir: &Path) -> Vec<Vec<u8>> {
+    OUTPUTS
+        .iter()
+        .chain(&["manifest.json", "receipt.json"])
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .collect()
+}
+
+/// Every file of a flat directory with its bytes.
+fn dir_bytes(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name(), std::fs::read(e.path()).unwrap())
+        })
         .collect();
-    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    files.sort();
+    files
+}
+
+/// Asserts that `write` refuses every one of `outs` as being (or containing) its input.
+fn assert_refused_as_input<T, E: std::fmt::Display>(
+    outs: &[PathBuf],
+    write: impl Fn(&Path) -> Result<T, E>,
+) {
+    for out in outs {
+        match write(out) {
+            Ok(_) => panic!("{}: written over the input", out.display()),
+            Err(e) => assert!(
+                e.to_string().contains("is or contains the input"),
+                "{}: {e}",
+                out.display()
+            ),
+        }
+    }
+}
+
+#[test]
+fn refused_batch_never_replaces_a_good_submission() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    score(&f.day, &out).unwrap();
+    let good = submission_files(&out);
+    let meta_path = |dir: &Path| dir.join("META.json");
+    let edit_meta = |name: &str, key: &str, value: serde_json::Value| {
+        let bad = tmp.path().join(name);
+        copy_dir(&f.day, &bad);
+        let mut meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(meta_path(&bad)).unwrap()).unwrap();
+        meta[key] = value;
+        std::fs::write(meta_path(&bad), serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
+        bad
+    };
+    let n_alerts = 400;
+    for (bad, expected) in [
+        (
+            edit_meta("count", "n_alerts", (n_alerts + 1).into()),
+            "n_alerts",
+        ),
+        (
+            edit_meta("flows", "n_money_flows", 7.into()),
+            "n_money_flows",
+        ),
+        (
+            edit_meta("date", "processing_date", "2025-10-09".into()),
+            "processing_date",
+        ),
+        (
+            edit_meta("victim", "processing_date", "../victim".into()),
+            "processing_date",
+        ),
+    ] {
+        let err = score(&bad, &out).unwrap_err();
+        assert!(matches!(err, MinerError::Batch(_)), "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+        assert_eq!(
+            submission_files(&out),
+            good,
+            "{err}: the good submission changed"
+        );
+    }
+    // An in-memory batch without alerts is not scored either.
+    let (mut empty, _) = aml_core::Batch::load(&f.day).unwrap();
+    empty.alerts = Default::default();
+    empty.meta.n_alerts = 0;
+    let err = pipeline::score_batch(
+        BatchInput::Memory(&empty),
+        &f.bundle,
+        &out,
+        &pipeline::development_key(),
+        KeySource::Development,
+        &ScoreOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MinerError::Batch(aml_core::BatchError::NoAlerts { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(submission_files(&out), good);
+    assert_no_temporaries(tmp.path());
+}
+
+#[test]
+fn score_batch_never_writes_over_its_batch() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = tmp.path().join("days").join("batch");
+    copy_dir(&f.day, &batch);
+    let before = dir_bytes(&batch);
+    let outs = [
+        batch.clone(),
+        batch.join("..").join("batch"),
+        tmp.path().join("days"),
+        tmp.path().to_path_buf(),
+    ];
+    assert_refused_as_input(&outs, |out| score(&batch, out));
+    assert_eq!(dir_bytes(&batch), before, "the batch changed");
+    // Nor over a directory that is not a submission.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("thesis.tex"), "years of work").unwrap();
+    let err = score(&batch, &foreign).unwrap_err();
+    assert!(err.to_string().contains("receipt.json"), "{err}");
+    assert_eq!(
+        std::fs::read(foreign.join("thesis.tex")).unwrap(),
+        b"years of work"
+    );
+}
+
+#[test]
+fn bundle_is_never_saved_over_its_history_or_a_foreign_directory() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let history: Vec<PathBuf> = f
+        .history
+        .iter()
+        .enumerate()
+        .map(|(d, h)| {
+            let copy = tmp.path().join("history").join(format!("h{d}"));
+            copy_dir(h, &copy);
+            copy
+        })
+        .collect();
+    let inputs: Vec<&Path> = history.iter().map(PathBuf::as_path).collect();
+    let before: Vec<_> = history.iter().map(|h| dir_bytes(h)).collect();
+    let outs = [
+        history[1].clone(),
+        tmp.path().join("history"),
+        tmp.path().to_path_buf(),
+    ];
+    assert_refused_as_input(&outs, |out| f.bundle.save(out, &inputs));
+    let after: Vec<_> = history.iter().map(|h| dir_bytes(h)).collect();
+    assert_eq!(after, before, "the history changed");
+    let foreign = tmp.path().join("notes");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("todo.txt"), "keep me").unwrap();
+    let err = f.bundle.save(&foreign, &inputs).unwrap_err();
+    assert!(err.to_string().contains("metadata.json"), "{err}");
+    assert_eq!(dir_bytes(&foreign).len(), 1);
+    // A bundle replaces a bundle.
+    let models = tmp.path().join("models");
+    f.bundle.save(&models, &inputs).unwrap();
+    f.bundle.save(&models, &inputs).unwrap();
+    assert_eq!(Bundle::load(&models).unwrap().version(), f.bundle.version());
 }
 
 #[test]
@@ -232,7 +410,7 @@ fn bundle_with_other_feature_spec_or_edited_model_is_rejected() {
     let f = fixture();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("bundle");
-    f.bundle.save(&dir).unwrap();
+    f.bundle.save(&dir, &[]).unwrap();
     let loaded = Bundle::load(&dir).unwrap();
     assert_eq!(loaded.version(), f.bundle.version());
     // Another feature spec: one address column fewer than the models were trained on.
@@ -271,8 +449,8 @@ fn retraining_reproduces_the_bundle_byte_for_byte() {
     let f = fixture();
     let again = Arc::new(train_on(&f.history));
     let tmp = tempfile::tempdir().unwrap();
-    f.bundle.save(&tmp.path().join("a")).unwrap();
-    again.save(&tmp.path().join("b")).unwrap();
+    f.bundle.save(&tmp.path().join("a"), &[]).unwrap();
+    again.save(&tmp.path().join("b"), &[]).unwrap();
     for file in [
         "alert_scorer.txt",
         "alert_ranker.txt",

@@ -60,13 +60,32 @@ fn only_failure(dir: &Path, name: &str, mentions: &[&str]) -> String {
     detail
 }
 
-/// Writes a copy of the fixture's submission with `edit` applied to it, signed with [`test_key`].
+/// Writes a copy of the fixture's submission with `edit` applied to it, signed with [`test_key`]. The
+/// files are written one by one, as a faulty miner would: `write_submission` refuses to sign bad values.
 fn variant(name: &str, edit: impl FnOnce(&mut Submission)) -> PathBuf {
     let f = fixture();
     let (mut sub, receipt) = read_submission(&f.submission()).unwrap();
     edit(&mut sub);
     let dir = f.root.path().join("variants").join(name);
-    submission::write_submission(&dir, &sub, &test_key(), &receipt.input_hash, TIMESTAMP).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    submission::write_scores(&dir.join(files::SCORES), &sub.scores).unwrap();
+    submission::write_rankings(&dir.join(files::RANKINGS), &sub.rankings).unwrap();
+    submission::write_cluster_scores(&dir.join(files::CLUSTER_SCORES), &sub.cluster_scores)
+        .unwrap();
+    let json = |value: serde_json::Value| serde_json::to_vec_pretty(&value).unwrap();
+    std::fs::write(
+        dir.join(files::MANIFEST),
+        json(serde_json::json!(sub.manifest)),
+    )
+    .unwrap();
+    let receipt = submission::sign_receipt(
+        &test_key(),
+        &receipt.input_hash,
+        &aml_core::io::sha256_file(&dir.join(files::SCORES)).unwrap(),
+        &sub.model_version,
+        TIMESTAMP,
+    );
+    std::fs::write(dir.join(files::RECEIPT), json(serde_json::json!(receipt))).unwrap();
     dir
 }
 

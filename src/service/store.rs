@@ -147,6 +147,7 @@ impl Store {
     ) -> Result<Receipt, StoreError> {
         Ok(submission::write_submission(
             &self.day_dir(date),
+            &[],
             submission,
             key,
             input_hash,

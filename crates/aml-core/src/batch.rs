@@ -48,7 +48,7 @@ pub struct Batch {
     pub labels: Option<AddressLabels>,
 }
 
-/// Non-fatal findings of loading a batch (dangling references, count mismatches), in a deterministic order.
+/// Non-fatal findings of loading a batch (unlisted files, dangling references), in a deterministic order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BatchReport {
     /// The findings.
@@ -58,9 +58,12 @@ pub struct BatchReport {
 impl Batch {
     /// Loads and validates a batch directory.
     ///
-    /// META.json is parsed first; then the sha256 of every file it lists is checked (all four required
-    /// tables must be listed, and `address_labels.parquet` too when present) before any Parquet byte is
-    /// decoded, so a tampered batch is rejected without being parsed.
+    /// META.json is parsed first (its `processing_date` must be a `YYYY-MM-DD` date and its
+    /// `n_alerts` not 0: an empty batch is refused, never scored); then every
+    /// file it lists is checked to be a regular file of the batch and to have the listed sha256 (all
+    /// four required tables must be listed, and `address_labels.parquet` too when present) before
+    /// any Parquet byte is decoded, so a tampered batch is rejected without being parsed. Files
+    /// META.json does not list are never read; each is reported as a warning.
     pub fn load(dir: &Path) -> Result<(Batch, BatchReport), BatchError> {
         Batch::load_with(dir, FlowColumns::All)
     }
@@ -73,14 +76,30 @@ impl Batch {
         flow_columns: FlowColumns,
     ) -> Result<(Batch, BatchReport), BatchError> {
         let meta = crate::read::read_meta(dir)?;
-        let has_labels = crate::read::verify_hashes(dir, &meta)?;
+        if meta.n_alerts == 0 {
+            // The alerts table must then be empty too (counts are checked below): nothing to score.
+            return Err(BatchError::NoAlerts {
+                file: files::ALERTS.to_string(),
+            });
+        }
+        let mut warnings = crate::read::verify_hashes(dir, &meta)?;
+        let has_labels = meta.sha256.contains_key(files::ADDRESS_LABELS);
         let (alerts, features, clusters, money_flows, labels) =
             crate::read::read_tables(dir, has_labels, flow_columns)?;
-        Batch::from_tables(meta, alerts, features, clusters, money_flows, labels)
+        let (batch, report) =
+            Batch::from_tables(meta, alerts, features, clusters, money_flows, labels)?;
+        warnings.extend(report.warnings);
+        Ok((batch, BatchReport { warnings }))
     }
 
     /// Builds a batch from in-memory tables (service, tests) with the same validation and canonical sort as
     /// [`Batch::load`]. Errors name the table by its file name; rows are the caller's row order.
+    ///
+    /// Beyond each table's value rules, the batch as a whole is refused when META's
+    /// `processing_date` is not a `YYYY-MM-DD` date, an alert row carries another date, or a
+    /// table's row count differs from META's `n_alerts`, `n_addresses`, `n_clusters` or
+    /// `n_money_flows`: such a batch is never scored or signed. (An in-memory batch may have no
+    /// alerts, for feature tests; [`Batch::load`] and the scoring pipeline refuse one.)
     pub fn from_tables(
         meta: Meta,
         alerts: Alerts,
@@ -89,6 +108,7 @@ impl Batch {
         money_flows: MoneyFlows,
         labels: Option<AddressLabels>,
     ) -> Result<(Batch, BatchReport), BatchError> {
+        crate::validate::batch_shape(&meta, &alerts, &features, &clusters, &money_flows)?;
         // The tables are validated and sorted in parallel (the money flows dominate); errors are
         // reported in a fixed table order, so the same bad batch always gives the same error.
         let ((alerts, features), (clusters, (money_flows, labels))) = rayon::join(
@@ -127,28 +147,9 @@ impl Batch {
         Ok((batch, report))
     }
 
-    /// Dangling references and count mismatches, generated in canonical order.
+    /// Dangling references, generated in canonical order.
     fn cross_check(&self) -> BatchReport {
         let mut warnings = Vec::new();
-        let counts = [
-            (files::ALERTS, self.meta.n_alerts, self.alerts.len()),
-            (files::FEATURES, self.meta.n_addresses, self.features.len()),
-            (files::CLUSTERS, self.meta.n_clusters, self.clusters.len()),
-            (
-                files::MONEY_FLOWS,
-                self.meta.n_money_flows,
-                self.money_flows.len(),
-            ),
-        ];
-        for (file, meta, actual) in counts {
-            if meta != actual as u64 {
-                warnings.push(BatchWarning::CountMismatch {
-                    file: file.to_string(),
-                    meta,
-                    actual: actual as u64,
-                });
-            }
-        }
         for (alert_id, address) in self.alerts.alert_id.iter().zip(&self.alerts.address) {
             if self.features.row_of(address).is_none() {
                 warnings.push(BatchWarning::AlertWithoutFeatures {

@@ -104,6 +104,33 @@ pub enum BatchError {
         /// Encoder message.
         reason: String,
     },
+    /// A file of the batch is not something the miner reads: a FIFO, a device, a socket, a
+    /// directory, or a symbolic link resolving outside the batch directory. Refused before it is opened.
+    #[error("{file}: refused: {reason}")]
+    UnsafeFile {
+        /// File name inside the batch directory.
+        file: String,
+        /// What it is instead of a regular file inside the batch.
+        reason: String,
+    },
+    /// A table's row count differs from the count META.json declares (or the alerts table is empty).
+    #[error("{file}: META.json `{key}` says {meta} rows, the table has {actual}")]
+    CountMismatch {
+        /// File name (or table name).
+        file: String,
+        /// META.json key (`n_alerts`, `n_addresses`, `n_clusters`, `n_money_flows`).
+        key: String,
+        /// Count in META.json.
+        meta: u64,
+        /// Rows read.
+        actual: u64,
+    },
+    /// The alerts table has no rows: there is nothing to score, and an empty submission must not be signed.
+    #[error("{file}: no alerts (an empty batch is not scored)")]
+    NoAlerts {
+        /// File name (or table name).
+        file: String,
+    },
     /// In-memory tables whose columns have different lengths.
     #[error("{file}: column `{column}` has {found} rows, expected {expected}")]
     LengthMismatch {
@@ -135,14 +162,11 @@ pub enum BatchWarning {
         /// Its address.
         address: String,
     },
-    /// META.json's row count differs from the file's.
-    CountMismatch {
-        /// File name.
+    /// A file in the batch directory that META.json does not list: it is not hash-checked, so it is
+    /// not read.
+    UnlistedFile {
+        /// File name inside the batch directory.
         file: String,
-        /// Count in META.json.
-        meta: u64,
-        /// Rows read.
-        actual: u64,
     },
     /// A pattern trap names an alert that is not in alerts.parquet.
     UnknownTrapAlert {
@@ -168,8 +192,11 @@ impl std::fmt::Display for BatchWarning {
                     "alerts.parquet: alert `{alert_id}` address `{address}` has no features row"
                 )
             }
-            BatchWarning::CountMismatch { file, meta, actual } => {
-                write!(f, "{file}: META.json says {meta} rows, file has {actual}")
+            BatchWarning::UnlistedFile { file } => {
+                write!(
+                    f,
+                    "{file}: not listed in META.json sha256, ignored (only hash-checked files are read)"
+                )
             }
             BatchWarning::UnknownTrapAlert { trap_id, alert_id } => {
                 write!(
@@ -219,10 +246,77 @@ pub enum SubmissionError {
         /// Parser message.
         reason: String,
     },
+    /// A row holds a value that must not be signed: a score outside `[0, 1]` or not finite, a
+    /// ranking score that is not finite, a rank inconsistent with the ranking scores.
+    #[error("{file}: column `{column}` row {row}: invalid value {value}: {reason}")]
+    InvalidValue {
+        /// Submission file (table) name.
+        file: String,
+        /// Column name.
+        column: String,
+        /// Row in the submission's order.
+        row: usize,
+        /// The offending value, as text.
+        value: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// The output directory may not be written (see [`OutputError`]).
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// A receipt field is malformed (bad hex key or signature) or the signature does not verify.
     #[error("receipt: {reason}")]
     Receipt {
         /// What is wrong.
         reason: String,
+    },
+}
+
+/// Why an output directory (a submission, a model bundle) was not written. Every refusal happens
+/// before anything is touched.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum OutputError {
+    /// OS-level I/O failure.
+    #[error("{path}: I/O error: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The output would be one of the inputs, or a directory containing one.
+    #[error("{output}: refusing to write the output here: it is or contains the input {input}")]
+    ContainsInput {
+        /// The output path as given.
+        output: PathBuf,
+        /// The input it would replace.
+        input: PathBuf,
+    },
+    /// Something that is not a directory (a file, a symbolic link, a device) is at the output path.
+    #[error("{path}: refusing to replace it: it is {found}, not a {kind} directory")]
+    NotADirectory {
+        /// The output path.
+        path: PathBuf,
+        /// What the output replaces when it is its own kind (`submission`, `model bundle`).
+        kind: String,
+        /// What is there instead.
+        found: String,
+    },
+    /// A non-empty directory that is not the writer's own kind is at the output path.
+    #[error("{path}: refusing to replace a non-empty directory that is not a {kind} (it has no {marker})")]
+    Foreign {
+        /// The output path.
+        path: PathBuf,
+        /// The writer's kind of output.
+        kind: String,
+        /// The file that identifies that kind.
+        marker: String,
+    },
+    /// The output path does not end in a directory name (`.`, `..`, `/`).
+    #[error("{path}: an output path must end in a directory name")]
+    NoName {
+        /// The output path.
+        path: PathBuf,
     },
 }

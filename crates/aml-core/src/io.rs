@@ -1,10 +1,13 @@
-//! Small file primitives: atomic writes and sha256 of files.
+//! Small file primitives: atomic writes, the one rule for replacing an output directory, and
+//! sha256 of files.
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+use crate::error::OutputError;
 
 /// A temporary sibling path of `path` (same directory, so the final rename stays on one filesystem and is atomic).
 pub(crate) fn temp_sibling(path: &Path, tag: &str) -> PathBuf {
@@ -42,6 +45,276 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// A kind of output directory a writer owns: what it is called in errors and the file that
+/// identifies it. An existing directory is replaced only when it holds `marker` (or is empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputKind {
+    /// Name in messages, e.g. `submission`.
+    pub name: &'static str,
+    /// File whose presence marks a directory as this kind, e.g. `receipt.json`.
+    pub marker: &'static str,
+}
+
+fn output_io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `path` made absolute and free of symbolic links and `.`/`..`: its longest existing prefix is
+/// canonicalised and the remaining (not yet existing, so link-free) components are applied to it.
+fn resolve(path: &Path) -> Result<PathBuf, OutputError> {
+    let absolute = std::path::absolute(path).map_err(output_io(path))?;
+    let components: Vec<Component> = absolute.components().collect();
+    for split in (1..=components.len()).rev() {
+        let prefix: PathBuf = components[..split].iter().collect();
+        if let Ok(mut resolved) = prefix.canonicalize() {
+            for component in &components[split..] {
+                match component {
+                    Component::ParentDir => {
+                        resolved.pop();
+                    }
+                    Component::Normal(name) => resolved.push(name),
+                    _ => {}
+                }
+            }
+            return Ok(resolved);
+        }
+    }
+    Ok(absolute)
+}
+
+/// What sits at an output location, as far as the replacement rule cares.
+enum Existing {
+    Nothing,
+    Replaceable,
+}
+
+/// Checks that `out` may be written as a `kind` directory, without touching anything, and returns
+/// where it resolves to (the parent made canonical, the last component kept, so a symbolic link
+/// at `out` is refused rather than followed).
+///
+/// Refused: `out` being one of `inputs` or a directory containing one (compared after resolving
+/// symbolic links); a file, symbolic link or device at `out`; a non-empty directory without
+/// `kind.marker`. An absent `out`, an empty directory and a directory holding the marker pass.
+pub fn check_output(
+    out: &Path,
+    kind: OutputKind,
+    inputs: &[&Path],
+) -> Result<PathBuf, OutputError> {
+    check(out, kind, inputs).map(|(location, _)| location)
+}
+
+fn check(
+    out: &Path,
+    kind: OutputKind,
+    inputs: &[&Path],
+) -> Result<(PathBuf, Existing), OutputError> {
+    let mut components = out.components();
+    let Some(Component::Normal(name)) = components.next_back() else {
+        return Err(OutputError::NoName {
+            path: out.to_path_buf(),
+        });
+    };
+    let parent = match components.as_path() {
+        p if p.as_os_str().is_empty() => Path::new("."),
+        p => p,
+    };
+    let location = resolve(parent)?.join(name);
+    let target = resolve(&location)?;
+    for input in inputs {
+        if resolve(input)?.starts_with(&target) {
+            return Err(OutputError::ContainsInput {
+                output: out.to_path_buf(),
+                input: input.to_path_buf(),
+            });
+        }
+    }
+    let not_a_directory = |found: &str| OutputError::NotADirectory {
+        path: out.to_path_buf(),
+        kind: kind.name.to_string(),
+        found: found.to_string(),
+    };
+    let metadata = match std::fs::symlink_metadata(&location) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((location, Existing::Nothing))
+        }
+        Err(source) => {
+            return Err(OutputError::Io {
+                path: location,
+                source,
+            })
+        }
+    };
+    if metadata.file_type().is_symlink() {
+        return Err(not_a_directory("a symbolic link"));
+    }
+    if !metadata.is_dir() {
+        return Err(not_a_directory(describe(&metadata.file_type())));
+    }
+    let empty = std::fs::read_dir(&location)
+        .map_err(output_io(&location))?
+        .next()
+        .is_none();
+    let marked = std::fs::symlink_metadata(location.join(kind.marker))
+        .is_ok_and(|m| m.file_type().is_file());
+    if !(empty || marked) {
+        return Err(OutputError::Foreign {
+            path: out.to_path_buf(),
+            kind: kind.name.to_string(),
+            marker: kind.marker.to_string(),
+        });
+    }
+    Ok((location, Existing::Replaceable))
+}
+
+/// A human name for a file type (`a FIFO`, `a directory`, `a regular file`, ...) for error messages.
+pub(crate) fn describe(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
+    }
+}
+
+/// True when `name` is a [`temp_sibling`] of the output called `output` with one of `tags`:
+/// `.{output}.{tag}.{pid}.{nanos}`. Returns the pid.
+fn temp_sibling_pid(name: &str, output: &str, tags: &[&str]) -> Option<u32> {
+    let rest = name
+        .strip_prefix('.')?
+        .strip_prefix(output)?
+        .strip_prefix('.')?;
+    let rest = tags
+        .iter()
+        .find_map(|tag| rest.strip_prefix(tag)?.strip_prefix('.'))?;
+    let (pid, nanos) = rest.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(pid) && digits(nanos)).then(|| pid.parse().ok())?
+}
+
+/// Removes `.staging` / `.old` siblings of `location` left by a killed run of a writer of the same
+/// output (names made by [`temp_sibling`]); a sibling of a process that is still running is kept.
+fn remove_leftovers(location: &Path) -> Result<(), OutputError> {
+    let (Some(parent), Some(name)) = (location.parent(), location.file_name()) else {
+        return Ok(());
+    };
+    let name = name.to_string_lossy();
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Ok(());
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let file_name = entry.file_name();
+        let Some(pid) = temp_sibling_pid(&file_name.to_string_lossy(), &name, &["staging", "old"])
+        else {
+            continue;
+        };
+        if process_is_running(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        let removed = if is_dir {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(output_io(&path))?;
+    }
+    Ok(())
+}
+
+/// Whether process `pid` may still be using its temporary directories: this process, or (on
+/// Linux) any process listed in `/proc`.
+fn process_is_running(pid: u32) -> bool {
+    pid == std::process::id()
+        || (cfg!(target_os = "linux") && Path::new("/proc").join(pid.to_string()).exists())
+}
+
+/// Writes the directory `out` holding exactly `contents` (file name, bytes), replacing what was
+/// there, by the one rule every output of the miner follows:
+///
+/// 1. [`check_output`] first (nothing is touched when it refuses): the output is never an input
+///    or a parent of one, and an existing output is replaced only when it is `kind`'s own
+///    (holds `kind.marker`) or empty;
+/// 2. `.staging` / `.old` siblings left by a killed run for the same output are removed;
+/// 3. the files are written and fsynced in a temporary sibling directory, which is renamed into
+///    place (a previous output is moved aside first and removed after), so `out` holds either the
+///    old complete output or the new one, never a mix.
+///
+/// ```
+/// use aml_core::io::{write_output_dir, OutputKind};
+/// let kind = OutputKind { name: "example", marker: "done.txt" };
+/// let root = tempfile::tempdir().unwrap();
+/// let out = root.path().join("out");
+/// write_output_dir(&out, kind, &[], &[("done.txt", b"1".as_slice())]).unwrap();
+/// write_output_dir(&out, kind, &[], &[("done.txt", b"2".as_slice())]).unwrap();
+/// assert_eq!(std::fs::read(out.join("done.txt")).unwrap(), b"2");
+/// // Never over the input, nor over somebody else's directory.
+/// assert!(write_output_dir(root.path(), kind, &[&out], &[]).is_err());
+/// std::fs::write(out.join("notes.txt"), "mine").unwrap();
+/// std::fs::remove_file(out.join("done.txt")).unwrap();
+/// assert!(write_output_dir(&out, kind, &[], &[]).is_err());
+/// assert!(out.join("notes.txt").exists());
+/// ```
+pub fn write_output_dir(
+    out: &Path,
+    kind: OutputKind,
+    inputs: &[&Path],
+    contents: &[(&str, &[u8])],
+) -> Result<(), OutputError> {
+    let (location, existing) = check(out, kind, inputs)?;
+    remove_leftovers(&location)?;
+    if let Some(parent) = location.parent() {
+        std::fs::create_dir_all(parent).map_err(output_io(parent))?;
+    }
+    let staging = temp_sibling(&location, "staging");
+    let result = (|| {
+        std::fs::create_dir(&staging).map_err(output_io(&staging))?;
+        for (name, bytes) in contents {
+            let path = staging.join(name);
+            let mut file = File::create(&path).map_err(output_io(&path))?;
+            file.write_all(bytes).map_err(output_io(&path))?;
+            file.sync_all().map_err(output_io(&path))?;
+        }
+        let retired = temp_sibling(&location, "old");
+        let had_old = matches!(existing, Existing::Replaceable);
+        if had_old {
+            std::fs::rename(&location, &retired).map_err(output_io(&location))?;
+        }
+        std::fs::rename(&staging, &location).map_err(output_io(&location))?;
+        if had_old {
+            std::fs::remove_dir_all(&retired).map_err(output_io(&retired))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
     }
     result
 }

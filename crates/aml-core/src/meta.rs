@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::date::Date;
+use crate::error::BatchError;
+
 /// A planted alert group whose expected placement the validator checks at T+0.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PatternTrap {
@@ -22,7 +25,7 @@ pub struct Meta {
     pub batch_id: String,
     /// Network name.
     pub network: String,
-    /// The batch date, `YYYY-MM-DD`.
+    /// The batch date, `YYYY-MM-DD` (checked by [`Meta::date`] whenever a batch is read or built).
     pub processing_date: String,
     /// Look-back window in days.
     pub window_days: u32,
@@ -48,6 +51,15 @@ impl Meta {
     /// Parses META.json bytes.
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Meta, serde_json::Error> {
         serde_json::from_slice(bytes)
+    }
+
+    /// `processing_date` parsed by [`Date::parse`], the one date parser; anything else (`""`,
+    /// `../victim`, a time stamp) is a [`BatchError::BadMeta`] naming the key. Every [`crate::Batch`]
+    /// has passed this, so a path built from its date stays where it belongs.
+    pub fn date(&self) -> Result<Date, BatchError> {
+        Date::parse(&self.processing_date).map_err(|e| BatchError::BadMeta {
+            reason: format!("key `processing_date`: {e}"),
+        })
     }
 
     /// Pretty JSON with a trailing newline (the form batch writers use).

@@ -21,7 +21,7 @@ use crate::columns::{
     push_dates, push_flags, push_integers, push_numbers, push_text_lists, push_texts,
     push_u16_lists, push_u32, Kind, Origin, TextView,
 };
-use crate::error::BatchError;
+use crate::error::{BatchError, BatchWarning};
 use crate::meta::Meta;
 use crate::tables::{
     AddressFeatures, AddressLabels, Alerts, Clusters, MoneyFlows, NumericColumn,
@@ -47,14 +47,52 @@ fn io_error(path: &Path, source: std::io::Error) -> BatchError {
     }
 }
 
-/// Reads and checks `dir/META.json`: it must parse, every hash must be 64 hex digits keyed by a plain file
-/// name, and the four required tables must be listed.
+/// `dir/name` after checking, without opening it, that it is a regular file inside the batch:
+/// not a FIFO, device, socket or directory (opening a FIFO blocks, reading a device never ends),
+/// and not a symbolic link that resolves outside `dir` (`canonical_dir`, already canonical).
+fn batch_file(dir: &Path, canonical_dir: &Path, name: &str) -> Result<PathBuf, BatchError> {
+    let path = dir.join(name);
+    let refuse = |reason: String| BatchError::UnsafeFile {
+        file: name.to_string(),
+        reason,
+    };
+    let mut metadata = std::fs::symlink_metadata(&path).map_err(|e| io_error(&path, e))?;
+    if metadata.file_type().is_symlink() {
+        let target = path.canonicalize().map_err(|e| io_error(&path, e))?;
+        if !target.starts_with(canonical_dir) {
+            return Err(refuse(format!(
+                "symbolic link to {}, outside the batch directory",
+                target.display()
+            )));
+        }
+        metadata = std::fs::metadata(&target).map_err(|e| io_error(&path, e))?;
+    }
+    if !metadata.is_file() {
+        return Err(refuse(format!(
+            "{}, not a regular file",
+            crate::io::describe(&metadata.file_type())
+        )));
+    }
+    Ok(path)
+}
+
+fn canonical(dir: &Path) -> Result<PathBuf, BatchError> {
+    dir.canonicalize().map_err(|source| BatchError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads and checks `dir/META.json`: it must be a regular file of the batch, parse, hold a
+/// `processing_date` that is a `YYYY-MM-DD` date ([`Meta::date`]), every hash must be 64 hex
+/// digits keyed by a plain file name, and the four required tables must be listed.
 pub fn read_meta(dir: &Path) -> Result<Meta, BatchError> {
-    let path = dir.join(files::META);
+    let path = batch_file(dir, &canonical(dir)?, files::META)?;
     let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
     let meta = Meta::from_json_bytes(&bytes).map_err(|e| BatchError::BadMeta {
         reason: e.to_string(),
     })?;
+    meta.date()?;
     for (name, hash) in &meta.sha256 {
         let plain_name =
             !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..";
@@ -72,15 +110,14 @@ pub fn read_meta(dir: &Path) -> Result<Meta, BatchError> {
     Ok(meta)
 }
 
-/// Checks that the required files exist and every file listed in META.json has the listed sha256.
-/// Returns whether the batch has (hashed) address labels.
-pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<bool, BatchError> {
+/// Checks that the required files exist and every file listed in META.json is a regular file of
+/// the batch (checked before it is opened, see [`BatchError::UnsafeFile`]) with the listed
+/// sha256. Only listed files count: any other entry of `dir` is returned as a
+/// [`BatchWarning::UnlistedFile`] (sorted by name) and is never read.
+pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<Vec<BatchWarning>, BatchError> {
+    let canonical_dir = canonical(dir)?;
     for file in files::REQUIRED {
-        if !dir.join(file).is_file() {
-            return Err(BatchError::MissingFile {
-                file: file.to_string(),
-            });
-        }
+        batch_file(dir, &canonical_dir, file)?;
         if !meta.sha256.contains_key(file) {
             return Err(BatchError::BadMeta {
                 reason: format!("no sha256 for `{file}`"),
@@ -88,17 +125,20 @@ pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<bool, BatchError> {
         }
     }
     let has_labels = meta.sha256.contains_key(files::ADDRESS_LABELS);
-    if !has_labels && dir.join(files::ADDRESS_LABELS).exists() {
+    if !has_labels && std::fs::symlink_metadata(dir.join(files::ADDRESS_LABELS)).is_ok() {
         return Err(BatchError::BadMeta {
             reason: format!("`{}` is present but has no sha256", files::ADDRESS_LABELS),
         });
     }
-    let listed: Vec<(&String, &String)> = meta.sha256.iter().collect();
+    let listed: Vec<(PathBuf, &String, &String)> = meta
+        .sha256
+        .iter()
+        .map(|(name, expected)| Ok((batch_file(dir, &canonical_dir, name)?, name, expected)))
+        .collect::<Result<_, BatchError>>()?;
     let results: Vec<Result<(), BatchError>> = listed
         .par_iter()
-        .map(|(name, expected)| {
-            let path = dir.join(name);
-            let actual = crate::io::sha256_file(&path).map_err(|e| io_error(&path, e))?;
+        .map(|(path, name, expected)| {
+            let actual = crate::io::sha256_file(path).map_err(|e| io_error(path, e))?;
             if actual.eq_ignore_ascii_case(expected) {
                 Ok(())
             } else {
@@ -111,7 +151,17 @@ pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<bool, BatchError> {
         })
         .collect();
     results.into_iter().collect::<Result<(), _>>()?;
-    Ok(has_labels)
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
+    let mut unlisted: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != files::META && !meta.sha256.contains_key(name))
+        .collect();
+    unlisted.sort();
+    Ok(unlisted
+        .into_iter()
+        .map(|file| BatchWarning::UnlistedFile { file })
+        .collect())
 }
 
 /// The five tables of a batch, in file order.

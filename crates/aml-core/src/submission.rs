@@ -507,18 +507,118 @@ pub struct Submission {
     pub model_version: String,
 }
 
+/// The kind of output [`write_submission`] replaces: a directory holding a `receipt.json`.
+pub const OUTPUT_KIND: crate::io::OutputKind = crate::io::OutputKind {
+    name: "submission",
+    marker: files::RECEIPT,
+};
+
+fn invalid_value(
+    file: &str,
+    column: &str,
+    row: usize,
+    value: impl ToString,
+    reason: &str,
+) -> SubmissionError {
+    SubmissionError::InvalidValue {
+        file: file.to_string(),
+        column: column.to_string(),
+        row,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The first row whose `value` breaks `ok`, as an error naming the file, column and row.
+fn check_column(
+    file: &str,
+    column: &str,
+    values: impl Iterator<Item = f64>,
+    ok: impl Fn(f64) -> bool,
+    reason: &str,
+) -> Result<(), SubmissionError> {
+    for (row, value) in values.enumerate() {
+        if !ok(value) {
+            return Err(invalid_value(file, column, row, value, reason));
+        }
+    }
+    Ok(())
+}
+
+/// Checks what a receipt would vouch for: every score and cluster score finite and in `[0, 1]`,
+/// every `latency_ms` finite and `>= 0`, every ranking score finite, and every rank equal to one
+/// plus the number of strictly greater ranking scores (1 = most urgent, ties share the lowest
+/// rank). The error names the file, column and row of the first bad value.
+pub fn check_submission(submission: &Submission) -> Result<(), SubmissionError> {
+    let probability = |v: f64| (0.0..=1.0).contains(&v);
+    let scores = &submission.scores;
+    check_column(
+        files::SCORES,
+        "score",
+        scores.iter().map(|r| r.score),
+        probability,
+        "must be finite and in [0, 1]",
+    )?;
+    check_column(
+        files::SCORES,
+        "latency_ms",
+        scores.iter().map(|r| r.latency_ms),
+        |v| v.is_finite() && v >= 0.0,
+        "must be finite and >= 0",
+    )?;
+    check_column(
+        files::CLUSTER_SCORES,
+        "score",
+        submission.cluster_scores.iter().map(|r| r.score),
+        probability,
+        "must be finite and in [0, 1]",
+    )?;
+    let rankings = &submission.rankings;
+    check_column(
+        files::RANKINGS,
+        "ranking_score",
+        rankings.iter().map(|r| r.ranking_score),
+        f64::is_finite,
+        "must be finite",
+    )?;
+    let mut descending: Vec<f64> = rankings.iter().map(|r| r.ranking_score).collect();
+    descending.sort_by(|a, b| b.total_cmp(a));
+    for (row, ranking) in rankings.iter().enumerate() {
+        let greater = descending.partition_point(|&v| v > ranking.ranking_score);
+        if i64::from(ranking.rank) != greater as i64 + 1 {
+            return Err(invalid_value(
+                files::RANKINGS,
+                "rank",
+                row,
+                ranking.rank,
+                &format!(
+                    "{greater} ranking scores are greater than {}, so the rank must be {}",
+                    ranking.ranking_score,
+                    greater + 1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Writes a complete submission to `dir` and returns its signed receipt.
 ///
-/// All five files are written into a temporary sibling directory and fsynced; the directory is then
-/// renamed into place (an existing `dir` is first moved aside and removed afterwards), so `dir` never holds a
-/// partial submission. The receipt's `scores_hash` is the sha256 of the exact `scores.parquet` bytes written.
+/// Nothing is signed or written unless [`check_submission`] passes. `dir` is written by
+/// [`crate::io::write_output_dir`]: it may not be one of `inputs` (the batch directory it was
+/// scored from) or contain one, an existing `dir` is replaced only when it is a submission (holds
+/// `receipt.json`) or empty, and all five files are written into a temporary sibling directory
+/// that is renamed into place, so `dir` never holds a partial submission. The receipt's
+/// `scores_hash` is the sha256 of the exact `scores.parquet` bytes written.
 pub fn write_submission(
     dir: &Path,
+    inputs: &[&Path],
     submission: &Submission,
     key: &SigningKey,
     input_hash: &str,
     timestamp: &str,
 ) -> Result<Receipt, SubmissionError> {
+    check_submission(submission)?;
     let scores = encode_scores(&submission.scores)?;
     let receipt = sign_receipt(
         key,
@@ -543,33 +643,12 @@ pub fn write_submission(
             to_pretty_json(Path::new(files::RECEIPT), &receipt)?,
         ),
     ];
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
-    }
-    let staging = crate::io::temp_sibling(dir, "staging");
-    let result = (|| {
-        std::fs::create_dir(&staging).map_err(|e| io_error(&staging, e))?;
-        for (name, bytes) in &contents {
-            let path = staging.join(name);
-            let mut file = std::fs::File::create(&path).map_err(|e| io_error(&path, e))?;
-            std::io::Write::write_all(&mut file, bytes).map_err(|e| io_error(&path, e))?;
-            file.sync_all().map_err(|e| io_error(&path, e))?;
-        }
-        let retired = crate::io::temp_sibling(dir, "old");
-        let had_old = dir.exists();
-        if had_old {
-            std::fs::rename(dir, &retired).map_err(|e| io_error(dir, e))?;
-        }
-        std::fs::rename(&staging, dir).map_err(|e| io_error(dir, e))?;
-        if had_old {
-            std::fs::remove_dir_all(&retired).map_err(|e| io_error(&retired, e))?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    result.map(|()| receipt)
+    let contents: Vec<(&str, &[u8])> = contents
+        .iter()
+        .map(|(name, bytes)| (*name, bytes.as_slice()))
+        .collect();
+    crate::io::write_output_dir(dir, OUTPUT_KIND, inputs, &contents)?;
+    Ok(receipt)
 }
 
 /// Reads a submission directory back: the five files, with the receipt's signature verified and its

@@ -4,6 +4,7 @@
 
 use crate::batch::files;
 use crate::error::BatchError;
+use crate::meta::Meta;
 use crate::tables::{
     AddressFeatures, AddressLabels, Alerts, Clusters, MoneyFlows, NumericColumn,
     CONTRACT_FEATURE_COLUMNS,
@@ -97,6 +98,60 @@ macro_rules! lengths {
         let expected = $table.$key.len();
         $( check_len($file, stringify!($field), expected, $table.$field.len())?; )+
     }};
+}
+
+/// The batch as a whole: META's `processing_date` is a date and every alert row carries it, and
+/// every table has the row count META declares.
+pub(crate) fn batch_shape(
+    meta: &Meta,
+    alerts: &Alerts,
+    features: &AddressFeatures,
+    clusters: &Clusters,
+    flows: &MoneyFlows,
+) -> Result<(), BatchError> {
+    meta.date()?;
+    let date = &meta.processing_date;
+    if let Some(row) = alerts.processing_date.iter().position(|d| d != date) {
+        return Err(invalid(
+            files::ALERTS,
+            "processing_date",
+            row,
+            format!("{:?}", alerts.processing_date[row]),
+            &format!("differs from META.json processing_date {date}"),
+        ));
+    }
+    let counts = [
+        (files::ALERTS, "n_alerts", meta.n_alerts, alerts.len()),
+        (
+            files::FEATURES,
+            "n_addresses",
+            meta.n_addresses,
+            features.len(),
+        ),
+        (
+            files::CLUSTERS,
+            "n_clusters",
+            meta.n_clusters,
+            clusters.len(),
+        ),
+        (
+            files::MONEY_FLOWS,
+            "n_money_flows",
+            meta.n_money_flows,
+            flows.len(),
+        ),
+    ];
+    for (file, key, declared, actual) in counts {
+        if declared != actual as u64 {
+            return Err(BatchError::CountMismatch {
+                file: file.to_string(),
+                key: key.to_string(),
+                meta: declared,
+                actual: actual as u64,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Alerts: aligned columns, non-empty keys, confidence in [0,1], non-negative volume.

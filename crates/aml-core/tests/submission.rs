@@ -6,6 +6,7 @@ use aml_core::submission::{
     write_scores, write_submission, ClusterScoreRow, Manifest, RankingRow, Receipt, ScoreRow,
     Submission,
 };
+use aml_core::{OutputError, SubmissionError};
 use ed25519_dalek::SigningKey;
 
 fn scores() -> Vec<ScoreRow> {
@@ -121,8 +122,8 @@ fn identical_rows_give_identical_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a");
     let b = dir.path().join("b");
-    write_submission(&a, &submission(), &key(), "in", "t").unwrap();
-    write_submission(&b, &submission(), &key(), "in", "t").unwrap();
+    write_submission(&a, &[], &submission(), &key(), "in", "t").unwrap();
+    write_submission(&b, &[], &submission(), &key(), "in", "t").unwrap();
     for name in [
         files::SCORES,
         files::RANKINGS,
@@ -144,8 +145,10 @@ fn submission_directory_round_trips_and_replaces_atomically() {
     let dir = parent.path().join("out");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("stale.txt"), "old run").unwrap();
+    std::fs::write(dir.join(files::RECEIPT), "{}").unwrap(); // a previous submission: replaced
     let receipt = write_submission(
         &dir,
+        &[],
         &submission(),
         &key(),
         "input-hash",
@@ -221,4 +224,224 @@ fn atomic_write_replaces_whole_files() {
         aml_core::io::sha256_file(&path).unwrap(),
         "16367aacb67a4a017c8da8ab95682ccb390863780f7114dda0a0e0c55644c7c4"
     );
+}
+
+/// Every file below `dir` with its bytes (symbolic links as their target text).
+fn snapshot(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path).unwrap();
+            out.push((path, target.to_string_lossy().as_bytes().to_vec()));
+        } else if meta.is_dir() {
+            out.push((path.clone(), Vec::new()));
+            out.extend(snapshot(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn write(dir: &std::path::Path, inputs: &[&std::path::Path]) -> Result<Receipt, SubmissionError> {
+    write_submission(dir, inputs, &submission(), &key(), "in", "t")
+}
+
+#[test]
+fn only_a_submission_or_an_empty_directory_is_replaced() {
+    let root = tempfile::tempdir().unwrap();
+    // A file at the output path.
+    let file = root.path().join("out.txt");
+    std::fs::write(&file, "precious").unwrap();
+    // A directory of somebody else's.
+    let foreign = root.path().join("photos");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("cat.jpg"), "meow").unwrap();
+    // A symbolic link to a submission.
+    let real = root.path().join("real");
+    write(&real, &[]).unwrap();
+    let link = root.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let snapshot_before = snapshot(root.path());
+    let errors = [
+        write(&file, &[]).unwrap_err(),
+        write(&foreign, &[]).unwrap_err(),
+        write(&link, &[]).unwrap_err(),
+    ];
+    assert!(
+        matches!(&errors[0], SubmissionError::Output(OutputError::NotADirectory { found, .. }) if found == "a regular file"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        matches!(&errors[1], SubmissionError::Output(OutputError::Foreign { marker, .. }) if marker == files::RECEIPT),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        matches!(&errors[2], SubmissionError::Output(OutputError::NotADirectory { found, .. }) if found == "a symbolic link"),
+        "{}",
+        errors[2]
+    );
+    for error in &errors {
+        assert!(error.to_string().contains("refusing"), "{error}");
+    }
+    assert_eq!(
+        snapshot(root.path()),
+        snapshot_before,
+        "a refusal touched something"
+    );
+    // Ours (holds receipt.json) and empty directories are replaced.
+    write(&real, &[]).unwrap();
+    let empty = root.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    write(&empty, &[]).unwrap();
+    assert!(empty.join(files::RECEIPT).is_file());
+    assert!(matches!(
+        write(&root.path().join(".."), &[]).unwrap_err(),
+        SubmissionError::Output(OutputError::NoName { .. })
+    ));
+}
+
+#[test]
+fn output_is_never_the_input_or_a_parent_of_it() {
+    let root = tempfile::tempdir().unwrap();
+    let batch = root.path().join("days").join("batch");
+    std::fs::create_dir_all(&batch).unwrap();
+    std::fs::write(batch.join(files::RECEIPT), "a batch that looks like ours").unwrap();
+    std::os::unix::fs::symlink(root.path().join("days"), root.path().join("alias")).unwrap();
+    let snapshot_before = snapshot(root.path());
+    for out in [
+        batch.clone(),
+        batch.join("..").join("batch"),
+        root.path().join("days"),
+        root.path().join("alias").join("batch"),
+        root.path().join("alias"),
+        root.path().to_path_buf(),
+    ] {
+        match write(&out, &[&batch]).unwrap_err() {
+            SubmissionError::Output(OutputError::ContainsInput { input, .. }) => {
+                assert_eq!(input, batch)
+            }
+            other => panic!("{}: unexpected {other}", out.display()),
+        }
+    }
+    // Relative paths are resolved against the working directory before comparing.
+    let cwd = std::env::current_dir().unwrap();
+    let relative = pathdiff(&batch, &cwd);
+    assert!(write(&relative, &[&batch]).is_err());
+    assert_eq!(snapshot(root.path()), snapshot_before);
+    // A sibling is fine.
+    write(&root.path().join("days").join("out"), &[&batch]).unwrap();
+}
+
+/// `path` relative to `base` (both absolute), with `..` steps.
+fn pathdiff(path: &std::path::Path, base: &std::path::Path) -> std::path::PathBuf {
+    let path: Vec<_> = path.components().collect();
+    let base: Vec<_> = base.components().collect();
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut out = std::path::PathBuf::new();
+    for _ in common..base.len() {
+        out.push("..");
+    }
+    for c in &path[common..] {
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn leftovers_of_a_killed_run_for_the_same_output_are_removed() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    // What a run killed between its renames leaves: its staging and retired directories (pid
+    // 4294967295 is never a running process).
+    let killed = [".out.staging.4294967295.17", ".out.old.4294967295.18"];
+    // Not ours to remove: another output's, a name of another shape, a user's file.
+    let kept = [
+        ".other.staging.4294967295.17",
+        ".out.staging.keep",
+        ".out.staging.4294967295.17.bak",
+        "out.staging.4294967295.17",
+    ];
+    for name in killed.iter().chain(&kept) {
+        std::fs::create_dir(root.path().join(name)).unwrap();
+        std::fs::write(root.path().join(name).join(files::SCORES), "half").unwrap();
+    }
+    write(&out, &[]).unwrap();
+    let mut left: Vec<String> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let mut expected: Vec<String> = kept.iter().map(|s| s.to_string()).collect();
+    expected.push("out".into());
+    expected.sort();
+    assert_eq!(left, expected);
+}
+
+#[test]
+fn values_unfit_to_sign_are_refused_naming_file_column_and_row() {
+    type Edit = fn(&mut Submission);
+    let cases: [(Edit, &str, &str, usize); 8] = [
+        (|s| s.scores[2].score = f64::NAN, files::SCORES, "score", 2),
+        (|s| s.scores[1].score = 1.5, files::SCORES, "score", 1),
+        (
+            |s| s.scores[4].score = -0.0 - 1e-9,
+            files::SCORES,
+            "score",
+            4,
+        ),
+        (
+            |s| s.scores[3].latency_ms = f64::INFINITY,
+            files::SCORES,
+            "latency_ms",
+            3,
+        ),
+        (
+            |s| s.cluster_scores[0].score = f64::NAN,
+            files::CLUSTER_SCORES,
+            "score",
+            0,
+        ),
+        (
+            |s| s.rankings[1].ranking_score = f64::INFINITY,
+            files::RANKINGS,
+            "ranking_score",
+            1,
+        ),
+        (|s| s.rankings[2].rank = 3, files::RANKINGS, "rank", 2),
+        (|s| s.rankings[0].rank = 2, files::RANKINGS, "rank", 0),
+    ];
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    write(&out, &[]).unwrap();
+    let good = snapshot(root.path());
+    for (edit, file, column, bad_row) in cases {
+        let mut bad = submission();
+        edit(&mut bad);
+        match aml_core::submission::check_submission(&bad).unwrap_err() {
+            SubmissionError::InvalidValue {
+                file: f,
+                column: c,
+                row,
+                ..
+            } => assert_eq!((f.as_str(), c.as_str(), row), (file, column, bad_row)),
+            other => panic!("unexpected {other}"),
+        }
+        let error = write_submission(&out, &[], &bad, &key(), "in", "t").unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains(file) && text.contains(&format!("row {bad_row}")),
+            "{text}"
+        );
+        assert_eq!(
+            snapshot(root.path()),
+            good,
+            "{text}: the good submission changed"
+        );
+    }
 }

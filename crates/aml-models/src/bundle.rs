@@ -53,6 +53,12 @@ pub mod files {
     ];
 }
 
+/// The kind of output [`Bundle::save`] replaces: a directory holding a `metadata.json`.
+pub const OUTPUT_KIND: aml_core::io::OutputKind = aml_core::io::OutputKind {
+    name: "model bundle",
+    marker: files::METADATA,
+};
+
 /// Why a bundle could not be loaded, built or saved.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -109,6 +115,9 @@ pub enum BundleError {
     /// A model is unusable for its role (objective, calibration).
     #[error(transparent)]
     Scorer(#[from] ScorerError),
+    /// The output directory may not be written (it is or contains an input, or is not a bundle).
+    #[error(transparent)]
+    Output(#[from] aml_core::OutputError),
 }
 
 /// Per-model entry of `metadata.json`.
@@ -325,56 +334,30 @@ impl Bundle {
         Ok(bundle)
     }
 
-    /// Writes the bundle into `dir` atomically: all files go into a temporary sibling directory
-    /// that is renamed into place (an existing `dir` is moved aside first, then removed).
-    pub fn save(&self, dir: &Path) -> Result<(), BundleError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| BundleError::Io { path, source }
-        };
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "bundle".into());
-        let staging = parent.join(format!(".{name}.staging-{}", std::process::id()));
-        let retired = parent.join(format!(".{name}.old-{}", std::process::id()));
-        let result = (|| {
-            if staging.exists() {
-                std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
-            }
-            std::fs::create_dir(&staging).map_err(io(&staging))?;
-            let contents: [(&str, &str); 4] = [
-                (files::ALERT_SCORER, self.scorer.model().model_text()),
-                (files::ALERT_RANKER, self.ranker.model().model_text()),
-                (
-                    files::CLUSTER_SCORER,
-                    self.cluster_scorer.model().model_text(),
-                ),
-                (files::METADATA, &self.metadata.to_json()),
-            ];
-            for (file, text) in contents {
-                let path = staging.join(file);
-                crate::model::write_atomic(&path, text.as_bytes()).map_err(io(&path))?;
-            }
-            let had_old = dir.exists();
-            if had_old {
-                std::fs::rename(dir, &retired).map_err(io(dir))?;
-            }
-            std::fs::rename(&staging, dir).map_err(io(dir))?;
-            if had_old {
-                std::fs::remove_dir_all(&retired).map_err(io(&retired))?;
-            }
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&staging);
-        }
-        result
+    /// Writes the bundle into `dir` by the miner's one output rule
+    /// ([`aml_core::io::write_output_dir`]): `dir` may not be one of `inputs` (the training
+    /// history directories) or contain one; an existing `dir` is replaced only when it is a model
+    /// bundle (holds `metadata.json`) or empty, otherwise nothing is touched; the files go into a
+    /// temporary sibling directory that is renamed into place.
+    pub fn save(&self, dir: &Path, inputs: &[&Path]) -> Result<(), BundleError> {
+        let metadata = self.metadata.to_json();
+        let contents: [(&str, &[u8]); 4] = [
+            (
+                files::ALERT_SCORER,
+                self.scorer.model().model_text().as_bytes(),
+            ),
+            (
+                files::ALERT_RANKER,
+                self.ranker.model().model_text().as_bytes(),
+            ),
+            (
+                files::CLUSTER_SCORER,
+                self.cluster_scorer.model().model_text().as_bytes(),
+            ),
+            (files::METADATA, metadata.as_bytes()),
+        ];
+        aml_core::io::write_output_dir(dir, OUTPUT_KIND, inputs, &contents)?;
+        Ok(())
     }
 
     /// First 12 hex digits of the SHA-256 of the canonical `metadata.json`.
