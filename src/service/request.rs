@@ -5,12 +5,18 @@
 //!
 //! Parsing never panics; every problem is a [`SchemaError`] naming the field, e.g.
 //! `alerts[3].volume_usd: expected a number`.
+//!
+//! Extra keys inside a record are normal in JSON and are ignored. In `features` records only the
+//! identifier columns, the contract's numeric columns ([`CONTRACT_FEATURE_COLUMNS`]) and the extra
+//! columns the caller names (the bundle's `FeatureSpec::address_columns`) become columns, so the parsed
+//! tables hold at most `rows x (contract + extra)` numbers whatever keys a body invents.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aml_core::meta::Meta;
 use aml_core::tables::{
-    AddressFeatures, Alerts, Clusters, MoneyFlows, NumericColumn, FEATURE_IDENTIFIER_COLUMNS,
+    AddressFeatures, Alerts, Clusters, MoneyFlows, NumericColumn, CONTRACT_FEATURE_COLUMNS,
+    FEATURE_IDENTIFIER_COLUMNS,
 };
 use aml_core::Batch;
 use serde_json::{Map, Value};
@@ -183,19 +189,18 @@ fn alerts(rows: &[Record<'_>]) -> Result<Alerts, SchemaError> {
     Ok(t)
 }
 
-fn features(rows: &[Record<'_>]) -> Result<AddressFeatures, SchemaError> {
+fn features(rows: &[Record<'_>], extra_columns: &[String]) -> Result<AddressFeatures, SchemaError> {
     let mut t = AddressFeatures::default();
-    // Numeric columns: every other key whose values are numbers, booleans, digit strings or null;
-    // `Batch::from_tables` puts them in aml-core's documented column order.
-    let mut names = BTreeSet::new();
-    for r in rows {
-        names.extend(
-            r.fields
-                .keys()
-                .map(String::as_str)
-                .filter(|k| !FEATURE_IDENTIFIER_COLUMNS.contains(k)),
-        );
-    }
+    // Numeric columns: the wanted keys that some record carries, with numbers, booleans, digit strings
+    // or null as values; `Batch::from_tables` puts them in aml-core's documented column order. Any other
+    // key is ignored, so a body cannot make the server build a column per invented key.
+    let names: BTreeSet<&str> = CONTRACT_FEATURE_COLUMNS
+        .iter()
+        .copied()
+        .chain(extra_columns.iter().map(String::as_str))
+        .filter(|k| !FEATURE_IDENTIFIER_COLUMNS.contains(k))
+        .filter(|k| rows.iter().any(|r| r.fields.contains_key(*k)))
+        .collect();
     let mut columns: Vec<NumericColumn> = names
         .iter()
         .map(|name| NumericColumn {
@@ -312,8 +317,13 @@ fn meta(
     })
 }
 
-/// Turns a parsed request body into a validated, canonically ordered batch.
-pub fn batch_from_json(body: &Value) -> Result<Batch, SchemaError> {
+/// Turns a parsed request body into a validated, canonically ordered batch. `extra_feature_columns`
+/// names the non-contract numeric `features` keys to keep (the bundle's
+/// `FeatureSpec::address_columns`); other unknown keys of a record are ignored.
+pub fn batch_from_json(
+    body: &Value,
+    extra_feature_columns: &[String],
+) -> Result<Batch, SchemaError> {
     let body = body.as_object().ok_or_else(|| {
         schema_error(
             "body",
@@ -330,7 +340,7 @@ pub fn batch_from_json(body: &Value) -> Result<Batch, SchemaError> {
     if alerts.is_empty() {
         return Err(schema_error("alerts", "at least one alert is required"));
     }
-    let features = features(&records(body, "features")?)?;
+    let features = features(&records(body, "features")?, extra_feature_columns)?;
     let clusters = clusters(&records(body, "clusters")?)?;
     let money_flows = money_flows(&records(body, "money_flows")?)?;
     let meta = meta(
