@@ -8,11 +8,10 @@
 //! Without `--storm`: cycles over the read routes and POSTs the body to `/score/alerts` every
 //! `--score-every` requests. With `--storm N`: N clients POST the body at once (each retrying a 503
 //! after `Retry-After`, at most `--retries` times) while `/health` is polled every 100 ms.
-//! `--spawn-server` runs the service (default limits) in a child process and reports its peak RSS
-//! (VmHWM); `--pid` does the same for a server already running. Exit code 1 on any 5xx other than 503,
+//! `--spawn-server` runs the service (default limits but `--server-max-body`) in a child process and
+//! reports its peak RSS (VmHWM); `--pid` does the same for a server already running. Exit code 1 on any 5xx other than 503,
 //! on a transport error, or on a 503 without `Retry-After`.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aml_miner::service::load::{self, ChildServer};
-use aml_miner::service::{serve, AppState, Store};
+use aml_miner::service::ServiceLimits;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
@@ -43,9 +42,15 @@ struct Args {
     /// Batch directory to build the scoring body from.
     #[arg(long)]
     batch: Option<PathBuf>,
-    /// Generate the scoring body: a synthetic day with this many alerts (demo-world proportions).
+    /// Generate the scoring body: a synthetic day with this many alerts.
     #[arg(long)]
     synth: Option<usize>,
+    /// Addresses per alert of --synth (5 flows per address); 10 is the demo world.
+    #[arg(long, default_value_t = 10)]
+    addresses_per_alert: usize,
+    /// Body limit of the --spawn-server service, bytes [default: 64 MiB].
+    #[arg(long)]
+    server_max_body: Option<usize>,
     /// POST the body every this many requests (mixed workload).
     #[arg(long, default_value_t = 100)]
     score_every: usize,
@@ -67,37 +72,21 @@ fn body(args: &Args) -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
     Ok(match (&args.body, &args.batch, args.synth) {
         (Some(path), _, _) => Some(std::fs::read(path)?),
         (None, Some(dir), _) => Some(load::batch_body(dir)?),
-        (None, None, Some(alerts)) => Some(load::synthetic_body(alerts)?),
+        (None, None, Some(alerts)) => Some(load::synthetic_body(alerts, args.addresses_per_alert)?),
         (None, None, None) => None,
     })
-}
-
-/// The child server of `--spawn-server`: default limits, an empty store, stops when stdin closes.
-fn serve_child(models: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
-    let bundle = aml_models::Bundle::load(models)?;
-    let store = Store::new(std::env::temp_dir().join("aml-load-test-empty-store"));
-    let state = Arc::new(AppState::new(bundle, store));
-    tokio::runtime::Runtime::new()?.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        println!("{}", listener.local_addr()?);
-        let stdin_closed = async {
-            let read = || std::io::stdin().read_to_end(&mut Vec::new());
-            let _ = tokio::task::spawn_blocking(read).await;
-        };
-        serve(listener, state, stdin_closed).await
-    })?;
-    Ok(())
 }
 
 fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let body = body(args)?.map(Arc::new);
     let child = match &args.spawn_server {
         Some(models) => {
-            let exe = std::env::current_exe()?;
-            Some(ChildServer::spawn(
-                &exe,
-                &["--serve-child".as_ref(), models.as_os_str()],
-            )?)
+            let limit = args
+                .server_max_body
+                .unwrap_or(ServiceLimits::default().max_body_bytes);
+            let limit = format!("--server-max-body={limit}");
+            let child_args = ["--serve-child".as_ref(), models.as_os_str(), limit.as_ref()];
+            Some(ChildServer::spawn(&std::env::current_exe()?, &child_args)?)
         }
         None => None,
     };
@@ -110,17 +99,8 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         );
         let every = Duration::from_millis(100);
         let report = load::storm(addr, "/score/alerts", body, clients, args.retries, every);
-        println!("scoring: {}", report.scoring);
-        println!("health:  {}", report.health);
-        println!(
-            "storm took {:.1} s; 503 without Retry-After: {}",
-            report.seconds, report.missing_retry_after
-        );
-        let s = &report.scoring;
-        s.server_errors_besides_503() == 0
-            && s.transport_errors == 0
-            && report.missing_retry_after == 0
-            && report.health.count(200) == report.health.requests()
+        println!("{report}");
+        report.passed()
     } else {
         let tally = load::mixed(
             addr,
@@ -130,7 +110,7 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             args.score_every,
         );
         println!("{tally}");
-        tally.server_errors_besides_503() == 0 && tally.transport_errors == 0
+        tally.passed()
     };
     if let Some(pid) = child.as_ref().map(ChildServer::pid).or(args.pid) {
         let kib = |field| load::proc_status_kib(pid, field).map_or("?".into(), |v| v.to_string());
@@ -149,7 +129,11 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match &args.serve_child {
-        Some(models) => serve_child(models).map(|()| true),
+        Some(models) => {
+            let mut limits = ServiceLimits::default();
+            limits.max_body_bytes = args.server_max_body.unwrap_or(limits.max_body_bytes);
+            load::serve_until_stdin_closes(models, limits).map(|()| true)
+        }
         None => run(&args),
     };
     match result {

@@ -64,6 +64,11 @@ impl Tally {
             .sum()
     }
 
+    /// No 5xx other than 503 and no transport error.
+    pub fn passed(&self) -> bool {
+        self.server_errors_besides_503() == 0 && self.transport_errors == 0
+    }
+
     /// Latency percentile `p` in [0, 1] (NaN when empty).
     pub fn percentile_ms(&self, p: f64) -> f64 {
         let n = self.latencies_ms.len();
@@ -166,6 +171,28 @@ pub struct StormReport {
     pub seconds: f64,
 }
 
+impl StormReport {
+    /// The scoring requests [`Tally::passed`], every 503 carried `Retry-After`, and every `/health`
+    /// poll was answered 200.
+    pub fn passed(&self) -> bool {
+        self.scoring.passed()
+            && self.missing_retry_after == 0
+            && self.health.count(200) == self.health.requests()
+    }
+}
+
+impl std::fmt::Display for StormReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "scoring: {}", self.scoring)?;
+        writeln!(f, "health:  {}", self.health)?;
+        write!(
+            f,
+            "storm took {:.1} s; 503 without Retry-After: {}",
+            self.seconds, self.missing_retry_after
+        )
+    }
+}
+
 /// `clients` threads each POST `body` to `path` at once (`Expect: 100-continue`, so refused requests
 /// upload nothing); a client answered 503 waits `Retry-After` seconds and tries again, at most
 /// `retries` times. Meanwhile `/health` is requested every `health_every` on a fresh connection.
@@ -247,13 +274,17 @@ pub fn batch_body(dir: &std::path::Path) -> Result<Vec<u8>, Box<dyn std::error::
     Ok(serde_json::to_vec(&batch_to_json(&batch))?)
 }
 
-/// The scoring body of a synthetic day with `alerts` alerts, 10 addresses and 50 money flows per alert
-/// (the proportions of the demo world: 5,000 alerts, 50,000 addresses, 250,000 flows).
-pub fn synthetic_body(alerts: usize) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+/// The scoring body of a synthetic day with `alerts` alerts, `addresses_per_alert` addresses per alert
+/// and 5 money flows per address (the demo world has 5,000 alerts, 10 addresses per alert, 5 flows per
+/// address: a 227 MB body).
+pub fn synthetic_body(
+    alerts: usize,
+    addresses_per_alert: usize,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let config = aml_core::synth::SynthConfig {
         n_alerts: alerts,
-        n_addresses: alerts * 10,
-        n_flows: alerts * 50,
+        n_addresses: alerts * addresses_per_alert,
+        n_flows: alerts * addresses_per_alert * 5,
         ..aml_core::synth::SynthConfig::full_day()
     };
     let scratch = std::env::temp_dir().join(format!("aml-load-body-{}", std::process::id()));
@@ -262,6 +293,31 @@ pub fn synthetic_body(alerts: usize) -> Result<Vec<u8>, Box<dyn std::error::Erro
     // The generated batch is scratch data: removed whether or not it loaded.
     let _ = std::fs::remove_dir_all(&scratch);
     body
+}
+
+/// Runs the service with `limits`, the bundle in `models` and an empty store on a free loopback port,
+/// prints the port's address as the first line of stdout, and stops when stdin closes: the child side
+/// of [`ChildServer`].
+pub fn serve_until_stdin_closes(
+    models: &std::path::Path,
+    limits: super::ServiceLimits,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{Read, Write};
+    let bundle = aml_models::Bundle::load(models)?;
+    let store = super::Store::new(std::env::temp_dir().join("aml-load-test-empty-store"));
+    let state = Arc::new(super::AppState::with_limits(bundle, store, limits));
+    tokio::runtime::Runtime::new()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "{}", listener.local_addr()?)?;
+        stdout.flush()?;
+        let stdin_closed = async {
+            let read = || std::io::stdin().read_to_end(&mut Vec::new());
+            let _ = tokio::task::spawn_blocking(read).await;
+        };
+        super::serve(listener, state, stdin_closed).await
+    })?;
+    Ok(())
 }
 
 /// A server running in a child process that printed its address as its first stdout line and stops
