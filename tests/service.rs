@@ -636,13 +636,7 @@ fn scoring_storm_gets_only_200_or_503_and_health_answers() {
     assert_eq!(s.requests(), 12, "{s}");
     assert_eq!(s.count(200) + s.count(503), 12, "{s}");
     assert!(s.count(200) >= 1 && s.count(503) >= 1, "{s}");
-    assert_eq!(s.transport_errors, 0, "{s}");
-    assert_eq!(report.missing_retry_after, 0);
     assert!(report.health.requests() >= 1);
-    assert_eq!(
-        report.health.count(200),
-        report.health.requests(),
-        "{}",
-        report.health
-    );
+    // No transport error, every 503 with Retry-After, every /health poll answered 200.
+    assert!(report.passed(), "{report}");
 }

@@ -107,7 +107,7 @@ fn invented_feature_keys_cost_memory_proportional_to_the_body() {
             body.len()
         );
         assert!(
-            ratio < 64.0,
+            ratio < 40.0,
             "{name}: {peak} bytes for a {} byte body",
             body.len()
         );

@@ -40,7 +40,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::metrics::{Metrics, UNMATCHED_ROUTE};
-use super::request::batch_from_json;
+use super::request::{batch_from_json, BodyError};
 use super::store::{Store, StoreError};
 use crate::pipeline::{self, ScoreOptions};
 
@@ -213,14 +213,15 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 /// Parses a scoring body: not JSON -> 400, not the contract -> 422. `features` keys outside the
 /// contract and `extra_feature_columns` are ignored.
 fn parse_batch(bytes: &[u8], extra_feature_columns: &[String]) -> Result<Batch, ApiError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?;
-    batch_from_json(&value, extra_feature_columns).map_err(|e| {
-        ApiError::new(
+    batch_from_json(bytes, extra_feature_columns).map_err(|e| match e {
+        BodyError::Malformed(e) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string())
+        }
+        BodyError::Schema(e) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "schema_error",
             e.to_string(),
-        )
+        ),
     })
 }
 
