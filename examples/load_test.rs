@@ -1,20 +1,25 @@
-//! Bounded load generator for the service (run it as a second process on loopback).
+//! Bounded load generator for the service, loopback only (logic in `aml_miner::service::load`).
 //!
 //! ```text
-//! cargo run --release --example load_test -- --addr 127.0.0.1:8000 [--requests 10000] [--connections 4]
-//!     [--body FILE | --batch DIR] [--score-every 100] [--pid SERVER_PID]
+//! cargo run --release --example load_test -- [--addr 127.0.0.1:8000 | --spawn-server MODELS_DIR]
+//!     [--requests 10000] [--connections 4] [--body FILE | --batch DIR | --synth ALERTS]
+//!     [--score-every 100] [--storm CLIENTS [--retries N]] [--pid SERVER_PID]
 //! ```
-//! Cycles over the read routes (health, version, dates, stored scores / rankings / cluster scores,
-//! metrics, plus 404 / 400 error routes), and POSTs `--body` to `/score/alerts` every `--score-every`
-//! requests when given. Prints status counts, latency percentiles and, with `--pid`, the server's RSS
-//! before and after. Exit code 1 when any 5xx or transport error occurred.
+//! Without `--storm`: cycles over the read routes and POSTs the body to `/score/alerts` every
+//! `--score-every` requests. With `--storm N`: N clients POST the body at once (each retrying a 503
+//! after `Retry-After`, at most `--retries` times) while `/health` is polled every 100 ms.
+//! `--spawn-server` runs the service (default limits but `--server-max-body`) in a child process and
+//! reports its peak RSS (VmHWM); `--pid` does the same for a server already running. Exit code 1 on any 5xx other than 503,
+//! on a transport error, or on a 503 without `Retry-After`.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use aml_miner::service::client::Connection;
+use aml_miner::service::load::{self, ChildServer};
+use aml_miner::service::ServiceLimits;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
@@ -22,143 +27,121 @@ struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:8000")]
     addr: SocketAddr,
-    /// Total requests.
+    /// Start the service on a free loopback port in a child process, with the bundle in this directory.
+    #[arg(long)]
+    spawn_server: Option<PathBuf>,
+    /// Total requests (mixed workload).
     #[arg(long, default_value_t = 10_000)]
     requests: usize,
-    /// Concurrent keep-alive connections (one thread each).
+    /// Concurrent keep-alive connections, one thread each (mixed workload).
     #[arg(long, default_value_t = 4)]
     connections: usize,
-    /// JSON scoring body for POST /score/alerts.
+    /// JSON scoring body.
     #[arg(long)]
     body: Option<PathBuf>,
-    /// Batch directory to build the scoring body from (instead of --body).
+    /// Batch directory to build the scoring body from.
     #[arg(long)]
     batch: Option<PathBuf>,
-    /// POST the body every this many requests.
+    /// Generate the scoring body: a synthetic day with this many alerts.
+    #[arg(long)]
+    synth: Option<usize>,
+    /// Addresses per alert of --synth (5 flows per address); 10 is the demo world.
+    #[arg(long, default_value_t = 10)]
+    addresses_per_alert: usize,
+    /// Body limit of the --spawn-server service, bytes [default: 64 MiB].
+    #[arg(long)]
+    server_max_body: Option<usize>,
+    /// POST the body every this many requests (mixed workload).
     #[arg(long, default_value_t = 100)]
     score_every: usize,
-    /// Server process id, to report its resident memory.
+    /// Storm: this many concurrent scoring requests.
+    #[arg(long)]
+    storm: Option<usize>,
+    /// Storm: retries of a request answered 503.
+    #[arg(long, default_value_t = 0)]
+    retries: usize,
+    /// Server process id, to report its peak resident memory.
     #[arg(long)]
     pid: Option<u32>,
+    /// (internal) Run as the child server of --spawn-server, with this bundle.
+    #[arg(long, hide = true)]
+    serve_child: Option<PathBuf>,
 }
 
-const PATHS: [&str; 10] = [
-    "/health",
-    "/version",
-    "/dates/available",
-    "/dates/latest",
-    "/scores/alerts/latest",
-    "/rankings/alerts/latest",
-    "/scores/clusters/latest",
-    "/metrics",
-    "/scores/alerts/1999-01-01",
-    "/scores/alerts/not-a-date",
-];
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+fn body(args: &Args) -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
+    Ok(match (&args.body, &args.batch, args.synth) {
+        (Some(path), _, _) => Some(std::fs::read(path)?),
+        (None, Some(dir), _) => Some(load::batch_body(dir)?),
+        (None, None, Some(alerts)) => Some(load::synthetic_body(alerts, args.addresses_per_alert)?),
+        (None, None, None) => None,
+    })
 }
 
-fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let body = match (&args.body, &args.batch) {
-        (Some(path), _) => Some(std::fs::read(path).expect("readable --body file")),
-        (None, Some(dir)) => {
-            let (batch, _) = aml_core::Batch::load(dir).expect("loadable --batch");
-            let json = aml_miner::service::request::batch_to_json(&batch);
-            Some(serde_json::to_vec(&json).expect("serialisable body"))
+fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
+    let body = body(args)?.map(Arc::new);
+    let child = match &args.spawn_server {
+        Some(models) => {
+            let limit = args
+                .server_max_body
+                .unwrap_or(ServiceLimits::default().max_body_bytes);
+            let limit = format!("--server-max-body={limit}");
+            let child_args = ["--serve-child".as_ref(), models.as_os_str(), limit.as_ref()];
+            Some(ChildServer::spawn(&std::env::current_exe()?, &child_args)?)
         }
-        (None, None) => None,
+        None => None,
     };
-    let rss_before = args.pid.and_then(rss_kib);
-    let started = Instant::now();
-    let per_thread = args.requests.div_ceil(args.connections.max(1));
-    let handles: Vec<_> = (0..args.connections.max(1))
-        .map(|t| {
-            let body = body.clone();
-            let (addr, score_every, total) = (args.addr, args.score_every.max(1), args.requests);
-            std::thread::spawn(move || {
-                let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
-                let (mut latencies, mut transport_errors) = (Vec::new(), 0usize);
-                let mut conn = Connection::open(addr).ok();
-                for i in (t * per_thread)..((t + 1) * per_thread).min(total) {
-                    let request_started = Instant::now();
-                    let Some(c) = conn.as_mut() else {
-                        transport_errors += 1;
-                        conn = Connection::open(addr).ok();
-                        continue;
-                    };
-                    let result = match &body {
-                        Some(b) if i % score_every == 0 => {
-                            c.send("POST", "/score/alerts", Some(b.as_slice()))
-                        }
-                        _ => c.send("GET", PATHS[i % PATHS.len()], None),
-                    };
-                    match result {
-                        Ok(r) => *statuses.entry(r.status).or_default() += 1,
-                        Err(_) => {
-                            transport_errors += 1;
-                            conn = Connection::open(addr).ok();
-                        }
-                    }
-                    latencies.push(request_started.elapsed().as_secs_f64() * 1000.0);
-                }
-                (statuses, latencies, transport_errors)
-            })
-        })
-        .collect();
-    let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
-    let (mut latencies, mut transport_errors) = (Vec::new(), 0);
-    for h in handles {
-        let (s, l, e) = h.join().expect("load thread");
-        for (k, v) in s {
-            *statuses.entry(k).or_default() += v;
-        }
-        latencies.extend(l);
-        transport_errors += e;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
-    let server_errors: usize = statuses
-        .iter()
-        .filter(|(s, _)| **s >= 500)
-        .map(|(_, n)| n)
-        .sum();
-    println!(
-        "requests {}  in {seconds:.2} s  ({:.0} req/s)",
-        latencies.len(),
-        latencies.len() as f64 / seconds
-    );
-    println!(
-        "status counts {statuses:?}  5xx {server_errors}  transport errors {transport_errors}"
-    );
-    println!(
-        "latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
-        pct(0.5),
-        pct(0.9),
-        pct(0.99),
-        pct(1.0)
-    );
-    if let Some(pid) = args.pid {
+    let addr = child.as_ref().map_or(args.addr, |c| c.addr);
+    let ok = if let Some(clients) = args.storm {
+        let body = body.ok_or("--storm needs --body, --batch or --synth")?;
         println!(
-            "server RSS KiB: before {}  after {}",
-            rss_before.map_or("?".into(), |v| v.to_string()),
-            rss_kib(pid).map_or("?".into(), |v| v.to_string())
+            "storm: {clients} concurrent POST /score/alerts of {} bytes",
+            body.len()
+        );
+        let every = Duration::from_millis(100);
+        let report = load::storm(addr, "/score/alerts", body, clients, args.retries, every);
+        println!("{report}");
+        report.passed()
+    } else {
+        let tally = load::mixed(
+            addr,
+            args.requests,
+            args.connections,
+            body,
+            args.score_every,
+        );
+        println!("{tally}");
+        tally.passed()
+    };
+    if let Some(pid) = child.as_ref().map(ChildServer::pid).or(args.pid) {
+        let kib = |field| load::proc_status_kib(pid, field).map_or("?".into(), |v| v.to_string());
+        println!(
+            "server RSS KiB: now {}  peak (VmHWM) {}",
+            kib("VmRSS"),
+            kib("VmHWM")
         );
     }
-    if server_errors > 0 || transport_errors > 0 {
-        std::process::ExitCode::from(1)
-    } else {
-        std::process::ExitCode::SUCCESS
+    if let Some(child) = child {
+        child.stop()?;
+    }
+    Ok(ok)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match &args.serve_child {
+        Some(models) => {
+            let mut limits = ServiceLimits::default();
+            limits.max_body_bytes = args.server_max_body.unwrap_or(limits.max_body_bytes);
+            load::serve_until_stdin_closes(models, limits).map(|()| true)
+        }
+        None => run(&args),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("load_test: {e}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! A minimal blocking HTTP/1.1 client over `std::net::TcpStream` with keep-alive, enough for the service's
-//! tests and the load generator (no extra dependency). It understands `Content-Length` and chunked bodies.
+//! tests and the load generator (no extra dependency). It understands `Content-Length` and chunked bodies,
+//! and `Expect: 100-continue` uploads. Not part of the public API (hidden from the docs).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -65,21 +66,57 @@ impl Connection {
         path: &str,
         body: Option<&[u8]>,
     ) -> std::io::Result<Response> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        self.write_head(method, path, body.map(<[u8]>::len), false)?;
         if let Some(body) = body {
+            self.write_body(body)?;
+        }
+        self.read_response()
+    }
+
+    /// Sends `body` with `Expect: 100-continue`: the body is uploaded only after the server's
+    /// `100 Continue`, so a request the server refuses up front (503, 413) costs no upload. After such
+    /// a refusal the server closes the connection: open a new one for the next request.
+    pub fn send_expecting_continue(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> std::io::Result<Response> {
+        self.write_head(method, path, Some(body.len()), true)?;
+        let interim = self.read_response()?;
+        if interim.status != 100 {
+            return Ok(interim);
+        }
+        self.write_body(body)?;
+        self.read_response()
+    }
+
+    fn write_head(
+        &mut self,
+        method: &str,
+        path: &str,
+        body_len: Option<usize>,
+        expect_continue: bool,
+    ) -> std::io::Result<()> {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        if let Some(len) = body_len {
             head.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
+                "Content-Type: application/json\r\nContent-Length: {len}\r\n"
             ));
+        }
+        if expect_continue {
+            head.push_str("Expect: 100-continue\r\n");
         }
         head.push_str("\r\n");
         let stream = self.reader.get_mut();
         stream.write_all(head.as_bytes())?;
-        if let Some(body) = body {
-            stream.write_all(body)?;
-        }
-        stream.flush()?;
-        self.read_response()
+        stream.flush()
+    }
+
+    fn write_body(&mut self, body: &[u8]) -> std::io::Result<()> {
+        let stream = self.reader.get_mut();
+        stream.write_all(body)?;
+        stream.flush()
     }
 
     fn read_line(&mut self) -> std::io::Result<String> {

@@ -1,16 +1,23 @@
 //! The JSON body of the scoring routes: `{alerts, features, clusters, money_flows[, meta]}`, each a list of
 //! records whose keys are the contract's column names (see `SOT_SCHEMA.md`). Records become aml-core tables
 //! and then a [`Batch`] through [`Batch::from_tables`], so the HTTP path validates and orders data exactly
-//! like `score_batch` does for a batch directory.
+//! like `score_batch` does for a batch directory. The body is read one record at a time, never held
+//! whole as a JSON tree.
 //!
 //! Parsing never panics; every problem is a [`SchemaError`] naming the field, e.g.
 //! `alerts[3].volume_usd: expected a number`.
+//!
+//! Extra keys inside a record are normal in JSON and are ignored. In `features` records only the
+//! identifier columns, the contract's numeric columns ([`CONTRACT_FEATURE_COLUMNS`]) and the extra
+//! columns the caller names (the bundle's `FeatureSpec::address_columns`) become columns, so the parsed
+//! tables hold at most `rows x (contract + extra)` numbers whatever keys a body invents.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aml_core::meta::Meta;
 use aml_core::tables::{
-    AddressFeatures, Alerts, Clusters, MoneyFlows, NumericColumn, FEATURE_IDENTIFIER_COLUMNS,
+    AddressFeatures, Alerts, Clusters, MoneyFlows, NumericColumn, CONTRACT_FEATURE_COLUMNS,
+    FEATURE_IDENTIFIER_COLUMNS,
 };
 use aml_core::Batch;
 use serde_json::{Map, Value};
@@ -139,71 +146,59 @@ fn number_value(value: Option<&Value>) -> Result<f64, &'static str> {
     }
 }
 
-fn records<'a>(body: &'a Map<String, Value>, table: &str) -> Result<Vec<Record<'a>>, SchemaError> {
-    match body.get(table) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
+/// Appends one `alerts` record.
+fn push_alert(t: &mut Alerts, r: &Record<'_>) -> Result<(), SchemaError> {
+    t.window_days.push(r.u32("window_days")?);
+    t.processing_date
+        .push(r.text("processing_date", "", false)?);
+    t.alert_id.push(r.text("alert_id", "", true)?);
+    t.address.push(r.text("address", "", true)?);
+    t.typology_type.push(r.text("typology_type", "", false)?);
+    t.pattern_id.push(r.text("pattern_id", "", false)?);
+    t.pattern_type.push(r.text("pattern_type", "", false)?);
+    t.severity.push(r.text("severity", "medium", false)?);
+    t.suspected_address_type
+        .push(r.text("suspected_address_type", "unknown", false)?);
+    t.suspected_address_subtype
+        .push(r.text("suspected_address_subtype", "", false)?);
+    t.alert_confidence_score
+        .push(r.number("alert_confidence_score")?);
+    t.description.push(r.text("description", "", false)?);
+    t.volume_usd.push(r.number("volume_usd")?);
+    t.evidence_json.push(r.text("evidence_json", "", false)?);
+    t.risk_indicators.push(r.texts("risk_indicators")?);
+    Ok(())
+}
+
+/// `features` records being read. Numeric columns: the wanted keys (the contract's and the caller's
+/// extra columns) that some record carries, with numbers, booleans, digit strings or null as values; a
+/// column first seen at row `n` gets NaN for rows before it. Any other key is ignored, so a body cannot
+/// make the server build a column per invented key. `Batch::from_tables` puts the columns in aml-core's
+/// documented order.
+struct FeatureRows<'c> {
+    table: AddressFeatures,
+    wanted: BTreeSet<&'c str>,
+    columns: BTreeMap<&'c str, Vec<f64>>,
+}
+
+impl<'c> FeatureRows<'c> {
+    fn new(extra_columns: &'c [String]) -> FeatureRows<'c> {
+        let wanted = CONTRACT_FEATURE_COLUMNS
             .iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Value::Object(fields) => Ok(Record {
-                    path: format!("{table}[{i}]"),
-                    fields,
-                }),
-                _ => Err(schema_error(format!("{table}[{i}]"), "expected an object")),
-            })
-            .collect(),
-        Some(_) => Err(schema_error(table, "expected a list of records")),
+            .copied()
+            .chain(extra_columns.iter().map(String::as_str))
+            .filter(|k| !FEATURE_IDENTIFIER_COLUMNS.contains(k))
+            .collect();
+        FeatureRows {
+            table: AddressFeatures::default(),
+            wanted,
+            columns: BTreeMap::new(),
+        }
     }
-}
 
-fn alerts(rows: &[Record<'_>]) -> Result<Alerts, SchemaError> {
-    let mut t = Alerts::default();
-    for r in rows {
-        t.window_days.push(r.u32("window_days")?);
-        t.processing_date
-            .push(r.text("processing_date", "", false)?);
-        t.alert_id.push(r.text("alert_id", "", true)?);
-        t.address.push(r.text("address", "", true)?);
-        t.typology_type.push(r.text("typology_type", "", false)?);
-        t.pattern_id.push(r.text("pattern_id", "", false)?);
-        t.pattern_type.push(r.text("pattern_type", "", false)?);
-        t.severity.push(r.text("severity", "medium", false)?);
-        t.suspected_address_type
-            .push(r.text("suspected_address_type", "unknown", false)?);
-        t.suspected_address_subtype
-            .push(r.text("suspected_address_subtype", "", false)?);
-        t.alert_confidence_score
-            .push(r.number("alert_confidence_score")?);
-        t.description.push(r.text("description", "", false)?);
-        t.volume_usd.push(r.number("volume_usd")?);
-        t.evidence_json.push(r.text("evidence_json", "", false)?);
-        t.risk_indicators.push(r.texts("risk_indicators")?);
-    }
-    Ok(t)
-}
-
-fn features(rows: &[Record<'_>]) -> Result<AddressFeatures, SchemaError> {
-    let mut t = AddressFeatures::default();
-    // Numeric columns: every other key whose values are numbers, booleans, digit strings or null;
-    // `Batch::from_tables` puts them in aml-core's documented column order.
-    let mut names = BTreeSet::new();
-    for r in rows {
-        names.extend(
-            r.fields
-                .keys()
-                .map(String::as_str)
-                .filter(|k| !FEATURE_IDENTIFIER_COLUMNS.contains(k)),
-        );
-    }
-    let mut columns: Vec<NumericColumn> = names
-        .iter()
-        .map(|name| NumericColumn {
-            name: name.to_string(),
-            values: Vec::with_capacity(rows.len()),
-        })
-        .collect();
-    for r in rows {
+    fn push(&mut self, r: &Record<'_>) -> Result<(), SchemaError> {
+        let t = &mut self.table;
+        let rows_before = t.address.len();
         t.window_days.push(r.u32("window_days")?);
         t.processing_date
             .push(r.text("processing_date", "", false)?);
@@ -214,60 +209,74 @@ fn features(rows: &[Record<'_>]) -> Result<AddressFeatures, SchemaError> {
             .push(r.text("dominant_asset_in", "", false)?);
         t.dominant_asset_out
             .push(r.text("dominant_asset_out", "", false)?);
-        for column in &mut columns {
-            column.values.push(r.number(&column.name)?);
+        for key in r.fields.keys() {
+            if let Some(&name) = self.wanted.get(key.as_str()) {
+                self.columns
+                    .entry(name)
+                    .or_insert_with(|| vec![f64::NAN; rows_before]);
+            }
         }
+        for (name, values) in &mut self.columns {
+            values.push(r.number(name)?);
+        }
+        Ok(())
     }
-    t.numeric = columns;
-    Ok(t)
+
+    fn finish(self) -> AddressFeatures {
+        let mut t = self.table;
+        t.numeric = self
+            .columns
+            .into_iter()
+            .map(|(name, values)| NumericColumn {
+                name: name.to_string(),
+                values,
+            })
+            .collect();
+        t
+    }
 }
 
-fn clusters(rows: &[Record<'_>]) -> Result<Clusters, SchemaError> {
-    let mut t = Clusters::default();
-    for r in rows {
-        t.window_days.push(r.u32("window_days")?);
-        t.processing_date
-            .push(r.text("processing_date", "", false)?);
-        t.cluster_id.push(r.text("cluster_id", "", true)?);
-        t.cluster_type.push(r.text("cluster_type", "", false)?);
-        t.primary_address
-            .push(r.text("primary_address", "", false)?);
-        t.pattern_id.push(r.text("pattern_id", "", false)?);
-        t.primary_alert_id
-            .push(r.text("primary_alert_id", "", false)?);
-        t.related_alert_ids.push(r.texts("related_alert_ids")?);
-        t.addresses_involved.push(r.texts("addresses_involved")?);
-        t.total_alerts.push(r.number("total_alerts")?);
-        t.total_volume_usd.push(r.number("total_volume_usd")?);
-        t.severity_max
-            .push(r.text("severity_max", "medium", false)?);
-        t.confidence_avg.push(r.number("confidence_avg")?);
-        t.earliest_alert_timestamp
-            .push(r.unsigned("earliest_alert_timestamp")?);
-        t.latest_alert_timestamp
-            .push(r.unsigned("latest_alert_timestamp")?);
-    }
-    Ok(t)
+/// Appends one `clusters` record.
+fn push_cluster(t: &mut Clusters, r: &Record<'_>) -> Result<(), SchemaError> {
+    t.window_days.push(r.u32("window_days")?);
+    t.processing_date
+        .push(r.text("processing_date", "", false)?);
+    t.cluster_id.push(r.text("cluster_id", "", true)?);
+    t.cluster_type.push(r.text("cluster_type", "", false)?);
+    t.primary_address
+        .push(r.text("primary_address", "", false)?);
+    t.pattern_id.push(r.text("pattern_id", "", false)?);
+    t.primary_alert_id
+        .push(r.text("primary_alert_id", "", false)?);
+    t.related_alert_ids.push(r.texts("related_alert_ids")?);
+    t.addresses_involved.push(r.texts("addresses_involved")?);
+    t.total_alerts.push(r.number("total_alerts")?);
+    t.total_volume_usd.push(r.number("total_volume_usd")?);
+    t.severity_max
+        .push(r.text("severity_max", "medium", false)?);
+    t.confidence_avg.push(r.number("confidence_avg")?);
+    t.earliest_alert_timestamp
+        .push(r.unsigned("earliest_alert_timestamp")?);
+    t.latest_alert_timestamp
+        .push(r.unsigned("latest_alert_timestamp")?);
+    Ok(())
 }
 
-fn money_flows(rows: &[Record<'_>]) -> Result<MoneyFlows, SchemaError> {
-    let mut ends = Vec::with_capacity(rows.len());
-    for r in rows {
-        ends.push((
+/// `money_flows` records being read: the columns, and each row's two addresses until the address
+/// dictionary is built at the end.
+#[derive(Default)]
+struct FlowRows {
+    table: MoneyFlows,
+    ends: Vec<(String, String)>,
+}
+
+impl FlowRows {
+    fn push(&mut self, r: &Record<'_>) -> Result<(), SchemaError> {
+        self.ends.push((
             r.text("from_address", "", true)?,
             r.text("to_address", "", true)?,
         ));
-    }
-    let dictionary: BTreeSet<&str> = ends
-        .iter()
-        .flat_map(|(f, t)| [f.as_str(), t.as_str()])
-        .collect();
-    let addresses: Vec<String> = dictionary.iter().map(|s| s.to_string()).collect();
-    let id = |a: &str| addresses.partition_point(|p| p.as_str() < a) as u32;
-    let mut t = MoneyFlows::default();
-    for (r, (from, to)) in rows.iter().zip(&ends) {
-        t.from.push(id(from));
-        t.to.push(id(to));
+        let t = &mut self.table;
         t.tx_count.push(r.number("tx_count")?);
         t.amount_sum.push(r.number("amount_sum")?);
         t.amount_usd_sum.push(r.number("amount_usd_sum")?);
@@ -280,21 +289,32 @@ fn money_flows(rows: &[Record<'_>]) -> Result<MoneyFlows, SchemaError> {
         t.unique_assets.push(r.number("unique_assets")?);
         t.reciprocity_ratio.push(r.number("reciprocity_ratio")?);
         t.is_bidirectional.push(r.flag("is_bidirectional")?);
+        Ok(())
     }
-    t.addresses = addresses;
-    Ok(t)
+
+    fn finish(self) -> MoneyFlows {
+        let dictionary: BTreeSet<&str> = self
+            .ends
+            .iter()
+            .flat_map(|(f, t)| [f.as_str(), t.as_str()])
+            .collect();
+        let addresses: Vec<String> = dictionary.iter().map(|s| s.to_string()).collect();
+        let id = |a: &str| addresses.partition_point(|p| p.as_str() < a) as u32;
+        let mut t = self.table;
+        for (from, to) in &self.ends {
+            t.from.push(id(from));
+            t.to.push(id(to));
+        }
+        t.addresses = addresses;
+        t
+    }
 }
 
 /// The batch META for a request: the body's `meta` object when given, else one derived from the records
 /// (date and window of the first alert, table sizes, no traps).
-fn meta(
-    body: &Map<String, Value>,
-    alerts: &Alerts,
-    counts: [usize; 4],
-) -> Result<Meta, SchemaError> {
-    if let Some(value) = body.get("meta").filter(|v| !v.is_null()) {
-        return serde_json::from_value(value.clone())
-            .map_err(|e| schema_error("meta", e.to_string()));
+fn meta(meta: Option<Value>, alerts: &Alerts, counts: [usize; 4]) -> Result<Meta, SchemaError> {
+    if let Some(value) = meta.filter(|v| !v.is_null()) {
+        return serde_json::from_value(value).map_err(|e| schema_error("meta", e.to_string()));
     }
     let date = alerts.processing_date.first().cloned().unwrap_or_default();
     Ok(Meta {
@@ -312,40 +332,164 @@ fn meta(
     })
 }
 
-/// Turns a parsed request body into a validated, canonically ordered batch.
-pub fn batch_from_json(body: &Value) -> Result<Batch, SchemaError> {
-    let body = body.as_object().ok_or_else(|| {
-        schema_error(
-            "body",
-            "expected an object {alerts, features, clusters, money_flows}",
-        )
-    })?;
-    if let Some(unknown) = body
-        .keys()
-        .find(|k| !["alerts", "features", "clusters", "money_flows", "meta"].contains(&k.as_str()))
-    {
-        return Err(schema_error(unknown.as_str(), "unknown key"));
+/// Why a scoring body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Not JSON (HTTP 400).
+    #[error("{0}")]
+    Malformed(serde_json::Error),
+    /// JSON that does not follow the contract (HTTP 422).
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+}
+
+/// The tables of a body being read record by record.
+struct Tables<'c> {
+    alerts: Alerts,
+    features: FeatureRows<'c>,
+    clusters: Clusters,
+    money_flows: FlowRows,
+    meta: Option<Value>,
+    seen: Vec<String>,
+    /// The top-level key being read, for type errors of serde.
+    context: &'static str,
+    /// The contract error that stopped reading.
+    error: Option<SchemaError>,
+}
+
+const TABLES: [&str; 4] = ["alerts", "features", "clusters", "money_flows"];
+
+impl Tables<'_> {
+    /// Records `error` and returns a deserializer error that stops reading.
+    fn fail<E: serde::de::Error>(&mut self, error: SchemaError) -> E {
+        let message = error.to_string();
+        self.error = Some(error);
+        E::custom(message)
     }
-    let alerts = alerts(&records(body, "alerts")?)?;
+
+    fn push(&mut self, table: &str, r: &Record<'_>) -> Result<(), SchemaError> {
+        match table {
+            "alerts" => push_alert(&mut self.alerts, r),
+            "features" => self.features.push(r),
+            "clusters" => push_cluster(&mut self.clusters, r),
+            _ => self.money_flows.push(r),
+        }
+    }
+}
+
+/// The top-level object: each table is read one record at a time (a record is a small JSON object,
+/// dropped once its values are in the columns), so the whole body is never held as a JSON tree.
+struct BodyVisitor<'t, 'c>(&'t mut Tables<'c>);
+
+impl<'de> serde::de::Visitor<'de> for BodyVisitor<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object {alerts, features, clusters, money_flows}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if self.0.seen.contains(&key) {
+                return Err(self.0.fail(schema_error(key, "duplicate key")));
+            }
+            if key == "meta" {
+                self.0.meta = Some(map.next_value()?);
+            } else if let Some(table) = TABLES.iter().find(|t| **t == key) {
+                self.0.context = table;
+                map.next_value_seed(TableSeed(&mut *self.0, table))?;
+                self.0.context = "body";
+            } else {
+                return Err(self.0.fail(schema_error(key, "unknown key")));
+            }
+            self.0.seen.push(key);
+        }
+        Ok(())
+    }
+}
+
+/// One table: null, or a list of records.
+struct TableSeed<'t, 'c>(&'t mut Tables<'c>, &'static str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for TableSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TableSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of records")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let (tables, table) = (self.0, self.1);
+        let mut i = 0usize;
+        while let Some(item) = seq.next_element::<Value>()? {
+            let path = format!("{table}[{i}]");
+            let pushed = match &item {
+                Value::Object(fields) => tables.push(table, &Record { path, fields }),
+                _ => Err(schema_error(path, "expected an object")),
+            };
+            if let Err(e) = pushed {
+                return Err(tables.fail(e));
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a scoring body into a validated, canonically ordered batch, one record at a time.
+/// `extra_feature_columns` names the non-contract numeric `features` keys to keep (the bundle's
+/// `FeatureSpec::address_columns`); other unknown keys of a record are ignored.
+pub fn batch_from_json(bytes: &[u8], extra_feature_columns: &[String]) -> Result<Batch, BodyError> {
+    let mut tables = Tables {
+        alerts: Alerts::default(),
+        features: FeatureRows::new(extra_feature_columns),
+        clusters: Clusters::default(),
+        money_flows: FlowRows::default(),
+        meta: None,
+        seen: Vec::new(),
+        context: "body",
+        error: None,
+    };
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let read = serde::Deserializer::deserialize_map(&mut reader, BodyVisitor(&mut tables))
+        .and_then(|()| reader.end());
+    if let Err(e) = read {
+        return Err(match tables.error.take() {
+            Some(schema) => schema.into(),
+            None if e.classify() == serde_json::error::Category::Data => {
+                schema_error(tables.context, e.to_string()).into()
+            }
+            None => BodyError::Malformed(e),
+        });
+    }
+    let alerts = tables.alerts;
     if alerts.is_empty() {
-        return Err(schema_error("alerts", "at least one alert is required"));
+        return Err(schema_error("alerts", "at least one alert is required").into());
     }
-    let features = features(&records(body, "features")?)?;
-    let clusters = clusters(&records(body, "clusters")?)?;
-    let money_flows = money_flows(&records(body, "money_flows")?)?;
-    let meta = meta(
-        body,
-        &alerts,
-        [
-            alerts.len(),
-            features.len(),
-            clusters.len(),
-            money_flows.len(),
-        ],
-    )?;
-    Batch::from_tables(meta, alerts, features, clusters, money_flows, None)
+    let features = tables.features.finish();
+    let money_flows = tables.money_flows.finish();
+    let counts = [
+        alerts.len(),
+        features.len(),
+        tables.clusters.len(),
+        money_flows.len(),
+    ];
+    let meta = meta(tables.meta, &alerts, counts)?;
+    Batch::from_tables(meta, alerts, features, tables.clusters, money_flows, None)
         .map(|(batch, _)| batch)
-        .map_err(|e| schema_error("body", e.to_string()))
+        .map_err(|e| schema_error("body", e.to_string()).into())
 }
 
 fn finite_or_null(v: f64) -> Value {

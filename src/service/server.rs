@@ -1,25 +1,46 @@
-//! The axum application: state, the route table (which also generates `/openapi.json`, so the document
-//! cannot drift from the router), handlers, JSON errors, panic catching, metrics and graceful shutdown.
+//! The axum application: state and limits, the route table (which also generates `/openapi.json`, so the
+//! document cannot drift from the router), handlers, JSON errors, metrics, and the connection loop with
+//! its timeouts, connection cap and graceful shutdown with a deadline.
+//!
+//! Every limit lives in [`ServiceLimits`] (defaults in its `Default`, flags in `examples/serve.rs`):
+//! the request body size (tower-http `RequestBodyLimitLayer`, 413), a whole-request timeout
+//! (tower-http `TimeoutLayer`, 408), the scoring admission (tower `GlobalConcurrencyLimitLayer` behind
+//! `LoadShedLayer`, 503 with `Retry-After`), the number of scoring jobs running at once (a semaphore
+//! whose permit travels into the blocking job, so abandoned jobs cannot pile up), the header-read /
+//! idle-connection timeout and the connection cap (hyper's HTTP/1 builder and the accept loop), and the
+//! shutdown grace period.
 
+use std::any::Any;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aml_core::submission::{ClusterScoreRow, RankingRow, ScoreRow};
 use aml_core::Batch;
 use aml_models::Bundle;
 use axum::body::Bytes;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
-use axum::{Json, Router};
+use axum::{BoxError, Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
-use super::metrics::Metrics;
-use super::request::batch_from_json;
+use super::metrics::{Metrics, UNMATCHED_ROUTE};
+use super::request::{batch_from_json, BodyError};
 use super::store::{Store, StoreError};
 use crate::pipeline::{self, ScoreOptions};
 
@@ -27,6 +48,46 @@ use crate::pipeline::{self, ScoreOptions};
 pub const API_VERSION: &str = "1.0.0";
 /// Default request body limit: 64 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// The service's resource limits. `Default` gives the documented defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceLimits {
+    /// Request body limit in bytes; larger bodies get 413 (default 64 MiB).
+    pub max_body_bytes: usize,
+    /// Time a client has to send a complete request head, and the longest a keep-alive connection may
+    /// sit idle between requests; the connection is then closed (default 10 s).
+    pub header_read_timeout: Duration,
+    /// Whole-request deadline, body upload and scoring included; answered with 408 (default 120 s).
+    pub request_timeout: Duration,
+    /// Scoring jobs running at once (default: the number of CPUs).
+    pub max_scoring_jobs: usize,
+    /// Scoring requests admitted beyond the running ones, waiting for a job; any further scoring
+    /// request is refused at once with 503 and `Retry-After` (default: equal to `max_scoring_jobs`).
+    pub max_scoring_queue: usize,
+    /// `Retry-After` seconds of a refused scoring request (default 1).
+    pub retry_after_seconds: u32,
+    /// Open connections at most; further clients wait in the listen backlog (default 512).
+    pub max_connections: usize,
+    /// After the shutdown signal: time given to in-flight requests before the remaining connections
+    /// are closed (default 5 s).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServiceLimits {
+    fn default() -> ServiceLimits {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        ServiceLimits {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
+            max_scoring_jobs: cpus,
+            max_scoring_queue: cpus,
+            retry_after_seconds: 1,
+            max_connections: 512,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
 
 /// Everything a handler needs; built once at start.
 pub struct AppState {
@@ -36,22 +97,41 @@ pub struct AppState {
     pub store: Store,
     /// Request metrics.
     pub metrics: Metrics,
-    /// Body size limit in bytes.
-    pub max_body_bytes: usize,
     /// Start time, for `/health`.
     pub started: Instant,
+    limits: ServiceLimits,
+    scoring_jobs: Arc<Semaphore>,
 }
 
 impl AppState {
-    /// State with the given models and store and the default body limit.
+    /// State with the given models and store and the default limits.
     pub fn new(bundle: Bundle, store: Store) -> AppState {
+        AppState::with_limits(bundle, store, ServiceLimits::default())
+    }
+
+    /// State with the given models, store and limits (counts below 1 are raised to 1).
+    pub fn with_limits(bundle: Bundle, store: Store, mut limits: ServiceLimits) -> AppState {
+        limits.max_scoring_jobs = limits.max_scoring_jobs.max(1);
+        limits.max_connections = limits.max_connections.max(1);
         AppState {
             bundle,
             store,
             metrics: Metrics::default(),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             started: Instant::now(),
+            scoring_jobs: Arc::new(Semaphore::new(limits.max_scoring_jobs)),
+            limits,
         }
+    }
+
+    /// The limits this state was built with.
+    pub fn limits(&self) -> &ServiceLimits {
+        &self.limits
+    }
+
+    /// The scoring job slots (`max_scoring_jobs` permits). A job holds its permit until its blocking
+    /// work ends, even when its client has gone.
+    pub fn scoring_jobs(&self) -> &Arc<Semaphore> {
+        &self.scoring_jobs
     }
 }
 
@@ -76,6 +156,16 @@ impl ApiError {
             detail: detail.into(),
         }
     }
+
+    /// A 500 whose cause is logged, never sent: causes may name the server's files.
+    fn internal(cause: &dyn std::fmt::Display, detail: &str) -> ApiError {
+        tracing::error!(cause = %cause, "{detail}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            format!("{detail} (details in the server log)"),
+        )
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -90,17 +180,17 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        let status = match &e {
-            StoreError::NotADate(_) => StatusCode::BAD_REQUEST,
-            StoreError::UnknownDate(_) | StoreError::Empty => StatusCode::NOT_FOUND,
-            StoreError::Io { .. } | StoreError::Submission(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let kind = match status {
-            StatusCode::BAD_REQUEST => "invalid_date",
-            StatusCode::NOT_FOUND => "not_found",
-            _ => "store_error",
-        };
-        ApiError::new(status, kind, e.to_string())
+        match &e {
+            StoreError::NotADate(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_date", e.to_string())
+            }
+            StoreError::UnknownDate(_) | StoreError::Empty => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            StoreError::Io { .. } | StoreError::Submission(_) => {
+                ApiError::internal(&e, "the store could not be read")
+            }
+        }
     }
 }
 
@@ -120,38 +210,110 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
-/// Parses a scoring body: not JSON -> 400, not the contract -> 422.
-fn parse_batch(bytes: &[u8]) -> Result<Batch, ApiError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?;
-    batch_from_json(&value).map_err(|e| {
-        ApiError::new(
+/// Parses a scoring body: not JSON -> 400, not the contract -> 422. `features` keys outside the
+/// contract and `extra_feature_columns` are ignored.
+fn parse_batch(bytes: &[u8], extra_feature_columns: &[String]) -> Result<Batch, ApiError> {
+    batch_from_json(bytes, extra_feature_columns).map_err(|e| match e {
+        BodyError::Malformed(e) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string())
+        }
+        BodyError::Schema(e) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "schema_error",
             e.to_string(),
-        )
+        ),
     })
 }
 
-/// Runs CPU-bound scoring off the async workers; a panic inside becomes a 500, never a dropped connection.
+/// Runs CPU-bound work off the async workers; a panic inside becomes a 500, never a dropped connection.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            e.to_string(),
-        )
-    })?
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(&e, "the request's work failed"))?
+}
+
+/// One scoring request between reading its body and answering. Dropping it unfinished (the client
+/// went away, or the request timeout fired) raises the cancellation flag its blocking job checks.
+struct ScoringRequest {
+    state: Shared,
+    cancelled: Arc<AtomicBool>,
+    finished: bool,
+}
+
+impl ScoringRequest {
+    fn start(state: &Shared) -> ScoringRequest {
+        state.metrics.scoring_started();
+        ScoringRequest {
+            state: state.clone(),
+            cancelled: Arc::new(AtomicBool::new(false)),
+            finished: false,
+        }
+    }
+}
+
+impl Drop for ScoringRequest {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cancelled.store(true, Ordering::Relaxed);
+        }
+        self.state.metrics.scoring_ended(!self.finished);
+    }
+}
+
+/// Parses and scores one body in a blocking job. The job waits for a slot of
+/// [`AppState::scoring_jobs`] and keeps it until its blocking work ends, so the work of abandoned
+/// requests cannot pile up; it stops at its next checkpoint once its request is cancelled.
+async fn scoring_job<T: Send + 'static>(
+    state: &Shared,
+    body: Result<Bytes, BytesRejection>,
+    score: impl FnOnce(&AppState, &Batch) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let bytes = body_bytes(body)?;
+    let mut request = ScoringRequest::start(state);
+    let slot = state
+        .scoring_jobs
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::internal(&e, "the scoring slots are closed"))?;
+    let (worker, cancelled) = (state.clone(), request.cancelled.clone());
+    let checkpoint = move || {
+        if cancelled.load(Ordering::Relaxed) {
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cancelled",
+                "the request was cancelled",
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let result = blocking(move || {
+        let _slot = slot;
+        checkpoint()?;
+        let batch = parse_batch(&bytes, &worker.bundle.feature_spec().address_columns)?;
+        drop(bytes);
+        checkpoint()?;
+        score(&worker, &batch)
+    })
+    .await;
+    request.finished = true;
+    result
 }
 
 fn scoring_error(e: pipeline::MinerError) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "scoring_error",
-        e.to_string(),
-    )
+    match e {
+        pipeline::MinerError::Io { .. }
+        | pipeline::MinerError::Submission(_)
+        | pipeline::MinerError::Key(_) => ApiError::internal(&e, "scoring failed"),
+        _ => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "scoring_error",
+            e.to_string(),
+        ),
+    }
 }
 
 fn score_json(rows: &[ScoreRow]) -> Vec<Value> {
@@ -218,12 +380,9 @@ async fn score_alerts(
     State(state): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let bytes = body_bytes(body)?;
-    let worker = state.clone();
-    let rows = blocking(move || {
-        let batch = parse_batch(&bytes)?;
+    let rows = scoring_job(&state, body, |state, batch| {
         let started = Instant::now();
-        let mut rows = pipeline::score_alerts(&batch, &worker.bundle).map_err(scoring_error)?;
+        let mut rows = pipeline::score_alerts(batch, &state.bundle).map_err(scoring_error)?;
         let per_alert = started.elapsed().as_secs_f64() * 1000.0 / rows.len().max(1) as f64;
         rows.iter_mut().for_each(|r| r.latency_ms = per_alert);
         Ok(rows)
@@ -237,15 +396,12 @@ async fn score_everything(
     state: &Shared,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<pipeline::ScoredBatch, ApiError> {
-    let bytes = body_bytes(body)?;
-    let worker = state.clone();
-    let scored = blocking(move || {
-        let batch = parse_batch(&bytes)?;
+    let scored = scoring_job(state, body, |state, batch| {
         let options = ScoreOptions {
             record_latency: true,
             timestamp: None,
         };
-        pipeline::score_rows(&batch, &worker.bundle, &options, &mut |_| {}).map_err(scoring_error)
+        pipeline::score_rows(batch, &state.bundle, &options, &mut |_| {}).map_err(scoring_error)
     })
     .await?;
     state.metrics.add_alerts_scored(scored.scores.len());
@@ -364,8 +520,10 @@ pub struct RouteSpec {
 
 const SCORING_ERRORS: &[(u16, &str)] = &[
     (400, "malformed JSON"),
+    (408, "the request took longer than the request timeout"),
     (413, "body over the configured limit"),
     (422, "schema error naming the field"),
+    (503, "scoring queue full: retry after `Retry-After` seconds"),
 ];
 const DATE_ERRORS: &[(u16, &str)] = &[
     (400, "not a YYYY-MM-DD date"),
@@ -456,33 +614,89 @@ async fn method_not_allowed(request: Request) -> Response {
     .into_response()
 }
 
-/// Runs the rest of the stack in its own task so that a panic anywhere becomes a JSON 500.
-async fn catch_panic(request: Request, next: Next) -> Response {
-    match tokio::spawn(next.run(request)).await {
-        Ok(response) => response,
-        Err(e) => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            if e.is_panic() {
-                "the handler panicked".to_string()
-            } else {
-                e.to_string()
-            },
-        )
-        .into_response(),
+/// A panic anywhere in a handler becomes a JSON 500 (the panic message is logged, not sent).
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    ApiError::internal(&message, "the handler panicked").into_response()
+}
+
+/// Gives the plain-text or empty error responses of the tower layers (413, 408, 503) the service's
+/// JSON error body, keeping their headers (e.g. `Retry-After`).
+async fn json_errors(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
     }
+    let (kind, detail) = match status {
+        StatusCode::REQUEST_TIMEOUT => (
+            "request_timeout",
+            format!(
+                "the request took longer than the {} s limit",
+                state.limits.request_timeout.as_secs_f64()
+            ),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            format!(
+                "the body is over the {} byte limit",
+                state.limits.max_body_bytes
+            ),
+        ),
+        _ => (
+            "error",
+            status.canonical_reason().unwrap_or("error").to_string(),
+        ),
+    };
+    let mut json = ApiError::new(status, kind, detail).into_response();
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
+}
+
+/// The answer of a scoring request refused by the admission layer.
+fn overloaded(state: &AppState, error: &BoxError) -> Response {
+    if !error.is::<tower::load_shed::error::Overloaded>() {
+        return ApiError::internal(error, "the scoring admission failed").into_response();
+    }
+    state.metrics.add_scoring_shed();
+    let mut response = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        format!(
+            "{} scoring jobs are running and {} waiting: retry later",
+            state.limits.max_scoring_jobs, state.limits.max_scoring_queue
+        ),
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(state.limits.retry_after_seconds),
+    );
+    response
 }
 
 async fn record_metrics(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or("unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().to_string();
+        .map_or(UNMATCHED_ROUTE.to_string(), |p| p.as_str().to_string());
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
     state.metrics.record(
-        &method,
+        method.as_str(),
         &route,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
@@ -492,14 +706,39 @@ async fn record_metrics(State(state): State<Shared>, request: Request, next: Nex
 
 /// The application router for `state`.
 pub fn router(state: Shared) -> Router {
+    let limits = state.limits.clone();
+    // Scoring admission: at most `jobs + queue` scoring requests inside the handlers, more are shed.
+    let admitted = Arc::new(Semaphore::new(
+        limits.max_scoring_jobs + limits.max_scoring_queue,
+    ));
+    let shed_state = state.clone();
+    let admission = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(move |error: BoxError| {
+            let state = shed_state.clone();
+            async move { overloaded(&state, &error) }
+        }))
+        .load_shed()
+        .layer(GlobalConcurrencyLimitLayer::with_semaphore(admitted));
     let routes = ROUTES.iter().fold(Router::new(), |router, route| {
-        router.route(route.path, (route.handler)())
+        let handler = (route.handler)();
+        let handler = if route.scoring_body {
+            handler.route_layer(admission.clone())
+        } else {
+            handler
+        };
+        router.route(route.path, handler)
     });
     routes
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(catch_panic))
-        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), json_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
@@ -507,15 +746,80 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Serves `state` on `listener` until `shutdown` completes, then lets in-flight requests finish for at
+/// most `shutdown_grace` and closes every remaining connection.
+///
+/// HTTP/1.1 only. At most `max_connections` connections are open at once (the accept loop waits for
+/// a free slot); a connection that does not deliver a complete request head within
+/// `header_read_timeout`, idle keep-alive connections included, is closed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Shared,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    let limits = state.limits.clone();
+    let app = router(state);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let (close_tx, close_rx) = tokio::sync::watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => slot.map_err(std::io::Error::other)?,
+        };
+        let stream = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+        let connection = graceful.watch(
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())),
+        );
+        let mut close = close_rx.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                result = connection => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                _ = close.wait_for(|&closing| closing) => {}
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!(
+            "closing the connections still open {:?} after the shutdown signal",
+            limits.shutdown_grace
+        );
+        let _ = close_tx.send(true);
+        let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+        let _ = slots.acquire_many(all).await;
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
