@@ -64,6 +64,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 fn main() -> std::process::ExitCode {
+    aml_miner::cli::exit_cleanly_on_closed_stdout();
     let args = Args::parse();
     let body = match (&args.body, &args.batch) {
         (Some(path), _) => Some(std::fs::read(path).expect("readable --body file")),

@@ -37,6 +37,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    aml_miner::cli::exit_cleanly_on_closed_stdout();
     let args = Args::parse();
     let (batch, _) = match Batch::load(&args.batch) {
         Ok(loaded) => loaded,
