@@ -13,7 +13,12 @@ use std::io::ErrorKind;
 pub fn exit_cleanly_on_closed_stdout() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if let Some(failure) = info.payload_as_str().and_then(stdout_failure) {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        if let Some(failure) = message.and_then(stdout_failure) {
             if failure.kind == Some(ErrorKind::BrokenPipe) {
                 std::process::exit(0);
             }
