@@ -26,6 +26,7 @@ struct Args {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    aml_miner::cli::exit_cleanly_on_closed_stdout();
     let args = Args::parse();
     let t0 = Instant::now();
     let (batch, report) = Batch::load_with(&args.batch, aml_core::FlowColumns::Scoring)?;

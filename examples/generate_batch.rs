@@ -44,6 +44,7 @@ struct Args {
 }
 
 fn main() {
+    aml_miner::cli::exit_cleanly_on_closed_stdout();
     let args = Args::parse();
     let config = SynthConfig {
         seed: args.seed,

@@ -127,6 +127,7 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
+    aml_miner::cli::exit_cleanly_on_closed_stdout();
     let args = Args::parse();
     let result = match &args.serve_child {
         Some(models) => {

@@ -158,6 +158,7 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() {
+    aml_miner::cli::exit_cleanly_on_closed_stdout();
     aml_miner::init_logging();
     if let Err(e) = run(&Args::parse()) {
         eprintln!("score_batch: {e}");

@@ -145,6 +145,7 @@ fn print_report(report: &pipeline::TrainReport, out: &Path) {
 }
 
 fn main() {
+    aml_miner::cli::exit_cleanly_on_closed_stdout();
     aml_miner::init_logging();
     let args = Args::parse();
     if args.print_config {

@@ -45,6 +45,7 @@ pub struct Args {
 }
 
 fn main() -> ExitCode {
+    aml_miner::cli::exit_cleanly_on_closed_stdout();
     ExitCode::from(run(&Args::parse()))
 }
 

@@ -18,6 +18,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    aml_miner::cli::exit_cleanly_on_closed_stdout();
     let args = Args::parse();
     let started = Instant::now();
     let (batch, report) = match aml_core::Batch::load(&args.dir) {

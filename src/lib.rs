@@ -7,6 +7,7 @@ pub use aml_features as features;
 pub use aml_models as models;
 pub use aml_train as train;
 
+pub mod cli;
 pub mod pipeline;
 pub mod service;
 pub mod validation;

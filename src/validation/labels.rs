@@ -74,19 +74,28 @@ pub fn read_labels_file(path: &Path) -> Result<AddressLabels, LabelsError> {
         path: path.display().to_string(),
         reason: e.to_string(),
     };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(parquet_error)?;
-    let mut pairs = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| LabelsError::Parquet {
+    // The parquet crate can panic on a corrupt file: decode inside the boundary that reports it.
+    let decode = || -> Result<Vec<(String, String)>, LabelsError> {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.build())
+            .map_err(parquet_error)?;
+        let mut pairs = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| LabelsError::Parquet {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            let address = text_column(path, &batch, "address")?;
+            let risk = text_column(path, &batch, "risk_level")?;
+            pairs.extend(address.into_iter().zip(risk));
+        }
+        Ok(pairs)
+    };
+    let mut pairs =
+        aml_core::read::catch_decode_panic(decode).map_err(|message| LabelsError::Parquet {
             path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let address = text_column(path, &batch, "address")?;
-        let risk = text_column(path, &batch, "risk_level")?;
-        pairs.extend(address.into_iter().zip(risk));
-    }
+            reason: format!("decoder panicked: {message}"),
+        })??;
     pairs.sort();
     let n = pairs.len();
     let (address, risk_level) = pairs.into_iter().unzip();

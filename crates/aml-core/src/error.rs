@@ -143,6 +143,17 @@ pub enum BatchError {
         /// Rows of this column.
         found: usize,
     },
+    /// The Parquet decoder panicked on a corrupt file (caught at the decode boundary, so a bad input
+    /// file never ends the process).
+    #[error("{file}: corrupt parquet{}: decoder panicked: {message}", .column.as_deref().map(|c| format!(" in column `{c}`")).unwrap_or_default())]
+    DecodePanic {
+        /// File name inside the batch directory.
+        file: String,
+        /// The column whose decoding panics, when it could be isolated.
+        column: Option<String>,
+        /// The panic message.
+        message: String,
+    },
 }
 
 /// A non-fatal finding about a batch: the batch is still scored, but the operator should know.

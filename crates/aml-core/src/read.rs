@@ -47,6 +47,23 @@ fn io_error(path: &Path, source: std::io::Error) -> BatchError {
     }
 }
 
+/// Runs one step of a third-party decoder (Parquet footer, pages, Arrow conversion) and turns a
+/// panic into `Err(message)`.
+///
+/// The parquet crate can panic on a corrupt file (a page whose lengths disagree with its data), and a
+/// corrupt file with an updated hash reaches it. No input file may end the process, so every Parquet
+/// decode in the workspace runs inside this boundary; callers turn the message into their own named
+/// error. Whatever `decode` built before the panic is dropped, never used.
+pub fn catch_decode_panic<T>(decode: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic without a message".to_string())
+    })
+}
+
 /// `dir/name` after checking, without opening it, that it is a regular file inside the batch:
 /// not a FIFO, device, socket or directory (opening a FIFO blocks, reading a device never ends),
 /// and not a symbolic link that resolves outside `dir` (`canonical_dir`, already canonical).
@@ -225,12 +242,16 @@ impl ParquetFile {
             .unwrap_or_default();
         let file = File::open(path).map_err(|e| io_error(path, e))?;
         let metadata =
-            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
-                BatchError::CorruptParquet {
+            catch_decode_panic(|| ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()))
+                .map_err(|message| BatchError::DecodePanic {
+                    file: name.clone(),
+                    column: None,
+                    message,
+                })?
+                .map_err(|e| BatchError::CorruptParquet {
                     file: name.clone(),
                     reason: e.to_string(),
-                }
-            })?;
+                })?;
         Ok(ParquetFile {
             name,
             path: path.to_path_buf(),
@@ -307,32 +328,72 @@ impl ParquetFile {
             starts.push(total);
             total += usize::try_from(group.num_rows()).map_err(|e| corrupt(&e))?;
         }
-        let mask = ProjectionMask::roots(self.metadata.parquet_schema(), columns.iter().copied());
         let parts: Vec<Result<A, BatchError>> = (0..row_groups.len())
             .into_par_iter()
             .map(|group| {
-                let file = File::open(&self.path).map_err(|e| io_error(&self.path, e))?;
-                let reader =
-                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
-                        .with_row_groups(vec![group])
-                        .with_projection(mask.clone())
-                        .with_batch_size(BATCH_ROWS)
-                        .build()
-                        .map_err(|e| corrupt(&e))?;
-                let mut part = init();
-                let mut first_row = starts[group];
-                for batch in reader {
-                    let batch = batch.map_err(|e| corrupt(&e))?;
-                    consume(&mut part, &batch, first_row)?;
-                    first_row += batch.num_rows();
-                }
-                Ok(part)
+                let decode = || {
+                    let mut part = init();
+                    let mut first_row = starts[group];
+                    for batch in self.group_reader(group, columns)? {
+                        let batch = batch.map_err(|e| corrupt(&e))?;
+                        consume(&mut part, &batch, first_row)?;
+                        first_row += batch.num_rows();
+                    }
+                    Ok(part)
+                };
+                catch_decode_panic(decode)
+                    .unwrap_or_else(|message| Err(self.decode_panic(group, columns, message)))
             })
             .collect();
         if parts.is_empty() {
             return Ok(vec![init()]);
         }
         parts.into_iter().collect()
+    }
+}
+
+impl ParquetFile {
+    /// A reader of the projected `columns` of one row group.
+    fn group_reader(
+        &self,
+        group: usize,
+        columns: &[usize],
+    ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, BatchError> {
+        let file = File::open(&self.path).map_err(|e| io_error(&self.path, e))?;
+        let mask = ProjectionMask::roots(self.metadata.parquet_schema(), columns.iter().copied());
+        ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
+            .with_row_groups(vec![group])
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| BatchError::CorruptParquet {
+                file: self.name.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The error for a decoder panic in row group `group`: the group's columns are decoded again one at
+    /// a time (error path only) to name the first one whose decoding panics on its own.
+    fn decode_panic(&self, group: usize, columns: &[usize], message: String) -> BatchError {
+        let panics_alone = |index: usize| {
+            catch_decode_panic(|| {
+                if let Ok(reader) = self.group_reader(group, &[index]) {
+                    // A reader can keep yielding the same error: stop at the first one.
+                    reader.take_while(Result::is_ok).for_each(drop);
+                }
+            })
+            .is_err()
+        };
+        let column = columns
+            .iter()
+            .copied()
+            .find(|&index| panics_alone(index))
+            .map(|index| self.metadata.schema().field(index).name().clone());
+        BatchError::DecodePanic {
+            file: self.name.clone(),
+            column,
+            message,
+        }
     }
 }
 

@@ -327,12 +327,15 @@ struct Columns {
 impl Columns {
     fn read(path: &Path) -> Result<Columns, SubmissionError> {
         let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|builder| builder.build())
-            .map_err(|e| parquet_error(path, e))?;
-        let batches = reader
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| parquet_error(path, e))?;
+        let batches = crate::read::catch_decode_panic(|| {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .and_then(|builder| builder.build())
+                .map_err(|e| parquet_error(path, e))?;
+            reader
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| parquet_error(path, e))
+        })
+        .map_err(|message| parquet_error(path, format!("decoder panicked: {message}")))??;
         Ok(Columns {
             path: path.to_path_buf(),
             batches,

@@ -40,6 +40,20 @@ pub enum ModelFileError {
     /// The text ended before a required part.
     #[error("model file ended early: {0}")]
     UnexpectedEnd(String),
+    /// A number of a tree is NaN or infinite: it would turn into a non-finite score or explanation.
+    #[error("model file line {line}: Tree={tree}: {field} entry {index} is {value}; model numbers must be finite")]
+    NonFinite {
+        /// 1-based line number of the field.
+        line: usize,
+        /// Index of the tree (`Tree=N`).
+        tree: usize,
+        /// The field (`leaf_value`, `threshold`, ...).
+        field: String,
+        /// 0-based position within the field.
+        index: usize,
+        /// The offending value.
+        value: f64,
+    },
     /// The ensemble is not a valid tree ensemble (writing or after reading).
     #[error("invalid ensemble: {0}")]
     Invalid(String),
@@ -454,7 +468,7 @@ pub fn parse_model(text: &str) -> Result<ModelFile> {
                         format!("expected Tree={}, found Tree={idx}", trees.len()),
                     );
                 }
-                trees.push(parse_tree(&mut lines, n, num_features)?);
+                trees.push(parse_tree(&mut lines, n, idx, num_features)?);
             }
             Some((n, l)) => return syntax(n, format!("unexpected line `{}`", clip(l))),
         }
@@ -533,7 +547,12 @@ impl<'a> TreeFields<'a> {
     }
 }
 
-fn parse_tree(lines: &mut Lines<'_>, tree_line: usize, num_features: usize) -> Result<Tree> {
+fn parse_tree(
+    lines: &mut Lines<'_>,
+    tree_line: usize,
+    tree_index: usize,
+    num_features: usize,
+) -> Result<Tree> {
     let mut f = TreeFields::default();
     while let Some((n, l)) = lines.peek() {
         if l.starts_with("Tree=") || l.trim() == "end of trees" {
@@ -658,9 +677,28 @@ fn parse_tree(lines: &mut Lines<'_>, tree_line: usize, num_features: usize) -> R
             }
         }
     }
-    let th_line = f.get("threshold").map_or(tree_line, |(n, _)| n);
-    if let Some(node) = threshold.iter().position(|t| t.is_nan()) {
-        return syntax(th_line, format!("NaN threshold at node {node}"));
+    // A NaN or infinite leaf or internal value would become a non-finite score (or SHAP value)
+    // that gets signed; LightGBM never writes one (it clamps thresholds to +-1e300), so any such
+    // number means a damaged or forged file.
+    let numbers: [(&str, &[f64]); 7] = [
+        ("leaf_value", &leaf_value),
+        ("threshold", &threshold),
+        ("internal_value", &internal_value),
+        ("split_gain", &split_gain),
+        ("leaf_weight", &leaf_weight),
+        ("internal_weight", &internal_weight),
+        ("shrinkage", std::slice::from_ref(&shrinkage)),
+    ];
+    for (field, values) in numbers {
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(ModelFileError::NonFinite {
+                line: f.get(field).map_or(tree_line, |(n, _)| n),
+                tree: tree_index,
+                field: field.to_string(),
+                index,
+                value: values[index],
+            });
+        }
     }
     let tree = Tree {
         split_feature,

@@ -55,8 +55,9 @@ pub const ZERO_THRESHOLD: f64 = 1e-35_f32 as f64;
 /// One regression tree with numerical splits (`x <= threshold` goes left).
 ///
 /// Invariants (checked by [`Tree::validate`]): every internal-node vector has
-/// `num_leaves - 1` entries, every leaf vector has `num_leaves` entries, and the
-/// child indices form a binary tree rooted at internal node 0.
+/// `num_leaves - 1` entries, every leaf vector has `num_leaves` entries, leaf and
+/// internal values are finite, and the child indices form a binary tree rooted at
+/// internal node 0.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
     /// Feature index used by each internal node.
@@ -150,6 +151,14 @@ impl Tree {
         ] {
             if len != nl {
                 return Err(format!("{name} has {len} entries, expected {nl}"));
+            }
+        }
+        for (name, values) in [
+            ("leaf_value", &self.leaf_value),
+            ("internal_value", &self.internal_value),
+        ] {
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(format!("{name} entry {i} is {}, not finite", values[i]));
             }
         }
         if let Some(&f) = self

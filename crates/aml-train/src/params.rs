@@ -230,6 +230,12 @@ impl GbdtParams {
         non_negative("min_gain_to_split", self.min_gain_to_split)?;
         fraction("feature_fraction", self.feature_fraction)?;
         fraction("bagging_fraction", self.bagging_fraction)?;
+        if self.num_iterations == 0 {
+            return Err(TrainError::param(
+                "num_iterations",
+                "must be >= 1 (0 would make a model of no trees)",
+            ));
+        }
         if self.num_leaves < 2 || self.num_leaves > 131_072 {
             return Err(TrainError::param(
                 "num_leaves",

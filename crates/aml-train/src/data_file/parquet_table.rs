@@ -55,7 +55,15 @@ fn push_keys(
 
 /// Reads a Parquet file: label column (default `label`), optional group
 /// column, every other column a feature (numeric or boolean, else an error).
+///
+/// The parquet crate can panic on a corrupt file; the panic is caught here and reported as an
+/// invalid file, so no input ends the process.
 pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<SplitTable, DataFileError> {
+    aml_core::read::catch_decode_panic(|| decode(path, options))
+        .map_err(|message| invalid(path, format!("parquet: decoder panicked: {message}")))?
+}
+
+fn decode(path: &Path, options: &ReadOptions) -> Result<SplitTable, DataFileError> {
     let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
     let parquet_error = |e: parquet::errors::ParquetError| invalid(path, format!("parquet: {e}"));
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;

@@ -109,17 +109,40 @@ pub fn cluster_labels(day: &DayData, cluster_ids: &[String]) -> Vec<Option<u8>> 
         .collect()
 }
 
-/// Loads every history batch (integrity checked), requires labels, sorts by processing date.
+/// Loads every history batch (integrity checked), requires labels and one batch per processing
+/// date, sorts by processing date.
 pub fn load_history(dirs: &[PathBuf]) -> Result<Vec<Batch>, PipelineError> {
     let mut batches = Vec::with_capacity(dirs.len());
     for dir in dirs {
         batches.push(load_labelled(dir)?);
     }
+    check_distinct_days(&batches, |i| dirs[i].display().to_string())?;
     batches.sort_by(|a, b| {
         (&a.meta.processing_date, &a.meta.batch_id)
             .cmp(&(&b.meta.processing_date, &b.meta.batch_id))
     });
     Ok(batches)
+}
+
+/// Refuses two batches with the same processing date; `name(i)` names batch `i` in the error.
+pub fn check_distinct_days(
+    batches: &[Batch],
+    name: impl Fn(usize) -> String,
+) -> Result<(), PipelineError> {
+    let mut first_of_day: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(batches.len());
+    for (i, batch) in batches.iter().enumerate() {
+        let date = batch.meta.processing_date.as_str();
+        if let Some(&first) = first_of_day.get(date) {
+            return Err(PipelineError::DuplicateDay {
+                date: date.to_string(),
+                first: name(first),
+                second: name(i),
+            });
+        }
+        first_of_day.insert(date, i);
+    }
+    Ok(())
 }
 
 fn load_labelled(dir: &Path) -> Result<Batch, PipelineError> {

@@ -54,6 +54,28 @@ pub enum PipelineError {
     /// Not enough data to train and validate.
     #[error("not enough training data: {0}")]
     NotEnoughData(String),
+    /// Two history batches have the same processing date (the same day would be counted twice).
+    #[error("history has two batches for processing_date {date}: {first} and {second}")]
+    DuplicateDay {
+        /// The repeated processing date.
+        date: String,
+        /// The first batch (directory, or batch_id when no directory is known).
+        first: String,
+        /// The second batch with that date.
+        second: String,
+    },
+    /// Every labelled alert of the training days has the same label: a classifier cannot learn.
+    #[error("every one of the {rows} labelled alerts on the {days} training day(s) has label {label} ({meaning}): the history needs both illicit and licit alerts")]
+    OneClass {
+        /// The only label present (0 or 1).
+        label: u8,
+        /// What that label means.
+        meaning: String,
+        /// Labelled alerts on the training days.
+        rows: usize,
+        /// Number of training days.
+        days: usize,
+    },
     /// Feature building failed.
     #[error(transparent)]
     Features(#[from] aml_features::FeatureError),

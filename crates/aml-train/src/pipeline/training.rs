@@ -16,7 +16,7 @@ use super::baselines;
 use super::calibration::{
     choose_calibration, cross_fitted_scores, CalibrationChoice, CalibrationMode,
 };
-use super::data::{cluster_labels, select_rows, split_days, stack, DayData};
+use super::data::{check_distinct_days, cluster_labels, select_rows, split_days, stack, DayData};
 use super::evaluation::{MetricsRow, MetricsTable};
 use super::PipelineError;
 use crate::{train, Dataset, GbdtParams, Metric, Objective};
@@ -121,6 +121,7 @@ pub fn prepare_days(
     batches: Vec<Batch>,
     validation_days: usize,
 ) -> Result<(FeatureSpec, Vec<DayData>, usize), PipelineError> {
+    check_distinct_days(&batches, |i| format!("batch {}", batches[i].meta.batch_id))?;
     if validation_days == 0 || batches.len() <= validation_days {
         return Err(PipelineError::NotEnoughData(format!(
             "{} history day(s) for {validation_days} validation day(s): need at least one training day more",
@@ -335,12 +336,33 @@ pub fn train_bundle(
     config: &TrainConfig,
     progress: &mut dyn FnMut(&str),
 ) -> Result<TrainReport, PipelineError> {
+    for (model, params) in [
+        ("alert_scorer", &config.scorer_params),
+        ("alert_ranker", &config.ranker_params),
+        ("cluster_scorer", &config.cluster_params),
+    ] {
+        params.validate().map_err(|source| PipelineError::Train {
+            model: model.to_string(),
+            source,
+        })?;
+    }
     progress("features");
     let (spec, days, n_train) = prepare_days(batches, config.validation_days)?;
     let (train_days, valid_days) = days.split_at(n_train);
     let names = spec.feature_names();
     let train_rows = labelled(train_days, None);
     let valid_rows = labelled(valid_days, None);
+    if let Some(&first) = train_rows.labels.first() {
+        if train_rows.labels.iter().all(|&l| l == first) {
+            let label = u8::from(first != 0.0);
+            return Err(PipelineError::OneClass {
+                label,
+                meaning: if label == 1 { "illicit" } else { "licit" }.to_string(),
+                rows: train_rows.labels.len(),
+                days: n_train,
+            });
+        }
+    }
     if valid_rows.labels.is_empty() {
         return Err(PipelineError::NotEnoughData(
             "no labelled alert on the validation day(s)".into(),

@@ -1,0 +1,76 @@
+//! Process-level helpers for the command-line programs (the examples and a miner's own binaries).
+
+use std::io::ErrorKind;
+
+/// Makes a closed or failing stdout end the program cleanly instead of with a panic.
+///
+/// Rust ignores `SIGPIPE`, so `println!` panics ("failed printing to stdout: Broken pipe") when the
+/// reader has gone away, as in `verify_batch DIR | head -1`. Call this first in `main`: a failed
+/// print then ends the process from the panic hook, before any panic message: with exit code 0 when
+/// the reader closed the pipe (it has read what it wanted, like `head`), with a one-line error and
+/// exit code 1 for any other write failure (disk full, I/O error). Every other panic is reported by
+/// the previous hook as before.
+pub fn exit_cleanly_on_closed_stdout() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        if let Some(failure) = message.and_then(stdout_failure) {
+            if failure.kind == Some(ErrorKind::BrokenPipe) {
+                std::process::exit(0);
+            }
+            eprintln!("error: cannot write to stdout: {}", failure.message);
+            std::process::exit(1);
+        }
+        previous(info);
+    }));
+}
+
+/// A failed write to stdout, recognised from the panic of `print!`/`println!`.
+#[derive(Debug, PartialEq)]
+struct StdoutFailure<'a> {
+    /// The I/O error's text.
+    message: &'a str,
+    /// Its kind, when the text carries the OS error code.
+    kind: Option<ErrorKind>,
+}
+
+/// Parses the message of the panic `print!` raises on a write error:
+/// `failed printing to stdout: <io error>`, where an OS error ends in `(os error N)`.
+fn stdout_failure(panic_message: &str) -> Option<StdoutFailure<'_>> {
+    let message = panic_message.strip_prefix("failed printing to stdout: ")?;
+    let kind = message
+        .strip_suffix(')')
+        .and_then(|m| m.rsplit_once("(os error "))
+        .and_then(|(_, code)| code.parse::<i32>().ok())
+        .map(|code| std::io::Error::from_raw_os_error(code).kind());
+    Some(StdoutFailure { message, kind })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_print_failures_only() {
+        let broken = std::io::Error::from(ErrorKind::BrokenPipe);
+        let os_broken = std::io::Error::from_raw_os_error(
+            // EPIPE is 32 on Linux and macOS.
+            32,
+        );
+        if os_broken.kind() == ErrorKind::BrokenPipe {
+            let text = format!("failed printing to stdout: {os_broken}");
+            assert_eq!(
+                stdout_failure(&text).and_then(|f| f.kind),
+                Some(ErrorKind::BrokenPipe)
+            );
+        }
+        let text = format!("failed printing to stdout: {broken}");
+        assert_eq!(stdout_failure(&text).map(|f| f.kind), Some(None));
+        assert_eq!(stdout_failure("index out of bounds"), None);
+        assert_eq!(stdout_failure("failed printing to stderr: x"), None);
+    }
+}
