@@ -33,7 +33,7 @@ pub use columns::FeatureDef;
 pub use error::{FeatureError, FeatureWarning};
 pub use graph::FlowGraph;
 pub use matrix::FeatureMatrix;
-pub use prepared::PreparedBatch;
+pub use prepared::{MemberUnions, PreparedBatch, LARGE_CLUSTER};
 pub use selection::{
     constant_columns, drop_constant_and_duplicate, duplicate_columns, rank_by_importance,
     top_k_by_importance,

@@ -5,6 +5,7 @@ use crate::error::FeatureWarning;
 use crate::graph::FlowGraph;
 use aml_core::batch::Batch;
 use aml_core::tables::Severity;
+use std::cmp::Reverse;
 
 /// A batch plus the indexes feature blocks need. Construction is O(n log n) in the table sizes
 /// and, apart from the graph, does not depend on the tables' row order.
@@ -32,6 +33,21 @@ pub struct PreparedBatch<'a> {
     pub alert_clusters: Vec<Vec<u32>>,
     /// Non-fatal findings.
     pub warnings: Vec<FeatureWarning>,
+}
+
+/// Clusters with more members than this are "large" in [`PreparedBatch::member_unions`]:
+/// united once per distinct set of them instead of once per alert.
+pub const LARGE_CLUSTER: usize = 64;
+
+/// Per alert, the union of the member alerts of its clusters: see [`PreparedBatch::member_unions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberUnions {
+    /// Per output row: distinct member alerts over all its clusters (0 when in no cluster).
+    pub size: Vec<usize>,
+    /// Per output row: how many of those have severity high or critical.
+    pub high: Vec<usize>,
+    /// Cluster-member entries read to compute the unions (the work done).
+    pub member_visits: usize,
 }
 
 impl<'a> PreparedBatch<'a> {
@@ -145,6 +161,115 @@ impl<'a> PreparedBatch<'a> {
             .iter()
             .map(|&r| self.batch.alerts.alert_id[r].clone())
             .collect()
+    }
+
+    /// True when output row `row` has severity high or critical.
+    pub fn is_high(&self, row: u32) -> bool {
+        self.severity[row as usize] >= Severity::High.ordinal()
+    }
+
+    /// Per output row, the member alerts of all its clusters taken together (each alert once).
+    ///
+    /// Cost: every membership is read once; an alert in one cluster takes that cluster's
+    /// totals. Alerts in several clusters are grouped by their set of large clusters (more than
+    /// [`LARGE_CLUSTER`] members): each distinct set is united once, its largest cluster taken
+    /// from its totals without reading its members. Then each distinct full cluster list adds
+    /// the members of its small clusters. So `member_visits` is at most
+    /// `(1 + LARGE_CLUSTER) * memberships` plus, per distinct set of two or more large
+    /// clusters, the sizes of all but the largest: one cluster holding every alert costs one
+    /// pass, not one pass per alert.
+    pub fn member_unions(&self) -> MemberUnions {
+        let n = self.n_alerts();
+        let members = &self.cluster_members;
+        let mut member_visits = 0usize;
+        let cluster_high: Vec<usize> = members
+            .iter()
+            .map(|list| {
+                member_visits += list.len();
+                list.iter().filter(|&&m| self.is_high(m)).count()
+            })
+            .collect();
+        let is_large = |c: u32| members[c as usize].len() > LARGE_CLUSTER;
+        let mut size = vec![0usize; n];
+        let mut high = vec![0usize; n];
+        // Alerts in several clusters, keyed by (their large clusters, all their clusters).
+        let mut shared: Vec<(Vec<u32>, usize)> = Vec::new();
+        for (i, list) in self.alert_clusters.iter().enumerate() {
+            match list.as_slice() {
+                [] => {}
+                [c] => {
+                    size[i] = members[*c as usize].len();
+                    high[i] = cluster_high[*c as usize];
+                }
+                _ => shared.push((list.iter().copied().filter(|&c| is_large(c)).collect(), i)),
+            }
+        }
+        shared.sort_unstable_by(|(la, a), (lb, b)| {
+            la.cmp(lb)
+                .then_with(|| self.alert_clusters[*a].cmp(&self.alert_clusters[*b]))
+        });
+        // Per alert: the large-set group / the list group that last counted it.
+        let mut in_large_union = vec![usize::MAX; n];
+        let mut counted = vec![usize::MAX; n];
+        let mut list_group = 0usize;
+        for (g, group) in shared.chunk_by(|a, b| a.0 == b.0).enumerate() {
+            let large = &group[0].0;
+            let largest = large
+                .iter()
+                .copied()
+                .max_by_key(|&c| (members[c as usize].len(), Reverse(c)));
+            let in_largest = |m: u32| {
+                largest.is_some_and(|c| self.alert_clusters[m as usize].binary_search(&c).is_ok())
+            };
+            let (mut large_size, mut large_high) = match largest {
+                Some(c) => (members[c as usize].len(), cluster_high[c as usize]),
+                None => (0, 0),
+            };
+            for &c in large.iter().filter(|&&c| Some(c) != largest) {
+                for &m in &members[c as usize] {
+                    member_visits += 1;
+                    if in_largest(m) || in_large_union[m as usize] == g {
+                        continue;
+                    }
+                    in_large_union[m as usize] = g;
+                    large_size += 1;
+                    large_high += usize::from(self.is_high(m));
+                }
+            }
+            let same_list = |a: &(Vec<u32>, usize), b: &(Vec<u32>, usize)| {
+                self.alert_clusters[a.1] == self.alert_clusters[b.1]
+            };
+            for alerts in group.chunk_by(same_list) {
+                list_group += 1;
+                let (mut union_size, mut union_high) = (large_size, large_high);
+                let small = self.alert_clusters[alerts[0].1]
+                    .iter()
+                    .filter(|&&c| !is_large(c));
+                for &c in small {
+                    for &m in &members[c as usize] {
+                        member_visits += 1;
+                        if in_largest(m)
+                            || in_large_union[m as usize] == g
+                            || counted[m as usize] == list_group
+                        {
+                            continue;
+                        }
+                        counted[m as usize] = list_group;
+                        union_size += 1;
+                        union_high += usize::from(self.is_high(m));
+                    }
+                }
+                for &(_, i) in alerts {
+                    size[i] = union_size;
+                    high[i] = union_high;
+                }
+            }
+        }
+        MemberUnions {
+            size,
+            high,
+            member_visits,
+        }
     }
 
     /// Cluster ids in cluster-matrix row order.

@@ -21,16 +21,21 @@ pub(crate) fn span_hours(clusters: &Clusters, c: usize) -> f64 {
     }
 }
 
+/// `high / total`, NaN when `total` is 0.
+fn share(high: usize, total: usize) -> f64 {
+    if total == 0 {
+        f64::NAN
+    } else {
+        high as f64 / total as f64
+    }
+}
+
 /// Share of high/critical alerts among `members` (output rows), NaN when empty.
 pub(crate) fn high_share(p: &PreparedBatch<'_>, members: &[u32]) -> f64 {
-    if members.is_empty() {
-        return f64::NAN;
-    }
-    let high = members
-        .iter()
-        .filter(|&&m| p.severity[m as usize] >= Severity::High.ordinal())
-        .count();
-    high as f64 / members.len() as f64
+    share(
+        members.iter().filter(|&&m| p.is_high(m)).count(),
+        members.len(),
+    )
 }
 
 /// Declares (and computes) the cluster block.
@@ -91,6 +96,7 @@ pub(crate) fn cluster_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBa
         let clusters = &p.batch.clusters;
         let n = p.n_alerts();
         let mut cols = vec![vec![f64::NAN; n]; 13];
+        let unions = p.member_unions();
         for (i, list) in p.alert_clusters.iter().enumerate() {
             cols[0][i] = list.len() as f64;
             if list.is_empty() {
@@ -112,12 +118,6 @@ pub(crate) fn cluster_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBa
                 Summary::of(rows().map(|c| clusters.addresses_involved[c].len() as f64));
             let my_id = &p.batch.alerts.alert_id[p.alert_rows[i]];
             let primary = rows().any(|c| &clusters.primary_alert_id[c] == my_id);
-            let mut members: Vec<u32> = list
-                .iter()
-                .flat_map(|&pos| p.cluster_members[pos as usize].iter().copied())
-                .collect();
-            members.sort_unstable();
-            members.dedup();
             let values = [
                 if primary { 1.0 } else { 0.0 },
                 total.max(),
@@ -130,7 +130,7 @@ pub(crate) fn cluster_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBa
                 confidence.mean(),
                 span.max(),
                 addresses.max(),
-                high_share(p, &members),
+                share(unions.high[i], unions.size[i]),
             ];
             for (col, v) in cols[1..].iter_mut().zip(values) {
                 col[i] = v;

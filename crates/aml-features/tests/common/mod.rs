@@ -352,3 +352,42 @@ pub fn batch(t: Tables) -> Batch {
         Err(e) => panic!("test tables must be valid: {e}"),
     }
 }
+
+/// Appends cluster `id` holding the alerts `related` (listed in shuffled order, every seventh
+/// one twice) and their addresses: with every alert id, the quadratic case for per-alert
+/// member unions.
+pub fn with_cluster(mut t: Tables, id: &str, mut related: Vec<String>, seed: u64) -> Tables {
+    let mut rng = Rng::new(seed);
+    let address_of: std::collections::HashMap<&str, &str> = t
+        .alerts
+        .alert_id
+        .iter()
+        .zip(&t.alerts.address)
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let addresses: Vec<String> = related
+        .iter()
+        .filter_map(|a| address_of.get(a.as_str()).map(|s| s.to_string()))
+        .collect();
+    let repeats: Vec<String> = related.iter().step_by(7).cloned().collect();
+    related.extend(repeats);
+    rng.shuffle(&mut related);
+    let c = &mut t.clusters;
+    c.window_days.push(7);
+    c.processing_date.push("2025-10-30".into());
+    c.cluster_id.push(id.into());
+    c.cluster_type.push("network".into());
+    c.primary_address.push(String::new());
+    c.pattern_id.push(String::new());
+    c.primary_alert_id
+        .push(related.first().cloned().unwrap_or_default());
+    c.total_alerts.push(related.len() as f64);
+    c.related_alert_ids.push(related);
+    c.addresses_involved.push(addresses);
+    c.total_volume_usd.push(1e6);
+    c.severity_max.push("critical".into());
+    c.confidence_avg.push(0.5);
+    c.earliest_alert_timestamp.push(1_700_000_000_000);
+    c.latest_alert_timestamp.push(1_700_003_600_000);
+    t
+}
