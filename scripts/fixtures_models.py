@@ -47,7 +47,8 @@ def thresholds(booster):
         while stack:
             node = stack.pop()
             if "split_feature" in node:
-                out.append((node["split_feature"], float(node["threshold"])))
+                if node.get("decision_type", "<=") == "<=":  # numerical splits only
+                    out.append((node["split_feature"], float(node["threshold"])))
                 stack.append(node["left_child"])
                 stack.append(node["right_child"])
     return out

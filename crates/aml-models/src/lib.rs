@@ -40,4 +40,6 @@ pub use scorers::{
     competition_ranks, AlertRanker, AlertScorer, Calibration, ClusterScorer, ScorerError,
     SCORER_FEATURE,
 };
-pub use tree::{MissingType, ObjectiveKind, OutputTransform, Tree, TreeEnsemble};
+pub use tree::{
+    IdentityObjective, MissingType, ObjectiveKind, OutputTransform, Tree, TreeEnsemble,
+};

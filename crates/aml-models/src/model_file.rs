@@ -16,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use crate::tree::{MissingType, ObjectiveKind, Tree, TreeEnsemble};
+use crate::tree::{IdentityObjective, MissingType, ObjectiveKind, Tree, TreeEnsemble};
 
 /// Errors reading or writing a LightGBM text model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -129,6 +129,8 @@ pub fn objective_string(objective: &ObjectiveKind) -> String {
         ObjectiveKind::Binary { sigmoid } => format!("binary sigmoid:{}", format_f64(*sigmoid)),
         ObjectiveKind::LambdaRank => "lambdarank".to_string(),
         ObjectiveKind::Regression => "regression".to_string(),
+        ObjectiveKind::CrossEntropy => "cross_entropy".to_string(),
+        ObjectiveKind::Identity(o) => o.name().to_string(),
     }
 }
 
@@ -158,11 +160,30 @@ fn parse_objective(line: usize, value: &str) -> Result<ObjectiveKind> {
             }
             Ok(ObjectiveKind::Regression)
         }
-        "" => syntax(line, "empty objective"),
-        other => unsupported(
+        "cross_entropy" => Ok(ObjectiveKind::CrossEntropy),
+        "poisson" | "gamma" | "tweedie" => unsupported(
             line,
-            format!("objective `{other}` (supported: binary, lambdarank, regression)"),
+            format!("objective `{name}` (its exp output transform is not supported yet)"),
         ),
+        "cross_entropy_lambda" => unsupported(
+            line,
+            "objective `cross_entropy_lambda` (its log1p(exp) output transform is not supported yet)",
+        ),
+        "multiclass" | "multiclassova" => unsupported(
+            line,
+            format!("objective `{name}` (multiclass: per-class scores are not supported)"),
+        ),
+        "" => syntax(line, "empty objective"),
+        other => match IdentityObjective::ALL.iter().find(|o| o.name() == other) {
+            Some(&o) => Ok(ObjectiveKind::Identity(o)),
+            None => unsupported(
+                line,
+                format!(
+                    "objective `{other}` (supported: binary, cross_entropy, lambdarank, rank_xendcg, \
+                     regression, regression_l1, huber, fair, quantile, mape)"
+                ),
+            ),
+        },
     }
 }
 
@@ -263,6 +284,8 @@ pub fn default_parameters(ensemble: &TreeEnsemble) -> Vec<String> {
         }
         ObjectiveKind::LambdaRank => p.push("[objective: lambdarank]".into()),
         ObjectiveKind::Regression => p.push("[objective: regression]".into()),
+        ObjectiveKind::CrossEntropy => p.push("[objective: cross_entropy]".into()),
+        ObjectiveKind::Identity(o) => p.push(format!("[objective: {}]", o.name())),
     }
     p.push(format!("[num_iterations: {}]", ensemble.trees.len()));
     p

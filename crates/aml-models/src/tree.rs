@@ -290,6 +290,52 @@ pub enum ObjectiveKind {
     LambdaRank,
     /// `regression` (L2).
     Regression,
+    /// `cross_entropy`: prediction `1 / (1 + exp(-raw))`.
+    CrossEntropy,
+    /// An objective whose prediction is the raw score, kept under its LightGBM name
+    /// so the model is written back unchanged.
+    Identity(IdentityObjective),
+}
+
+/// LightGBM objectives other than L2 regression and lambdarank whose prediction is the raw score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IdentityObjective {
+    /// `regression_l1`.
+    L1,
+    /// `huber`.
+    Huber,
+    /// `fair`.
+    Fair,
+    /// `quantile`.
+    Quantile,
+    /// `mape`.
+    Mape,
+    /// `rank_xendcg`.
+    RankXendcg,
+}
+
+impl IdentityObjective {
+    /// Every identity objective, in a fixed order.
+    pub const ALL: [IdentityObjective; 6] = [
+        IdentityObjective::L1,
+        IdentityObjective::Huber,
+        IdentityObjective::Fair,
+        IdentityObjective::Quantile,
+        IdentityObjective::Mape,
+        IdentityObjective::RankXendcg,
+    ];
+
+    /// The name LightGBM writes in `objective=`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdentityObjective::L1 => "regression_l1",
+            IdentityObjective::Huber => "huber",
+            IdentityObjective::Fair => "fair",
+            IdentityObjective::Quantile => "quantile",
+            IdentityObjective::Mape => "mape",
+            IdentityObjective::RankXendcg => "rank_xendcg",
+        }
+    }
 }
 
 impl ObjectiveKind {
@@ -297,7 +343,10 @@ impl ObjectiveKind {
     pub fn transform(&self) -> OutputTransform {
         match self {
             ObjectiveKind::Binary { sigmoid } => OutputTransform::Sigmoid { sigmoid: *sigmoid },
-            _ => OutputTransform::Identity,
+            ObjectiveKind::CrossEntropy => OutputTransform::Sigmoid { sigmoid: 1.0 },
+            ObjectiveKind::LambdaRank | ObjectiveKind::Regression | ObjectiveKind::Identity(_) => {
+                OutputTransform::Identity
+            }
         }
     }
 }
@@ -330,6 +379,29 @@ impl TreeEnsemble {
             s += t.leaf_value[t.leaf_index(row)];
         }
         s
+    }
+
+    /// The ensemble LightGBM predicts with for `start_iteration` and `num_iteration`
+    /// (one tree per iteration): trees `start..start + num`, clipped to the trees there
+    /// are; `num_iteration` `None` means all from `start_iteration` on. An early-stopped
+    /// model is predicted as LightGBM does with `num_iteration = best_iteration`.
+    pub fn select_iterations(
+        &self,
+        start_iteration: usize,
+        num_iteration: Option<usize>,
+    ) -> TreeEnsemble {
+        let start = start_iteration.min(self.trees.len());
+        let end = match num_iteration {
+            Some(n) => start.saturating_add(n).min(self.trees.len()),
+            None => self.trees.len(),
+        };
+        TreeEnsemble {
+            trees: self.trees[start..end].to_vec(),
+            base_score: self.base_score,
+            feature_names: self.feature_names.clone(),
+            feature_infos: self.feature_infos.clone(),
+            objective: self.objective.clone(),
+        }
     }
 
     /// Applies the objective's output transform to a raw score.

@@ -5,41 +5,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use aml_models::{parse_model, write_model, GbdtModel, Model, TreeEnsemble};
-use common::{random_ensemble, random_rows, Rng};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-}
-
-fn read(name: &str) -> String {
-    let p = fixtures().join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn parse_f64(s: &str) -> f64 {
-    s.parse::<f64>()
-        .unwrap_or_else(|_| panic!("bad number {s}"))
-}
-
-fn read_tsv(name: &str) -> (Vec<String>, Vec<Vec<f64>>) {
-    let text = read(name);
-    let mut lines = text.lines();
-    let header = lines
-        .next()
-        .unwrap()
-        .split('\t')
-        .map(String::from)
-        .collect();
-    let rows = lines
-        .map(|l| l.split('\t').map(parse_f64).collect())
-        .collect();
-    (header, rows)
-}
+use common::{fixtures, random_ensemble, random_rows, read, read_tsv, Rng};
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
     a == b || (a - b).abs() <= rel * a.abs().max(b.abs())

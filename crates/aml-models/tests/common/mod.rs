@@ -156,3 +156,38 @@ pub fn to_array(rows: &[Vec<f64>], num_features: usize) -> ndarray::Array2<f64> 
     let flat: Vec<f64> = rows.iter().flatten().copied().collect();
     ndarray::Array2::from_shape_vec((rows.len(), num_features), flat).expect("rectangular rows")
 }
+
+/// The LightGBM fixtures directory (`tests/fixtures`).
+pub fn fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+}
+
+/// A fixture file as text.
+pub fn read(name: &str) -> String {
+    let p = fixtures().join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A number in a fixture (`nan` included).
+pub fn parse_f64(s: &str) -> f64 {
+    s.parse::<f64>()
+        .unwrap_or_else(|_| panic!("bad number {s}"))
+}
+
+/// Header and rows of a tab-separated fixture.
+pub fn read_tsv(name: &str) -> (Vec<String>, Vec<Vec<f64>>) {
+    let text = read(name);
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .split('\t')
+        .map(String::from)
+        .collect();
+    let rows = lines
+        .map(|l| l.split('\t').map(parse_f64).collect())
+        .collect();
+    (header, rows)
+}

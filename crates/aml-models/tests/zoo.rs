@@ -1,0 +1,193 @@
+//! The LightGBM model zoo (issue 12): fixtures from `scripts/fixtures_zoo.py`.
+//!
+//! Every `zoo_*` case is in exactly one of two lists, which describe what this
+//! crate does today and are the checklist for the rest of issue 12:
+//! - [`SUPPORTED`]: loads, raw scores equal LightGBM's bit for bit, and the output
+//!   transform equals LightGBM's prediction within 1e-12;
+//! - [`REFUSED_TODAY`]: loading fails with an `Unsupported` error that names the
+//!   line (checked against the file) and what is unsupported.
+//!
+//! Moving a case from `REFUSED_TODAY` to `SUPPORTED` is the way to record progress.
+
+mod common;
+
+use aml_models::{parse_model, write_model, GbdtModel, ModelError, ModelFileError, TreeEnsemble};
+use common::{fixtures, read, read_tsv};
+
+/// Cases that load and predict exactly, on the f64 inputs and on the inputs cast to f32.
+const SUPPORTED: &[&str] = &[
+    "zoo_regression",
+    "zoo_binary_sigmoid",
+    "zoo_lambdarank",
+    "zoo_zero_as_missing",
+    "zoo_no_missing",
+    "zoo_dart",
+    "zoo_goss",
+    "zoo_early_stopped",
+    "zoo_cross_entropy",
+    "zoo_rank_xendcg",
+    "zoo_mape",
+    "zoo_quantile",
+    "zoo_fair",
+    "zoo_huber",
+    "zoo_regression_l1",
+];
+
+/// Cases refused today: (case, start of the line the error must name, text the message must contain).
+const REFUSED_TODAY: &[(&str, &str, &str)] = &[
+    ("zoo_poisson", "objective=", "objective `poisson`"),
+    ("zoo_gamma", "objective=", "objective `gamma`"),
+    ("zoo_tweedie", "objective=", "objective `tweedie`"),
+    (
+        "zoo_cross_entropy_lambda",
+        "objective=",
+        "objective `cross_entropy_lambda`",
+    ),
+    ("zoo_multiclass", "num_class=3", "multiclass"),
+    ("zoo_multiclassova", "num_class=3", "multiclass"),
+    ("zoo_categorical", "cat_boundaries=", "categorical splits"),
+    ("zoo_rf", "average_output", "random forest"),
+    ("zoo_linear_tree", "leaf_const=", "linear trees"),
+];
+
+/// A `<case>.meta.tsv` value.
+fn meta(case: &str, key: &str) -> usize {
+    let text = read(&format!("{case}.meta.tsv"));
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}\t")))
+        .unwrap_or_else(|| panic!("{case}: no `{key}` in meta"));
+    line.parse().unwrap()
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    a == b || (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
+}
+
+/// Every `zoo_*.model.txt` fixture is in exactly one list, and every listed case exists.
+#[test]
+fn every_zoo_case_is_listed_exactly_once() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            let case = name.strip_suffix(".model.txt")?;
+            case.starts_with("zoo_").then(|| case.to_string())
+        })
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = SUPPORTED
+        .iter()
+        .map(|c| c.to_string())
+        .chain(REFUSED_TODAY.iter().map(|(c, _, _)| c.to_string()))
+        .collect();
+    listed.sort();
+    assert_eq!(listed, on_disk);
+}
+
+/// The ensemble LightGBM predicts with for `case`: the first `best_iteration` iterations
+/// of an early-stopped model, all of them otherwise.
+fn ensemble_for(case: &str, model: &GbdtModel) -> TreeEnsemble {
+    let best = meta(case, "best_iteration");
+    let e = model.ensemble();
+    if best == 0 {
+        return e.select_iterations(0, None);
+    }
+    assert!(best < e.trees.len(), "{case}: best_iteration {best}");
+    let selected = e.select_iterations(0, Some(best));
+    assert_eq!(selected.trees[..], e.trees[..best], "{case}");
+    selected
+}
+
+/// Checks one supported case; `Err` describes the first difference from LightGBM.
+fn check_supported(case: &str) -> Result<(), String> {
+    let text = read(&format!("{case}.model.txt"));
+    let model = GbdtModel::from_model_str(&text).map_err(|e| format!("fails to load: {e}"))?;
+    assert_eq!(meta(case, "num_class"), 1, "{case}");
+    let ensemble = ensemble_for(case, &model);
+    let predictor = ensemble.predictor().unwrap();
+    let (names, rows) = read_tsv(&format!("{case}.inputs.tsv"));
+    assert_eq!(names, ensemble.feature_names, "{case}: feature names");
+    let (header, preds) = read_tsv(&format!("{case}.preds.tsv"));
+    assert_eq!(header, ["raw_f64", "pred_f64", "raw_f32"], "{case}");
+    assert_eq!(rows.len(), preds.len(), "{case}");
+    let x = common::to_array(&rows, names.len());
+    let x32 = x.mapv(|v| v as f32);
+    let raw = predictor.predict_raw(x.view()).unwrap();
+    let pred = predictor.predict(x.view()).unwrap();
+    let raw32 = predictor.predict_raw(x32.view()).unwrap();
+    for (i, want) in preds.iter().enumerate() {
+        let (want_raw, want_pred, want_raw32) = (want[0], want[1], want[2]);
+        if raw32[i].to_bits() != want_raw32.to_bits() {
+            return Err(format!(
+                "row {i}: raw on f32 inputs {} vs LightGBM {want_raw32}",
+                raw32[i]
+            ));
+        }
+        // The output transform, applied to LightGBM's own raw score.
+        let t = ensemble.transform(want_raw);
+        if !close(t, want_pred, 1e-12) {
+            return Err(format!(
+                "row {i}: transform({want_raw}) = {t} vs LightGBM {want_pred}"
+            ));
+        }
+        if raw[i].to_bits() != want_raw.to_bits() {
+            return Err(format!(
+                "row {i}: raw on f64 inputs {} vs LightGBM {want_raw}",
+                raw[i]
+            ));
+        }
+        if !close(pred[i], want_pred, 1e-12) {
+            return Err(format!("row {i}: pred {} vs LightGBM {want_pred}", pred[i]));
+        }
+        if ensemble.predict_raw_reference(&rows[i]).to_bits() != want_raw.to_bits() {
+            return Err(format!("row {i}: reference walk differs from LightGBM"));
+        }
+    }
+    // Our writer keeps the objective and every tree: the re-saved text parses back the same.
+    let file = parse_model(&text).map_err(|e| e.to_string())?;
+    let ours = write_model(&file.ensemble, &file.parameters).map_err(|e| e.to_string())?;
+    let back = parse_model(&ours).map_err(|e| format!("re-saved text: {e}"))?;
+    if back.ensemble != file.ensemble {
+        return Err("re-saved ensemble differs".into());
+    }
+    Ok(())
+}
+
+#[test]
+fn supported_cases_match_lightgbm() {
+    let failures: Vec<String> = SUPPORTED
+        .iter()
+        .filter_map(|&case| check_supported(case).err().map(|e| format!("{case}: {e}")))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn refused_cases_name_the_line_and_the_feature() {
+    for &(case, line_start, what) in REFUSED_TODAY {
+        let text = read(&format!("{case}.model.txt"));
+        let err = match GbdtModel::from_model_str(&text) {
+            Ok(_) => panic!("{case}: loads now: move it to SUPPORTED"),
+            Err(e) => e,
+        };
+        let shown = err.to_string();
+        let ModelError::Parse {
+            source: ModelFileError::Unsupported { line, message },
+            ..
+        } = err
+        else {
+            panic!("{case}: expected an Unsupported error, got {shown}");
+        };
+        let named = text.lines().nth(line - 1).unwrap_or("");
+        assert!(
+            named.starts_with(line_start),
+            "{case}: error names line {line} `{named}`, expected a `{line_start}` line"
+        );
+        assert!(
+            message.contains(what),
+            "{case}: message `{message}` does not name `{what}`"
+        );
+        assert!(shown.contains(&format!("line {line}")), "{case}: {shown}");
+    }
+}
