@@ -5,8 +5,10 @@
 //! sections (`feature_importances:`, `parameters:` ... `end of parameters`,
 //! `pandas_categorical:`). We read everything that decides a prediction and refuse,
 //! with the offending line number, anything we cannot predict exactly
-//! (categorical splits, linear trees, multiclass, random-forest averaging, unknown
-//! objectives). A wrong answer is worse than an error.
+//! (categorical splits, linear trees, multiclass, random-forest averaging, objectives
+//! whose output transform the predictor lacks: poisson / gamma / tweedie `exp`,
+//! cross_entropy_lambda `log1p(exp)`; unknown objectives). A wrong answer is worse
+//! than an error. `tests/zoo.rs` lists what loads and what is refused, per model kind.
 //!
 //! Numbers are written in Rust's shortest round-trip form, so every `f64` we write
 //! parses back to the same bits (LightGBM's own 17-significant-digit output parses
@@ -852,6 +854,54 @@ mod tests {
         ));
         let sqrt = s.replace("objective=binary sigmoid:1", "objective=regression sqrt");
         assert!(TreeEnsemble::from_model_str(&sqrt).is_err());
+    }
+
+    #[test]
+    fn other_objectives_round_trip_or_are_refused_by_name() {
+        let s = stump().to_model_string().unwrap();
+        let mut names: Vec<&str> = IdentityObjective::ALL.iter().map(|o| o.name()).collect();
+        names.push("cross_entropy");
+        for name in names {
+            let text = s.replace("objective=binary sigmoid:1", &format!("objective={name}"));
+            let e = TreeEnsemble::from_model_str(&text).unwrap();
+            assert_eq!(objective_string(&e.objective), name);
+            let again = e.to_model_string().unwrap();
+            assert!(again.contains(&format!("objective={name}\n")), "{name}");
+            assert_eq!(TreeEnsemble::from_model_str(&again).unwrap(), e);
+        }
+        for name in [
+            "poisson",
+            "gamma",
+            "tweedie",
+            "cross_entropy_lambda",
+            "custom",
+        ] {
+            let text = s.replace("objective=binary sigmoid:1", &format!("objective={name}"));
+            match TreeEnsemble::from_model_str(&text) {
+                Err(ModelFileError::Unsupported { line: 7, message }) => {
+                    assert!(message.contains(&format!("`{name}`")), "{message}")
+                }
+                other => panic!("{name}: expected unsupported on line 7, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn select_iterations_clips_like_lightgbm() {
+        let mut e = stump();
+        let mut t1 = e.trees[0].clone();
+        t1.leaf_value = vec![1.0, 2.0];
+        e.trees.push(t1);
+        e.trees.push(Tree::constant(4.0, 1));
+        assert_eq!(e.select_iterations(0, None), e);
+        assert_eq!(e.select_iterations(0, Some(2)).trees, e.trees[..2]);
+        assert_eq!(e.select_iterations(1, Some(1)).trees, e.trees[1..2]);
+        assert_eq!(e.select_iterations(1, Some(usize::MAX)).trees, e.trees[1..]);
+        assert!(e.select_iterations(5, None).trees.is_empty());
+        assert_eq!(
+            e.select_iterations(0, Some(2)).feature_names,
+            e.feature_names
+        );
     }
 
     #[test]
