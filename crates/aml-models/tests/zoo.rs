@@ -191,3 +191,43 @@ fn refused_cases_name_the_line_and_the_feature() {
         assert!(shown.contains(&format!("line {line}")), "{case}: {shown}");
     }
 }
+
+/// The `pred_contrib` fixtures (for TreeSHAP, issue 12) have LightGBM's layout: per class,
+/// one column per feature then the expected value, summing to the raw score; only linear
+/// trees, which LightGBM cannot explain, have none.
+#[test]
+fn contrib_fixtures_have_lightgbm_layout() {
+    for case in SUPPORTED
+        .iter()
+        .copied()
+        .chain(REFUSED_TODAY.iter().map(|(c, _, _)| *c))
+    {
+        let has = meta(case, "contrib") == 1;
+        let path = fixtures().join(format!("{case}.contrib.tsv"));
+        assert_eq!(path.exists(), has, "{case}");
+        assert_eq!(has, case != "zoo_linear_tree", "{case}");
+        if !has {
+            continue;
+        }
+        let k = meta(case, "num_class");
+        let (names, rows) = read_tsv(&format!("{case}.inputs.tsv"));
+        let (_, preds) = read_tsv(&format!("{case}.preds.tsv"));
+        let text = read(&format!("{case}.contrib.tsv"));
+        let contrib: Vec<Vec<f64>> = text
+            .lines()
+            .map(|l| l.split('\t').map(common::parse_f64).collect())
+            .collect();
+        assert_eq!(contrib.len(), rows.len(), "{case}");
+        for (i, c) in contrib.iter().enumerate() {
+            assert_eq!(c.len(), (names.len() + 1) * k, "{case} row {i}");
+            for (class, block) in c.chunks(names.len() + 1).enumerate() {
+                let sum: f64 = block.iter().sum();
+                let raw = preds[i][class];
+                assert!(
+                    close(sum, raw, 1e-9),
+                    "{case} row {i} class {class}: contributions sum to {sum}, raw {raw}"
+                );
+            }
+        }
+    }
+}
