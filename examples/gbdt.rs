@@ -7,12 +7,14 @@
 //! ```
 //! Data files: CSV/TSV (label first, header auto-detected), LibSVM (zero-based indices,
 //! optional `FILE.query` sidecar) or Parquet (`--label COL`, `--group COL`); see
-//! `aml_train::data_file`. Predictions: one line per row, tab separated.
+//! `aml_train::data_file`. Predictions: one line per row, tab separated. `predict` reads the
+//! features in full `f64` precision (LightGBM compares `f64` inputs with `f64` thresholds);
+//! `train` bins the `f32` features, as the miner does.
 //! `tests/gbdt_cli.rs` includes this file and drives [`run`] in-process.
 use std::path::{Path, PathBuf};
 
 use aml_models::{GbdtModel, Model};
-use aml_train::data_file::{read_data_file, write_predictions, ReadOptions};
+use aml_train::data_file::{read_data_file, read_features_f64, write_predictions, ReadOptions};
 use aml_train::{train, GbdtParams, Objective, RoundInfo};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -111,17 +113,20 @@ struct PredictArgs {
 /// What every subcommand returns; errors are printed by `main`.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
+fn options(columns: &Columns, require_label: bool) -> ReadOptions {
+    ReadOptions {
+        label: columns.label.clone(),
+        group: columns.group.clone(),
+        require_label,
+    }
+}
+
 fn read(
     path: &Path,
     columns: &Columns,
     require_label: bool,
 ) -> Result<aml_train::Dataset, Box<dyn std::error::Error>> {
-    let options = ReadOptions {
-        label: columns.label.clone(),
-        group: columns.group.clone(),
-        require_label,
-    };
-    Ok(read_data_file(path, &options)?)
+    Ok(read_data_file(path, &options(columns, require_label))?)
 }
 
 fn run_train(args: &TrainArgs) -> CliResult {
@@ -177,14 +182,16 @@ fn run_train(args: &TrainArgs) -> CliResult {
 
 fn run_predict(args: &PredictArgs) -> CliResult {
     let model = GbdtModel::load(&args.model)?;
-    let data = read(&args.data, &args.columns, false)?;
+    // Full precision: a value between an f64 threshold and its f32 rounding must not change side.
+    let (_, features) = read_features_f64(&args.data, &options(&args.columns, false))?;
     let rows: Array2<f64> = if args.contrib {
-        aml_explain::contributions(model.ensemble(), data.features.view())?
+        aml_explain::contributions(model.ensemble(), features.view())?
     } else {
+        let predictor = model.predictor();
         let scores = if args.raw {
-            model.predict_raw(data.features.view())?
+            predictor.predict_raw(features.view())?
         } else {
-            model.predict(data.features.view())?
+            predictor.predict(features.view())?
         };
         Array2::from_shape_vec((scores.len(), 1), scores)?
     };

@@ -18,6 +18,8 @@ LightGBM reads our files and predicts what we predict.
 Cases cover missing types None / Zero / NaN (use_missing, zero_as_missing), NaNs,
 exact zeros, tiny values around LightGBM's zero threshold, inputs equal to split
 thresholds, single-leaf trees, and the binary / lambdarank / regression objectives.
+The f64_* cases (max_bin 15, values on a decimal grid) have thresholds that float32
+cannot represent, probed at every threshold with the float64 and float32 neighbours.
 """
 import argparse
 import os
@@ -72,6 +74,63 @@ def probe_inputs(rng, booster, base, f):
         r2[4] = v
         rows.append(r2)
     return np.array(rows)
+
+
+def f32_neighbours(t):
+    """The float32 values just below and just above t, as float64 (one of them may equal t)."""
+    c = np.float32(t)
+    if float(c) > t:
+        return float(np.nextafter(c, np.float32(-np.inf))), float(c)
+    if float(c) < t:
+        return float(c), float(np.nextafter(c, np.float32(np.inf)))
+    return float(np.nextafter(c, np.float32(-np.inf))), float(np.nextafter(c, np.float32(np.inf)))
+
+
+def f64_probe_inputs(rng, booster, base):
+    """For every distinct split threshold t: nextafter(t, -inf), t, nextafter(t, +inf) and the
+    float32 neighbours of t in that feature; then rows of NaN and of 0.0 in every feature."""
+    rows = [r.copy() for r in base]
+    for feat, thr in sorted(set(thresholds(booster))):
+        lo, hi = f32_neighbours(thr)
+        for v in (np.nextafter(thr, -np.inf), thr, np.nextafter(thr, np.inf), lo, hi):
+            r = base[rng.integers(len(base))].copy()
+            r[feat] = v
+            rows.append(r)
+    for v in (np.nan, 0.0):
+        for i in range(3):
+            r = base[i].copy()
+            r[:] = v
+            rows.append(r)
+            r2 = base[i + 3].copy()
+            r2[i] = v
+            rows.append(r2)
+    return np.array(rows)
+
+
+def f64_cases():
+    """Few bins and values on a 0.001 grid: most thresholds sit between a value and its float64
+    neighbour (e.g. 1.649 vs 1.6490000000000002), where float32 comparisons go the wrong way."""
+    rng = np.random.default_rng(20261130)
+    f = 4
+    n = 1500
+    x = np.round(rng.normal(size=(n, f)) * 1.5, 3)
+    x[:, 1] = np.where(rng.random(n) < 0.15, np.nan, x[:, 1])
+    x[:, 2] = np.where(rng.random(n) < 0.25, 0.0, x[:, 2])
+    y = np.sin(2.0 * x[:, 0]) + 0.7 * np.nan_to_num(x[:, 1]) - 0.5 * x[:, 2] * x[:, 3]
+    y_bin = (y + rng.normal(scale=0.3, size=n) > 0).astype(float)
+    base = np.round(rng.normal(size=(40, f)) * 1.5, 3)
+    names = [f"f{i}" for i in range(f)]
+    common = {"verbose": -1, "num_threads": 1, "deterministic": True, "seed": 7, "max_bin": 15,
+              "min_data_in_leaf": 10, "num_leaves": 7, "learning_rate": 0.3}
+    cases = {
+        "f64_binary_max_bin15": ({"objective": "binary"}, y_bin),
+        "f64_regression_l2_max_bin15": ({"objective": "regression"}, y),
+    }
+    for name, (params, target) in cases.items():
+        ds = lgb.Dataset(x, target, feature_name=names, free_raw_data=False)
+        booster = lgb.train({**common, **params}, ds, num_boost_round=8)
+        write_case(name, booster, f64_probe_inputs(rng, booster, base))
+        print("wrote", name, booster.num_trees(), "trees", file=sys.stderr)
 
 
 def fmt(v):
@@ -143,6 +202,7 @@ def train_cases():
     for name, booster in cases.items():
         write_case(name, booster, probe_inputs(rng, booster, base_test, f))
         print("wrote", name, booster.num_trees(), "trees", file=sys.stderr)
+    f64_cases()
 
 
 def predict_rust_written():

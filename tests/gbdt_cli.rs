@@ -315,3 +315,73 @@ fn bad_input_is_a_clear_error() {
     .unwrap_err();
     assert!(err.contains("missing.txt"), "{err}");
 }
+
+/// A LightGBM model (`max_bin` 15, float64 data on a 0.001 grid) predicted from a float64 TSV:
+/// its rows hold, for every split threshold `t`, `t`, its float64 and its float32 neighbours, so
+/// reading them as `f32` sends some rows the wrong way. Raw scores must equal LightGBM's bit for
+/// bit; TreeSHAP contributions must take the same decisions (they sum to the raw score).
+#[test]
+fn lightgbm_model_predicts_f64_tsv_exactly() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/aml-models/tests/fixtures");
+    let case = "f64_binary_max_bin15";
+    let model = fixtures.join(format!("{case}.model.txt"));
+    let inputs = std::fs::read_to_string(fixtures.join(format!("{case}.inputs.tsv"))).unwrap();
+    let want: Vec<f64> = std::fs::read_to_string(fixtures.join(format!("{case}.preds.tsv")))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').next().unwrap().parse().unwrap())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    // A label column first (LightGBM's layout); the fixture's cells are shortest round-trip f64.
+    let mut tsv = String::new();
+    for (i, line) in inputs.lines().enumerate() {
+        tsv.push_str(if i == 0 { "label\t" } else { "0\t" });
+        tsv.push_str(line);
+        tsv.push('\n');
+    }
+    let data = dir.path().join("test.tsv");
+    std::fs::write(&data, tsv).unwrap();
+    // The fixture really has rows that f32 decides differently.
+    let f32_raw: Vec<f64> = std::fs::read_to_string(fixtures.join(format!("{case}.preds.tsv")))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert!(want.iter().zip(&f32_raw).any(|(a, b)| a != b));
+
+    let predict = |extra: &str, out: &str| {
+        let out = dir.path().join(out);
+        cli(&[
+            "predict",
+            "--model",
+            s(&model),
+            "--data",
+            s(&data),
+            "--out",
+            s(&out),
+            extra,
+        ])
+        .unwrap();
+        read_tsv(&out)
+    };
+    let raw = predict("--raw", "raw.tsv");
+    assert_eq!(raw.len(), want.len());
+    for (i, (row, w)) in raw.iter().zip(&want).enumerate() {
+        assert_eq!(
+            row[0].to_bits(),
+            w.to_bits(),
+            "row {i}: {} vs LightGBM {w}",
+            row[0]
+        );
+    }
+    let contrib = predict("--contrib", "contrib.tsv");
+    for (i, (row, w)) in contrib.iter().zip(&want).enumerate() {
+        let sum: f64 = row.iter().sum();
+        assert!(
+            (sum - w).abs() <= 1e-9,
+            "row {i}: contributions sum {sum} vs {w}"
+        );
+    }
+}

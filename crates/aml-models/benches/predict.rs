@@ -1,7 +1,8 @@
 //! Criterion bench: batch prediction throughput of the compact layout.
 //!
 //! A synthetic 200-tree, 31-leaf ensemble on 100 features (random trees grown in the
-//! LightGBM shape, all missing types), 20,000 f32 rows, sequential and parallel.
+//! LightGBM shape, all missing types), 20,000 rows as f32 and as f64 (the same values; f64 input
+//! walks the `u64`-key nodes, exact for any f64), sequential and parallel.
 
 use aml_models::{MissingType, ObjectiveKind, TreeEnsemble};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -48,6 +49,13 @@ fn bench_predict(c: &mut Criterion) {
     });
     g.bench_function("parallel_f32", |b| {
         b.iter(|| p.predict_raw(x.view()).expect("shape"))
+    });
+    let x64 = x.mapv(f64::from);
+    g.bench_function("sequential_f64", |b| {
+        b.iter(|| p.predict_raw_sequential(x64.view()).expect("shape"))
+    });
+    g.bench_function("parallel_f64", |b| {
+        b.iter(|| p.predict_raw(x64.view()).expect("shape"))
     });
     g.finish();
 }

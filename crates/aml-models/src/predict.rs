@@ -60,6 +60,15 @@
 //! `x <= t` (NaN goes right) or `!(x > t)` (NaN goes left). Nodes with missing
 //! type `Zero` take an exact slow path in the row layout.
 //!
+//! # Precision of the inputs
+//!
+//! `f64` input is never narrowed: the batch layout compares `u64` keys of the `f64` slot
+//! values with `u64` keys of the `f64` thresholds, the row layout compares `f64` with `f64`, so a
+//! value between a threshold and its `f32` rounding (`1.649` against `1.6490000000000002`) goes
+//! the way LightGBM sends it. Only [`FeatureValue::EXACT_F32`] input (`f32`) uses the `u32` keys.
+//! The miner is `f32` end to end: aml-features builds `f32` matrices, aml-train learns its
+//! thresholds from those `f32` values and the `Model` trait scores the same `f32` matrices.
+//!
 //! # Order of summation
 //!
 //! Every row's raw score is `base_score + tree_0 + tree_1 + ...` added in tree

@@ -95,6 +95,18 @@ fn lightgbm_lambdarank() {
     check_case("lambdarank");
 }
 
+/// `max_bin` 15 on float64 data: thresholds float32 cannot represent, probed at
+/// `nextafter(t, -inf)`, `t`, `nextafter(t, +inf)` and t's float32 neighbours.
+#[test]
+fn lightgbm_f64_thresholds_binary_max_bin15() {
+    check_case("f64_binary_max_bin15");
+}
+
+#[test]
+fn lightgbm_f64_thresholds_regression_l2_max_bin15() {
+    check_case("f64_regression_l2_max_bin15");
+}
+
 #[test]
 fn lightgbm_file_metadata() {
     let file = parse_model(&read("binary_nan.model.txt")).unwrap();

@@ -130,9 +130,9 @@ pub(crate) struct RawTable {
     pub(crate) lines: Option<Vec<usize>>,
 }
 
-/// Rows x features matrix and labels ready for [`Dataset::new`], plus any groups.
+/// Rows x features matrix (full `f64` precision) and labels ready for [`Dataset::new`], plus any groups.
 pub(crate) struct SplitTable {
-    pub(crate) features: Array2<f32>,
+    pub(crate) features: Array2<f64>,
     pub(crate) labels: Vec<f64>,
     pub(crate) groups: Option<Vec<usize>>,
     pub(crate) feature_names: Vec<String>,
@@ -182,6 +182,35 @@ fn detect_format_of(bytes: &[u8]) -> DataFormat {
 /// assert!(ds.features[[1, 1]].is_nan());
 /// ```
 pub fn read_data_file(path: &Path, options: &ReadOptions) -> Result<Dataset, DataFileError> {
+    read_dataset(path, options).map(|(dataset, _)| dataset)
+}
+
+/// The feature matrix of a data file in full `f64` precision, for prediction: a model read
+/// from LightGBM compares `f64` inputs with `f64` thresholds, and a value narrowed to `f32` can
+/// land on the other side of one. The file is read and checked exactly as [`read_data_file`]
+/// reads it (the [`Dataset`], whose features are `f32`, is returned alongside).
+///
+/// ```
+/// use aml_train::data_file::{read_features_f64, ReadOptions};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("test.csv");
+/// std::fs::write(&path, "y,x\n0,1.649\n").unwrap();
+/// let (dataset, x) = read_features_f64(&path, &ReadOptions::default()).unwrap();
+/// assert_eq!(x[[0, 0]], 1.649);
+/// assert_eq!(dataset.features[[0, 0]], 1.649f32);
+/// ```
+pub fn read_features_f64(
+    path: &Path,
+    options: &ReadOptions,
+) -> Result<(Dataset, Array2<f64>), DataFileError> {
+    read_dataset(path, options)
+}
+
+/// [`read_data_file`] plus the `f64` features its `f32` ones were narrowed from.
+fn read_dataset(
+    path: &Path,
+    options: &ReadOptions,
+) -> Result<(Dataset, Array2<f64>), DataFileError> {
     let split = match detect_format(path)? {
         DataFormat::Parquet => parquet_table::read(path, options)?,
         format => {
@@ -216,7 +245,8 @@ pub fn read_data_file(path: &Path, options: &ReadOptions) -> Result<Dataset, Dat
         path: path.to_path_buf(),
         source,
     };
-    let mut dataset = Dataset::new(features, labels, feature_names).map_err(dataset_error)?;
+    let narrowed = features.mapv(|v| v as f32);
+    let mut dataset = Dataset::new(narrowed, labels, feature_names).map_err(dataset_error)?;
     let query_sizes = sidecar::read_query(path)?;
     let groups = match (groups, query_sizes) {
         (Some(_), Some(_)) => {
@@ -233,7 +263,7 @@ pub fn read_data_file(path: &Path, options: &ReadOptions) -> Result<Dataset, Dat
     if let Some(weights) = sidecar::read_weights(path, n_rows)? {
         dataset = dataset.with_weights(weights).map_err(dataset_error)?;
     }
-    Ok(dataset)
+    Ok((dataset, features))
 }
 
 /// Finds a column by name, or (without a header) by zero-based index.
@@ -304,7 +334,7 @@ pub(crate) fn split_columns(
         .collect();
     let n_rows = labels.len();
     let features = Array2::from_shape_fn((n_rows, feature_indices.len()), |(row, f)| {
-        table.columns[feature_indices[f]][row] as f32
+        table.columns[feature_indices[f]][row]
     });
     let feature_names = if table.names.is_empty() {
         Vec::new()

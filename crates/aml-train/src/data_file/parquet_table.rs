@@ -150,7 +150,7 @@ fn decode(path: &Path, options: &ReadOptions) -> Result<SplitTable, DataFileErro
         None => None,
     };
     let features = Array2::from_shape_fn((labels.len(), feature_indices.len()), |(row, f)| {
-        feature_columns[f][row] as f32
+        feature_columns[f][row]
     });
     let feature_names = feature_indices.iter().map(|&i| names[i].clone()).collect();
     Ok(SplitTable {

@@ -161,9 +161,9 @@ pub(crate) fn parse_libsvm(path: &Path, text: &str) -> Result<SplitTable, DataFi
     if labels.is_empty() {
         return Err(invalid(path, "no data rows".into()));
     }
-    let mut features = Array2::<f32>::zeros((labels.len(), n_features));
+    let mut features = Array2::<f64>::zeros((labels.len(), n_features));
     for (row, index, value) in entries {
-        features[[row, index]] = value as f32;
+        features[[row, index]] = value;
     }
     Ok(SplitTable {
         features,
