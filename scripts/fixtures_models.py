@@ -56,11 +56,14 @@ def thresholds(booster):
     return out
 
 
-def probe_inputs(rng, booster, base, f):
-    """Random rows plus rows that sit exactly on / next to split thresholds and at the zero edge."""
+EDGES = [0.0, -0.0, ZERO, -ZERO, ZERO / 2, -ZERO / 2, 2 * ZERO, -2 * ZERO, 1e-40, np.nan]
+
+
+def probe_rows(rng, booster, base, max_thresholds=60, edges=EDGES):
+    """Random rows plus rows that sit exactly on / next to split thresholds and at the zero edge
+    (as a list, so callers can add their own probes)."""
     rows = [r.copy() for r in base]
-    edges = [0.0, -0.0, ZERO, -ZERO, ZERO / 2, -ZERO / 2, 2 * ZERO, -2 * ZERO, 1e-40, np.nan]
-    for feat, thr in thresholds(booster)[:60]:
+    for feat, thr in thresholds(booster)[:max_thresholds]:
         for v in (thr, np.nextafter(thr, np.inf), np.nextafter(thr, -np.inf), float(np.float32(thr))):
             r = base[rng.integers(len(base))].copy()
             r[feat] = v
@@ -73,7 +76,12 @@ def probe_inputs(rng, booster, base, f):
         r2[2] = v
         r2[4] = v
         rows.append(r2)
-    return np.array(rows)
+    return rows
+
+
+def probe_inputs(rng, booster, base, f):
+    """Random rows plus rows that sit exactly on / next to split thresholds and at the zero edge."""
+    return np.array(probe_rows(rng, booster, base))
 
 
 def f32_neighbours(t):

@@ -28,7 +28,7 @@ import sys
 import numpy as np
 import lightgbm as lgb
 
-from fixtures_models import OUT, ZERO, fmt, thresholds
+from fixtures_models import OUT, ZERO, fmt, probe_rows
 
 N = 300
 F = 6
@@ -47,20 +47,8 @@ def make_data(rng, n):
 
 
 def probe_inputs(rng, booster, base, categorical):
-    rows = [r.copy() for r in base]
-    for feat, thr in thresholds(booster)[:12]:
-        for v in (thr, np.nextafter(thr, np.inf), np.nextafter(thr, -np.inf), float(np.float32(thr))):
-            r = base[rng.integers(len(base))].copy()
-            r[feat] = v
-            rows.append(r)
-    for i, v in enumerate([0.0, -0.0, ZERO, -ZERO, ZERO / 2, 1e-40, np.nan]):
-        r = base[i % len(base)].copy()
-        r[:] = v
-        rows.append(r)
-        r2 = base[(i + 7) % len(base)].copy()
-        r2[2] = v
-        r2[4] = v
-        rows.append(r2)
+    edges = [0.0, -0.0, ZERO, -ZERO, ZERO / 2, 1e-40, np.nan]
+    rows = probe_rows(rng, booster, base, max_thresholds=12, edges=edges)
     if categorical:
         # negative, unseen, huge, non-integer categories and NaN
         for v in (-1.0, -3.0, 8.0, 31.0, 32.0, 1000.0, 2.5, 0.0, np.nan, 1e9):
