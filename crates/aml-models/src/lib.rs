@@ -41,5 +41,6 @@ pub use scorers::{
     SCORER_FEATURE,
 };
 pub use tree::{
-    IdentityObjective, MissingType, ObjectiveKind, OutputTransform, Tree, TreeEnsemble,
+    IdentityObjective, LogLinkObjective, MissingType, ObjectiveKind, OutputTransform, Tree,
+    TreeEnsemble,
 };

@@ -5,9 +5,8 @@
 //! sections (`feature_importances:`, `parameters:` ... `end of parameters`,
 //! `pandas_categorical:`). We read everything that decides a prediction and refuse,
 //! with the offending line number, anything we cannot predict exactly
-//! (categorical splits, linear trees, multiclass, random-forest averaging, objectives
-//! whose output transform the predictor lacks: poisson / gamma / tweedie `exp`,
-//! cross_entropy_lambda `log1p(exp)`; unknown objectives). A wrong answer is worse
+//! (categorical splits, linear trees, multiclass, random-forest averaging, unknown
+//! objectives). A wrong answer is worse
 //! than an error. `tests/zoo.rs` lists what loads and what is refused, per model kind.
 //!
 //! Numbers are written in Rust's shortest round-trip form, so every `f64` we write
@@ -18,7 +17,9 @@
 
 use std::fmt::Write as _;
 
-use crate::tree::{IdentityObjective, MissingType, ObjectiveKind, Tree, TreeEnsemble};
+use crate::tree::{
+    IdentityObjective, LogLinkObjective, MissingType, ObjectiveKind, Tree, TreeEnsemble,
+};
 
 /// Errors reading or writing a LightGBM text model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -133,6 +134,8 @@ pub fn objective_string(objective: &ObjectiveKind) -> String {
         ObjectiveKind::Regression => "regression".to_string(),
         ObjectiveKind::CrossEntropy => "cross_entropy".to_string(),
         ObjectiveKind::Identity(o) => o.name().to_string(),
+        ObjectiveKind::LogLink(o) => o.name().to_string(),
+        ObjectiveKind::CrossEntropyLambda => "cross_entropy_lambda".to_string(),
     }
 }
 
@@ -163,29 +166,28 @@ fn parse_objective(line: usize, value: &str) -> Result<ObjectiveKind> {
             Ok(ObjectiveKind::Regression)
         }
         "cross_entropy" => Ok(ObjectiveKind::CrossEntropy),
-        "poisson" | "gamma" | "tweedie" => unsupported(
-            line,
-            format!("objective `{name}` (its exp output transform is not supported yet)"),
-        ),
-        "cross_entropy_lambda" => unsupported(
-            line,
-            "objective `cross_entropy_lambda` (its log1p(exp) output transform is not supported yet)",
-        ),
+        "cross_entropy_lambda" => Ok(ObjectiveKind::CrossEntropyLambda),
         "multiclass" | "multiclassova" => unsupported(
             line,
             format!("objective `{name}` (multiclass: per-class scores are not supported)"),
         ),
         "" => syntax(line, "empty objective"),
-        other => match IdentityObjective::ALL.iter().find(|o| o.name() == other) {
-            Some(&o) => Ok(ObjectiveKind::Identity(o)),
-            None => unsupported(
+        other => {
+            if let Some(&o) = IdentityObjective::ALL.iter().find(|o| o.name() == other) {
+                Ok(ObjectiveKind::Identity(o))
+            } else if let Some(&o) = LogLinkObjective::ALL.iter().find(|o| o.name() == other) {
+                Ok(ObjectiveKind::LogLink(o))
+            } else {
+                unsupported(
                 line,
                 format!(
-                    "objective `{other}` (supported: binary, cross_entropy, lambdarank, rank_xendcg, \
-                     regression, regression_l1, huber, fair, quantile, mape)"
+                    "objective `{other}` (supported: binary, cross_entropy, cross_entropy_lambda, lambdarank, \
+                     rank_xendcg, regression, regression_l1, huber, fair, quantile, mape, poisson, \
+                     gamma, tweedie)"
                 ),
-            ),
-        },
+            )
+            }
+        }
     }
 }
 
@@ -284,10 +286,7 @@ pub fn default_parameters(ensemble: &TreeEnsemble) -> Vec<String> {
             p.push("[objective: binary]".into());
             p.push(format!("[sigmoid: {}]", format_f64(*sigmoid)));
         }
-        ObjectiveKind::LambdaRank => p.push("[objective: lambdarank]".into()),
-        ObjectiveKind::Regression => p.push("[objective: regression]".into()),
-        ObjectiveKind::CrossEntropy => p.push("[objective: cross_entropy]".into()),
-        ObjectiveKind::Identity(o) => p.push(format!("[objective: {}]", o.name())),
+        other => p.push(format!("[objective: {}]", objective_string(other))),
     }
     p.push(format!("[num_iterations: {}]", ensemble.trees.len()));
     p
@@ -860,7 +859,8 @@ mod tests {
     fn other_objectives_round_trip_or_are_refused_by_name() {
         let s = stump().to_model_string().unwrap();
         let mut names: Vec<&str> = IdentityObjective::ALL.iter().map(|o| o.name()).collect();
-        names.push("cross_entropy");
+        names.extend(LogLinkObjective::ALL.iter().map(|o| o.name()));
+        names.extend(["cross_entropy", "cross_entropy_lambda"]);
         for name in names {
             let text = s.replace("objective=binary sigmoid:1", &format!("objective={name}"));
             let e = TreeEnsemble::from_model_str(&text).unwrap();
@@ -869,13 +869,7 @@ mod tests {
             assert!(again.contains(&format!("objective={name}\n")), "{name}");
             assert_eq!(TreeEnsemble::from_model_str(&again).unwrap(), e);
         }
-        for name in [
-            "poisson",
-            "gamma",
-            "tweedie",
-            "cross_entropy_lambda",
-            "custom",
-        ] {
+        for name in ["custom", "multiclass"] {
             let text = s.replace("objective=binary sigmoid:1", &format!("objective={name}"));
             match TreeEnsemble::from_model_str(&text) {
                 Err(ModelFileError::Unsupported { line: 7, message }) => {

@@ -268,10 +268,7 @@ impl Predictor {
     /// Applies the output transform (sigmoid for binary) to a raw score.
     #[inline]
     pub fn transform(&self, raw: f64) -> f64 {
-        match self.transform {
-            OutputTransform::Identity => raw,
-            OutputTransform::Sigmoid { sigmoid } => 1.0 / (1.0 + (-sigmoid * raw).exp()),
-        }
+        self.transform.apply(raw)
     }
 
     fn check_features(&self, got: usize) -> Result<(), PredictError> {

@@ -276,6 +276,22 @@ pub enum OutputTransform {
         /// LightGBM's `sigmoid` parameter (1.0 by default).
         sigmoid: f64,
     },
+    /// `exp(raw)`: the raw score is a log mean (poisson, gamma, tweedie).
+    Exp,
+    /// `log(1 + exp(raw))` (cross_entropy_lambda).
+    Log1pExp,
+}
+
+impl OutputTransform {
+    /// The prediction for a raw score: the one place every prediction path transforms.
+    pub fn apply(self, raw: f64) -> f64 {
+        match self {
+            OutputTransform::Identity => raw,
+            OutputTransform::Sigmoid { sigmoid } => 1.0 / (1.0 + (-sigmoid * raw).exp()),
+            OutputTransform::Exp => raw.exp(),
+            OutputTransform::Log1pExp => raw.exp().ln_1p(),
+        }
+    }
 }
 
 /// The learning objective a model was trained with, as named in LightGBM model files.
@@ -295,6 +311,40 @@ pub enum ObjectiveKind {
     /// An objective whose prediction is the raw score, kept under its LightGBM name
     /// so the model is written back unchanged.
     Identity(IdentityObjective),
+    /// An objective whose raw score is a log mean (prediction `exp(raw)`), kept under its
+    /// LightGBM name.
+    LogLink(LogLinkObjective),
+    /// `cross_entropy_lambda`: prediction `log(1 + exp(raw))`.
+    CrossEntropyLambda,
+}
+
+/// LightGBM objectives with a log link: the prediction is `exp(raw)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LogLinkObjective {
+    /// `poisson`.
+    Poisson,
+    /// `gamma`.
+    Gamma,
+    /// `tweedie`.
+    Tweedie,
+}
+
+impl LogLinkObjective {
+    /// Every log-link objective, in a fixed order.
+    pub const ALL: [LogLinkObjective; 3] = [
+        LogLinkObjective::Poisson,
+        LogLinkObjective::Gamma,
+        LogLinkObjective::Tweedie,
+    ];
+
+    /// The name LightGBM writes in `objective=`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLinkObjective::Poisson => "poisson",
+            LogLinkObjective::Gamma => "gamma",
+            LogLinkObjective::Tweedie => "tweedie",
+        }
+    }
 }
 
 /// LightGBM objectives other than L2 regression and lambdarank whose prediction is the raw score.
@@ -347,6 +397,8 @@ impl ObjectiveKind {
             ObjectiveKind::LambdaRank | ObjectiveKind::Regression | ObjectiveKind::Identity(_) => {
                 OutputTransform::Identity
             }
+            ObjectiveKind::LogLink(_) => OutputTransform::Exp,
+            ObjectiveKind::CrossEntropyLambda => OutputTransform::Log1pExp,
         }
     }
 }
@@ -406,10 +458,7 @@ impl TreeEnsemble {
 
     /// Applies the objective's output transform to a raw score.
     pub fn transform(&self, raw: f64) -> f64 {
-        match self.objective.transform() {
-            OutputTransform::Identity => raw,
-            OutputTransform::Sigmoid { sigmoid } => 1.0 / (1.0 + (-sigmoid * raw).exp()),
-        }
+        self.objective.transform().apply(raw)
     }
 
     /// Validates every tree against the feature count.
