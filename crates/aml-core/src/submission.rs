@@ -584,25 +584,56 @@ pub fn check_submission(submission: &Submission) -> Result<(), SubmissionError> 
         f64::is_finite,
         "must be finite",
     )?;
-    let mut descending: Vec<f64> = rankings.iter().map(|r| r.ranking_score).collect();
-    descending.sort_by(|a, b| b.total_cmp(a));
-    for (row, ranking) in rankings.iter().enumerate() {
-        let greater = descending.partition_point(|&v| v > ranking.ranking_score);
-        if i64::from(ranking.rank) != greater as i64 + 1 {
+    let scores: Vec<f64> = rankings.iter().map(|r| r.ranking_score).collect();
+    for (row, (ranking, expected)) in rankings.iter().zip(competition_ranks(&scores)).enumerate() {
+        if ranking.rank != expected {
             return Err(invalid_value(
                 files::RANKINGS,
                 "rank",
                 row,
                 ranking.rank,
                 &format!(
-                    "{greater} ranking scores are greater than {}, so the rank must be {}",
+                    "{} ranking scores are greater than {}, so the rank must be {expected}",
+                    expected - 1,
                     ranking.ranking_score,
-                    greater + 1
                 ),
             ));
         }
     }
     Ok(())
+}
+
+/// Competition ranks of `scores`: 1 for the largest score, equal scores share the lowest
+/// (best) rank of their block, the next distinct score skips accordingly ("1, 2, 2, 4").
+///
+/// Deterministic: depends only on the values (NaN ranks last, all NaNs tie); `-0.0 == 0.0`.
+///
+/// ```
+/// use aml_core::submission::competition_ranks;
+/// assert_eq!(competition_ranks(&[0.5, 0.9, 0.5, 0.1]), vec![2, 1, 2, 4]);
+/// ```
+pub fn competition_ranks(scores: &[f64]) -> Vec<i32> {
+    let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| {
+        key(scores[b])
+            .partial_cmp(&key(scores[a]))
+            .expect("NaN mapped away")
+            .then(a.cmp(&b))
+    });
+    let mut ranks = vec![0i32; scores.len()];
+    let mut current = 0i32;
+    for (pos, &i) in order.iter().enumerate() {
+        let tied = pos > 0 && {
+            let prev = scores[order[pos - 1]];
+            key(prev) == key(scores[i])
+        };
+        if !tied {
+            current = pos as i32 + 1;
+        }
+        ranks[i] = current;
+    }
+    ranks
 }
 
 /// Writes a complete submission to `dir` and returns its signed receipt.

@@ -347,38 +347,9 @@ pub fn logit(p: f64) -> f64 {
     (q / (1.0 - q)).ln()
 }
 
-/// Competition ranks of `scores`: 1 for the largest score, equal scores share the lowest
-/// (best) rank of their block, the next distinct score skips accordingly ("1, 2, 2, 4").
-///
-/// Deterministic: depends only on the values (NaN ranks last, all NaNs tie); `-0.0 == 0.0`.
-///
-/// ```
-/// use aml_models::scorers::competition_ranks;
-/// assert_eq!(competition_ranks(&[0.5, 0.9, 0.5, 0.1]), vec![2, 1, 2, 4]);
-/// ```
-pub fn competition_ranks(scores: &[f64]) -> Vec<i32> {
-    let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| {
-        key(scores[b])
-            .partial_cmp(&key(scores[a]))
-            .expect("NaN mapped away")
-            .then(a.cmp(&b))
-    });
-    let mut ranks = vec![0i32; scores.len()];
-    let mut current = 0i32;
-    for (pos, &i) in order.iter().enumerate() {
-        let tied = pos > 0 && {
-            let prev = scores[order[pos - 1]];
-            key(prev) == key(scores[i])
-        };
-        if !tied {
-            current = pos as i32 + 1;
-        }
-        ranks[i] = current;
-    }
-    ranks
-}
+/// The rankings table's rank rule, defined once beside the table in aml-core (the submission
+/// writer checks ranks with it before signing).
+pub use aml_core::submission::competition_ranks;
 
 /// Binary GBDT on the cluster matrix: P(the cluster holds at least one illicit alert).
 #[derive(Debug, Clone)]
