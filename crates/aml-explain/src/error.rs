@@ -26,6 +26,9 @@ pub enum ExplainError {
         /// Number of columns supplied.
         got: usize,
     },
+    /// The ensemble uses a model feature TreeSHAP does not explain.
+    #[error("cannot explain {0}")]
+    Unsupported(String),
     /// A baseline model could not be converted into a `TreeEnsemble`.
     #[error("cannot convert {model}: {reason}")]
     Conversion {

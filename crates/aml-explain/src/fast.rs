@@ -138,6 +138,7 @@ struct LeafPlan {
 ///     feature_names: vec!["x0".into(), "x1".into()],
 ///     feature_infos: vec!["none".into(), "none".into()],
 ///     objective: ObjectiveKind::Regression,
+///     average_output: false,
 /// };
 /// let explainer = TreeShapExplainer::new(&model).unwrap();
 /// let rows = ndarray::array![[0.0f64, 2.0], [5.0, f64::NAN]];
@@ -289,6 +290,9 @@ impl TreeShapExplainer {
     /// Prepares `ensemble`: validates it, requires positive covers and precomputes every leaf.
     pub fn new(ensemble: &TreeEnsemble) -> Result<Self, ExplainError> {
         ensemble.validate().map_err(ExplainError::InvalidEnsemble)?;
+        if let Some(what) = ensemble.beyond_plain_trees() {
+            return Err(ExplainError::Unsupported(what.into()));
+        }
         let mut quad_node = Vec::new();
         let mut quad_weight = Vec::new();
         for q in 1..=MAX_NODES {

@@ -240,6 +240,7 @@ pub(crate) fn tree_shap_into(tree: &Tree, row: &[f64], phi: &mut [f64], buf: &mu
 ///     feature_names: vec!["a".into(), "b".into()],
 ///     feature_infos: vec!["none".into(), "none".into()],
 ///     objective: ObjectiveKind::Regression,
+///     average_output: false,
 /// };
 /// let phi = aml_explain::reference_contributions(&model, &[1.0, 7.0]);
 /// assert_eq!(phi, vec![1.0, 0.0, 0.0]); // feature a moves the output from the mean 0 to 1

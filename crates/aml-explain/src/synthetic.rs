@@ -89,6 +89,7 @@ pub fn random_ensemble(seed: u64, shape: EnsembleShape) -> TreeEnsemble {
         feature_names: (0..shape.features).map(|i| format!("f{i}")).collect(),
         feature_infos: vec!["none".to_string(); shape.features],
         objective: ObjectiveKind::Binary { sigmoid: 1.0 },
+        average_output: false,
     }
 }
 

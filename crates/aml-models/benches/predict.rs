@@ -21,6 +21,7 @@ fn bench_predict(c: &mut Criterion) {
         feature_names: (0..nf).map(|i| format!("f{i}")).collect(),
         feature_infos: vec!["none".into(); nf],
         objective: ObjectiveKind::Binary { sigmoid: 1.0 },
+        average_output: false,
     };
     // LightGBM's default training gives None/NaN missing types; Zero (zero_as_missing) is the slow path.
     let mut ensemble = ensemble;

@@ -56,6 +56,8 @@ mod tests {
             leaf_weight: vec![0.0; 4],
             leaf_count: vec![0; 4],
             shrinkage: 1.0,
+            categorical: None,
+            linear: None,
         };
         let e = TreeEnsemble {
             trees: vec![t.clone(), t],
@@ -63,6 +65,7 @@ mod tests {
             feature_names: vec!["a".into(), "b".into(), "c".into()],
             feature_infos: vec!["none".into(); 3],
             objective: ObjectiveKind::Regression,
+            average_output: false,
         };
         assert_eq!(e.split_importance(), vec![2, 0, 4]);
         assert_eq!(e.gain_importance(), vec![3.0, 0.0, 10.5]);

@@ -14,6 +14,7 @@
 //!     feature_names: vec!["amount".into()],
 //!     feature_infos: vec!["none".into()],
 //!     objective: ObjectiveKind::Regression,
+//!     average_output: false,
 //! };
 //! let text = ensemble.to_model_string().unwrap();
 //! assert_eq!(TreeEnsemble::from_model_str(&text).unwrap(), ensemble);

@@ -209,6 +209,7 @@ mod tests {
             feature_names: vec!["x".into()],
             feature_infos: vec!["none".into()],
             objective: ObjectiveKind::Binary { sigmoid: 1.0 },
+            average_output: false,
         })
         .unwrap()
     }
@@ -241,7 +242,7 @@ mod tests {
     fn load_errors_name_the_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.txt");
-        std::fs::write(&path, "tree\nversion=v4\nnum_class=2\n").unwrap();
+        std::fs::write(&path, "tree\nversion=v4\nnum_class=two\n").unwrap();
         let err = GbdtModel::load(&path).unwrap_err().to_string();
         assert!(err.contains("bad.txt") && err.contains("line 3"), "{err}");
         assert!(GbdtModel::load(&dir.path().join("missing.txt")).is_err());

@@ -3,11 +3,11 @@
 //! The format is line oriented: a header of `key=value` lines, one `Tree=N` block
 //! per tree (parallel arrays, space separated), `end of trees`, then informational
 //! sections (`feature_importances:`, `parameters:` ... `end of parameters`,
-//! `pandas_categorical:`). We read everything that decides a prediction and refuse,
-//! with the offending line number, anything we cannot predict exactly
-//! (categorical splits, linear trees, multiclass, random-forest averaging, unknown
-//! objectives). A wrong answer is worse
-//! than an error. `tests/zoo.rs` lists what loads and what is refused, per model kind.
+//! `pandas_categorical:`). We read everything that decides a prediction: numerical and
+//! categorical splits, linear leaves, multiclass ensembles and random-forest averaging,
+//! for every built-in objective. Anything we cannot predict exactly (custom or unknown
+//! objectives, unknown keys) is refused with the offending line number: a wrong answer is
+//! worse than an error. `tests/zoo.rs` lists what loads and what is refused, per model kind.
 //!
 //! Numbers are written in Rust's shortest round-trip form, so every `f64` we write
 //! parses back to the same bits (LightGBM's own 17-significant-digit output parses
@@ -18,7 +18,8 @@
 use std::fmt::Write as _;
 
 use crate::tree::{
-    IdentityObjective, LogLinkObjective, MissingType, ObjectiveKind, Tree, TreeEnsemble,
+    CategoricalSplits, IdentityObjective, LinearLeaves, LogLinkObjective, MissingType,
+    ObjectiveKind, Tree, TreeEnsemble,
 };
 
 /// Errors reading or writing a LightGBM text model.
@@ -136,25 +137,35 @@ pub fn objective_string(objective: &ObjectiveKind) -> String {
         ObjectiveKind::Identity(o) => o.name().to_string(),
         ObjectiveKind::LogLink(o) => o.name().to_string(),
         ObjectiveKind::CrossEntropyLambda => "cross_entropy_lambda".to_string(),
+        ObjectiveKind::Multiclass { num_class } => format!("multiclass num_class:{num_class}"),
+        ObjectiveKind::MulticlassOva { num_class, sigmoid } => format!(
+            "multiclassova num_class:{num_class} sigmoid:{}",
+            format_f64(*sigmoid)
+        ),
     }
+}
+
+/// The `sigmoid:S` option of an objective (1.0 when absent); it must be finite and positive.
+fn parse_sigmoid<'a>(line: usize, tokens: impl Iterator<Item = &'a str>) -> Result<f64> {
+    let mut sigmoid = 1.0;
+    for tok in tokens {
+        if let Some(v) = tok.strip_prefix("sigmoid:") {
+            sigmoid = match v.parse::<f64>() {
+                Ok(s) if s.is_finite() && s > 0.0 => s,
+                _ => return syntax(line, format!("invalid sigmoid `{v}`")),
+            };
+        }
+    }
+    Ok(sigmoid)
 }
 
 fn parse_objective(line: usize, value: &str) -> Result<ObjectiveKind> {
     let mut tokens = value.split_whitespace();
     let name = tokens.next().unwrap_or("");
     match name {
-        "binary" => {
-            let mut sigmoid = 1.0;
-            for tok in tokens {
-                if let Some(v) = tok.strip_prefix("sigmoid:") {
-                    sigmoid = match v.parse::<f64>() {
-                        Ok(s) if s.is_finite() && s > 0.0 => s,
-                        _ => return syntax(line, format!("invalid sigmoid `{v}`")),
-                    };
-                }
-            }
-            Ok(ObjectiveKind::Binary { sigmoid })
-        }
+        "binary" => Ok(ObjectiveKind::Binary {
+            sigmoid: parse_sigmoid(line, tokens)?,
+        }),
         "lambdarank" => Ok(ObjectiveKind::LambdaRank),
         "regression" | "regression_l2" => {
             if let Some(tok) = tokens.find(|t| *t == "sqrt") {
@@ -167,10 +178,28 @@ fn parse_objective(line: usize, value: &str) -> Result<ObjectiveKind> {
         }
         "cross_entropy" => Ok(ObjectiveKind::CrossEntropy),
         "cross_entropy_lambda" => Ok(ObjectiveKind::CrossEntropyLambda),
-        "multiclass" | "multiclassova" => unsupported(
-            line,
-            format!("objective `{name}` (multiclass: per-class scores are not supported)"),
-        ),
+        "multiclass" | "multiclassova" => {
+            let options: Vec<&str> = tokens.collect();
+            let num_class = options
+                .iter()
+                .find_map(|t| t.strip_prefix("num_class:"))
+                .ok_or_else(|| ModelFileError::Syntax {
+                    line,
+                    message: format!("objective `{name}` has no `num_class:` option"),
+                })?;
+            let num_class = match num_class.parse::<usize>() {
+                Ok(k) if k >= 2 => k,
+                _ => return syntax(line, format!("invalid num_class `{}`", clip(num_class))),
+            };
+            if name == "multiclass" {
+                Ok(ObjectiveKind::Multiclass { num_class })
+            } else {
+                Ok(ObjectiveKind::MulticlassOva {
+                    num_class,
+                    sigmoid: parse_sigmoid(line, options.into_iter())?,
+                })
+            }
+        }
         "" => syntax(line, "empty objective"),
         other => {
             if let Some(&o) = IdentityObjective::ALL.iter().find(|o| o.name() == other) {
@@ -183,7 +212,7 @@ fn parse_objective(line: usize, value: &str) -> Result<ObjectiveKind> {
                 format!(
                     "objective `{other}` (supported: binary, cross_entropy, cross_entropy_lambda, lambdarank, \
                      rank_xendcg, regression, regression_l1, huber, fair, quantile, mape, poisson, \
-                     gamma, tweedie)"
+                     gamma, tweedie, multiclass, multiclassova)"
                 ),
             )
             }
@@ -231,15 +260,25 @@ pub fn write_model(ensemble: &TreeEnsemble, parameters: &[String]) -> Result<Str
         .map(std::borrow::Cow::Borrowed)
         .collect();
     if ensemble.base_score != 0.0 {
+        // Folding into leaves is exact only for a plain sum of constant leaves.
+        if ensemble.average_output || ensemble.trees.iter().any(|t| t.linear.is_some()) {
+            return Err(ModelFileError::Invalid(
+                "a base score cannot be folded into averaged or linear trees".into(),
+            ));
+        }
         if trees.is_empty() {
-            trees.push(std::borrow::Cow::Owned(Tree::constant(0.0, 0)));
+            for _ in 0..ensemble.num_class() {
+                trees.push(std::borrow::Cow::Owned(Tree::constant(0.0, 0)));
+            }
         }
-        let first = trees[0].to_mut();
-        for v in first.leaf_value.iter_mut() {
-            *v += ensemble.base_score;
-        }
-        for v in first.internal_value.iter_mut() {
-            *v += ensemble.base_score;
+        for tree in trees.iter_mut().take(ensemble.num_class()) {
+            let first = tree.to_mut();
+            for v in first.leaf_value.iter_mut() {
+                *v += ensemble.base_score;
+            }
+            for v in first.internal_value.iter_mut() {
+                *v += ensemble.base_score;
+            }
         }
     }
 
@@ -251,9 +290,16 @@ pub fn write_model(ensemble: &TreeEnsemble, parameters: &[String]) -> Result<Str
 
     let n = ensemble.num_features();
     let mut out = String::new();
-    out.push_str("tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n");
+    let k = ensemble.num_class();
+    let _ = writeln!(
+        out,
+        "tree\nversion=v4\nnum_class={k}\nnum_tree_per_iteration={k}\nlabel_index=0"
+    );
     let _ = writeln!(out, "max_feature_idx={}", n - 1);
     let _ = writeln!(out, "objective={}", objective_string(&ensemble.objective));
+    if ensemble.average_output {
+        out.push_str("average_output\n");
+    }
     let _ = writeln!(out, "feature_names={}", ensemble.feature_names.join(" "));
     let _ = writeln!(out, "feature_infos={}", ensemble.feature_infos.join(" "));
     let sizes: Vec<usize> = blocks.iter().map(String::len).collect();
@@ -288,7 +334,7 @@ pub fn default_parameters(ensemble: &TreeEnsemble) -> Vec<String> {
         }
         other => p.push(format!("[objective: {}]", objective_string(other))),
     }
-    p.push(format!("[num_iterations: {}]", ensemble.trees.len()));
+    p.push(format!("[num_iterations: {}]", ensemble.num_iterations()));
     p
 }
 
@@ -296,15 +342,28 @@ fn tree_block(index: usize, t: &Tree) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Tree={index}");
     let _ = writeln!(s, "num_leaves={}", t.num_leaves());
-    s.push_str("num_cat=0\n");
+    let num_cat = t
+        .categorical
+        .as_ref()
+        .map_or(0, CategoricalSplits::num_sets);
+    let _ = writeln!(s, "num_cat={num_cat}");
     let _ = writeln!(s, "split_feature={}", join_display(&t.split_feature));
     let _ = writeln!(s, "split_gain={}", join_f64(&t.split_gain));
     let _ = writeln!(s, "threshold={}", join_f64(&t.threshold));
-    let decision: Vec<i32> = t
-        .missing_type
-        .iter()
-        .zip(&t.default_left)
-        .map(|(m, &dl)| (i32::from(m.code()) << 2) | if dl { DEFAULT_LEFT_MASK } else { 0 })
+    let decision: Vec<i32> = (0..t.num_internal())
+        .map(|i| {
+            (i32::from(t.missing_type[i].code()) << 2)
+                | if t.default_left[i] {
+                    DEFAULT_LEFT_MASK
+                } else {
+                    0
+                }
+                | if t.is_categorical(i) {
+                    CATEGORICAL_MASK
+                } else {
+                    0
+                }
+        })
         .collect();
     let _ = writeln!(s, "decision_type={}", join_display(&decision));
     let _ = writeln!(s, "left_child={}", join_display(&t.left_child));
@@ -315,7 +374,35 @@ fn tree_block(index: usize, t: &Tree) -> String {
     let _ = writeln!(s, "internal_value={}", join_f64(&t.internal_value));
     let _ = writeln!(s, "internal_weight={}", join_f64(&t.internal_weight));
     let _ = writeln!(s, "internal_count={}", join_display(&t.internal_count));
-    s.push_str("is_linear=0\n");
+    if let Some(c) = t.categorical.as_ref().filter(|c| c.num_sets() > 0) {
+        let _ = writeln!(s, "cat_boundaries={}", join_display(&c.boundaries));
+        let _ = writeln!(s, "cat_threshold={}", join_display(&c.bits));
+    }
+    match &t.linear {
+        None => s.push_str("is_linear=0\n"),
+        Some(l) => {
+            s.push_str("is_linear=1\n");
+            let _ = writeln!(s, "leaf_const={}", join_f64(&l.leaf_const));
+            let counts: Vec<usize> = l.leaf_features.iter().map(Vec::len).collect();
+            let _ = writeln!(s, "num_features={}", join_display(&counts));
+            // LightGBM's layout: each leaf's values followed by a space, then one more space.
+            s.push_str("leaf_features=");
+            for features in &l.leaf_features {
+                for f in features {
+                    let _ = write!(s, "{f} ");
+                }
+                s.push(' ');
+            }
+            s.push_str("\nleaf_coeff=");
+            for coeff in &l.leaf_coeff {
+                for c in coeff {
+                    let _ = write!(s, "{} ", format_f64(*c));
+                }
+                s.push(' ');
+            }
+            s.push('\n');
+        }
+    }
     let _ = writeln!(s, "shrinkage={}", format_f64(t.shrinkage));
     s.push_str("\n\n");
     s
@@ -383,6 +470,9 @@ pub fn parse_model(text: &str) -> Result<ModelFile> {
     let mut feature_names: Option<(usize, Vec<String>)> = None;
     let mut feature_infos: Option<(usize, Vec<String>)> = None;
     let mut tree_sizes: Option<(usize, usize)> = None;
+    let mut num_class: Option<(usize, usize)> = None;
+    let mut num_tree_per_iteration: Option<(usize, usize)> = None;
+    let mut average_output = false;
     while let Some((n, l)) = lines.peek() {
         if l.starts_with("Tree=") || l.trim() == "end of trees" {
             break;
@@ -395,7 +485,8 @@ pub fn parse_model(text: &str) -> Result<ModelFile> {
         let (key, value) = match l.split_once('=') {
             Some(kv) => kv,
             None if l == "average_output" => {
-                return unsupported(n, "`average_output` (random forest averaging)")
+                average_output = true;
+                continue;
             }
             None => return syntax(n, format!("expected `key=value`, found `{}`", clip(l))),
         };
@@ -405,15 +496,9 @@ pub fn parse_model(text: &str) -> Result<ModelFile> {
                     return unsupported(n, format!("model version `{}`", clip(value)));
                 }
             }
-            "num_class" => {
-                if parse_usize(n, key, value)? != 1 {
-                    return unsupported(n, format!("num_class={} (multiclass)", clip(value)));
-                }
-            }
+            "num_class" => num_class = Some((n, parse_usize(n, key, value)?)),
             "num_tree_per_iteration" => {
-                if parse_usize(n, key, value)? != 1 {
-                    return unsupported(n, format!("num_tree_per_iteration={}", clip(value)));
-                }
+                num_tree_per_iteration = Some((n, parse_usize(n, key, value)?))
             }
             "label_index" => {
                 parse_usize(n, key, value)?;
@@ -442,6 +527,25 @@ pub fn parse_model(text: &str) -> Result<ModelFile> {
             "no `objective` header (custom objectives are unsupported)".into(),
         )
     })?;
+    // The header's class counts must agree with the objective's: the trees are read in
+    // iterations of `num_tree_per_iteration`, one per class.
+    for (field, value) in [
+        ("num_class", num_class),
+        ("num_tree_per_iteration", num_tree_per_iteration),
+    ] {
+        if let Some((n, k)) = value {
+            if k != objective.num_class() {
+                return syntax(
+                    n,
+                    format!(
+                        "{field}={k} but objective `{}` has {} classes",
+                        objective_string(&objective),
+                        objective.num_class()
+                    ),
+                );
+            }
+        }
+    }
     let feature_names = match feature_names {
         Some((n, names)) if names.len() != num_features => {
             return syntax(
@@ -536,6 +640,7 @@ pub fn parse_model(text: &str) -> Result<ModelFile> {
         feature_names,
         feature_infos,
         objective,
+        average_output,
     };
     ensemble.validate().map_err(ModelFileError::Invalid)?;
     Ok(ModelFile {
@@ -594,15 +699,12 @@ fn parse_tree(
             "num_leaves" | "num_cat" | "split_feature" | "split_gain" | "threshold"
             | "decision_type" | "left_child" | "right_child" | "leaf_value" | "leaf_weight"
             | "leaf_count" | "internal_value" | "internal_weight" | "internal_count"
-            | "is_linear" | "shrinkage" => {
+            | "is_linear" | "shrinkage" | "cat_boundaries" | "cat_threshold" | "leaf_const"
+            | "leaf_coeff" | "leaf_features" | "num_features" => {
                 if f.get(key).is_some() {
                     return syntax(n, format!("duplicate key `{key}`"));
                 }
                 f.fields.push((key, n, value));
-            }
-            "cat_boundaries" | "cat_threshold" => return unsupported(n, "categorical splits"),
-            "leaf_const" | "leaf_coeff" | "leaf_features" | "num_features" => {
-                return unsupported(n, "linear trees")
             }
             other => return unsupported(n, format!("tree key `{}`", clip(other))),
         }
@@ -618,16 +720,23 @@ fn parse_tree(
     if num_leaves == 0 {
         return syntax(nl_line, "num_leaves must be at least 1");
     }
-    if let Some((n, v)) = f.get("num_cat") {
-        if parse_usize(n, "num_cat", v)? != 0 {
-            return unsupported(n, "categorical splits (num_cat > 0)");
-        }
-    }
-    if let Some((n, v)) = f.get("is_linear") {
-        if parse_usize(n, "is_linear", v)? != 0 {
-            return unsupported(n, "linear trees (is_linear=1)");
-        }
-    }
+    let num_cat = match f.get("num_cat") {
+        Some((n, v)) => parse_usize(n, "num_cat", v)?,
+        None => 0,
+    };
+    let is_linear = match f.get("is_linear") {
+        Some((n, v)) => match parse_usize(n, "is_linear", v)? {
+            0 => false,
+            1 => true,
+            _ => {
+                return syntax(
+                    n,
+                    format!("`is_linear` must be 0 or 1, found `{}`", clip(v)),
+                )
+            }
+        },
+        None => false,
+    };
     let ni = num_leaves - 1;
     // Reads a per-node array that must have `len` entries; `fill` supplies a default when absent.
     fn array<T: std::str::FromStr + Clone>(
@@ -683,14 +792,13 @@ fn parse_tree(
     let dt_line = f.get("decision_type").map_or(tree_line, |(n, _)| n);
     let mut default_left = Vec::with_capacity(ni);
     let mut missing_type = Vec::with_capacity(ni);
+    let mut is_categorical = Vec::with_capacity(ni);
     for (node, &d) in decision.iter().enumerate() {
-        if d & CATEGORICAL_MASK != 0 {
-            return unsupported(dt_line, format!("categorical split at node {node}"));
-        }
         if !(0..16).contains(&d) {
             return syntax(dt_line, format!("invalid decision_type {d} at node {node}"));
         }
         default_left.push(d & DEFAULT_LEFT_MASK != 0);
+        is_categorical.push(d & CATEGORICAL_MASK != 0);
         match MissingType::from_code(((d >> 2) & 3) as u8) {
             Some(m) => missing_type.push(m),
             None => {
@@ -724,6 +832,23 @@ fn parse_tree(
             });
         }
     }
+    let categorical = parse_categorical(&f, tree_line, num_cat, is_categorical)?;
+    let linear = if is_linear {
+        Some(parse_linear(
+            &f,
+            tree_line,
+            tree_index,
+            num_leaves,
+            num_features,
+        )?)
+    } else {
+        for key in ["leaf_const", "num_features", "leaf_features", "leaf_coeff"] {
+            if let Some((n, _)) = f.get(key) {
+                return syntax(n, format!("`{key}` in a tree that is not linear"));
+            }
+        }
+        None
+    };
     let tree = Tree {
         split_feature,
         split_gain,
@@ -739,10 +864,141 @@ fn parse_tree(
         leaf_weight,
         leaf_count,
         shrinkage,
+        categorical,
+        linear,
     };
     tree.validate(num_features)
         .or_else(|e| syntax(tree_line, e))?;
     Ok(tree)
+}
+
+/// The category sets of a tree: `num_cat` sets in `cat_boundaries` / `cat_threshold`, and which
+/// nodes use them; `None` when no node is categorical.
+fn parse_categorical(
+    f: &TreeFields<'_>,
+    tree_line: usize,
+    num_cat: usize,
+    is_categorical: Vec<bool>,
+) -> Result<Option<CategoricalSplits>> {
+    let any = is_categorical.iter().any(|&c| c);
+    if num_cat == 0 {
+        if any {
+            let line = f.get("decision_type").map_or(tree_line, |(n, _)| n);
+            return syntax(line, "categorical split in a tree with num_cat=0");
+        }
+        for key in ["cat_boundaries", "cat_threshold"] {
+            if let Some((n, _)) = f.get(key) {
+                return syntax(n, format!("`{key}` in a tree with num_cat=0"));
+            }
+        }
+        return Ok(None);
+    }
+    let require = |key: &str| {
+        f.get(key).ok_or_else(|| ModelFileError::Syntax {
+            line: tree_line,
+            message: format!("tree has num_cat={num_cat} and no `{key}` line"),
+        })
+    };
+    let (bn, bv) = require("cat_boundaries")?;
+    let (tn, tv) = require("cat_threshold")?;
+    let boundaries = parse_list::<u32>(bn, "cat_boundaries", bv)?;
+    if boundaries.len() != num_cat + 1 {
+        return syntax(
+            bn,
+            format!(
+                "`cat_boundaries` has {} values, expected num_cat + 1 = {}",
+                boundaries.len(),
+                num_cat + 1
+            ),
+        );
+    }
+    let bits = parse_list::<u32>(tn, "cat_threshold", tv)?;
+    let splits = CategoricalSplits {
+        is_categorical,
+        boundaries,
+        bits,
+    };
+    Ok(Some(splits))
+}
+
+/// The leaf linear models of a tree with `is_linear=1`.
+fn parse_linear(
+    f: &TreeFields<'_>,
+    tree_line: usize,
+    tree_index: usize,
+    num_leaves: usize,
+    num_features: usize,
+) -> Result<LinearLeaves> {
+    let require = |key: &str| {
+        f.get(key).ok_or_else(|| ModelFileError::Syntax {
+            line: tree_line,
+            message: format!("linear tree has no `{key}` line"),
+        })
+    };
+    let (cn, cv) = require("leaf_const")?;
+    let leaf_const = parse_list::<f64>(cn, "leaf_const", cv)?;
+    let (nn, nv) = require("num_features")?;
+    let counts = parse_list::<usize>(nn, "num_features", nv)?;
+    for (key, line, len) in [
+        ("leaf_const", cn, leaf_const.len()),
+        ("num_features", nn, counts.len()),
+    ] {
+        if len != num_leaves {
+            return syntax(
+                line,
+                format!("`{key}` has {len} values, expected {num_leaves}"),
+            );
+        }
+    }
+    let (fln, flv) = require("leaf_features")?;
+    let (coln, colv) = require("leaf_coeff")?;
+    let features = parse_list::<u32>(fln, "leaf_features", flv)?;
+    let coeff = parse_list::<f64>(coln, "leaf_coeff", colv)?;
+    // `counts` comes from the text, so its sum is checked against the lists before it is used.
+    let total = counts.iter().try_fold(0usize, |a, &c| a.checked_add(c));
+    for (key, line, len) in [
+        ("leaf_features", fln, features.len()),
+        ("leaf_coeff", coln, coeff.len()),
+    ] {
+        if total != Some(len) {
+            return syntax(
+                line,
+                format!("`{key}` has {len} values, `num_features` adds up to {total:?}"),
+            );
+        }
+    }
+    if let Some(&bad) = features.iter().find(|&&x| x as usize >= num_features) {
+        return syntax(
+            fln,
+            format!("`leaf_features` names feature {bad}, the model has {num_features}"),
+        );
+    }
+    for (field, line, values) in [
+        ("leaf_const", cn, &leaf_const),
+        ("leaf_coeff", coln, &coeff),
+    ] {
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(ModelFileError::NonFinite {
+                line,
+                tree: tree_index,
+                field: field.to_string(),
+                index,
+                value: values[index],
+            });
+        }
+    }
+    let (mut leaf_features, mut leaf_coeff) = (Vec::new(), Vec::new());
+    let mut at = 0;
+    for &c in &counts {
+        leaf_features.push(features[at..at + c].to_vec());
+        leaf_coeff.push(coeff[at..at + c].to_vec());
+        at += c;
+    }
+    Ok(LinearLeaves {
+        leaf_const,
+        leaf_features,
+        leaf_coeff,
+    })
 }
 
 impl TreeEnsemble {
@@ -780,11 +1036,14 @@ mod tests {
                 leaf_weight: vec![1.5, 1.5],
                 leaf_count: vec![5, 5],
                 shrinkage: 0.1,
+                categorical: None,
+                linear: None,
             }],
             base_score: 0.0,
             feature_names: vec!["a".into(), "b".into()],
             feature_infos: vec!["none".into(), "[-1:1]".into()],
             objective: ObjectiveKind::Binary { sigmoid: 1.0 },
+            average_output: false,
         }
     }
 
@@ -820,36 +1079,84 @@ mod tests {
         );
     }
 
+    /// The line of the first `key=` line of `text`.
+    fn line_of(text: &str, key: &str) -> usize {
+        text.lines().position(|l| l.starts_with(key)).unwrap() + 1
+    }
+
     #[test]
-    fn unsupported_content_names_the_line() {
+    fn inconsistent_categorical_linear_and_class_content_names_the_line() {
         let s = stump().to_model_string().unwrap();
+        let syntax_line = |text: &str| match TreeEnsemble::from_model_str(text) {
+            Err(ModelFileError::Syntax { line, .. }) => line,
+            other => panic!("expected a syntax error, got {other:?}"),
+        };
+        // A categorical node needs category sets.
         let cat = s.replace("decision_type=10", "decision_type=11");
-        let line = cat
-            .lines()
-            .position(|l| l.starts_with("decision_type"))
-            .unwrap()
-            + 1;
-        match TreeEnsemble::from_model_str(&cat) {
-            Err(ModelFileError::Unsupported { line: l, .. }) => assert_eq!(l, line),
-            other => panic!("expected unsupported, got {other:?}"),
-        }
+        assert_eq!(syntax_line(&cat), line_of(&cat, "decision_type"));
+        // A set index past the sets, and boundaries that do not cover the words.
+        let cat = cat
+            .replace("num_cat=0", "num_cat=1")
+            .replace("\nthreshold=0.1", "\nthreshold=0")
+            .replace(
+                "is_linear=0",
+                "cat_boundaries=0 1\ncat_threshold=6\nis_linear=0",
+            );
+        let e = TreeEnsemble::from_model_str(&cat).unwrap();
+        // Categories 1 and 2 (bits of 6) go left; 0, 3, negative, NaN and unseen ones go right.
+        let tree = &e.trees[0];
+        let lefts: Vec<bool> = [1.0, 2.9, 0.0, 3.0, -1.0, f64::NAN, 33.0]
+            .iter()
+            .map(|&x| tree.goes_left(0, x))
+            .collect();
+        assert_eq!(lefts, [true, true, false, false, false, false, false]);
+        assert_eq!(
+            TreeEnsemble::from_model_str(&e.to_model_string().unwrap()).unwrap(),
+            e
+        );
+        let bad_set = cat.replace("\nthreshold=0", "\nthreshold=1");
+        assert!(TreeEnsemble::from_model_str(&bad_set).is_err());
+        let bad_bounds = cat.replace("cat_boundaries=0 1", "cat_boundaries=0 2");
+        assert!(TreeEnsemble::from_model_str(&bad_bounds).is_err());
+        let short = cat.replace("cat_boundaries=0 1", "cat_boundaries=0");
+        assert_eq!(syntax_line(&short), line_of(&short, "cat_boundaries"));
+        // The header's class count must match the objective's.
         let multi = s.replace("num_class=1", "num_class=3");
-        assert!(matches!(
-            TreeEnsemble::from_model_str(&multi),
-            Err(ModelFileError::Unsupported { line: 3, .. })
-        ));
-        let linear = s.replace("is_linear=0", "is_linear=1");
-        assert!(matches!(
-            TreeEnsemble::from_model_str(&linear),
-            Err(ModelFileError::Unsupported { .. })
-        ));
+        assert_eq!(syntax_line(&multi), 3);
         let obj = s.replace(
             "objective=binary sigmoid:1",
             "objective=multiclass num_class:3",
         );
+        assert_eq!(syntax_line(&obj), 3);
+        // A linear tree needs its leaf models, with as many values as `num_features` says.
+        let linear = s.replace("is_linear=0", "is_linear=1");
         assert!(matches!(
-            TreeEnsemble::from_model_str(&obj),
-            Err(ModelFileError::Unsupported { line: 7, .. })
+            TreeEnsemble::from_model_str(&linear),
+            Err(ModelFileError::Syntax { .. })
+        ));
+        let linear = linear.replace(
+            "is_linear=1",
+            "is_linear=1\nleaf_const=0.5 -1\nnum_features=1 0\nleaf_features=1  \nleaf_coeff=0.25  ",
+        );
+        let e = TreeEnsemble::from_model_str(&linear).unwrap();
+        assert_eq!(
+            e.trees[0].linear.as_ref().unwrap().leaf_coeff,
+            [vec![0.25], vec![]]
+        );
+        assert_eq!(
+            TreeEnsemble::from_model_str(&e.to_model_string().unwrap()).unwrap(),
+            e
+        );
+        let long = linear.replace("num_features=1 0", "num_features=9 0");
+        assert_eq!(syntax_line(&long), line_of(&long, "leaf_features"));
+        let huge = linear.replace("num_features=1 0", "num_features=18446744073709551615 1");
+        assert_eq!(syntax_line(&huge), line_of(&huge, "leaf_features"));
+        let far = linear.replace("leaf_features=1  ", "leaf_features=7  ");
+        assert_eq!(syntax_line(&far), line_of(&far, "leaf_features"));
+        let nan = linear.replace("leaf_coeff=0.25", "leaf_coeff=nan");
+        assert!(matches!(
+            TreeEnsemble::from_model_str(&nan),
+            Err(ModelFileError::NonFinite { .. })
         ));
         let sqrt = s.replace("objective=binary sigmoid:1", "objective=regression sqrt");
         assert!(TreeEnsemble::from_model_str(&sqrt).is_err());
@@ -869,7 +1176,7 @@ mod tests {
             assert!(again.contains(&format!("objective={name}\n")), "{name}");
             assert_eq!(TreeEnsemble::from_model_str(&again).unwrap(), e);
         }
-        for name in ["custom", "multiclass"] {
+        for name in ["custom", "multiclass_custom"] {
             let text = s.replace("objective=binary sigmoid:1", &format!("objective={name}"));
             match TreeEnsemble::from_model_str(&text) {
                 Err(ModelFileError::Unsupported { line: 7, message }) => {

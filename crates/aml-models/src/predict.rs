@@ -94,6 +94,9 @@ pub enum PredictError {
     /// The ensemble is structurally invalid.
     #[error("invalid ensemble: {0}")]
     InvalidEnsemble(String),
+    /// The ensemble uses a model feature the compiled layouts do not handle yet.
+    #[error("unsupported by the predictor: {0}")]
+    Unsupported(String),
     /// The ensemble exceeds the compact layout's limits.
     #[error("ensemble too large for the compact layout: {0}")]
     TooLarge(String),
@@ -176,6 +179,9 @@ impl Predictor {
     /// Compiles an ensemble; fails on an invalid ensemble instead of panicking later.
     pub fn new(ensemble: &TreeEnsemble) -> Result<Self, PredictError> {
         ensemble.validate().map_err(PredictError::InvalidEnsemble)?;
+        if let Some(what) = ensemble.beyond_plain_trees() {
+            return Err(PredictError::Unsupported(what.into()));
+        }
         let num_features = ensemble.num_features();
         if num_features > MAX_FEATURES {
             return Err(PredictError::TooLarge(format!(
@@ -872,6 +878,8 @@ mod tests {
                     leaf_weight: vec![0.0; 3],
                     leaf_count: vec![0; 3],
                     shrinkage: 1.0,
+                    categorical: None,
+                    linear: None,
                 },
                 Tree::constant(0.125, 3),
             ],
@@ -879,6 +887,7 @@ mod tests {
             feature_names: vec!["a".into(), "b".into()],
             feature_infos: vec!["none".into(), "none".into()],
             objective: ObjectiveKind::Binary { sigmoid: 1.0 },
+            average_output: false,
         }
     }
 

@@ -412,6 +412,7 @@ mod tests {
             feature_names: names.iter().map(|s| s.to_string()).collect(),
             feature_infos: vec!["none".into(); n],
             objective,
+            average_output: false,
         })
         .unwrap()
     }

@@ -52,7 +52,83 @@ impl MissingType {
 /// input with `|x| <= ZERO_THRESHOLD` into exactly `0.0` before walking the trees.
 pub const ZERO_THRESHOLD: f64 = 1e-35_f32 as f64;
 
-/// One regression tree with numerical splits (`x <= threshold` goes left).
+/// The category sets of a tree's categorical splits (LightGBM's `num_cat`, `cat_boundaries`,
+/// `cat_threshold`).
+///
+/// A categorical node's `threshold` is the index `i` of its set; the set is the bitset
+/// `bits[boundaries[i]..boundaries[i + 1]]` (bit `c % 32` of word `c / 32` is category `c`).
+/// A value goes left when it is a non-negative integer category in the set (the value is
+/// truncated towards zero first); NaN, negative values and categories past the set go right.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoricalSplits {
+    /// Whether each internal node splits on categories (bit 0 of LightGBM's `decision_type`).
+    pub is_categorical: Vec<bool>,
+    /// `num_cat + 1` offsets into `bits`, starting at 0 and non-decreasing.
+    pub boundaries: Vec<u32>,
+    /// The concatenated 32-bit words of every set.
+    pub bits: Vec<u32>,
+}
+
+impl CategoricalSplits {
+    /// Number of category sets (`num_cat`).
+    pub fn num_sets(&self) -> usize {
+        self.boundaries.len().saturating_sub(1)
+    }
+
+    /// Whether `x` falls in category set `set` (LightGBM's categorical decision: `true` = left).
+    #[inline]
+    pub fn contains(&self, set: usize, x: f64) -> bool {
+        if x.is_nan() {
+            return false;
+        }
+        // Truncation towards zero like C's `static_cast<int>`; huge values saturate and miss.
+        let category = x as i64;
+        if category < 0 {
+            return false;
+        }
+        let (start, end) = (
+            self.boundaries[set] as usize,
+            self.boundaries[set + 1] as usize,
+        );
+        let word = (category / 32) as usize;
+        word < end - start && (self.bits[start + word] >> (category % 32)) & 1 == 1
+    }
+}
+
+/// Linear models in the leaves of a tree (LightGBM's `linear_tree`): leaf `l` outputs
+/// `leaf_const[l] + sum_i leaf_coeff[l][i] * x[leaf_features[l][i]]`, added in that order,
+/// and its constant `leaf_value[l]` instead when one of those features is NaN.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearLeaves {
+    /// Constant term of each leaf.
+    pub leaf_const: Vec<f64>,
+    /// Features of each leaf's linear model.
+    pub leaf_features: Vec<Vec<u32>>,
+    /// Coefficients of each leaf's linear model, one per feature.
+    pub leaf_coeff: Vec<Vec<f64>>,
+}
+
+impl LinearLeaves {
+    /// Output of leaf `leaf` for `row`, or `fallback` when a feature of its model is NaN.
+    ///
+    /// Values with `|x| <= ZERO_THRESHOLD` count as `0.0`, as on the split path.
+    #[inline]
+    pub fn output<T: Copy + Into<f64>>(&self, leaf: usize, row: &[T], fallback: f64) -> f64 {
+        let mut out = self.leaf_const[leaf];
+        for (&f, &c) in self.leaf_features[leaf].iter().zip(&self.leaf_coeff[leaf]) {
+            let x: f64 = row[f as usize].into();
+            if x.is_nan() {
+                return fallback;
+            }
+            let x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
+            out += c * x;
+        }
+        out
+    }
+}
+
+/// One regression tree: numerical splits (`x <= threshold` goes left), optionally
+/// categorical splits and linear leaves.
 ///
 /// Invariants (checked by [`Tree::validate`]): every internal-node vector has
 /// `num_leaves - 1` entries, every leaf vector has `num_leaves` entries, leaf and
@@ -88,6 +164,12 @@ pub struct Tree {
     pub leaf_count: Vec<u64>,
     /// Learning rate applied to this tree when it was trained.
     pub shrinkage: f64,
+    /// Category sets when some node splits on categories; `None` for numerical trees.
+    #[serde(default)]
+    pub categorical: Option<CategoricalSplits>,
+    /// Leaf linear models (`is_linear=1`); `None` for constant leaves.
+    #[serde(default)]
+    pub linear: Option<LinearLeaves>,
 }
 
 impl Tree {
@@ -108,6 +190,8 @@ impl Tree {
             leaf_weight: vec![0.0],
             leaf_count: vec![count],
             shrinkage: 1.0,
+            categorical: None,
+            linear: None,
         }
     }
 
@@ -170,6 +254,12 @@ impl Tree {
                 "split_feature {f} out of range for {num_features} features"
             ));
         }
+        if let Some(c) = &self.categorical {
+            c.validate(&self.threshold)?;
+        }
+        if let Some(l) = &self.linear {
+            l.validate(nl, num_features)?;
+        }
         // Every internal node except the root and every leaf must be referenced exactly once.
         let mut seen_internal = vec![false; ni];
         let mut seen_leaf = vec![false; nl];
@@ -217,14 +307,28 @@ impl Tree {
         Ok(())
     }
 
+    /// Whether internal node `node` splits on categories.
+    #[inline]
+    pub fn is_categorical(&self, node: usize) -> bool {
+        self.categorical
+            .as_ref()
+            .is_some_and(|c| c.is_categorical[node])
+    }
+
     /// Decides the direction at internal node `node` for feature value `x`: `true` = left.
     ///
     /// Follows LightGBM's prediction path exactly: inputs with `|x| <= ZERO_THRESHOLD`
-    /// become `0.0` first (its dense-row conversion drops them), then the node's
-    /// missing-value rule applies, then `x <= threshold`.
+    /// become `0.0` first (its dense-row conversion drops them); a categorical node then
+    /// asks whether `x` is in its category set; a numerical node applies its
+    /// missing-value rule, then `x <= threshold`.
     #[inline]
     pub fn goes_left(&self, node: usize, x: f64) -> bool {
         let mut x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
+        if let Some(c) = &self.categorical {
+            if c.is_categorical[node] {
+                return c.contains(self.threshold[node] as usize, x);
+            }
+        }
         match self.missing_type[node] {
             MissingType::None => {
                 if x.is_nan() {
@@ -264,6 +368,81 @@ impl Tree {
             node = c as usize;
         }
     }
+
+    /// Output of the leaf `row` falls into: its constant, or its linear model for a linear tree.
+    pub fn output(&self, row: &[f64]) -> f64 {
+        let leaf = self.leaf_index(row);
+        match &self.linear {
+            Some(l) => l.output(leaf, row, self.leaf_value[leaf]),
+            None => self.leaf_value[leaf],
+        }
+    }
+}
+
+impl CategoricalSplits {
+    /// Checks the sets and that every categorical node's threshold names one.
+    fn validate(&self, threshold: &[f64]) -> Result<(), String> {
+        if self.is_categorical.len() != threshold.len() {
+            return Err(format!(
+                "{} categorical flags for {} internal nodes",
+                self.is_categorical.len(),
+                threshold.len()
+            ));
+        }
+        if self.boundaries.first() != Some(&0)
+            || self.boundaries.windows(2).any(|w| w[0] > w[1])
+            || *self.boundaries.last().unwrap_or(&0) as usize != self.bits.len()
+        {
+            return Err(format!(
+                "cat_boundaries {:?} do not split {} cat_threshold words",
+                self.boundaries,
+                self.bits.len()
+            ));
+        }
+        for (node, (&is_cat, &t)) in self.is_categorical.iter().zip(threshold).enumerate() {
+            if is_cat && !(t >= 0.0 && t.fract() == 0.0 && (t as usize) < self.num_sets()) {
+                return Err(format!(
+                    "categorical node {node} names category set {t}, the tree has {}",
+                    self.num_sets()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LinearLeaves {
+    /// Checks one model per leaf, matching lengths, known features and finite numbers.
+    fn validate(&self, num_leaves: usize, num_features: usize) -> Result<(), String> {
+        for (name, len) in [
+            ("leaf_const", self.leaf_const.len()),
+            ("leaf_features", self.leaf_features.len()),
+            ("leaf_coeff", self.leaf_coeff.len()),
+        ] {
+            if len != num_leaves {
+                return Err(format!("{name} has {len} leaves, expected {num_leaves}"));
+            }
+        }
+        for (leaf, (features, coeff)) in self.leaf_features.iter().zip(&self.leaf_coeff).enumerate()
+        {
+            if features.len() != coeff.len() {
+                return Err(format!(
+                    "leaf {leaf} has {} linear features and {} coefficients",
+                    features.len(),
+                    coeff.len()
+                ));
+            }
+            if let Some(&f) = features.iter().find(|&&f| f as usize >= num_features) {
+                return Err(format!(
+                    "leaf {leaf} linear feature {f} out of range for {num_features} features"
+                ));
+            }
+            if !self.leaf_const[leaf].is_finite() || coeff.iter().any(|c| !c.is_finite()) {
+                return Err(format!("leaf {leaf} linear model is not finite"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Transform applied to the raw ensemble output.
@@ -280,6 +459,8 @@ pub enum OutputTransform {
     Exp,
     /// `log(1 + exp(raw))` (cross_entropy_lambda).
     Log1pExp,
+    /// Softmax over the classes' raw scores (multiclass); a single score maps to itself.
+    Softmax,
 }
 
 impl OutputTransform {
@@ -290,6 +471,32 @@ impl OutputTransform {
             OutputTransform::Sigmoid { sigmoid } => 1.0 / (1.0 + (-sigmoid * raw).exp()),
             OutputTransform::Exp => raw.exp(),
             OutputTransform::Log1pExp => raw.exp().ln_1p(),
+            // One class: softmax of one score is 1, but the per-class path is the one to use.
+            OutputTransform::Softmax => raw,
+        }
+    }
+
+    /// Transforms the raw scores of one row's classes in place: softmax for multiclass,
+    /// the per-score transform otherwise (sigmoid per class for multiclassova).
+    pub fn apply_classes(self, raw: &mut [f64]) {
+        match self {
+            OutputTransform::Softmax => {
+                // LightGBM's order: subtract the maximum, exponentiate, divide by the sum.
+                let max = raw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let mut sum = 0.0;
+                for v in raw.iter_mut() {
+                    *v = (*v - max).exp();
+                    sum += *v;
+                }
+                for v in raw.iter_mut() {
+                    *v /= sum;
+                }
+            }
+            other => {
+                for v in raw.iter_mut() {
+                    *v = other.apply(*v);
+                }
+            }
         }
     }
 }
@@ -316,6 +523,18 @@ pub enum ObjectiveKind {
     LogLink(LogLinkObjective),
     /// `cross_entropy_lambda`: prediction `log(1 + exp(raw))`.
     CrossEntropyLambda,
+    /// `multiclass num_class:K`: one raw score per class, prediction softmax.
+    Multiclass {
+        /// Number of classes (`K >= 2`).
+        num_class: usize,
+    },
+    /// `multiclassova num_class:K sigmoid:S`: one-vs-all, a sigmoid per class.
+    MulticlassOva {
+        /// Number of classes (`K >= 2`).
+        num_class: usize,
+        /// Sigmoid scale.
+        sigmoid: f64,
+    },
 }
 
 /// LightGBM objectives with a log link: the prediction is `exp(raw)`.
@@ -399,11 +618,30 @@ impl ObjectiveKind {
             }
             ObjectiveKind::LogLink(_) => OutputTransform::Exp,
             ObjectiveKind::CrossEntropyLambda => OutputTransform::Log1pExp,
+            ObjectiveKind::Multiclass { .. } => OutputTransform::Softmax,
+            ObjectiveKind::MulticlassOva { sigmoid, .. } => {
+                OutputTransform::Sigmoid { sigmoid: *sigmoid }
+            }
+        }
+    }
+
+    /// Number of raw scores per row (`num_class`; 1 for every single-output objective).
+    pub fn num_class(&self) -> usize {
+        match self {
+            ObjectiveKind::Multiclass { num_class }
+            | ObjectiveKind::MulticlassOva { num_class, .. } => *num_class,
+            _ => 1,
         }
     }
 }
 
 /// An additive ensemble of regression trees: `raw(x) = base_score + sum_t tree_t(x)`.
+///
+/// A multiclass ensemble (`objective.num_class() == K > 1`) has one raw score per class:
+/// its trees come in iterations of `K`, and tree `t` adds to class `t % K`. With
+/// `average_output` (LightGBM's random forest) the raw score is still the sum, as LightGBM's
+/// `raw_score` and `pred_contrib` are; the prediction divides it by the number of iterations
+/// before the output transform.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeEnsemble {
     /// The trees, in boosting order.
@@ -416,6 +654,10 @@ pub struct TreeEnsemble {
     pub feature_infos: Vec<String>,
     /// Objective the ensemble was trained with.
     pub objective: ObjectiveKind,
+    /// Predictions divide the raw sum by the number of iterations (LightGBM's `average_output`,
+    /// `boosting=rf`).
+    #[serde(default)]
+    pub average_output: bool,
 }
 
 impl TreeEnsemble {
@@ -424,45 +666,116 @@ impl TreeEnsemble {
         self.feature_names.len()
     }
 
-    /// Raw score of one row via the reference traversal (no layout tricks); used as the oracle in tests.
+    /// Raw scores per row: the number of classes (1 except for multiclass objectives).
+    pub fn num_class(&self) -> usize {
+        self.objective.num_class()
+    }
+
+    /// Number of boosting iterations (trees per class).
+    pub fn num_iterations(&self) -> usize {
+        self.trees.len() / self.num_class()
+    }
+
+    /// Raw score of one row via the reference traversal (no layout tricks); used as the oracle
+    /// in tests. For a multiclass ensemble this is class 0's score (see
+    /// [`TreeEnsemble::predict_raw_reference_classes`]).
     pub fn predict_raw_reference(&self, row: &[f64]) -> f64 {
-        let mut s = self.base_score;
-        for t in &self.trees {
-            s += t.leaf_value[t.leaf_index(row)];
+        self.predict_raw_reference_classes(row)[0]
+    }
+
+    /// Raw score of every class for one row via the reference traversal: each class adds its
+    /// trees in order.
+    pub fn predict_raw_reference_classes(&self, row: &[f64]) -> Vec<f64> {
+        let k = self.num_class();
+        let mut s = vec![self.base_score; k];
+        for (i, t) in self.trees.iter().enumerate() {
+            s[i % k] += t.output(row);
         }
         s
     }
 
     /// The ensemble LightGBM predicts with for `start_iteration` and `num_iteration`
-    /// (one tree per iteration): trees `start..start + num`, clipped to the trees there
-    /// are; `num_iteration` `None` means all from `start_iteration` on. An early-stopped
-    /// model is predicted as LightGBM does with `num_iteration = best_iteration`.
+    /// (`num_class` trees per iteration): iterations `start..start + num`, clipped to the
+    /// iterations there are; `num_iteration` `None` means all from `start_iteration` on. An
+    /// early-stopped model is predicted as LightGBM does with `num_iteration = best_iteration`.
     pub fn select_iterations(
         &self,
         start_iteration: usize,
         num_iteration: Option<usize>,
     ) -> TreeEnsemble {
-        let start = start_iteration.min(self.trees.len());
+        let k = self.num_class();
+        let iterations = self.num_iterations();
+        let start = start_iteration.min(iterations);
         let end = match num_iteration {
-            Some(n) => start.saturating_add(n).min(self.trees.len()),
-            None => self.trees.len(),
+            Some(n) => start.saturating_add(n).min(iterations),
+            None => iterations,
         };
         TreeEnsemble {
-            trees: self.trees[start..end].to_vec(),
+            trees: self.trees[start * k..end * k].to_vec(),
             base_score: self.base_score,
             feature_names: self.feature_names.clone(),
             feature_infos: self.feature_infos.clone(),
             objective: self.objective.clone(),
+            average_output: self.average_output,
         }
     }
 
-    /// Applies the objective's output transform to a raw score.
-    pub fn transform(&self, raw: f64) -> f64 {
-        self.objective.transform().apply(raw)
+    /// The divisor of the raw score before the output transform: the number of iterations
+    /// for `average_output` (random forest), 1 otherwise.
+    pub fn output_divisor(&self) -> f64 {
+        if self.average_output && self.num_iterations() > 0 {
+            self.num_iterations() as f64
+        } else {
+            1.0
+        }
     }
 
-    /// Validates every tree against the feature count.
+    /// The prediction for a raw score of a single-output ensemble: averaged for
+    /// `average_output`, then the objective's output transform.
+    pub fn transform(&self, raw: f64) -> f64 {
+        self.objective
+            .transform()
+            .apply(raw / self.output_divisor())
+    }
+
+    /// The predictions for one row's raw class scores, in place: averaged for `average_output`,
+    /// then the objective's transform (softmax across classes for multiclass).
+    pub fn transform_classes(&self, raw: &mut [f64]) {
+        let divisor = self.output_divisor();
+        if divisor != 1.0 {
+            for v in raw.iter_mut() {
+                *v /= divisor;
+            }
+        }
+        self.objective.transform().apply_classes(raw);
+    }
+
+    /// The first thing this ensemble uses beyond single-output numerical trees with constant
+    /// leaves (multiclass, `average_output`, categorical splits, linear trees), named for an
+    /// error message; `None` for plain trees.
+    pub fn beyond_plain_trees(&self) -> Option<&'static str> {
+        if self.num_class() > 1 {
+            Some("multiclass ensembles")
+        } else if self.average_output {
+            Some("average_output (random forest)")
+        } else if self.trees.iter().any(|t| t.categorical.is_some()) {
+            Some("categorical splits")
+        } else if self.trees.iter().any(|t| t.linear.is_some()) {
+            Some("linear trees")
+        } else {
+            None
+        }
+    }
+
+    /// Validates every tree against the feature count, and the tree count against the classes.
     pub fn validate(&self) -> Result<(), String> {
+        let k = self.num_class();
+        if k == 0 || self.trees.len() % k != 0 {
+            return Err(format!(
+                "{} trees is not a whole number of iterations of {k} classes",
+                self.trees.len()
+            ));
+        }
         if self.feature_infos.len() != self.feature_names.len() {
             return Err(format!(
                 "{} feature_infos for {} feature_names",

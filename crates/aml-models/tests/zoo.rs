@@ -1,17 +1,17 @@
 //! The LightGBM model zoo (issue 12): fixtures from `scripts/fixtures_zoo.py`.
 //!
-//! Every `zoo_*` case is in exactly one of two lists, which describe what this
-//! crate does today and are the checklist for the rest of issue 12:
-//! - [`SUPPORTED`]: loads, raw scores equal LightGBM's bit for bit, and the output
-//!   transform equals LightGBM's prediction within 1e-12;
-//! - [`REFUSED_TODAY`]: loading fails with an `Unsupported` error that names the
-//!   line (checked against the file) and what is unsupported.
+//! Every `zoo_*` case parses, and the reference walk (`TreeEnsemble::predict_raw_reference_classes`)
+//! gives LightGBM's raw score of every class bit for bit, on the f64 inputs and on the inputs
+//! cast to f32. Every case is also in exactly one of two lists:
+//! - [`SUPPORTED`]: the compiled predictor loads it, its raw scores equal LightGBM's bit for
+//!   bit, and the output transform equals LightGBM's prediction within 1e-12;
+//! - [`PREDICTOR_PENDING`]: the predictor refuses it by name (`PredictError::Unsupported`).
 //!
-//! Moving a case from `REFUSED_TODAY` to `SUPPORTED` is the way to record progress.
+//! Moving a case from `PREDICTOR_PENDING` to `SUPPORTED` is the way to record progress.
 
 mod common;
 
-use aml_models::{parse_model, write_model, GbdtModel, ModelError, ModelFileError, TreeEnsemble};
+use aml_models::{parse_model, write_model, GbdtModel, ModelError, PredictError, TreeEnsemble};
 use common::{fixtures, read, read_tsv};
 
 /// Cases that load and predict exactly, on the f64 inputs and on the inputs cast to f32.
@@ -37,14 +37,23 @@ const SUPPORTED: &[&str] = &[
     "zoo_cross_entropy_lambda",
 ];
 
-/// Cases refused today: (case, start of the line the error must name, text the message must contain).
-const REFUSED_TODAY: &[(&str, &str, &str)] = &[
-    ("zoo_multiclass", "num_class=3", "multiclass"),
-    ("zoo_multiclassova", "num_class=3", "multiclass"),
-    ("zoo_categorical", "cat_boundaries=", "categorical splits"),
-    ("zoo_rf", "average_output", "random forest"),
-    ("zoo_linear_tree", "leaf_const=", "linear trees"),
+/// Cases the compiled predictor refuses today: (case, what the error must name).
+const PREDICTOR_PENDING: &[(&str, &str)] = &[
+    ("zoo_multiclass", "multiclass"),
+    ("zoo_multiclassova", "multiclass"),
+    ("zoo_categorical", "categorical splits"),
+    ("zoo_rf", "average_output"),
+    ("zoo_linear_tree", "linear trees"),
 ];
+
+/// Every zoo case.
+fn all_cases() -> Vec<&'static str> {
+    SUPPORTED
+        .iter()
+        .copied()
+        .chain(PREDICTOR_PENDING.iter().map(|(c, _)| *c))
+        .collect()
+}
 
 /// A `<case>.meta.tsv` value.
 fn meta(case: &str, key: &str) -> usize {
@@ -75,7 +84,7 @@ fn every_zoo_case_is_listed_exactly_once() {
     let mut listed: Vec<String> = SUPPORTED
         .iter()
         .map(|c| c.to_string())
-        .chain(REFUSED_TODAY.iter().map(|(c, _, _)| c.to_string()))
+        .chain(PREDICTOR_PENDING.iter().map(|(c, _)| c.to_string()))
         .collect();
     listed.sort();
     assert_eq!(listed, on_disk);
@@ -83,16 +92,73 @@ fn every_zoo_case_is_listed_exactly_once() {
 
 /// The ensemble LightGBM predicts with for `case`: the first `best_iteration` iterations
 /// of an early-stopped model, all of them otherwise.
-fn ensemble_for(case: &str, model: &GbdtModel) -> TreeEnsemble {
+fn ensemble_for(case: &str, e: &TreeEnsemble) -> TreeEnsemble {
     let best = meta(case, "best_iteration");
-    let e = model.ensemble();
     if best == 0 {
         return e.select_iterations(0, None);
     }
-    assert!(best < e.trees.len(), "{case}: best_iteration {best}");
+    let k = e.num_class();
+    assert!(best < e.num_iterations(), "{case}: best_iteration {best}");
     let selected = e.select_iterations(0, Some(best));
-    assert_eq!(selected.trees[..], e.trees[..best], "{case}");
+    assert_eq!(selected.trees[..], e.trees[..best * k], "{case}");
     selected
+}
+
+/// The reference walk of every case equals LightGBM's raw score of every class bit for bit
+/// (f64 inputs and inputs cast to f32), and the per-class transform equals its prediction;
+/// the re-saved text parses back to the same ensemble.
+#[test]
+fn reference_walk_matches_lightgbm_for_every_case() {
+    let mut failures = Vec::new();
+    for case in all_cases() {
+        let text = read(&format!("{case}.model.txt"));
+        let file = match parse_model(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                failures.push(format!("{case}: fails to parse: {e}"));
+                continue;
+            }
+        };
+        let k = meta(case, "num_class");
+        assert_eq!(file.ensemble.num_class(), k, "{case}");
+        let ensemble = ensemble_for(case, &file.ensemble);
+        let (names, rows) = read_tsv(&format!("{case}.inputs.tsv"));
+        assert_eq!(names, ensemble.feature_names, "{case}: feature names");
+        let (_, preds) = read_tsv(&format!("{case}.preds.tsv"));
+        for (i, (row, want)) in rows.iter().zip(&preds).enumerate() {
+            let (want_raw, want_pred, want_raw32) = (&want[..k], &want[k..2 * k], &want[2 * k..]);
+            let raw = ensemble.predict_raw_reference_classes(row);
+            let row32: Vec<f64> = row.iter().map(|&v| f64::from(v as f32)).collect();
+            let raw32 = ensemble.predict_raw_reference_classes(&row32);
+            let mut pred = want_raw.to_vec();
+            ensemble.transform_classes(&mut pred);
+            for c in 0..k {
+                if raw[c].to_bits() != want_raw[c].to_bits() {
+                    failures.push(format!(
+                        "{case} row {i} class {c}: raw {} vs LightGBM {}",
+                        raw[c], want_raw[c]
+                    ));
+                } else if raw32[c].to_bits() != want_raw32[c].to_bits() {
+                    failures.push(format!(
+                        "{case} row {i} class {c}: raw on f32 inputs {} vs LightGBM {}",
+                        raw32[c], want_raw32[c]
+                    ));
+                } else if !close(pred[c], want_pred[c], 1e-12) {
+                    failures.push(format!(
+                        "{case} row {i} class {c}: transform {} vs LightGBM {}",
+                        pred[c], want_pred[c]
+                    ));
+                }
+            }
+        }
+        let ours = write_model(&file.ensemble, &file.parameters).unwrap();
+        match parse_model(&ours) {
+            Ok(back) if back.ensemble == file.ensemble => {}
+            Ok(_) => failures.push(format!("{case}: re-saved ensemble differs")),
+            Err(e) => failures.push(format!("{case}: re-saved text: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Checks one supported case; `Err` describes the first difference from LightGBM.
@@ -100,7 +166,7 @@ fn check_supported(case: &str) -> Result<(), String> {
     let text = read(&format!("{case}.model.txt"));
     let model = GbdtModel::from_model_str(&text).map_err(|e| format!("fails to load: {e}"))?;
     assert_eq!(meta(case, "num_class"), 1, "{case}");
-    let ensemble = ensemble_for(case, &model);
+    let ensemble = ensemble_for(case, model.ensemble());
     let predictor = ensemble.predictor().unwrap();
     let (names, rows) = read_tsv(&format!("{case}.inputs.tsv"));
     assert_eq!(names, ensemble.feature_names, "{case}: feature names");
@@ -160,31 +226,19 @@ fn supported_cases_match_lightgbm() {
 }
 
 #[test]
-fn refused_cases_name_the_line_and_the_feature() {
-    for &(case, line_start, what) in REFUSED_TODAY {
+fn pending_cases_are_refused_by_the_predictor_by_name() {
+    for &(case, what) in PREDICTOR_PENDING {
         let text = read(&format!("{case}.model.txt"));
-        let err = match GbdtModel::from_model_str(&text) {
-            Ok(_) => panic!("{case}: loads now: move it to SUPPORTED"),
-            Err(e) => e,
-        };
-        let shown = err.to_string();
-        let ModelError::Parse {
-            source: ModelFileError::Unsupported { line, message },
-            ..
-        } = err
-        else {
-            panic!("{case}: expected an Unsupported error, got {shown}");
-        };
-        let named = text.lines().nth(line - 1).unwrap_or("");
-        assert!(
-            named.starts_with(line_start),
-            "{case}: error names line {line} `{named}`, expected a `{line_start}` line"
-        );
-        assert!(
-            message.contains(what),
-            "{case}: message `{message}` does not name `{what}`"
-        );
-        assert!(shown.contains(&format!("line {line}")), "{case}: {shown}");
+        match GbdtModel::from_model_str(&text) {
+            Ok(_) => panic!("{case}: the predictor loads it now: move it to SUPPORTED"),
+            Err(ModelError::Predict(PredictError::Unsupported(message))) => {
+                assert!(
+                    message.contains(what),
+                    "{case}: `{message}` does not name `{what}`"
+                )
+            }
+            Err(e) => panic!("{case}: expected PredictError::Unsupported, got {e}"),
+        }
     }
 }
 
@@ -193,11 +247,7 @@ fn refused_cases_name_the_line_and_the_feature() {
 /// trees, which LightGBM cannot explain, have none.
 #[test]
 fn contrib_fixtures_have_lightgbm_layout() {
-    for case in SUPPORTED
-        .iter()
-        .copied()
-        .chain(REFUSED_TODAY.iter().map(|(c, _, _)| *c))
-    {
+    for case in all_cases() {
         let has = meta(case, "contrib") == 1;
         let path = fixtures().join(format!("{case}.contrib.tsv"));
         assert_eq!(path.exists(), has, "{case}");

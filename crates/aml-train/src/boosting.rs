@@ -343,6 +343,7 @@ impl<'a> Booster<'a> {
                 .map(|m| m.feature_info())
                 .collect(),
             objective,
+            average_output: false,
         };
         TrainOutput {
             ensemble,

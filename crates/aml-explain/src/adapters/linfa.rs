@@ -68,6 +68,7 @@ where
         feature_names: feature_names(MODEL, names, nf)?,
         feature_infos: vec!["none".to_string(); nf],
         objective: ObjectiveKind::Regression,
+        average_output: false,
     };
     ensemble
         .validate()

@@ -112,6 +112,7 @@ pub fn random_forest_classifier_to_ensemble<M: Serialize>(
         feature_names: feature_names(MODEL, names, nf)?,
         feature_infos: vec!["none".to_string(); nf],
         objective: ObjectiveKind::Regression,
+        average_output: false,
     };
     ensemble.validate().map_err(conversion)?;
     Ok(ensemble)

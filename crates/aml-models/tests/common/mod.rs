@@ -117,6 +117,7 @@ pub fn random_ensemble(seed: u64, with_base: bool) -> TreeEnsemble {
             })
             .collect(),
         objective,
+        average_output: false,
     }
 }
 
