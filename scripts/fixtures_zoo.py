@@ -187,6 +187,13 @@ def main():
     if not 0 < es.best_iteration < es.current_iteration():
         sys.exit(f"early stopping did not stop early: best {es.best_iteration} of {es.current_iteration()}")
     add("zoo_early_stopped", es, best_iteration=es.best_iteration)
+    add("zoo_regression_sqrt", fit({"objective": "regression", "reg_sqrt": True}, y_reg))
+
+    def logistic_objective(preds, train_set):  # a custom objective: no `objective=` line is written
+        p = 1.0 / (1.0 + np.exp(-preds))
+        return p - train_set.get_label(), p * (1.0 - p)
+
+    add("zoo_custom_objective", fit({"objective": logistic_objective}, y_bin))
 
     total = 0
     for name, (booster, num_class, best, categorical) in cases.items():

@@ -127,9 +127,13 @@ fn join_display<T: std::fmt::Display>(v: &[T]) -> String {
     out
 }
 
-/// The `objective=` header value for an objective.
+/// The `objective=` header value for an objective (empty for a custom objective, which
+/// LightGBM writes without an `objective=` line).
 pub fn objective_string(objective: &ObjectiveKind) -> String {
     match objective {
+        ObjectiveKind::Custom => String::new(),
+        ObjectiveKind::Sqrt(None) => "regression sqrt".to_string(),
+        ObjectiveKind::Sqrt(Some(o)) => format!("{} sqrt", o.name()),
         ObjectiveKind::Binary { sigmoid } => format!("binary sigmoid:{}", format_f64(*sigmoid)),
         ObjectiveKind::LambdaRank => "lambdarank".to_string(),
         ObjectiveKind::Regression => "regression".to_string(),
@@ -167,17 +171,15 @@ fn parse_objective(line: usize, value: &str) -> Result<ObjectiveKind> {
             sigmoid: parse_sigmoid(line, tokens)?,
         }),
         "lambdarank" => Ok(ObjectiveKind::LambdaRank),
-        "regression" | "regression_l2" => {
-            if let Some(tok) = tokens.find(|t| *t == "sqrt") {
-                return unsupported(
-                    line,
-                    format!("objective option `{tok}` (square-root transformed regression)"),
-                );
-            }
-            Ok(ObjectiveKind::Regression)
-        }
+        "regression" | "regression_l2" => Ok(if tokens.any(|t| t == "sqrt") {
+            ObjectiveKind::Sqrt(None)
+        } else {
+            ObjectiveKind::Regression
+        }),
         "cross_entropy" => Ok(ObjectiveKind::CrossEntropy),
         "cross_entropy_lambda" => Ok(ObjectiveKind::CrossEntropyLambda),
+        // LightGBM reads `custom` as "no objective function": the raw score is the prediction.
+        "custom" => Ok(ObjectiveKind::Custom),
         "multiclass" | "multiclassova" => {
             let options: Vec<&str> = tokens.collect();
             let num_class = options
@@ -203,7 +205,13 @@ fn parse_objective(line: usize, value: &str) -> Result<ObjectiveKind> {
         "" => syntax(line, "empty objective"),
         other => {
             if let Some(&o) = IdentityObjective::ALL.iter().find(|o| o.name() == other) {
-                Ok(ObjectiveKind::Identity(o))
+                // LightGBM's `sqrt` option transforms the predictions of the L2 family only.
+                let sqrt = tokens.any(|t| t == "sqrt") && o != IdentityObjective::RankXendcg;
+                Ok(if sqrt {
+                    ObjectiveKind::Sqrt(Some(o))
+                } else {
+                    ObjectiveKind::Identity(o)
+                })
             } else if let Some(&o) = LogLinkObjective::ALL.iter().find(|o| o.name() == other) {
                 Ok(ObjectiveKind::LogLink(o))
             } else {
@@ -296,7 +304,9 @@ pub fn write_model(ensemble: &TreeEnsemble, parameters: &[String]) -> Result<Str
         "tree\nversion=v4\nnum_class={k}\nnum_tree_per_iteration={k}\nlabel_index=0"
     );
     let _ = writeln!(out, "max_feature_idx={}", n - 1);
-    let _ = writeln!(out, "objective={}", objective_string(&ensemble.objective));
+    if ensemble.objective != ObjectiveKind::Custom {
+        let _ = writeln!(out, "objective={}", objective_string(&ensemble.objective));
+    }
     if ensemble.average_output {
         out.push_str("average_output\n");
     }
@@ -332,7 +342,25 @@ pub fn default_parameters(ensemble: &TreeEnsemble) -> Vec<String> {
             p.push("[objective: binary]".into());
             p.push(format!("[sigmoid: {}]", format_f64(*sigmoid)));
         }
+        ObjectiveKind::Custom => p.push("[objective: custom]".into()),
+        ObjectiveKind::Sqrt(base) => {
+            let name = base.map_or("regression", IdentityObjective::name);
+            p.push(format!("[objective: {name}]"));
+            p.push("[reg_sqrt: 1]".into());
+        }
+        ObjectiveKind::Multiclass { num_class } => {
+            p.push("[objective: multiclass]".into());
+            p.push(format!("[num_class: {num_class}]"));
+        }
+        ObjectiveKind::MulticlassOva { num_class, sigmoid } => {
+            p.push("[objective: multiclassova]".into());
+            p.push(format!("[num_class: {num_class}]"));
+            p.push(format!("[sigmoid: {}]", format_f64(*sigmoid)));
+        }
         other => p.push(format!("[objective: {}]", objective_string(other))),
+    }
+    if ensemble.average_output {
+        p[0] = "[boosting: rf]".to_string();
     }
     p.push(format!("[num_iterations: {}]", ensemble.num_iterations()));
     p
@@ -522,11 +550,8 @@ pub fn parse_model(text: &str) -> Result<ModelFile> {
         line: mfi_line,
         message: "max_feature_idx too large".into(),
     })?;
-    let objective = objective.ok_or_else(|| {
-        ModelFileError::UnexpectedEnd(
-            "no `objective` header (custom objectives are unsupported)".into(),
-        )
-    })?;
+    // LightGBM writes no `objective=` line for a custom objective and predicts the raw score.
+    let objective = objective.unwrap_or(ObjectiveKind::Custom);
     // The header's class counts must agree with the objective's: the trees are read in
     // iterations of `num_tree_per_iteration`, one per class.
     for (field, value) in [
@@ -1158,8 +1183,40 @@ mod tests {
             TreeEnsemble::from_model_str(&nan),
             Err(ModelFileError::NonFinite { .. })
         ));
-        let sqrt = s.replace("objective=binary sigmoid:1", "objective=regression sqrt");
-        assert!(TreeEnsemble::from_model_str(&sqrt).is_err());
+    }
+
+    #[test]
+    fn sqrt_regression_and_custom_objectives_load_like_lightgbm() {
+        let s = stump().to_model_string().unwrap();
+        for (line, objective) in [
+            ("objective=regression sqrt", ObjectiveKind::Sqrt(None)),
+            (
+                "objective=huber sqrt",
+                ObjectiveKind::Sqrt(Some(IdentityObjective::Huber)),
+            ),
+        ] {
+            let text = s.replace("objective=binary sigmoid:1", line);
+            let e = TreeEnsemble::from_model_str(&text).unwrap();
+            assert_eq!(e.objective, objective);
+            assert_eq!(e.transform(-3.0), -9.0);
+            assert_eq!(e.transform(0.5), 0.25);
+            let again = e.to_model_string().unwrap();
+            assert!(again.contains(&format!("{line}\n")), "{again}");
+        }
+        // No objective line: a custom objective, predicted as the raw score and written back
+        // without an objective line.
+        let custom = s.replace("objective=binary sigmoid:1\n", "");
+        let named = s.replace("objective=binary sigmoid:1", "objective=custom");
+        assert_eq!(
+            TreeEnsemble::from_model_str(&named).unwrap().objective,
+            ObjectiveKind::Custom
+        );
+        let e = TreeEnsemble::from_model_str(&custom).unwrap();
+        assert_eq!(e.objective, ObjectiveKind::Custom);
+        assert_eq!(e.transform(-3.0), -3.0);
+        let again = e.to_model_string().unwrap();
+        assert!(!again.contains("objective="), "{again}");
+        assert_eq!(TreeEnsemble::from_model_str(&again).unwrap(), e);
     }
 
     #[test]
@@ -1176,7 +1233,7 @@ mod tests {
             assert!(again.contains(&format!("objective={name}\n")), "{name}");
             assert_eq!(TreeEnsemble::from_model_str(&again).unwrap(), e);
         }
-        for name in ["custom", "multiclass_custom"] {
+        for name in ["my_objective", "multiclass_custom"] {
             let text = s.replace("objective=binary sigmoid:1", &format!("objective={name}"));
             match TreeEnsemble::from_model_str(&text) {
                 Err(ModelFileError::Unsupported { line: 7, message }) => {

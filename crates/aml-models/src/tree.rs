@@ -461,6 +461,8 @@ pub enum OutputTransform {
     Log1pExp,
     /// Softmax over the classes' raw scores (multiclass); a single score maps to itself.
     Softmax,
+    /// `sign(raw) * raw^2`: undoes the `sqrt` label transform of a regression objective.
+    SignedSquare,
 }
 
 impl OutputTransform {
@@ -473,6 +475,15 @@ impl OutputTransform {
             OutputTransform::Log1pExp => raw.exp().ln_1p(),
             // One class: softmax of one score is 1, but the per-class path is the one to use.
             OutputTransform::Softmax => raw,
+            OutputTransform::SignedSquare => {
+                if raw > 0.0 {
+                    raw * raw
+                } else if raw < 0.0 {
+                    -(raw * raw)
+                } else {
+                    0.0
+                }
+            }
         }
     }
 
@@ -528,6 +539,12 @@ pub enum ObjectiveKind {
         /// Number of classes (`K >= 2`).
         num_class: usize,
     },
+    /// A regression objective trained on square-rooted labels (LightGBM's `sqrt` option, written
+    /// as `objective=<name> sqrt`): the prediction is `sign(raw) * raw^2`. `None` is `regression`
+    /// (L2); the others are `regression_l1`, `huber`, `fair`, `quantile` and `mape`.
+    Sqrt(Option<IdentityObjective>),
+    /// A custom objective: LightGBM writes no `objective=` line, and predicts the raw score.
+    Custom,
     /// `multiclassova num_class:K sigmoid:S`: one-vs-all, a sigmoid per class.
     MulticlassOva {
         /// Number of classes (`K >= 2`).
@@ -613,9 +630,11 @@ impl ObjectiveKind {
         match self {
             ObjectiveKind::Binary { sigmoid } => OutputTransform::Sigmoid { sigmoid: *sigmoid },
             ObjectiveKind::CrossEntropy => OutputTransform::Sigmoid { sigmoid: 1.0 },
-            ObjectiveKind::LambdaRank | ObjectiveKind::Regression | ObjectiveKind::Identity(_) => {
-                OutputTransform::Identity
-            }
+            ObjectiveKind::LambdaRank
+            | ObjectiveKind::Regression
+            | ObjectiveKind::Identity(_)
+            | ObjectiveKind::Custom => OutputTransform::Identity,
+            ObjectiveKind::Sqrt(_) => OutputTransform::SignedSquare,
             ObjectiveKind::LogLink(_) => OutputTransform::Exp,
             ObjectiveKind::CrossEntropyLambda => OutputTransform::Log1pExp,
             ObjectiveKind::Multiclass { .. } => OutputTransform::Softmax,

@@ -35,6 +35,8 @@ const SUPPORTED: &[&str] = &[
     "zoo_gamma",
     "zoo_tweedie",
     "zoo_cross_entropy_lambda",
+    "zoo_regression_sqrt",
+    "zoo_custom_objective",
 ];
 
 /// Cases the compiled predictor refuses today: (case, what the error must name).
