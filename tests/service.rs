@@ -4,7 +4,7 @@
 mod service_support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 

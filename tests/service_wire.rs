@@ -18,7 +18,7 @@ use aml_miner::pipeline::{self, BatchInput, KeySource, ScoreOptions};
 use aml_miner::service::client::{request, Connection, Response};
 use aml_miner::service::request::batch_to_json;
 use aml_miner::service::server::UPLOAD_FILES;
-use aml_miner::service::ServiceLimits;
+use aml_miner::service::{ServiceLimits, ROUTES};
 use serde::Deserialize;
 use serde_json::Value;
 use service_support::server::{start_with, Server};
@@ -701,4 +701,14 @@ fn cors_is_off_by_default_and_configurable() {
         )
         .unwrap();
     assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
+#[test]
+fn docs_api_md_documents_every_route() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/api.md")).unwrap();
+    for route in ROUTES {
+        let heading = format!("`{} {}", route.method, route.path);
+        assert!(doc.contains(&heading), "docs/api.md lacks {heading}`");
+    }
 }
