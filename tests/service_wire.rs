@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use aml_core::submission::{files, read_cluster_scores, read_rankings, read_scores};
 use aml_core::synth::{write_batch, SynthConfig};
-use aml_miner::pipeline::{self, BatchInput, KeySource, ScoreOptions};
+use aml_miner::pipeline::ScoreOptions;
 use aml_miner::service::client::{request, Connection, Response};
 use aml_miner::service::request::batch_to_json;
 use aml_miner::service::server::UPLOAD_FILES;
@@ -22,7 +22,7 @@ use aml_miner::service::{ServiceLimits, ROUTES};
 use serde::Deserialize;
 use serde_json::Value;
 use service_support::server::{start_with, Server};
-use service_support::{fixture, TIMESTAMP};
+use service_support::{fixture, score_day, TIMESTAMP};
 
 // ---- The template's response models (pydantic), field for field. Unknown fields are allowed. ----
 
@@ -465,16 +465,7 @@ fn upload_day() -> &'static (PathBuf, PathBuf) {
         };
         let day = write_batch(&f.root.path().join("upload-day"), &config, 3).unwrap();
         let out = f.root.path().join("upload-submission");
-        pipeline::score_batch(
-            BatchInput::Dir(&day),
-            &f.bundle,
-            &out,
-            &pipeline::development_key(),
-            KeySource::Development,
-            &ScoreOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        score_day(&day, &f.bundle, &out, &ScoreOptions::default());
         (day, out)
     })
 }
