@@ -13,16 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use aml_core::submission::{files, read_cluster_scores, read_rankings, read_scores};
-use aml_core::synth::{write_batch, SynthConfig};
-use aml_miner::pipeline::ScoreOptions;
 use aml_miner::service::client::{request, Connection, Response};
 use aml_miner::service::request::batch_to_json;
-use aml_miner::service::server::UPLOAD_FILES;
 use aml_miner::service::{ServiceLimits, ROUTES};
 use serde::Deserialize;
 use serde_json::Value;
 use service_support::server::{start_with, Server};
-use service_support::{fixture, score_day, TIMESTAMP};
+use service_support::upload::{day_parts, multipart, upload_day, BOUNDARY};
+use service_support::{fixture, TIMESTAMP};
 
 // ---- The template's response models (pydantic), field for field. Unknown fields are allowed. ----
 
@@ -448,52 +446,6 @@ fn decompression_bombs_are_refused_with_413() {
     );
     assert_eq!(r.status, 422, "{}", r.text());
     assert_eq!(small.state.metrics.alerts_scored(), 0);
-}
-
-/// A labelless day (the upload carries the five batch files) and its `score_batch` submission.
-fn upload_day() -> &'static (PathBuf, PathBuf) {
-    static DAY: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    DAY.get_or_init(|| {
-        let f = fixture();
-        let config = SynthConfig {
-            n_alerts: 150,
-            n_addresses: 1_500,
-            n_flows: 4_000,
-            date: "2025-10-01".into(),
-            with_labels: false,
-            ..SynthConfig::small()
-        };
-        let day = write_batch(&f.root.path().join("upload-day"), &config, 3).unwrap();
-        let out = f.root.path().join("upload-submission");
-        score_day(&day, &f.bundle, &out, &ScoreOptions::default());
-        (day, out)
-    })
-}
-
-const BOUNDARY: &str = "aml-miner-test-boundary-7MA4YWxkTrZu0gW";
-
-/// A multipart/form-data body with one part per `(name, file name, bytes)`.
-fn multipart(parts: &[(&str, &str, Vec<u8>)]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, file_name, bytes) in parts {
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
-
-fn day_parts(day: &Path) -> Vec<(&'static str, &'static str, Vec<u8>)> {
-    UPLOAD_FILES
-        .iter()
-        .map(|f| (*f, *f, std::fs::read(day.join(f)).unwrap()))
-        .collect()
 }
 
 fn upload(server: &Server, body: &[u8]) -> Response {

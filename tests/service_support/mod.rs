@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod upload;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
