@@ -595,13 +595,10 @@ fn score_uploaded(
             "alerts.parquet: no alerts to score",
         ));
     }
-    let hash = |path: &std::path::Path| {
-        aml_core::io::sha256_file(path)
-            .map_err(|e| ApiError::internal(&e, "the upload could not be hashed"))
-    };
-    let input_hash = hash(&dir.join(aml_core::batch::files::ALERTS))?;
-    let batch_hash = aml_core::io::input_hash(dir)
-        .map_err(|e| ApiError::internal(&e, "the upload could not be hashed"))?;
+    let hashed = |e: std::io::Error| ApiError::internal(&e, "the upload could not be hashed");
+    let input_hash =
+        aml_core::io::sha256_file(&dir.join(aml_core::batch::files::ALERTS)).map_err(hashed)?;
+    let batch_hash = aml_core::io::input_hash(dir).map_err(hashed)?;
     checkpoint()?;
     let scored = pipeline::score_rows(&batch, &state.bundle, &ScoreOptions::default(), &mut |_| {})
         .map_err(scoring_error)?;
