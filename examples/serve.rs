@@ -2,12 +2,16 @@
 //!
 //! ```text
 //! cargo run --release --example serve -- --models DIR --store DIR [--addr 127.0.0.1:8000] [--max-body BYTES]
-//!     [--header-timeout SECS] [--request-timeout SECS] [--scoring-jobs N] [--scoring-queue N]
-//!     [--retry-after SECS] [--max-connections N] [--shutdown-grace SECS]
+//!     [--max-upload BYTES] [--header-timeout SECS] [--request-timeout SECS] [--scoring-jobs N]
+//!     [--scoring-queue N] [--retry-after SECS] [--max-connections N] [--shutdown-grace SECS]
+//!     [--cors-origin ORIGIN ...]
 //! ```
+//! The default address listens on the loopback interface only; `--addr 0.0.0.0:8000` (IPv4) or
+//! `--addr [::]:8000` binds every interface, as a validator on another machine needs. CORS is off
+//! unless `--cors-origin` is given (`*` for any origin, or repeat the flag per origin).
 //! Models are loaded once. On SIGINT / SIGTERM it stops accepting, lets in-flight requests finish for
 //! `--shutdown-grace` seconds, then closes the remaining connections. Every limit's default is the
-//! one of `ServiceLimits::default()` (see docs/security-http.md).
+//! one of `ServiceLimits::default()` (see docs/api.md and docs/security.md).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,12 +32,15 @@ struct Args {
     /// Store root: one submission directory per processing date.
     #[arg(long)]
     store: PathBuf,
-    /// Listen address.
+    /// Listen address; `0.0.0.0:8000` or `[::]:8000` binds every interface (loopback only by default).
     #[arg(long, default_value = "127.0.0.1:8000")]
     addr: String,
-    /// Request body limit in bytes (larger bodies get 413) [default: 64 MiB].
+    /// JSON body limit in bytes, received and decompressed (larger bodies get 413) [default: 64 MiB].
     #[arg(long)]
     max_body: Option<usize>,
+    /// Multipart batch upload limit in bytes (`POST /score/batch`; 413 above) [default: 1 GiB].
+    #[arg(long)]
+    max_upload: Option<usize>,
     /// Seconds a client has to send a request head; also the idle keep-alive limit [default: 10].
     #[arg(long)]
     header_timeout: Option<f64>,
@@ -55,6 +62,9 @@ struct Args {
     /// Seconds in-flight requests get after SIGTERM before connections are closed [default: 5].
     #[arg(long)]
     shutdown_grace: Option<f64>,
+    /// Origin allowed by CORS (repeatable; `*` allows any) [default: none, CORS off].
+    #[arg(long = "cors-origin")]
+    cors_origins: Vec<String>,
 }
 
 impl Args {
@@ -66,6 +76,7 @@ impl Args {
         let d = ServiceLimits::default();
         Ok(ServiceLimits {
             max_body_bytes: self.max_body.unwrap_or(d.max_body_bytes),
+            max_upload_bytes: self.max_upload.unwrap_or(d.max_upload_bytes),
             header_read_timeout: seconds(
                 "header-timeout",
                 self.header_timeout,
@@ -80,6 +91,7 @@ impl Args {
             retry_after_seconds: self.retry_after.unwrap_or(d.retry_after_seconds),
             max_connections: self.max_connections.unwrap_or(d.max_connections),
             shutdown_grace: seconds("shutdown-grace", self.shutdown_grace, d.shutdown_grace)?,
+            cors_allowed_origins: self.cors_origins.clone(),
         })
     }
 }

@@ -66,7 +66,19 @@ impl Connection {
         path: &str,
         body: Option<&[u8]>,
     ) -> std::io::Result<Response> {
-        self.write_head(method, path, body.map(<[u8]>::len), false)?;
+        self.send_with_headers(method, path, &[], body)
+    }
+
+    /// [`Connection::send`] with extra request headers (e.g. `Content-Encoding`, or a
+    /// `Content-Type` replacing `application/json`).
+    pub fn send_with_headers(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> std::io::Result<Response> {
+        self.write_head(method, path, headers, body.map(<[u8]>::len), false)?;
         if let Some(body) = body {
             self.write_body(body)?;
         }
@@ -82,7 +94,18 @@ impl Connection {
         path: &str,
         body: &[u8],
     ) -> std::io::Result<Response> {
-        self.write_head(method, path, Some(body.len()), true)?;
+        self.send_expecting_continue_with_headers(method, path, &[], body)
+    }
+
+    /// [`Connection::send_expecting_continue`] with extra request headers.
+    pub fn send_expecting_continue_with_headers(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Response> {
+        self.write_head(method, path, headers, Some(body.len()), true)?;
         let interim = self.read_response()?;
         if interim.status != 100 {
             return Ok(interim);
@@ -95,14 +118,22 @@ impl Connection {
         &mut self,
         method: &str,
         path: &str,
+        headers: &[(&str, &str)],
         body_len: Option<usize>,
         expect_continue: bool,
     ) -> std::io::Result<()> {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        let has_type = headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
         if let Some(len) = body_len {
-            head.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {len}\r\n"
-            ));
+            if !has_type {
+                head.push_str("Content-Type: application/json\r\n");
+            }
+            head.push_str(&format!("Content-Length: {len}\r\n"));
+        }
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
         }
         if expect_continue {
             head.push_str("Expect: 100-continue\r\n");

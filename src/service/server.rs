@@ -3,12 +3,16 @@
 //! its timeouts, connection cap and graceful shutdown with a deadline.
 //!
 //! Every limit lives in [`ServiceLimits`] (defaults in its `Default`, flags in `examples/serve.rs`):
-//! the request body size (tower-http `RequestBodyLimitLayer`, 413), a whole-request timeout
+//! the JSON body size, checked on the bytes received and again on the decompressed bytes of a
+//! `Content-Encoding: gzip` / `zstd` body (tower-http `RequestBodyLimitLayer` on both sides of
+//! `RequestDecompressionLayer`, 413), the multipart batch upload size (413), a whole-request timeout
 //! (tower-http `TimeoutLayer`, 408), the scoring admission (tower `GlobalConcurrencyLimitLayer` behind
 //! `LoadShedLayer`, 503 with `Retry-After`), the number of scoring jobs running at once (a semaphore
 //! whose permit travels into the blocking job, so abandoned jobs cannot pile up), the header-read /
 //! idle-connection timeout and the connection cap (hyper's HTTP/1 builder and the accept loop), and the
-//! shutdown grace period.
+//! shutdown grace period. CORS (tower-http `CorsLayer`) is off unless origins are configured.
+//!
+//! The wire format of every route is documented in `docs/api.md`.
 
 use std::any::Any;
 use std::future::Future;
@@ -21,8 +25,9 @@ use aml_core::Batch;
 use aml_models::Bundle;
 use axum::body::Bytes;
 use axum::error_handling::HandleErrorLayer;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Multipart, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -32,10 +37,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -48,12 +56,20 @@ use crate::pipeline::{self, ScoreOptions};
 pub const API_VERSION: &str = "1.0.0";
 /// Default request body limit: 64 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Default multipart batch upload limit: 1 GiB (a full-size day is about 700 MB of Parquet).
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 1024 * 1024 * 1024;
 
 /// The service's resource limits. `Default` gives the documented defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceLimits {
-    /// Request body limit in bytes; larger bodies get 413 (default 64 MiB).
+    /// Request body limit in bytes; larger bodies get 413 (default 64 MiB). On the JSON scoring
+    /// routes it bounds both the bytes received and, for a `Content-Encoding: gzip` or `zstd` body,
+    /// the decompressed bytes: a decompression bomb is cut off at the limit with 413.
     pub max_body_bytes: usize,
+    /// Limit in bytes of a multipart batch upload (`POST /score/batch`, the whole multipart body);
+    /// larger uploads get 413 (default 1 GiB). The upload is streamed to a temporary directory,
+    /// never held in memory.
+    pub max_upload_bytes: usize,
     /// Time a client has to send a complete request head, and the longest a keep-alive connection may
     /// sit idle between requests; the connection is then closed (default 10 s).
     pub header_read_timeout: Duration,
@@ -71,6 +87,11 @@ pub struct ServiceLimits {
     /// After the shutdown signal: time given to in-flight requests before the remaining connections
     /// are closed (default 5 s).
     pub shutdown_grace: Duration,
+    /// Origins allowed by CORS (tower-http `CorsLayer`): empty (the default) sends no CORS
+    /// headers at all; `*` allows any origin; otherwise exact origins such as
+    /// `https://dashboard.example`. Allowed methods: GET, POST; allowed headers: `Content-Type`,
+    /// `Content-Encoding`.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ServiceLimits {
@@ -78,6 +99,7 @@ impl Default for ServiceLimits {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         ServiceLimits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),
             max_scoring_jobs: cpus,
@@ -85,6 +107,7 @@ impl Default for ServiceLimits {
             retry_after_seconds: 1,
             max_connections: 512,
             shutdown_grace: Duration::from_secs(5),
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -262,16 +285,17 @@ impl Drop for ScoringRequest {
     }
 }
 
-/// Parses and scores one body in a blocking job. The job waits for a slot of
+/// A cancellation checkpoint of a blocking scoring job: `Err` once its request is cancelled.
+type Checkpoint<'a> = &'a dyn Fn() -> Result<(), ApiError>;
+
+/// Runs `work` in a blocking job of `request`. The job waits for a slot of
 /// [`AppState::scoring_jobs`] and keeps it until its blocking work ends, so the work of abandoned
-/// requests cannot pile up; it stops at its next checkpoint once its request is cancelled.
+/// requests cannot pile up; `work` stops at its next checkpoint once the request is cancelled.
 async fn scoring_job<T: Send + 'static>(
     state: &Shared,
-    body: Result<Bytes, BytesRejection>,
-    score: impl FnOnce(&AppState, &Batch) -> Result<T, ApiError> + Send + 'static,
+    request: &mut ScoringRequest,
+    work: impl FnOnce(&AppState, Checkpoint<'_>) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let bytes = body_bytes(body)?;
-    let mut request = ScoringRequest::start(state);
     let slot = state
         .scoring_jobs
         .clone()
@@ -279,28 +303,43 @@ async fn scoring_job<T: Send + 'static>(
         .await
         .map_err(|e| ApiError::internal(&e, "the scoring slots are closed"))?;
     let (worker, cancelled) = (state.clone(), request.cancelled.clone());
-    let checkpoint = move || {
-        if cancelled.load(Ordering::Relaxed) {
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "cancelled",
-                "the request was cancelled",
-            ))
-        } else {
-            Ok(())
-        }
-    };
     let result = blocking(move || {
         let _slot = slot;
+        let checkpoint = move || {
+            if cancelled.load(Ordering::Relaxed) {
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cancelled",
+                    "the request was cancelled",
+                ))
+            } else {
+                Ok(())
+            }
+        };
         checkpoint()?;
-        let batch = parse_batch(&bytes, &worker.bundle.feature_spec().address_columns)?;
-        drop(bytes);
-        checkpoint()?;
-        score(&worker, &batch)
+        work(&worker, &checkpoint)
     })
     .await;
     request.finished = true;
     result
+}
+
+/// Parses and scores one JSON body (already decompressed by the tower-http layer) in a blocking
+/// [`scoring_job`].
+async fn json_scoring_job<T: Send + 'static>(
+    state: &Shared,
+    body: Result<Bytes, BytesRejection>,
+    score: impl FnOnce(&AppState, &Batch) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let bytes = body_bytes(body)?;
+    let mut request = ScoringRequest::start(state);
+    scoring_job(state, &mut request, move |worker, checkpoint| {
+        let batch = parse_batch(&bytes, &worker.bundle.feature_spec().address_columns)?;
+        drop(bytes);
+        checkpoint()?;
+        score(worker, &batch)
+    })
+    .await
 }
 
 fn scoring_error(e: pipeline::MinerError) -> ApiError {
@@ -325,11 +364,24 @@ fn score_json(rows: &[ScoreRow]) -> Vec<Value> {
         .collect()
 }
 
-fn ranking_json(rows: &[RankingRow], model_version: &str) -> Vec<Value> {
-    rows.iter()
+/// Rankings in rank order, rank 1 first (ties by alert_id): consumers take the first N rows as the
+/// top N alerts. `model_version` is added to every row when given.
+fn ranking_json(rows: &[RankingRow], model_version: Option<&str>) -> Vec<Value> {
+    let mut ordered: Vec<&RankingRow> = rows.iter().collect();
+    ordered.sort_by(|a, b| {
+        a.rank
+            .cmp(&b.rank)
+            .then_with(|| a.alert_id.cmp(&b.alert_id))
+    });
+    ordered
+        .into_iter()
         .map(|r| {
-            json!({"alert_id": r.alert_id, "ranking_score": r.ranking_score, "rank": r.rank,
-                   "model_version": model_version})
+            let mut row =
+                json!({"alert_id": r.alert_id, "ranking_score": r.ranking_score, "rank": r.rank});
+            if let Some(version) = model_version {
+                row["model_version"] = Value::from(version);
+            }
+            row
         })
         .collect()
 }
@@ -342,7 +394,14 @@ fn cluster_json(rows: &[ClusterScoreRow]) -> Vec<Value> {
 
 async fn health(State(state): State<Shared>) -> Response {
     let store_ok = state.store.readable();
-    let status = if store_ok {
+    // A bundle is only built with all three models loaded and checked against its metadata.
+    let versions = state.bundle.model_versions();
+    let models_loaded: serde_json::Map<String, Value> = aml_models::bundle::files::MODELS
+        .iter()
+        .map(|(name, _)| (name.to_string(), Value::from(versions.contains_key(*name))))
+        .collect();
+    let healthy = store_ok && models_loaded.values().all(|v| v == &Value::Bool(true));
+    let status = if healthy {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -350,8 +409,8 @@ async fn health(State(state): State<Shared>) -> Response {
     (
         status,
         Json(json!({
-            "status": if store_ok { "ok" } else { "degraded" },
-            "models_loaded": true,
+            "status": if healthy { "healthy" } else { "degraded" },
+            "models_loaded": models_loaded,
             "store_readable": store_ok,
             "uptime_seconds": state.started.elapsed().as_secs_f64(),
         })),
@@ -360,8 +419,13 @@ async fn health(State(state): State<Shared>) -> Response {
 }
 
 async fn version(State(state): State<Shared>) -> Json<Value> {
+    let versions = state.bundle.model_versions();
+    let model = |name: &str| versions.get(name).cloned().unwrap_or_default();
     Json(json!({
         "api_version": API_VERSION,
+        "alert_scorer_version": model("alert_scorer"),
+        "alert_ranker_version": model("alert_ranker"),
+        "cluster_scorer_version": model("cluster_scorer"),
         "miner_version": env!("CARGO_PKG_VERSION"),
         "bundle_version": state.bundle.version(),
         "models": state.bundle.model_versions(),
@@ -380,7 +444,7 @@ async fn score_alerts(
     State(state): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let rows = scoring_job(&state, body, |state, batch| {
+    let rows = json_scoring_job(&state, body, |state, batch| {
         let started = Instant::now();
         let mut rows = pipeline::score_alerts(batch, &state.bundle).map_err(scoring_error)?;
         let per_alert = started.elapsed().as_secs_f64() * 1000.0 / rows.len().max(1) as f64;
@@ -396,7 +460,7 @@ async fn score_everything(
     state: &Shared,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<pipeline::ScoredBatch, ApiError> {
-    let scored = scoring_job(state, body, |state, batch| {
+    let scored = json_scoring_job(state, body, |state, batch| {
         let options = ScoreOptions {
             record_latency: true,
             timestamp: None,
@@ -413,7 +477,10 @@ async fn rank_alerts(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let scored = score_everything(&state, body).await?;
-    Ok(Json(ranking_json(&scored.rankings, state.bundle.version())))
+    Ok(Json(ranking_json(
+        &scored.rankings,
+        Some(state.bundle.version()),
+    )))
 }
 
 async fn score_clusters(
@@ -427,8 +494,166 @@ async fn score_clusters(
     Ok(Json(cluster_json(&scored.cluster_scores)))
 }
 
+/// The parts a batch upload may hold: the batch directory's files, by their names.
+pub const UPLOAD_FILES: [&str; 5] = [
+    aml_core::batch::files::META,
+    aml_core::batch::files::ALERTS,
+    aml_core::batch::files::FEATURES,
+    aml_core::batch::files::CLUSTERS,
+    aml_core::batch::files::MONEY_FLOWS,
+];
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(e.status(), "payload_too_large", e.body_text())
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_multipart", e.body_text())
+    }
+}
+
+/// The batch file a part carries: its form name, else its file name, when that is one of
+/// [`UPLOAD_FILES`]. Only these constants ever become paths.
+fn upload_file(name: Option<&str>, file_name: Option<&str>) -> Option<&'static str> {
+    let known = |text: Option<&str>| UPLOAD_FILES.iter().copied().find(|f| Some(*f) == text);
+    known(name).or_else(|| known(file_name))
+}
+
+/// Streams every part of a batch upload into `dir`, one chunk at a time.
+async fn receive_batch(multipart: &mut Multipart, dir: &std::path::Path) -> Result<(), ApiError> {
+    let mut received: Vec<&'static str> = Vec::new();
+    while let Some(mut part) = multipart.next_field().await.map_err(multipart_error)? {
+        let file = upload_file(part.name(), part.file_name()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "schema_error",
+                format!(
+                    "part {:?} (file name {:?}) is not one of {}",
+                    part.name().unwrap_or(""),
+                    part.file_name().unwrap_or(""),
+                    UPLOAD_FILES.join(", ")
+                ),
+            )
+        })?;
+        if received.contains(&file) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "schema_error",
+                format!("{file}: sent twice"),
+            ));
+        }
+        received.push(file);
+        let stored = |e: std::io::Error| ApiError::internal(&e, "the upload could not be stored");
+        let mut out = tokio::fs::File::create(dir.join(file))
+            .await
+            .map_err(stored)?;
+        while let Some(chunk) = part.chunk().await.map_err(multipart_error)? {
+            out.write_all(&chunk).await.map_err(stored)?;
+        }
+        out.flush().await.map_err(stored)?;
+    }
+    let missing: Vec<&str> = UPLOAD_FILES
+        .iter()
+        .copied()
+        .filter(|f| !received.contains(f))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "schema_error",
+            format!("missing part(s): {}", missing.join(", ")),
+        ))
+    }
+}
+
+/// A batch directory error as the client sees it: the temporary directory's path removed.
+fn upload_error(dir: &std::path::Path, e: &dyn std::fmt::Display) -> ApiError {
+    let prefix = format!("{}{}", dir.display(), std::path::MAIN_SEPARATOR);
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "batch_error",
+        e.to_string()
+            .replace(&prefix, "")
+            .replace(&*dir.to_string_lossy(), "batch"),
+    )
+}
+
+/// Loads an uploaded batch directory exactly as `score_batch` does (META and hashes verified,
+/// scoring columns only) and scores it with the same options (`latency_ms` 0.0).
+fn score_uploaded(
+    state: &AppState,
+    dir: &std::path::Path,
+    checkpoint: Checkpoint<'_>,
+) -> Result<Value, ApiError> {
+    let (batch, report) =
+        Batch::load_with(dir, aml_core::FlowColumns::Scoring).map_err(|e| upload_error(dir, &e))?;
+    if batch.alerts.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "batch_error",
+            "alerts.parquet: no alerts to score",
+        ));
+    }
+    let hashed = |e: std::io::Error| ApiError::internal(&e, "the upload could not be hashed");
+    let input_hash =
+        aml_core::io::sha256_file(&dir.join(aml_core::batch::files::ALERTS)).map_err(hashed)?;
+    let batch_hash = aml_core::io::input_hash(dir).map_err(hashed)?;
+    checkpoint()?;
+    let scored = pipeline::score_rows(&batch, &state.bundle, &ScoreOptions::default(), &mut |_| {})
+        .map_err(scoring_error)?;
+    let warnings: Vec<String> = report
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .chain(scored.warnings.iter().map(ToString::to_string))
+        .map(|w| upload_error(dir, &w).detail)
+        .collect();
+    state.metrics.add_alerts_scored(scored.scores.len());
+    state
+        .metrics
+        .add_clusters_scored(scored.cluster_scores.len());
+    Ok(json!({
+        "batch_id": batch.meta.batch_id,
+        "processing_date": batch.meta.processing_date,
+        "model_version": state.bundle.version(),
+        "input_hash": input_hash,
+        "batch_hash": batch_hash,
+        "scores": score_json(&scored.scores),
+        "rankings": ranking_json(&scored.rankings, Some(state.bundle.version())),
+        "cluster_scores": cluster_json(&scored.cluster_scores),
+        "warnings": warnings,
+    }))
+}
+
+/// `POST /score/batch`: a batch directory as `multipart/form-data` (the four Parquet files and
+/// META.json), streamed to a temporary directory, then loaded, verified and scored like
+/// `score_batch` does.
+async fn score_batch_upload(
+    State(state): State<Shared>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let mut multipart = multipart
+        .map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "bad_multipart", r.body_text()))?;
+    let mut request = ScoringRequest::start(&state);
+    let dir = tempfile::Builder::new()
+        .prefix("aml-upload-")
+        .tempdir()
+        .map_err(|e| ApiError::internal(&e, "no temporary directory for the upload"))?;
+    receive_batch(&mut multipart, dir.path()).await?;
+    drop(multipart);
+    let body = scoring_job(&state, &mut request, move |worker, checkpoint| {
+        let result = score_uploaded(worker, dir.path(), checkpoint);
+        drop(dir);
+        result
+    })
+    .await?;
+    Ok(Json(body))
+}
+
 async fn dates_available(State(state): State<Shared>) -> Result<Json<Value>, ApiError> {
-    let dates = state.store.dates()?;
+    let mut dates = state.store.dates()?;
+    dates.reverse(); // newest first
     Ok(Json(json!({"dates": dates, "count": dates.len()})))
 }
 
@@ -436,15 +661,31 @@ async fn dates_latest(State(state): State<Shared>) -> Result<Json<Value>, ApiErr
     Ok(Json(json!({"processing_date": state.store.latest()?})))
 }
 
-/// `metadata` of a stored-date response: counts, model version, manifest and receipt.
-fn stored_metadata(state: &AppState, date: aml_core::date::Date, n: usize) -> Value {
-    let receipt = state.store.receipt(date);
-    json!({
+/// `metadata` of a stored-date response: `total` (`total_alerts` or `total_clusters`) and `count`
+/// (the rows served), the model version, `processed_at` (when the submission was written), and the
+/// stored manifest and receipt as written (every key they hold).
+fn stored_metadata(state: &AppState, date: aml_core::date::Date, total: &str, n: usize) -> Value {
+    let receipt = state.store.receipt_json(date);
+    let manifest = state.store.manifest_json(date);
+    let text = |value: &Option<Value>, key: &str| {
+        value
+            .as_ref()
+            .and_then(|v| v.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let model_version = text(&receipt, "model_version")
+        .or_else(|| text(&manifest, "model_version"))
+        .unwrap_or_default();
+    let mut metadata = json!({
         "count": n,
-        "model_version": receipt.as_ref().map(|r| r.model_version.clone()),
+        "model_version": model_version,
+        "processed_at": state.store.processed_at(date),
         "receipt": receipt,
-        "manifest": state.store.manifest(date),
-    })
+        "manifest": manifest,
+    });
+    metadata[total] = Value::from(n);
+    metadata
 }
 
 /// Reads one kind of stored rows for `{date|latest}` off the async workers.
@@ -452,6 +693,7 @@ async fn stored<T: Send + 'static>(
     state: Shared,
     date: String,
     key: &'static str,
+    total: &'static str,
     read: fn(&Store, aml_core::date::Date) -> Result<Vec<T>, StoreError>,
     to_json: fn(&[T]) -> Vec<Value>,
 ) -> Result<Json<Value>, ApiError> {
@@ -459,7 +701,7 @@ async fn stored<T: Send + 'static>(
         let date = state.store.resolve(&date)?;
         let rows = read(&state.store, date)?;
         let mut body =
-            json!({"processing_date": date, "metadata": stored_metadata(&state, date, rows.len())});
+            json!({"processing_date": date, "metadata": stored_metadata(&state, date, total, rows.len())});
         body[key] = Value::Array(to_json(&rows));
         Ok(Json(body))
     })
@@ -470,18 +712,29 @@ async fn stored_scores(
     State(state): State<Shared>,
     Path(date): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    stored(state, date, "scores", Store::scores, score_json).await
+    stored(
+        state,
+        date,
+        "scores",
+        "total_alerts",
+        Store::scores,
+        score_json,
+    )
+    .await
 }
 
 async fn stored_rankings(
     State(state): State<Shared>,
     Path(date): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    stored(state, date, "rankings", Store::rankings, |rows: &[RankingRow]| {
-        rows.iter()
-            .map(|r| json!({"alert_id": r.alert_id, "ranking_score": r.ranking_score, "rank": r.rank}))
-            .collect()
-    })
+    stored(
+        state,
+        date,
+        "rankings",
+        "total_alerts",
+        Store::rankings,
+        |rows: &[RankingRow]| ranking_json(rows, None),
+    )
     .await
 }
 
@@ -493,6 +746,7 @@ async fn stored_clusters(
         state,
         date,
         "cluster_scores",
+        "total_clusters",
         Store::cluster_scores,
         cluster_json,
     )
@@ -503,6 +757,18 @@ async fn openapi() -> Json<Value> {
     Json(openapi_document())
 }
 
+/// The request body of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteBody {
+    /// No body is read.
+    None,
+    /// The scoring JSON body (`ScoringRequest`), optionally `Content-Encoding: gzip` or `zstd`;
+    /// `max_body_bytes` bounds it before and after decompression.
+    Json,
+    /// A batch as `multipart/form-data`, bounded by `max_upload_bytes`.
+    Multipart,
+}
+
 /// One route of the API: the router and `/openapi.json` are both built from [`ROUTES`].
 pub struct RouteSpec {
     /// HTTP method (upper case).
@@ -511,18 +777,29 @@ pub struct RouteSpec {
     pub path: &'static str,
     /// One-line description.
     pub summary: &'static str,
-    /// Takes the scoring JSON body.
-    pub scoring_body: bool,
+    /// The request body the route reads.
+    pub body: RouteBody,
     /// Response statuses besides 200, with meaning.
     pub errors: &'static [(u16, &'static str)],
     handler: fn() -> MethodRouter<Shared>,
 }
 
 const SCORING_ERRORS: &[(u16, &str)] = &[
-    (400, "malformed JSON"),
+    (
+        400,
+        "malformed JSON, or a compressed body that does not decompress",
+    ),
     (408, "the request took longer than the request timeout"),
-    (413, "body over the configured limit"),
+    (413, "body over `max_body_bytes`, received or decompressed"),
+    (415, "a Content-Encoding other than gzip, zstd or identity"),
     (422, "schema error naming the field"),
+    (503, "scoring queue full: retry after `Retry-After` seconds"),
+];
+const UPLOAD_ERRORS: &[(u16, &str)] = &[
+    (400, "not multipart/form-data, or a malformed multipart body"),
+    (408, "the request took longer than the request timeout"),
+    (413, "upload over `max_upload_bytes`"),
+    (422, "an unknown, repeated or missing part, or a batch the reader refuses (hash mismatch, missing column ...), naming the file"),
     (503, "scoring queue full: retry after `Retry-After` seconds"),
 ];
 const DATE_ERRORS: &[(u16, &str)] = &[
@@ -532,18 +809,19 @@ const DATE_ERRORS: &[(u16, &str)] = &[
 
 /// Every route of the service.
 pub const ROUTES: &[RouteSpec] = &[
-    RouteSpec { method: "GET", path: "/health", summary: "Models loaded and store readable", scoring_body: false, errors: &[(503, "store unreadable")], handler: || get(health) },
-    RouteSpec { method: "GET", path: "/version", summary: "API version and every model's version", scoring_body: false, errors: &[], handler: || get(version) },
-    RouteSpec { method: "GET", path: "/metrics", summary: "Prometheus metrics (text)", scoring_body: false, errors: &[], handler: || get(metrics) },
-    RouteSpec { method: "GET", path: "/openapi.json", summary: "This document", scoring_body: false, errors: &[], handler: || get(openapi) },
-    RouteSpec { method: "POST", path: "/score/alerts", summary: "Score alerts: list of {alert_id, score, model_version, latency_ms, explain_json}", scoring_body: true, errors: SCORING_ERRORS, handler: || post(score_alerts) },
-    RouteSpec { method: "POST", path: "/rank/alerts", summary: "Rank alerts: list of {alert_id, ranking_score, rank, model_version}", scoring_body: true, errors: SCORING_ERRORS, handler: || post(rank_alerts) },
-    RouteSpec { method: "POST", path: "/score/clusters", summary: "Score clusters: list of {cluster_id, score, model_version}", scoring_body: true, errors: SCORING_ERRORS, handler: || post(score_clusters) },
-    RouteSpec { method: "GET", path: "/dates/available", summary: "Stored processing dates, ascending", scoring_body: false, errors: &[], handler: || get(dates_available) },
-    RouteSpec { method: "GET", path: "/dates/latest", summary: "Most recent stored processing date", scoring_body: false, errors: &[(404, "store empty")], handler: || get(dates_latest) },
-    RouteSpec { method: "GET", path: "/scores/alerts/{date}", summary: "Stored alert scores of a date or `latest`: {processing_date, scores, metadata}", scoring_body: false, errors: DATE_ERRORS, handler: || get(stored_scores) },
-    RouteSpec { method: "GET", path: "/rankings/alerts/{date}", summary: "Stored rankings of a date or `latest`: {processing_date, rankings, metadata}", scoring_body: false, errors: DATE_ERRORS, handler: || get(stored_rankings) },
-    RouteSpec { method: "GET", path: "/scores/clusters/{date}", summary: "Stored cluster scores of a date or `latest`: {processing_date, cluster_scores, metadata}", scoring_body: false, errors: DATE_ERRORS, handler: || get(stored_clusters) },
+    RouteSpec { method: "GET", path: "/health", summary: "{status: healthy|degraded, models_loaded: {alert_scorer, alert_ranker, cluster_scorer}, store_readable, uptime_seconds}", body: RouteBody::None, errors: &[(503, "degraded: a model or the store is unusable (same body)")], handler: || get(health) },
+    RouteSpec { method: "GET", path: "/version", summary: "{api_version, alert_scorer_version, alert_ranker_version, cluster_scorer_version, miner_version, bundle_version, models}", body: RouteBody::None, errors: &[], handler: || get(version) },
+    RouteSpec { method: "GET", path: "/metrics", summary: "Prometheus metrics (text)", body: RouteBody::None, errors: &[], handler: || get(metrics) },
+    RouteSpec { method: "GET", path: "/openapi.json", summary: "This document", body: RouteBody::None, errors: &[], handler: || get(openapi) },
+    RouteSpec { method: "POST", path: "/score/alerts", summary: "Score alerts: list of {alert_id, score, model_version, latency_ms, explain_json}", body: RouteBody::Json, errors: SCORING_ERRORS, handler: || post(score_alerts) },
+    RouteSpec { method: "POST", path: "/rank/alerts", summary: "Rank alerts: list of {alert_id, ranking_score, rank, model_version}, rank 1 first", body: RouteBody::Json, errors: SCORING_ERRORS, handler: || post(rank_alerts) },
+    RouteSpec { method: "POST", path: "/score/clusters", summary: "Score clusters: list of {cluster_id, score, model_version}", body: RouteBody::Json, errors: SCORING_ERRORS, handler: || post(score_clusters) },
+    RouteSpec { method: "POST", path: "/score/batch", summary: "Score a whole batch sent as multipart/form-data (META.json and the four Parquet files): {batch_id, processing_date, model_version, input_hash, batch_hash, scores, rankings, cluster_scores, warnings}", body: RouteBody::Multipart, errors: UPLOAD_ERRORS, handler: || post(score_batch_upload) },
+    RouteSpec { method: "GET", path: "/dates/available", summary: "Stored processing dates, newest first: {dates, count}", body: RouteBody::None, errors: &[], handler: || get(dates_available) },
+    RouteSpec { method: "GET", path: "/dates/latest", summary: "Most recent stored processing date", body: RouteBody::None, errors: &[(404, "store empty")], handler: || get(dates_latest) },
+    RouteSpec { method: "GET", path: "/scores/alerts/{date}", summary: "Stored alert scores of a date or `latest`: {processing_date, scores, metadata: {total_alerts, model_version, processed_at, ...}}", body: RouteBody::None, errors: DATE_ERRORS, handler: || get(stored_scores) },
+    RouteSpec { method: "GET", path: "/rankings/alerts/{date}", summary: "Stored rankings of a date or `latest`, rank 1 first: {processing_date, rankings, metadata}", body: RouteBody::None, errors: DATE_ERRORS, handler: || get(stored_rankings) },
+    RouteSpec { method: "GET", path: "/scores/clusters/{date}", summary: "Stored cluster scores of a date or `latest`: {processing_date, cluster_scores, metadata}", body: RouteBody::None, errors: DATE_ERRORS, handler: || get(stored_clusters) },
 ];
 
 fn record_schema(table: &str) -> Value {
@@ -568,9 +846,22 @@ pub fn openapi_document() -> Value {
             operation["parameters"] = json!([{"name": "date", "in": "path", "required": true,
                 "description": "YYYY-MM-DD or `latest`", "schema": {"type": "string"}}]);
         }
-        if route.scoring_body {
-            operation["requestBody"] = json!({"required": true, "content": {"application/json":
-                {"schema": {"$ref": "#/components/schemas/ScoringRequest"}}}});
+        match route.body {
+            RouteBody::None => {}
+            RouteBody::Json => {
+                operation["requestBody"] = json!({"required": true, "content": {"application/json":
+                    {"schema": {"$ref": "#/components/schemas/ScoringRequest"}}}});
+                operation["parameters"] = json!([{"name": "Content-Encoding", "in": "header",
+                    "required": false, "schema": {"type": "string", "enum": ["gzip", "zstd", "identity"]}}]);
+            }
+            RouteBody::Multipart => {
+                let properties: serde_json::Map<String, Value> = UPLOAD_FILES
+                    .iter()
+                    .map(|f| (f.to_string(), json!({"type": "string", "format": "binary"})))
+                    .collect();
+                operation["requestBody"] = json!({"required": true, "content": {"multipart/form-data":
+                    {"schema": {"type": "object", "required": UPLOAD_FILES, "properties": properties}}}});
+            }
         }
         let entry = paths
             .entry(route.path.to_string())
@@ -647,9 +938,13 @@ async fn json_errors(State(state): State<Shared>, request: Request, next: Next) 
         StatusCode::PAYLOAD_TOO_LARGE => (
             "payload_too_large",
             format!(
-                "the body is over the {} byte limit",
-                state.limits.max_body_bytes
+                "the body is over the limit ({} bytes for a JSON body, received or decompressed; {} bytes for a batch upload)",
+                state.limits.max_body_bytes, state.limits.max_upload_bytes
             ),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "Content-Encoding must be gzip, zstd or identity".to_string(),
         ),
         _ => (
             "error",
@@ -704,6 +999,31 @@ async fn record_metrics(State(state): State<Shared>, request: Request, next: Nex
     response
 }
 
+/// The CORS layer for `origins` (`None` when empty: CORS off). `*` allows any origin; origins
+/// that are not valid header values are skipped with a warning.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|origin| {
+            HeaderValue::from_str(origin)
+                .map_err(
+                    |_| tracing::warn!(origin = %origin, "CORS origin skipped: not a header value"),
+                )
+                .ok()
+        }))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers([header::CONTENT_TYPE, header::CONTENT_ENCODING]),
+    )
+}
+
 /// The application router for `state`.
 pub fn router(state: Shared) -> Router {
     let limits = state.limits.clone();
@@ -721,19 +1041,33 @@ pub fn router(state: Shared) -> Router {
         .layer(GlobalConcurrencyLimitLayer::with_semaphore(admitted));
     let routes = ROUTES.iter().fold(Router::new(), |router, route| {
         let handler = (route.handler)();
-        let handler = if route.scoring_body {
-            handler.route_layer(admission.clone())
-        } else {
-            handler
+        // Body layers, innermost first. A JSON body is bounded after decompression (the inner
+        // limit wraps the decompressed stream, so a bomb stops at the limit) and as received.
+        let handler = match route.body {
+            RouteBody::None => {
+                handler.route_layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+            }
+            RouteBody::Json => handler
+                .route_layer(admission.clone())
+                .route_layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+                .route_layer(RequestDecompressionLayer::new().gzip(true).zstd(true))
+                .route_layer(RequestBodyLimitLayer::new(limits.max_body_bytes)),
+            RouteBody::Multipart => handler
+                .route_layer(admission.clone())
+                .route_layer(RequestBodyLimitLayer::new(limits.max_upload_bytes)),
         };
         router.route(route.path, handler)
     });
-    routes
+    let routes = routes
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+        .layer(DefaultBodyLimit::disable());
+    let routes = match cors_layer(&limits.cors_allowed_origins) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    routes
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,

@@ -136,6 +136,34 @@ impl Store {
         serde_json::from_slice(&bytes).ok()
     }
 
+    /// `receipt.json` of a stored date as written, every key kept (`None` when absent or not JSON).
+    pub fn receipt_json(&self, date: Date) -> Option<serde_json::Value> {
+        let bytes = std::fs::read(self.day_dir(date).join(files::RECEIPT)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// `manifest.json` of a stored date as written, every key kept (`None` when absent or not JSON).
+    pub fn manifest_json(&self, date: Date) -> Option<serde_json::Value> {
+        let bytes = std::fs::read(self.day_dir(date).join(files::MANIFEST)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// When the submission of `date` was written, as ISO-8601 UTC (`YYYY-MM-DDTHH:MM:SSZ`): the
+    /// receipt's `timestamp` (set when the submission is signed and written), or, for a submission
+    /// without a readable receipt timestamp, the modification time of its `scores.parquet`.
+    pub fn processed_at(&self, date: Date) -> Option<String> {
+        let signed = self
+            .receipt_json(date)
+            .and_then(|r| r.get("timestamp")?.as_str().map(str::to_string))
+            .filter(|t| !t.is_empty());
+        signed.or_else(|| {
+            let modified = std::fs::metadata(self.day_dir(date).join(files::SCORES))
+                .and_then(|m| m.modified())
+                .ok()?;
+            Some(aml_core::date::utc_timestamp(modified))
+        })
+    }
+
     /// Writes a submission for `date` atomically (replacing any previous one) and returns its receipt.
     pub fn write(
         &self,

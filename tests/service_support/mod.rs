@@ -2,6 +2,9 @@
 //! labelled days, a scored day written as a signed submission into a store.
 #![allow(dead_code)]
 
+pub mod server;
+pub mod upload;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -42,6 +45,25 @@ fn world() -> SynthConfig {
 
 pub const TIMESTAMP: &str = "2025-10-04T00:00:00Z";
 
+/// `score_batch` of the batch directory `day` into `out`, signed with the development key.
+pub fn score_day(
+    day: &std::path::Path,
+    bundle: &Bundle,
+    out: &std::path::Path,
+    options: &ScoreOptions,
+) {
+    pipeline::score_batch(
+        BatchInput::Dir(day),
+        bundle,
+        out,
+        &pipeline::development_key(),
+        KeySource::Development,
+        options,
+        &mut |_| {},
+    )
+    .unwrap();
+}
+
 pub fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
@@ -70,16 +92,7 @@ pub fn fixture() -> &'static Fixture {
             timestamp: Some(TIMESTAMP.into()),
             ..ScoreOptions::default()
         };
-        pipeline::score_batch(
-            BatchInput::Dir(&day),
-            &bundle,
-            &store.join(&date),
-            &pipeline::development_key(),
-            KeySource::Development,
-            &options,
-            &mut |_| {},
-        )
-        .unwrap();
+        score_day(&day, &bundle, &store.join(&date), &options);
         Fixture {
             root,
             day,
