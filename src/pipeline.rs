@@ -24,7 +24,8 @@ use std::time::Instant;
 
 use aml_core::batch::Batch;
 use aml_core::submission::{
-    write_submission, ClusterScoreRow, Manifest, RankingRow, Receipt, ScoreRow, Submission,
+    write_submission, ClusterScoreRow, Hardware, Manifest, RankingRow, Receipt, ScoreRow,
+    Submission,
 };
 use aml_explain::{Explanation, TreeShapExplainer, DEFAULT_TOP_K};
 use aml_features::{FeatureMatrix, FeatureWarning, PreparedBatch};
@@ -431,11 +432,48 @@ pub fn score_rows(
 /// The input of [`score_batch`].
 #[derive(Debug, Clone, Copy)]
 pub enum BatchInput<'a> {
-    /// A batch directory: loaded with integrity checks; the receipt's input hash is the sha256
-    /// of its META.json.
+    /// A batch directory: loaded with integrity checks; the receipt's `input_hash` is the sha256
+    /// of its `alerts.parquet`, its `batch_hash` the sha256 of its META.json.
     Dir(&'a Path),
-    /// An already loaded batch; the input hash is the sha256 of its re-serialised META.
+    /// An already loaded batch: `input_hash` is the `alerts.parquet` hash its META lists (else the
+    /// sha256 of the alerts table encoded as a batch writer would), `batch_hash` the sha256 of its
+    /// re-serialised META.
     Memory(&'a Batch),
+}
+
+/// The two hashes a receipt commits the input with.
+struct InputHashes {
+    /// The template's `input_hash`: sha256 of `alerts.parquet`.
+    input: String,
+    /// Our `batch_hash`: sha256 of META.json.
+    batch: String,
+}
+
+impl InputHashes {
+    fn of_dir(dir: &Path) -> Result<InputHashes, MinerError> {
+        let hash = |file: &str, f: fn(&Path) -> std::io::Result<String>| {
+            f(dir).map_err(|source| MinerError::Io {
+                path: dir.join(file),
+                source,
+            })
+        };
+        Ok(InputHashes {
+            input: hash(aml_core::batch::files::ALERTS, aml_core::io::input_hash)?,
+            batch: hash(aml_core::batch::files::META, aml_core::io::batch_hash)?,
+        })
+    }
+
+    fn of_memory(batch: &Batch) -> Result<InputHashes, MinerError> {
+        let listed = batch.meta.sha256.get(aml_core::batch::files::ALERTS);
+        let input = match listed {
+            Some(hash) => hash.to_ascii_lowercase(),
+            None => aml_core::io::sha256_hex(&aml_core::write::encode_alerts(&batch.alerts)?),
+        };
+        Ok(InputHashes {
+            input,
+            batch: aml_core::io::sha256_hex(&batch.meta.to_json_bytes()),
+        })
+    }
 }
 
 /// UTC now as `YYYY-MM-DDTHH:MM:SSZ` ([`aml_core::date::utc_now`]).
@@ -443,24 +481,67 @@ pub fn utc_now() -> String {
     aml_core::date::utc_now()
 }
 
-/// The current git commit of the working directory, or `"unknown"`.
-pub fn code_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+/// The git commit this miner was built from, recorded by the build script (`build.rs`: the
+/// `AML_MINER_REPO_COMMIT` environment variable at build time, else `git rev-parse HEAD`, else
+/// `unknown`). Nothing runs git when a batch is scored.
+pub const REPO_COMMIT: &str = env!("AML_MINER_REPO_COMMIT");
+
+/// Locked versions of the main libraries (`name=version;...`), recorded by the build script.
+const LOCKED_LIBS: &str = env!("AML_MINER_LIBS");
+
+/// The template's `hardware`: CPU model and GiB of memory (from `/proc` where it exists, else the
+/// architecture and 0), plus cores, rayon threads, operating system and architecture.
+fn hardware() -> Hardware {
+    let proc_file = |name: &str| std::fs::read_to_string(Path::new("/proc").join(name)).ok();
+    let cpu = proc_file("cpuinfo")
+        .and_then(|text| {
+            text.lines()
+                .filter_map(|line| line.split_once(':'))
+                .find(|(key, _)| key.trim() == "model name")
+                .map(|(_, value)| value.trim().to_string())
+        })
+        .filter(|model| !model.is_empty())
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let ram_gb = proc_file("meminfo")
+        .and_then(|text| {
+            let line = text.lines().find(|line| line.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| (kib / 1_048_576.0 * 10.0).round() / 10.0);
+    let extra = [
+        (
+            "cores",
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ),
+        ("rayon_threads", rayon::current_num_threads()),
+    ]
+    .into_iter()
+    .map(|(key, count)| (key.to_string(), count.to_string().into()))
+    .chain([
+        ("os".to_string(), std::env::consts::OS.into()),
+        ("arch".to_string(), std::env::consts::ARCH.into()),
+    ])
+    .collect();
+    Hardware { cpu, ram_gb, extra }
 }
 
-fn manifest(bundle: &Bundle, batch: &Batch, timings: &[StageTiming]) -> Manifest {
+/// What the manifest records besides the bundle and the batch.
+struct Provenance<'a> {
+    timings: &'a [StageTiming],
+    image_digest: &'a str,
+    timestamp: &'a str,
+}
+
+fn manifest(bundle: &Bundle, batch: &Batch, provenance: &Provenance<'_>) -> Manifest {
+    let Provenance {
+        timings,
+        image_digest,
+        timestamp,
+    } = *provenance;
     let mut model_versions = bundle.model_versions();
     model_versions.insert("bundle".into(), bundle.version().to_string());
     let version = env!("CARGO_PKG_VERSION").to_string();
-    let library_versions: BTreeMap<String, String> = [
+    let libs: BTreeMap<String, String> = [
         "aml-miner",
         "aml-core",
         "aml-features",
@@ -470,6 +551,10 @@ fn manifest(bundle: &Bundle, batch: &Batch, timings: &[StageTiming]) -> Manifest
     ]
     .iter()
     .map(|c| (c.to_string(), version.clone()))
+    .chain(LOCKED_LIBS.split(';').filter_map(|pair| {
+        let (name, version) = pair.split_once('=')?;
+        Some((name.to_string(), version.to_string()))
+    }))
     .chain([(
         "model_bundle_library".to_string(),
         bundle.metadata().library_version.clone(),
@@ -480,19 +565,6 @@ fn manifest(bundle: &Bundle, batch: &Batch, timings: &[StageTiming]) -> Manifest
     for (name, m) in &bundle.metadata().models {
         seeds.insert(name.clone(), m.seed);
     }
-    let mut hardware = BTreeMap::new();
-    hardware.insert(
-        "cores".to_string(),
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .to_string(),
-    );
-    hardware.insert(
-        "rayon_threads".to_string(),
-        rayon::current_num_threads().to_string(),
-    );
-    hardware.insert("os".to_string(), std::env::consts::OS.to_string());
-    hardware.insert("arch".to_string(), std::env::consts::ARCH.to_string());
     let mut extra = BTreeMap::new();
     extra.insert(
         "batch_id".to_string(),
@@ -506,12 +578,18 @@ fn manifest(bundle: &Bundle, batch: &Batch, timings: &[StageTiming]) -> Manifest
         "stage_seconds".to_string(),
         serde_json::to_value(timings).unwrap_or_default(),
     );
+    extra.insert(
+        "processed_at".to_string(),
+        serde_json::Value::from(timestamp),
+    );
     Manifest {
-        code_commit: code_commit(),
+        repo_commit: REPO_COMMIT.to_string(),
+        image_digest: image_digest.to_string(),
+        model_version: bundle.version().to_string(),
         model_versions,
-        library_versions,
+        libs,
         seeds,
-        hardware,
+        hardware: hardware(),
         extra,
     }
 }
@@ -575,15 +653,12 @@ pub fn score_batch(
     aml_core::io::check_output(out_dir, aml_core::submission::OUTPUT_KIND, &inputs)?;
     let mut timings = Vec::new();
     let loaded;
-    let (batch, input_hash, mut warnings): (&Batch, String, Vec<String>) = match input {
+    let (batch, hashes, mut warnings): (&Batch, InputHashes, Vec<String>) = match input {
         BatchInput::Dir(dir) => {
             progress(Progress::Start("load + verify"));
             let t = Instant::now();
             let (batch, report) = Batch::load_with(dir, aml_core::FlowColumns::Scoring)?;
-            let hash = aml_core::io::input_hash(dir).map_err(|source| MinerError::Io {
-                path: dir.join(aml_core::batch::files::META),
-                source,
-            })?;
+            let hashes = InputHashes::of_dir(dir)?;
             let seconds = t.elapsed().as_secs_f64();
             progress(Progress::Done("load + verify", seconds));
             timings.push(StageTiming {
@@ -593,15 +668,11 @@ pub fn score_batch(
             loaded = batch;
             (
                 &loaded,
-                hash,
+                hashes,
                 report.warnings.iter().map(|w| w.to_string()).collect(),
             )
         }
-        BatchInput::Memory(batch) => (
-            batch,
-            aml_core::io::sha256_hex(&batch.meta.to_json_bytes()),
-            Vec::new(),
-        ),
+        BatchInput::Memory(batch) => (batch, InputHashes::of_memory(batch)?, Vec::new()),
     };
     if batch.alerts.is_empty() {
         return Err(aml_core::BatchError::NoAlerts {
@@ -615,14 +686,29 @@ pub fn score_batch(
     let timestamp = options.timestamp.clone().unwrap_or_else(utc_now);
     progress(Progress::Start("write + sign"));
     let t = Instant::now();
+    let image_digest = aml_core::submission::image_digest()?;
+    let provenance = Provenance {
+        timings: &timings,
+        image_digest: &image_digest,
+        timestamp: &timestamp,
+    };
     let submission = Submission {
         scores: scored.scores.clone(),
         rankings: scored.rankings.clone(),
         cluster_scores: scored.cluster_scores.clone(),
-        manifest: manifest(bundle, batch, &timings),
+        manifest: manifest(bundle, batch, &provenance),
         model_version: bundle.version().to_string(),
+        image_digest,
+        batch_hash: Some(hashes.batch),
     };
-    let receipt = write_submission(out_dir, &inputs, &submission, key, &input_hash, &timestamp)?;
+    let receipt = write_submission(
+        out_dir,
+        &inputs,
+        &submission,
+        key,
+        &hashes.input,
+        &timestamp,
+    )?;
     let seconds = t.elapsed().as_secs_f64();
     progress(Progress::Done("write + sign", seconds));
     timings.push(StageTiming {

@@ -478,3 +478,85 @@ fn shipped_bundle_loads_and_matches_its_metadata() {
     }
     assert!(bundle.metadata().training.train_days.len() >= 5);
 }
+
+#[test]
+fn manifest_and_receipt_speak_the_templates_language() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let summary = score(&f.day, &out).unwrap();
+    let receipt = &summary.receipt;
+    let sha = |name: &str| aml_core::io::sha256_file(&f.day.join(name)).unwrap();
+    assert_eq!(receipt.input_hash, sha("alerts.parquet"));
+    assert_eq!(receipt.batch_hash(), Some(sha("META.json").as_str()));
+    aml_core::submission::check_image_digest(&receipt.image_digest).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    // repo_commit was recorded when the miner was built: a commit id (or `unknown`), never run at
+    // scoring time.
+    let commit = pipeline::REPO_COMMIT;
+    let hex_commit = commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit());
+    let overridden = std::env::var_os("AML_MINER_REPO_COMMIT").is_some();
+    assert!(hex_commit || commit == "unknown" || overridden, "{commit}");
+    assert_eq!(manifest["repo_commit"], commit);
+    assert_eq!(manifest["image_digest"], receipt.image_digest.as_str());
+    assert_eq!(manifest["model_version"], f.bundle.version());
+    assert_eq!(manifest["processed_at"], "2025-10-05T00:00:00Z");
+    for lib in ["aml-core", "arrow", "parquet", "ed25519-dalek"] {
+        assert!(
+            manifest["libs"][lib].is_string(),
+            "libs lacks {lib}: {manifest}"
+        );
+    }
+    assert!(manifest["seeds"]["training"].is_u64());
+    let hardware = &manifest["hardware"];
+    assert!(!hardware["cpu"].as_str().unwrap().is_empty());
+    assert!(hardware["ram_gb"].as_f64().unwrap() >= 0.0);
+    assert!(hardware["cores"].is_string(), "our extras stay: {hardware}");
+    assert!(manifest["stage_seconds"].is_array() && manifest["batch_id"].is_string());
+    // An in-memory batch commits to the same alerts file: the hash its META lists.
+    let (batch, _) = aml_core::Batch::load(&f.day).unwrap();
+    let memory = pipeline::score_batch(
+        BatchInput::Memory(&batch),
+        &f.bundle,
+        &tmp.path().join("memory"),
+        &pipeline::development_key(),
+        KeySource::Development,
+        &ScoreOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(memory.receipt.input_hash, receipt.input_hash);
+}
+
+/// Every `.rs` file below `dir`.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn no_library_code_runs_git() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = rust_files(&root.join("src"));
+    for entry in std::fs::read_dir(root.join("crates")).unwrap() {
+        sources.extend(rust_files(&entry.unwrap().path().join("src")));
+    }
+    assert!(sources.len() > 20, "found {} sources", sources.len());
+    for path in sources {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("Command::new(\"git\")"),
+            "{} runs git: the commit is recorded at build time (build.rs)",
+            path.display()
+        );
+    }
+}

@@ -10,9 +10,9 @@ mod validate_submission;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use aml_core::submission::{self, files, read_submission, ScoreRow, Submission};
+use aml_core::submission::{self, files, read_submission, Receipt, ScoreRow, Submission};
 use aml_miner::pipeline;
-use aml_miner::validation::{self, labels::read_labels_file, Check, ValidationReport};
+use aml_miner::validation::{self, labels::read_labels_file, tier3, Check, ValidationReport};
 use clap::Parser;
 use ed25519_dalek::SigningKey;
 use service_support::{fixture, TIMESTAMP};
@@ -63,6 +63,15 @@ fn only_failure(dir: &Path, name: &str, mentions: &[&str]) -> String {
 /// Writes a copy of the fixture's submission with `edit` applied to it, signed with [`test_key`]. The
 /// files are written one by one, as a faulty miner would: `write_submission` refuses to sign bad values.
 fn variant(name: &str, edit: impl FnOnce(&mut Submission)) -> PathBuf {
+    signed_variant(name, edit, |_| {})
+}
+
+/// [`variant`] with `edit_receipt` applied to the receipt before it is signed.
+fn signed_variant(
+    name: &str,
+    edit: impl FnOnce(&mut Submission),
+    edit_receipt: impl FnOnce(&mut Receipt),
+) -> PathBuf {
     let f = fixture();
     let (mut sub, receipt) = read_submission(&f.submission()).unwrap();
     edit(&mut sub);
@@ -78,13 +87,14 @@ fn variant(name: &str, edit: impl FnOnce(&mut Submission)) -> PathBuf {
         json(serde_json::json!(sub.manifest)),
     )
     .unwrap();
-    let receipt = submission::sign_receipt(
-        &test_key(),
-        &receipt.input_hash,
-        &aml_core::io::sha256_file(&dir.join(files::SCORES)).unwrap(),
-        &sub.model_version,
-        TIMESTAMP,
-    );
+    let mut receipt = Receipt {
+        scores_hash: aml_core::io::sha256_file(&dir.join(files::SCORES)).unwrap(),
+        model_version: sub.model_version.clone(),
+        timestamp: TIMESTAMP.into(),
+        ..receipt
+    };
+    edit_receipt(&mut receipt);
+    let receipt = submission::sign_receipt(&test_key(), receipt);
     std::fs::write(dir.join(files::RECEIPT), json(serde_json::json!(receipt))).unwrap();
     dir
 }
@@ -105,6 +115,7 @@ fn set_score(row: &mut ScoreRow, score: f64) {
 
 #[test]
 fn good_submission_passes_tier1_and_reports_every_tier() {
+    let f = fixture();
     let report = validate(good(), true);
     assert!(report.tier1.passed, "{}", report.to_text());
     assert_eq!(report.tier1.score, 1.0);
@@ -119,6 +130,24 @@ fn good_submission_passes_tier1_and_reports_every_tier() {
     assert!(t3.auc > 0.5 && t3.auc <= 1.0, "auc {}", t3.auc);
     let expected_tau = 0.4 * t3.auc + 0.3 * (1.0 - t3.brier) + 0.3 * t3.ndcg_at_500;
     assert!((t3.tau_score - expected_tau).abs() < 1e-12);
+    // The NDCG in tau is the template's: binary relevance over the scores, scikit-learn's ties.
+    let (mut y, mut s) = (Vec::new(), Vec::new());
+    let labels = f.batch.labels.as_ref().unwrap();
+    let rows = submission::read_scores(&good().join(files::SCORES)).unwrap();
+    for row in &rows {
+        let address = &f.batch.alerts.address[f.batch.alerts.row_of(&row.alert_id).unwrap()];
+        if let Some(label) = labels.label_of(address) {
+            y.push(f64::from(label));
+            s.push(row.score);
+        }
+    }
+    let sklearn = tier3::sklearn_ndcg_at_k(&y, &s, 500);
+    assert!(
+        (t3.ndcg_at_500 - sklearn).abs() < 1e-12,
+        "{} vs {sklearn}",
+        t3.ndcg_at_500
+    );
+    assert!(t3.graded_ndcg_at_500.is_finite() && t3.graded_ndcg_at_500 != t3.ndcg_at_500);
     assert!(
         (report.immediate_score - (0.2 + 0.3 * report.tier2.score)).abs() < 1e-12,
         "tier 1 passed fully"
@@ -525,4 +554,76 @@ fn copy_dir(from: &Path, to: &Path) {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
+}
+
+#[test]
+fn tier3_ndcg_matches_scikit_learn_with_ties() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sklearn_ndcg.json"
+    );
+    let fixture: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let floats = |value: &serde_json::Value| -> Vec<f64> {
+        let items = value.as_array().unwrap();
+        items.iter().map(|v| v.as_f64().unwrap()).collect()
+    };
+    let mut compared = 0;
+    for case in fixture["cases"].as_array().unwrap() {
+        let (relevance, scores) = (floats(&case["relevance"]), floats(&case["scores"]));
+        for (k, expected) in case["ndcg"].as_object().unwrap() {
+            let ours = tier3::sklearn_ndcg_at_k(&relevance, &scores, k.parse().unwrap());
+            let expected = expected.as_f64().unwrap();
+            assert!(
+                (ours - expected).abs() <= 1e-12,
+                "{} k={k}: ours {ours} vs scikit-learn {expected}",
+                case["name"]
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 50);
+    // Where scikit-learn refuses, NaN.
+    assert!(tier3::sklearn_ndcg_at_k(&[1.0], &[0.5], 10).is_nan());
+    assert!(tier3::sklearn_ndcg_at_k(&[1.0, -1.0], &[0.5, 0.2], 10).is_nan());
+    assert!(tier3::sklearn_ndcg_at_k(&[1.0, 0.0], &[0.5, f64::NAN], 10).is_nan());
+}
+
+#[test]
+fn input_hash_is_the_templates_and_batch_hash_ours() {
+    let f = fixture();
+    let alerts = aml_core::io::sha256_file(&f.day.join("alerts.parquet")).unwrap();
+    let meta = aml_core::io::sha256_file(&f.day.join("META.json")).unwrap();
+    let (_, receipt) = read_submission(good()).unwrap();
+    assert_eq!(receipt.input_hash, alerts);
+    assert_eq!(receipt.batch_hash(), Some(meta.as_str()));
+    for name in ["input_hash", "batch_hash", "image_digest"] {
+        assert!(check(&validate(good(), false), name).passed);
+    }
+    // The hash of META.json where the template expects the alerts' hash.
+    let old = signed_variant("input_meta", |_| {}, |r| r.input_hash = meta.clone());
+    only_failure(&old, "input_hash", &[&meta, &alerts]);
+    let batch = signed_variant(
+        "batch_other",
+        |_| {},
+        |r| {
+            r.extra.insert("batch_hash".into(), alerts.clone().into());
+        },
+    );
+    only_failure(&batch, "batch_hash", &[&meta]);
+    let missing = signed_variant("batch_missing", |_| {}, |r| r.extra.clear());
+    only_failure(&missing, "batch_hash", &["no `batch_hash`"]);
+    let image = signed_variant("image", |_| {}, |r| r.image_digest = "latest".into());
+    only_failure(&image, "image_digest", &["`latest`", "sha256:"]);
+    // Keys the validator does not know are signed and kept: the receipt still verifies.
+    let extra = signed_variant(
+        "extra_keys",
+        |_| {},
+        |r| {
+            r.extra.insert(
+                "gpu".into(),
+                serde_json::json!({"name": "none", "count": 0, "share": 0.5, "ok": true, "x": null}),
+            );
+        },
+    );
+    assert!(validate(&extra, false).tier1.passed);
 }

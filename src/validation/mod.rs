@@ -6,7 +6,8 @@
 //!   that follow the ranking scores, `explain_json` shape, model versions, receipt hash and signature,
 //!   not the public development key); its row checks live in [`rows`].
 //! - [`tier2`]: behaviour (pattern traps from META.json, optional determinism re-run).
-//! - [`tier3`]: ground truth (AUC, AUC-PR, Brier, log loss, NDCG@500, precision@K) when labels exist.
+//! - [`tier3`]: ground truth (AUC, AUC-PR, Brier, log loss, NDCG@500 the template's way with binary
+//!   relevance plus our graded NDCG@500, precision@K, tau) when labels exist.
 //! - [`ensemble`]: what a validator does with many miners' scores.
 //!
 //! Every check produces a report entry instead of an early error, so one run lists every problem.
@@ -132,8 +133,9 @@ impl ValidationReport {
                     t3.n_labelled, t3.n_positive
                 ));
                 out.push_str(&format!(
-                    "  AUC {:.4}  AUC-PR {:.4}  Brier {:.4}  log loss {:.4}  NDCG@500 {:.4}\n",
-                    t3.auc, t3.auc_pr, t3.brier, t3.log_loss, t3.ndcg_at_500
+                    "  AUC {:.4}  AUC-PR {:.4}  Brier {:.4}  log loss {:.4}  NDCG@500 {:.4} \
+                     (graded {:.4})\n",
+                    t3.auc, t3.auc_pr, t3.brier, t3.log_loss, t3.ndcg_at_500, t3.graded_ndcg_at_500
                 ));
                 for p in &t3.precision_at_k {
                     out.push_str(&format!("  precision@{} {:.4}\n", p.k, p.precision));

@@ -1,13 +1,14 @@
 //! Tier 1: integrity. Everything here must pass or the submission is rejected outright: the three
 //! Parquet files read with the contract's columns, the score rows (see [`score_checks`]), the rows of
 //! rankings and cluster scores and every `explain_json` (see [`super::rows`]), and the receipt (hash,
-//! signature, not the development key, input hash, model version of every row).
+//! signature, not the development key, image digest, the template's input hash of `alerts.parquet`
+//! and our batch hash of META.json, model version of every row).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use aml_core::submission::{
-    files, read_cluster_scores, read_rankings, read_scores, verify_receipt,
+    check_image_digest, files, read_cluster_scores, read_rankings, read_scores, verify_receipt,
 };
 use aml_core::submission::{Receipt, ScoreRow};
 use aml_core::Batch;
@@ -163,9 +164,9 @@ pub fn receipt_checks(
     batch_dir: Option<&Path>,
 ) -> (Vec<Check>, Option<Receipt>) {
     let path = submission_dir.join(files::RECEIPT);
-    let receipt: Receipt = match std::fs::read(&path)
+    let receipt = match std::fs::read(&path)
         .map_err(|e| e.to_string())
-        .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+        .and_then(|bytes| Receipt::from_json_bytes(&bytes))
     {
         Ok(receipt) => receipt,
         Err(reason) => {
@@ -225,17 +226,44 @@ pub fn receipt_checks(
             "not the public development key",
         )
     });
+    checks.push(match check_image_digest(&receipt.image_digest) {
+        Ok(()) => Check::new("image_digest", true, receipt.image_digest.clone()),
+        Err(e) => Check::new("image_digest", false, e),
+    });
     if let Some(dir) = batch_dir {
-        checks.push(match aml_core::io::input_hash(dir) {
-            Ok(hash) => Check::new(
-                "input_hash",
-                hash.eq_ignore_ascii_case(&receipt.input_hash),
-                format!("receipt {} vs batch {hash}", receipt.input_hash),
-            ),
-            Err(e) => Check::new("input_hash", false, format!("{}: {e}", dir.display())),
-        });
+        checks.push(hash_check(
+            "input_hash",
+            Some(&receipt.input_hash),
+            aml_core::io::input_hash(dir),
+            &dir.join(aml_core::batch::files::ALERTS),
+        ));
+        checks.push(hash_check(
+            "batch_hash",
+            receipt.batch_hash(),
+            aml_core::io::batch_hash(dir),
+            &dir.join(aml_core::batch::files::META),
+        ));
     }
     (checks, Some(receipt))
+}
+
+/// The receipt's hash of a batch file (`claimed`, `None` when the key is absent) against the file's
+/// sha256 (`actual`).
+fn hash_check(
+    name: &str,
+    claimed: Option<&str>,
+    actual: std::io::Result<String>,
+    file: &Path,
+) -> Check {
+    match (claimed, actual) {
+        (Some(claimed), Ok(hash)) => Check::new(
+            name,
+            hash.eq_ignore_ascii_case(claimed),
+            format!("receipt {claimed} vs sha256({}) {hash}", file.display()),
+        ),
+        (None, _) => Check::new(name, false, format!("the receipt has no `{name}`")),
+        (_, Err(e)) => Check::new(name, false, format!("{}: {e}", file.display())),
+    }
 }
 
 /// Schema check of a submission file: passes when it could be read with the contract's columns and types.

@@ -339,12 +339,18 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// The input hash a receipt commits to: the sha256 of the batch's `META.json` bytes exactly as published.
-///
-/// META.json lists the sha256 of every data file, so hashing it commits to the whole batch (data and
-/// metadata, including the pattern traps) with one small read, and any validator holding the same batch
-/// gets the same value without re-hashing gigabytes.
+/// The receipt's `input_hash`, as the miner template computes it: the sha256 of the batch's
+/// `alerts.parquet` bytes.
 pub fn input_hash(batch_dir: &Path) -> std::io::Result<String> {
+    sha256_file(&batch_dir.join(crate::batch::files::ALERTS))
+}
+
+/// The receipt's extra `batch_hash`: the sha256 of the batch's `META.json` bytes exactly as published.
+///
+/// META.json lists the sha256 of every data file (checked when the batch is loaded), so this one hash
+/// commits to the whole batch, data and metadata including the pattern traps, where `input_hash`
+/// covers the alerts only.
+pub fn batch_hash(batch_dir: &Path) -> std::io::Result<String> {
     sha256_file(&batch_dir.join(crate::batch::files::META))
 }
 

@@ -70,35 +70,75 @@ pub struct ClusterScoreRow {
     pub model_version: String,
 }
 
-/// `manifest.json`: what produced the submission, so a run can be reproduced. Unknown keys are kept in
-/// `extra` so a manifest read and written again loses nothing.
+/// `manifest.json`: what produced the submission, so a run can be reproduced.
+///
+/// The template's keys (`repo_commit`, `image_digest`, `model_version`, `libs`, `seeds`, `hardware`
+/// with `cpu` and `ram_gb`) are fields; `model_versions` is ours. Manifests written before the
+/// template's names were adopted are still read (`code_commit` as `repo_commit`, `library_versions` as
+/// `libs`). Unknown keys are kept in `extra` so a manifest read and written again loses nothing.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Manifest {
-    /// Git commit of the miner code.
+    /// Git commit the miner was built from (recorded at build time), or `unknown`.
+    #[serde(default, alias = "code_commit")]
+    pub repo_commit: String,
+    /// `sha256:` digest of the OCI image or of the running executable, as in the receipt.
     #[serde(default)]
-    pub code_commit: String,
+    pub image_digest: String,
+    /// Version of the model bundle that produced the scores (the receipt's `model_version`).
+    #[serde(default)]
+    pub model_version: String,
     /// Model name -> version.
     #[serde(default)]
     pub model_versions: BTreeMap<String, String>,
-    /// Library name -> version.
-    #[serde(default)]
-    pub library_versions: BTreeMap<String, String>,
+    /// Library (crate) name -> version.
+    #[serde(default, alias = "library_versions")]
+    pub libs: BTreeMap<String, String>,
     /// Seed name -> value.
     #[serde(default)]
     pub seeds: BTreeMap<String, u64>,
-    /// Hardware description (cpu, cores, memory ...).
+    /// The machine that scored.
     #[serde(default)]
-    pub hardware: BTreeMap<String, String>,
+    pub hardware: Hardware,
     /// Any other keys.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
-/// `receipt.json`: binds the scores to the input batch and the miner's key. Every field is a string.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// `hardware` of [`Manifest`]: the template's `cpu` and `ram_gb`, plus any other keys (cores, threads,
+/// operating system ...).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Hardware {
+    /// CPU model name (or architecture when the model is unknown).
+    #[serde(default)]
+    pub cpu: String,
+    /// Installed memory in GiB (0 when unknown).
+    #[serde(default)]
+    pub ram_gb: f64,
+    /// Any other keys.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Environment variable naming the OCI image the miner runs in (`sha256:` + 64 lower-case hex); when
+/// unset, the receipt's `image_digest` is the sha256 of the running executable.
+pub const IMAGE_DIGEST_ENV: &str = "AML_MINER_IMAGE_DIGEST";
+
+/// Receipt key of our extra hash over the batch's `META.json` (see [`crate::io::batch_hash`]).
+pub const BATCH_HASH_KEY: &str = "batch_hash";
+
+/// `receipt.json`: binds the scores to the input batch, the running code and the miner's key.
+///
+/// The template's keys are fields; every other key (ours, such as [`BATCH_HASH_KEY`], or one this
+/// version does not know) is kept in `extra` with its JSON value, so a receipt read and written again
+/// loses nothing and a receipt signed with keys we do not know still verifies.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Receipt {
-    /// sha256 of the batch input (see [`crate::io::input_hash`]).
+    /// sha256 of the batch's `alerts.parquet` bytes (see [`crate::io::input_hash`]).
     pub input_hash: String,
+    /// `sha256:` + hex digest of the OCI image or of the running executable (see [`image_digest`]).
+    /// Absent in receipts written before it existed (read as empty).
+    #[serde(default)]
+    pub image_digest: String,
     /// sha256 of the `scores.parquet` bytes.
     pub scores_hash: String,
     /// Model version.
@@ -109,6 +149,69 @@ pub struct Receipt {
     pub miner_pubkey: String,
     /// Hex ed25519 signature over [`canonical_receipt_json`].
     pub signature: String,
+    /// Every other key with its value, signed like the fields above.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl Receipt {
+    /// Our extra hash over the batch's `META.json`, when the receipt has one.
+    pub fn batch_hash(&self) -> Option<&str> {
+        self.extra.get(BATCH_HASH_KEY)?.as_str()
+    }
+
+    /// Parses `receipt.json` bytes. Besides malformed JSON, a number this verifier cannot carry
+    /// exactly as Python reads it (an integer outside 64 bits, or `-0`, which Python reads as the
+    /// integer 0) is an error naming it, instead of a signature that would not verify.
+    pub fn from_json_bytes(bytes: &[u8]) -> Result<Receipt, String> {
+        if let Some(literal) = inexact_integer(bytes) {
+            return Err(format!(
+                "integer {literal} cannot be carried exactly (only 64-bit integers other than -0 are)"
+            ));
+        }
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// The first integer literal (outside strings) of the JSON text `bytes` that a 64-bit integer does
+/// not hold exactly as Python's `json.loads` reads it: wider than `i64`/`u64`, or `-0`.
+fn inexact_integer(bytes: &[u8]) -> Option<String> {
+    let (mut in_string, mut escaped, mut at) = (false, false, 0);
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            at += 1;
+            continue;
+        }
+        if byte == b'"' {
+            in_string = true;
+            at += 1;
+            continue;
+        }
+        if byte != b'-' && !byte.is_ascii_digit() {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at < bytes.len()
+            && matches!(bytes[at], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+        {
+            at += 1;
+        }
+        let literal = String::from_utf8_lossy(&bytes[start..at]);
+        let integer = !literal.contains(['.', 'e', 'E']);
+        let exact = literal.parse::<i64>().is_ok() || literal.parse::<u64>().is_ok();
+        if integer && (literal == "-0" || !exact) {
+            return Some(literal.into_owned());
+        }
+    }
+    None
 }
 
 /// Appends `text` as a JSON string literal the way Python's `json.dumps` (ensure_ascii=True) does: `"` and
@@ -137,56 +240,195 @@ fn push_python_json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// The signed bytes: `json.dumps(receipt_without_signature, sort_keys=True)` from Python, i.e.
-/// `{"input_hash": "...", "miner_pubkey": "...", "model_version": "...", "scores_hash": "...", "timestamp": "..."}`.
-///
-/// ```
-/// let receipt = aml_core::submission::Receipt { input_hash: "i".into(), timestamp: "t\u{e9}".into(), ..Default::default() };
-/// assert_eq!(
-///     aml_core::submission::canonical_receipt_json(&receipt),
-///     r#"{"input_hash": "i", "miner_pubkey": "", "model_version": "", "scores_hash": "", "timestamp": "t\u00e9"}"#
-/// );
-/// ```
-pub fn canonical_receipt_json(receipt: &Receipt) -> String {
-    let fields = [
-        ("input_hash", &receipt.input_hash),
-        ("miner_pubkey", &receipt.miner_pubkey),
-        ("model_version", &receipt.model_version),
-        ("scores_hash", &receipt.scores_hash),
-        ("timestamp", &receipt.timestamp),
-    ];
-    let mut out = String::from("{");
-    for (index, (key, value)) in fields.iter().enumerate() {
+/// Appends a finite `value` as Python's `repr(float)` writes it (what `json.dumps` uses): the shortest
+/// digits that read back to the same value, positional when the decimal exponent is in `-4..16`
+/// (`0.0001`, `123.0`, `1e+16` is not), otherwise `d.ddde±XX` with at least two exponent digits.
+fn push_python_float(out: &mut String, value: f64) {
+    if value.is_sign_negative() {
+        out.push('-');
+    }
+    if value == 0.0 {
+        out.push_str("0.0");
+        return;
+    }
+    // Rust's `{:e}` prints the same shortest round-trip digits as Python's repr.
+    let scientific = format!("{:e}", value.abs());
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .unwrap_or((scientific.as_str(), "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let point = exponent + 1; // digits are 0.d1d2... times 10^point
+    if !(-4 < point && point <= 16) {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let sign = if exponent < 0 { '-' } else { '+' };
+        out.push_str(&format!("e{sign}{:02}", exponent.abs()));
+    } else if point <= 0 {
+        out.push_str("0.");
+        out.push_str(&"0".repeat(point.unsigned_abs() as usize));
+        out.push_str(&digits);
+    } else {
+        let point = point as usize;
+        if point >= digits.len() {
+            out.push_str(&digits);
+            out.push_str(&"0".repeat(point - digits.len()));
+            out.push_str(".0");
+        } else {
+            out.push_str(&digits[..point]);
+            out.push('.');
+            out.push_str(&digits[point..]);
+        }
+    }
+}
+
+/// Appends `value` as Python's `json.dumps(value, sort_keys=True)` writes it: object keys sorted by code
+/// point, `", "` and `": "` separators, ASCII-only strings, integers as integers and floats as
+/// `repr(float)`. A `serde_json::Value` cannot hold a non-finite number, so none is ever written.
+fn push_python_json(out: &mut String, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(number) => match (number.as_i64(), number.as_u64(), number.as_f64()) {
+            (Some(integer), _, _) => out.push_str(&integer.to_string()),
+            (None, Some(integer), _) => out.push_str(&integer.to_string()),
+            (None, None, Some(float)) => push_python_float(out, float),
+            (None, None, None) => out.push_str(&number.to_string()),
+        },
+        Value::String(text) => push_python_json_string(out, text),
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                push_python_json(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let sorted: BTreeMap<&str, &Value> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            push_python_object(out, sorted);
+        }
+    }
+}
+
+/// Appends an object whose entries are already in key order.
+fn push_python_object<'a>(
+    out: &mut String,
+    entries: impl IntoIterator<Item = (&'a str, &'a serde_json::Value)>,
+) {
+    out.push('{');
+    for (index, (key, value)) in entries.into_iter().enumerate() {
         if index > 0 {
             out.push_str(", ");
         }
-        push_python_json_string(&mut out, key);
+        push_python_json_string(out, key);
         out.push_str(": ");
-        push_python_json_string(&mut out, value);
+        push_python_json(out, value);
     }
     out.push('}');
+}
+
+/// The signed bytes: Python's `json.dumps(receipt_without_signature, sort_keys=True)` over every key but
+/// `signature`, the ones this version does not know included.
+///
+/// ```
+/// let mut receipt = aml_core::submission::Receipt { input_hash: "i".into(), timestamp: "t\u{e9}".into(), ..Default::default() };
+/// receipt.extra.insert("zone".into(), serde_json::json!({"b": [1, 0.5, 1e16], "a": null}));
+/// assert_eq!(
+///     aml_core::submission::canonical_receipt_json(&receipt),
+///     r#"{"image_digest": "", "input_hash": "i", "miner_pubkey": "", "model_version": "", "scores_hash": "", "timestamp": "t\u00e9", "zone": {"a": null, "b": [1, 0.5, 1e+16]}}"#
+/// );
+/// ```
+pub fn canonical_receipt_json(receipt: &Receipt) -> String {
+    use serde_json::Value;
+    let fields = [
+        ("input_hash", &receipt.input_hash),
+        ("image_digest", &receipt.image_digest),
+        ("scores_hash", &receipt.scores_hash),
+        ("model_version", &receipt.model_version),
+        ("timestamp", &receipt.timestamp),
+        ("miner_pubkey", &receipt.miner_pubkey),
+    ]
+    .map(|(key, text)| (key, Value::String(text.clone())));
+    let mut entries: BTreeMap<&str, &Value> = receipt
+        .extra
+        .iter()
+        .filter(|(key, _)| key.as_str() != "signature")
+        .map(|(key, value)| (key.as_str(), value))
+        .collect();
+    entries.extend(fields.iter().map(|(key, value)| (*key, value)));
+    let mut out = String::new();
+    push_python_object(&mut out, entries);
     out
 }
 
-/// Builds and signs a receipt; `miner_pubkey` is the hex public key of `key`.
-pub fn sign_receipt(
-    key: &SigningKey,
-    input_hash: &str,
-    scores_hash: &str,
-    model_version: &str,
-    timestamp: &str,
-) -> Receipt {
-    let mut receipt = Receipt {
-        input_hash: input_hash.to_string(),
-        scores_hash: scores_hash.to_string(),
-        model_version: model_version.to_string(),
-        timestamp: timestamp.to_string(),
-        miner_pubkey: hex::encode(key.verifying_key().to_bytes()),
-        signature: String::new(),
-    };
+/// Signs `receipt`: sets `miner_pubkey` to the hex public key of `key` and `signature` to the hex
+/// ed25519 signature of [`canonical_receipt_json`] (every other key, `extra` included).
+pub fn sign_receipt(key: &SigningKey, mut receipt: Receipt) -> Receipt {
+    receipt.miner_pubkey = hex::encode(key.verifying_key().to_bytes());
     let signature = key.sign(canonical_receipt_json(&receipt).as_bytes());
     receipt.signature = hex::encode(signature.to_bytes());
     receipt
+}
+
+/// Checks that `digest` has the form of an image digest: `sha256:` and 64 lower-case hex digits.
+pub fn check_image_digest(digest: &str) -> Result<(), String> {
+    let hex = digest
+        .strip_prefix("sha256:")
+        .ok_or_else(|| format!("image digest `{digest}` does not start with `sha256:`"))?;
+    if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(format!(
+            "image digest `{digest}` must be `sha256:` and 64 lower-case hex digits"
+        ));
+    }
+    Ok(())
+}
+
+/// The digest of what is running: [`IMAGE_DIGEST_ENV`] when set (the OCI image's digest), else
+/// `sha256:` + the sha256 of the running executable (hashed once per process). See
+/// [`image_digest_from`].
+pub fn image_digest() -> Result<String, SubmissionError> {
+    image_digest_from(std::env::var_os(IMAGE_DIGEST_ENV).as_deref())
+}
+
+/// [`image_digest`] with the value of [`IMAGE_DIGEST_ENV`] given: `Some` must pass
+/// [`check_image_digest`] (surrounding whitespace ignored); set but blank or malformed is an error
+/// naming the variable, never a silent fall-back to the executable's digest.
+///
+/// ```
+/// use aml_core::submission::image_digest_from;
+/// let oci = format!("sha256:{}", "ab".repeat(32));
+/// assert_eq!(image_digest_from(Some(oci.as_ref())).unwrap(), oci);
+/// assert!(image_digest_from(Some("latest".as_ref())).is_err());
+/// assert!(image_digest_from(None).unwrap().starts_with("sha256:"));
+/// ```
+pub fn image_digest_from(value: Option<&std::ffi::OsStr>) -> Result<String, SubmissionError> {
+    let fail = |reason: String| SubmissionError::Receipt { reason };
+    if let Some(value) = value {
+        let text = value
+            .to_str()
+            .ok_or_else(|| fail(format!("{IMAGE_DIGEST_ENV} is not UTF-8")))?
+            .trim();
+        check_image_digest(text).map_err(|e| fail(format!("{IMAGE_DIGEST_ENV}: {e}")))?;
+        return Ok(text.to_string());
+    }
+    static EXECUTABLE: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    EXECUTABLE
+        .get_or_init(|| {
+            let path = std::env::current_exe().map_err(|e| format!("running executable: {e}"))?;
+            crate::io::sha256_file(&path)
+                .map(|hex| format!("sha256:{hex}"))
+                .map_err(|e| format!("{}: {e}", path.display()))
+        })
+        .clone()
+        .map_err(fail)
 }
 
 /// Checks the receipt's signature against its own `miner_pubkey` (strict ed25519 verification).
@@ -508,6 +750,12 @@ pub struct Submission {
     pub manifest: Manifest,
     /// Model version recorded in the receipt.
     pub model_version: String,
+    /// The receipt's `image_digest`; empty means [`image_digest`] (the environment's OCI image
+    /// digest, else the running executable's).
+    pub image_digest: String,
+    /// Our extra hash over the batch's `META.json` ([`crate::io::batch_hash`]), recorded in the
+    /// receipt under [`BATCH_HASH_KEY`] when given.
+    pub batch_hash: Option<String>,
 }
 
 /// The kind of output [`write_submission`] replaces: a directory holding a `receipt.json`.
@@ -638,12 +886,14 @@ pub fn competition_ranks(scores: &[f64]) -> Vec<i32> {
 
 /// Writes a complete submission to `dir` and returns its signed receipt.
 ///
-/// Nothing is signed or written unless [`check_submission`] passes. `dir` is written by
+/// Nothing is signed or written unless [`check_submission`] passes and the image digest has the
+/// form [`check_image_digest`] asks for. `dir` is written by
 /// [`crate::io::write_output_dir`]: it may not be one of `inputs` (the batch directory it was
 /// scored from) or contain one, an existing `dir` is replaced only when it is a submission (holds
 /// `receipt.json`) or empty, and all five files are written into a temporary sibling directory
 /// that is renamed into place, so `dir` never holds a partial submission. The receipt's
-/// `scores_hash` is the sha256 of the exact `scores.parquet` bytes written.
+/// `input_hash` is `input_hash` (the sha256 of `alerts.parquet`, see [`crate::io::input_hash`]),
+/// its `scores_hash` the sha256 of the exact `scores.parquet` bytes written.
 pub fn write_submission(
     dir: &Path,
     inputs: &[&Path],
@@ -653,13 +903,29 @@ pub fn write_submission(
     timestamp: &str,
 ) -> Result<Receipt, SubmissionError> {
     check_submission(submission)?;
+    let image_digest = match submission.image_digest.as_str() {
+        "" => image_digest()?,
+        given => {
+            check_image_digest(given).map_err(|reason| SubmissionError::Receipt { reason })?;
+            given.to_string()
+        }
+    };
     let scores = encode_scores(&submission.scores)?;
+    let mut extra = BTreeMap::new();
+    if let Some(hash) = &submission.batch_hash {
+        extra.insert(BATCH_HASH_KEY.to_string(), hash.clone().into());
+    }
     let receipt = sign_receipt(
         key,
-        input_hash,
-        &crate::io::sha256_hex(&scores),
-        &submission.model_version,
-        timestamp,
+        Receipt {
+            input_hash: input_hash.to_string(),
+            image_digest,
+            scores_hash: crate::io::sha256_hex(&scores),
+            model_version: submission.model_version.clone(),
+            timestamp: timestamp.to_string(),
+            extra,
+            ..Receipt::default()
+        },
     );
     let contents: [(&str, Vec<u8>); 5] = [
         (files::SCORES, scores),
@@ -685,10 +951,19 @@ pub fn write_submission(
     Ok(receipt)
 }
 
+/// Reads `receipt.json` ([`Receipt::from_json_bytes`]) without verifying it.
+pub fn read_receipt(path: &Path) -> Result<Receipt, SubmissionError> {
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    Receipt::from_json_bytes(&bytes).map_err(|reason| SubmissionError::Json {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
 /// Reads a submission directory back: the five files, with the receipt's signature verified and its
 /// `scores_hash` checked against the `scores.parquet` bytes.
 pub fn read_submission(dir: &Path) -> Result<(Submission, Receipt), SubmissionError> {
-    let receipt: Receipt = read_json(&dir.join(files::RECEIPT))?;
+    let receipt = read_receipt(&dir.join(files::RECEIPT))?;
     verify_receipt(&receipt)?;
     let scores_path = dir.join(files::SCORES);
     let scores_hash =
@@ -707,6 +982,8 @@ pub fn read_submission(dir: &Path) -> Result<(Submission, Receipt), SubmissionEr
         cluster_scores: read_cluster_scores(&dir.join(files::CLUSTER_SCORES))?,
         manifest: read_json(&dir.join(files::MANIFEST))?,
         model_version: receipt.model_version.clone(),
+        image_digest: receipt.image_digest.clone(),
+        batch_hash: receipt.batch_hash().map(str::to_string),
     };
     Ok((submission, receipt))
 }

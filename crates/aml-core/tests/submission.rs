@@ -1,10 +1,10 @@
 //! Submission files: round trips, byte determinism, atomic directory writes and the Python receipt vector.
 
 use aml_core::submission::{
-    canonical_receipt_json, encode_scores, files, read_cluster_scores, read_rankings, read_scores,
-    read_submission, sign_receipt, verify_receipt, write_cluster_scores, write_rankings,
-    write_scores, write_submission, ClusterScoreRow, Manifest, RankingRow, Receipt, ScoreRow,
-    Submission,
+    canonical_receipt_json, encode_scores, files, image_digest_from, read_cluster_scores,
+    read_rankings, read_scores, read_submission, sign_receipt, verify_receipt,
+    write_cluster_scores, write_rankings, write_scores, write_submission, ClusterScoreRow,
+    Manifest, RankingRow, Receipt, ScoreRow, Submission, IMAGE_DIGEST_ENV,
 };
 use aml_core::{OutputError, SubmissionError};
 use ed25519_dalek::SigningKey;
@@ -23,7 +23,9 @@ fn scores() -> Vec<ScoreRow> {
 
 fn submission() -> Submission {
     let mut manifest = Manifest {
-        code_commit: "abc123".into(),
+        repo_commit: "abc123".into(),
+        image_digest: image(),
+        model_version: "gbdt-v1".into(),
         ..Manifest::default()
     };
     manifest
@@ -56,7 +58,14 @@ fn submission() -> Submission {
         }],
         manifest,
         model_version: "gbdt-v1".into(),
+        image_digest: image(),
+        batch_hash: Some("b".repeat(64)),
     }
+}
+
+/// A well-formed image digest.
+fn image() -> String {
+    format!("sha256:{}", "d1".repeat(32))
 }
 
 fn key() -> SigningKey {
@@ -178,38 +187,154 @@ fn submission_directory_round_trips_and_replaces_atomically() {
     assert!(read_submission(&dir).is_err());
 }
 
-#[test]
-fn receipt_matches_the_python_vector() {
+fn vector() -> serde_json::Value {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/receipt_vector.json"
     ))
     .unwrap();
-    let vector: serde_json::Value = serde_json::from_str(&text).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn receipt_matches_the_python_vector() {
+    let vector = vector();
     let seed: [u8; 32] = hex::decode(vector["seed_hex"].as_str().unwrap())
         .unwrap()
         .try_into()
         .unwrap();
-    let expected: Receipt = serde_json::from_value(vector["receipt"].clone()).unwrap();
+    let received = vector["receipt_json"].as_str().unwrap();
+    let receipt = Receipt::from_json_bytes(received.as_bytes()).unwrap();
+    // Every key survives, the unknown ones with their values (nothing dropped, nothing added).
     assert_eq!(
-        canonical_receipt_json(&expected),
+        serde_json::to_value(&receipt).unwrap(),
+        serde_json::from_str::<serde_json::Value>(received).unwrap()
+    );
+    assert_eq!(receipt.batch_hash(), Some("c0".repeat(32).as_str()));
+    assert_eq!(receipt.image_digest, format!("sha256:{}", "5e".repeat(32)));
+    assert!(receipt.extra.contains_key("nested") && receipt.extra.contains_key("floats"));
+    assert_eq!(
+        canonical_receipt_json(&receipt),
         vector["canonical"].as_str().unwrap()
     );
-    let signed = sign_receipt(
-        &SigningKey::from_bytes(&seed),
-        &expected.input_hash,
-        &expected.scores_hash,
-        &expected.model_version,
-        &expected.timestamp,
-    );
-    assert_eq!(signed, expected);
-    verify_receipt(&expected).unwrap();
-    let mut tampered = expected.clone();
+    verify_receipt(&receipt).unwrap();
+    // Signing the same keys with the same key gives Python's signature byte for byte.
+    let unsigned = Receipt {
+        miner_pubkey: String::new(),
+        signature: String::new(),
+        ..receipt.clone()
+    };
+    let signed = sign_receipt(&SigningKey::from_bytes(&seed), unsigned);
+    assert_eq!(signed.signature, vector["signature"].as_str().unwrap());
+    assert_eq!(signed, receipt);
+    // Any change, in a known or an unknown key, breaks the signature.
+    let mut tampered = receipt.clone();
     tampered.timestamp.push('!');
     assert!(verify_receipt(&tampered).is_err());
-    let mut bad_key = expected;
+    let mut tampered = receipt.clone();
+    tampered.extra.get_mut("nested").unwrap()["A"] = 8.into();
+    assert!(verify_receipt(&tampered).is_err());
+    let mut tampered = receipt.clone();
+    tampered
+        .extra
+        .insert("added".into(), serde_json::Value::Null);
+    assert!(verify_receipt(&tampered).is_err());
+    let mut bad_key = receipt;
     bad_key.miner_pubkey = "zz".into();
     assert!(verify_receipt(&bad_key).is_err());
+}
+
+#[test]
+fn receipts_with_numbers_that_cannot_be_carried_exactly_are_refused_by_name() {
+    for literal in [
+        "18446744073709551616",
+        "-9223372036854775809",
+        "-0",
+        "100000000000000000000000",
+    ] {
+        let text = format!(r#"{{"input_hash": "i", "n": [1, {{"x": {literal}}}]}}"#);
+        let error = Receipt::from_json_bytes(text.as_bytes()).unwrap_err();
+        assert!(error.contains(&format!("integer {literal} ")), "{error}");
+    }
+    // The same characters inside strings, and numbers that are exact, are fine.
+    let text = r#"{"input_hash": "-0 18446744073709551616 \" -0", "scores_hash": "", "model_version": "",
+        "timestamp": "", "miner_pubkey": "", "signature": "", "n": [-1, 18446744073709551615, -0.0, 1e400000]}"#;
+    let error = Receipt::from_json_bytes(text.as_bytes()).unwrap_err();
+    assert!(error.contains("number out of range"), "{error}");
+    let receipt = Receipt::from_json_bytes(text.replace("1e400000", "1e4").as_bytes()).unwrap();
+    assert!(canonical_receipt_json(&receipt)
+        .contains(r#""n": [-1, 18446744073709551615, -0.0, 10000.0]"#));
+}
+
+#[test]
+fn receipt_and_manifest_carry_the_template_keys() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("out");
+    write_submission(&dir, &[], &submission(), &key(), "in", "t").unwrap();
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+    };
+    let receipt = read(files::RECEIPT);
+    for key in [
+        "input_hash",
+        "image_digest",
+        "scores_hash",
+        "model_version",
+        "timestamp",
+        "miner_pubkey",
+        "signature",
+    ] {
+        assert!(
+            receipt[key].is_string(),
+            "receipt.json lacks {key}: {receipt}"
+        );
+    }
+    assert_eq!(receipt["image_digest"], image().as_str());
+    assert_eq!(receipt["batch_hash"], "b".repeat(64).as_str());
+    let manifest = read(files::MANIFEST);
+    assert_eq!(manifest["repo_commit"], "abc123");
+    assert_eq!(manifest["image_digest"], image().as_str());
+    assert_eq!(manifest["model_version"], "gbdt-v1");
+    assert!(manifest["libs"].is_object() && manifest["seeds"]["train"] == 42);
+    assert!(manifest["hardware"]["cpu"].is_string() && manifest["hardware"]["ram_gb"].is_number());
+}
+
+#[test]
+fn manifests_written_before_the_template_names_still_read() {
+    let old = r#"{"code_commit": "abc", "model_versions": {"scorer": "v"},
+        "library_versions": {"aml-core": "0.1.0"}, "seeds": {"training": 7},
+        "hardware": {"cores": "2", "os": "linux"}, "batch_id": "b1"}"#;
+    let manifest: Manifest = serde_json::from_str(old).unwrap();
+    assert_eq!(manifest.repo_commit, "abc");
+    assert_eq!(manifest.libs["aml-core"], "0.1.0");
+    assert_eq!(manifest.hardware.extra["cores"], "2");
+    assert_eq!(manifest.extra["batch_id"], "b1");
+}
+
+#[test]
+fn image_digests_are_checked_before_anything_is_written() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("out");
+    for bad in [
+        "latest".to_string(),
+        format!("sha256:{}", "D1".repeat(32)),
+        format!("sha256:{}", "d1".repeat(31)),
+        format!("sha512:{}", "d1".repeat(32)),
+    ] {
+        let mut submission = submission();
+        submission.image_digest = bad.clone();
+        let error = write_submission(&dir, &[], &submission, &key(), "in", "t").unwrap_err();
+        assert!(error.to_string().contains(&bad), "{error}");
+        assert!(!dir.exists());
+    }
+    // Not given: the running executable's digest.
+    let mut submission = submission();
+    submission.image_digest = String::new();
+    let receipt = write_submission(&dir, &[], &submission, &key(), "in", "t").unwrap();
+    let executable = aml_core::io::sha256_file(&std::env::current_exe().unwrap()).unwrap();
+    assert_eq!(receipt.image_digest, format!("sha256:{executable}"));
+    let error = image_digest_from(Some("sha256:abc".as_ref())).unwrap_err();
+    assert!(error.to_string().contains(IMAGE_DIGEST_ENV), "{error}");
 }
 
 #[test]
