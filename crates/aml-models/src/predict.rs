@@ -75,10 +75,13 @@
 //! order, whatever the batch size, layout or thread count, so batch, parallel and
 //! single-row results are bit-identical.
 
-use ndarray::{ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use crate::tree::{MissingType, OutputTransform, Tree, TreeEnsemble, ZERO_THRESHOLD};
+use crate::tree::{
+    CategoricalSplits, LinearLeaves, MissingType, OutputTransform, Tree, TreeEnsemble,
+    ZERO_THRESHOLD,
+};
 
 /// Errors raised when building a predictor or predicting.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -100,10 +103,27 @@ pub enum PredictError {
     /// The ensemble exceeds the compact layout's limits.
     #[error("ensemble too large for the compact layout: {0}")]
     TooLarge(String),
+    /// A single-score prediction was asked of a multiclass model.
+    #[error(
+        "the model has {num_class} classes (one raw score per class): use the per-class \
+         predictions (predict_raw_classes, predict_classes, predict_raw_row_classes)"
+    )]
+    MultipleClasses {
+        /// Classes of the model.
+        num_class: usize,
+    },
+    /// The buffer for one row's class scores has the wrong length.
+    #[error("class count mismatch: model has {expected} classes, output buffer holds {got}")]
+    ClassCountMismatch {
+        /// Classes of the model.
+        expected: usize,
+        /// Length of the buffer.
+        got: usize,
+    },
 }
 
 /// An input scalar type: widened to `f64` exactly before comparing, as LightGBM does.
-pub trait FeatureValue: Copy + Send + Sync {
+pub trait FeatureValue: Copy + Send + Sync + Into<f64> {
     /// Whether every value of the type is exactly an `f32`: batch prediction then compares in
     /// `f32` (half the bytes per threshold) with thresholds rounded down, which decides the same.
     const EXACT_F32: bool = false;
@@ -130,8 +150,14 @@ impl FeatureValue for f64 {
 
 const LEAF: u32 = 1 << 31;
 const NAN_LEFT: u32 = 1 << 30;
+/// On a leaf: the output is a linear model (`right` indexes `Predictor::linear`, bits 0-26 are
+/// the leaf's index in its tree) with the leaf's constant as NaN fall-back.
+const LINEAR_LEAF: u32 = 1 << 30;
 const EXACT: u32 = 1 << 29;
 const MISSING_SHIFT: u32 = 27;
+/// Missing-type code (bits 27-28, next to LightGBM's 0-2) of a categorical node: its `value` is
+/// `categorical_index * 2^32 + set`.
+const CATEGORICAL: u32 = 3;
 const FEATURE_MASK: u32 = (1 << MISSING_SHIFT) - 1;
 /// Largest number of features the layout can address.
 pub const MAX_FEATURES: usize = FEATURE_MASK as usize + 1;
@@ -155,7 +181,15 @@ pub struct Predictor {
     roots: Vec<u32>,
     base_score: f64,
     num_features: usize,
+    /// Raw scores per row; tree `t` adds to class `t % num_class`.
+    num_class: usize,
+    /// The raw score is divided by this before the transform (iterations for `average_output`).
+    divisor: f64,
     transform: OutputTransform,
+    /// Category sets of the trees with categorical nodes.
+    categorical: Vec<CategoricalSplits>,
+    /// Leaf models of the linear trees.
+    linear: Vec<LinearLeaves>,
     /// The branch-free batch layout; `None` if the ensemble needs more slots than it addresses.
     lanes: Option<Lanes>,
 }
@@ -179,9 +213,6 @@ impl Predictor {
     /// Compiles an ensemble; fails on an invalid ensemble instead of panicking later.
     pub fn new(ensemble: &TreeEnsemble) -> Result<Self, PredictError> {
         ensemble.validate().map_err(PredictError::InvalidEnsemble)?;
-        if let Some(what) = ensemble.beyond_plain_trees() {
-            return Err(PredictError::Unsupported(what.into()));
-        }
         let num_features = ensemble.num_features();
         if num_features > MAX_FEATURES {
             return Err(PredictError::TooLarge(format!(
@@ -192,39 +223,62 @@ impl Predictor {
         if total > u32::MAX as usize {
             return Err(PredictError::TooLarge(format!("{total} nodes")));
         }
+        if let Some(big) = ensemble
+            .trees
+            .iter()
+            .find(|t| t.linear.is_some() && t.num_leaves() > FEATURE_MASK as usize)
+        {
+            return Err(PredictError::TooLarge(format!(
+                "a linear tree with {} leaves",
+                big.num_leaves()
+            )));
+        }
         let mut nodes = Vec::with_capacity(total);
         let mut roots = Vec::with_capacity(ensemble.trees.len());
+        let mut categorical = Vec::new();
+        let mut linear = Vec::new();
         // (LightGBM child reference, index of the parent whose `right` must point here)
         let mut stack: Vec<(i32, Option<usize>)> = Vec::new();
         for tree in &ensemble.trees {
             roots.push(nodes.len() as u32);
-            if tree.num_internal() == 0 {
-                nodes.push(Node {
-                    value: tree.leaf_value[0],
+            let leaf_node = |leaf: usize| match &tree.linear {
+                Some(_) => Node {
+                    value: tree.leaf_value[leaf],
+                    meta: LEAF | LINEAR_LEAF | leaf as u32,
+                    right: linear.len() as u32,
+                },
+                None => Node {
+                    value: tree.leaf_value[leaf],
                     meta: LEAF,
                     right: 0,
-                });
-                continue;
+                },
+            };
+            // The categorical sets of this tree, if any: entry `categorical.len()` once pushed.
+            let cat_index = categorical.len() as u64;
+            if tree.num_internal() == 0 {
+                nodes.push(leaf_node(0));
             }
-            stack.push((0, None));
+            if tree.num_internal() > 0 {
+                stack.push((0, None));
+            }
             while let Some((child, patch)) = stack.pop() {
                 let here = nodes.len();
                 if let Some(p) = patch {
                     nodes[p].right = here as u32;
                 }
                 if child < 0 {
-                    nodes.push(Node {
-                        value: tree.leaf_value[(!child) as usize],
-                        meta: LEAF,
-                        right: 0,
-                    });
+                    nodes.push(leaf_node((!child) as usize));
                     continue;
                 }
                 let i = child as usize;
                 let t = tree.threshold[i];
                 let missing = tree.missing_type[i];
                 let mut meta = tree.split_feature[i] | (u32::from(missing.code()) << MISSING_SHIFT);
-                let value = if missing == MissingType::Zero || t.is_nan() {
+                let value = if tree.is_categorical(i) {
+                    // `validate` checked that `t` names one of the tree's sets.
+                    meta = tree.split_feature[i] | EXACT | (CATEGORICAL << MISSING_SHIFT);
+                    (cat_index * (1 << 32) + t as u64) as f64
+                } else if missing == MissingType::Zero || t.is_nan() {
                     meta |= EXACT;
                     if tree.default_left[i] {
                         meta |= NAN_LEFT;
@@ -249,6 +303,12 @@ impl Predictor {
                 stack.push((tree.right_child[i], Some(here)));
                 stack.push((tree.left_child[i], None));
             }
+            if let Some(c) = &tree.categorical {
+                categorical.push(c.clone());
+            }
+            if let Some(l) = &tree.linear {
+                linear.push(l.clone());
+            }
         }
         let lanes = Lanes::new(ensemble, &roots);
         Ok(Predictor {
@@ -257,7 +317,11 @@ impl Predictor {
             lanes,
             base_score: ensemble.base_score,
             num_features,
+            num_class: ensemble.num_class(),
+            divisor: ensemble.output_divisor(),
             transform: ensemble.objective.transform(),
+            categorical,
+            linear,
         })
     }
 
@@ -271,10 +335,31 @@ impl Predictor {
         self.roots.len()
     }
 
-    /// Applies the output transform (sigmoid for binary) to a raw score.
+    /// Raw scores per row: the number of classes (1 except for multiclass models).
+    pub fn num_class(&self) -> usize {
+        self.num_class
+    }
+
+    /// The prediction for the raw score of a single-output model: divided by the number of
+    /// iterations for `average_output` (random forest), then the output transform (sigmoid for
+    /// binary). Like [`TreeEnsemble::transform`].
     #[inline]
     pub fn transform(&self, raw: f64) -> f64 {
-        self.transform.apply(raw)
+        if self.divisor == 1.0 {
+            self.transform.apply(raw)
+        } else {
+            self.transform.apply(raw / self.divisor)
+        }
+    }
+
+    /// The predictions for one row's raw class scores, in place: averaged for `average_output`,
+    /// then softmax across the classes (multiclass) or the per-score transform (sigmoid per
+    /// class for multiclassova). Like [`TreeEnsemble::transform_classes`].
+    pub fn transform_classes(&self, raw: &mut [f64]) {
+        if self.divisor != 1.0 {
+            raw.iter_mut().for_each(|v| *v /= self.divisor);
+        }
+        self.transform.apply_classes(raw);
     }
 
     fn check_features(&self, got: usize) -> Result<(), PredictError> {
@@ -284,6 +369,17 @@ impl Predictor {
             Err(PredictError::FeatureCountMismatch {
                 expected: self.num_features,
                 got,
+            })
+        }
+    }
+
+    /// The single-score paths refuse multiclass models rather than answer for class 0.
+    fn check_single_output(&self) -> Result<(), PredictError> {
+        if self.num_class == 1 {
+            Ok(())
+        } else {
+            Err(PredictError::MultipleClasses {
+                num_class: self.num_class,
             })
         }
     }
@@ -299,6 +395,9 @@ impl Predictor {
         loop {
             let n = nodes[i];
             if n.meta & LEAF != 0 {
+                if n.meta & LINEAR_LEAF != 0 {
+                    return self.linear_output(n, row);
+                }
                 return n.value;
             }
             let x = row[(n.meta & FEATURE_MASK) as usize].to_f64();
@@ -308,6 +407,8 @@ impl Predictor {
                 } else {
                     x <= n.value
                 }
+            } else if (n.meta >> MISSING_SHIFT) & 3 == CATEGORICAL {
+                self.categorical_goes_left(n, x)
             } else {
                 exact_goes_left(n, x)
             };
@@ -315,22 +416,70 @@ impl Predictor {
         }
     }
 
-    /// Raw score of one row (`f32` or `f64` values).
-    pub fn predict_raw_row<T: FeatureValue>(&self, row: &[T]) -> Result<f64, PredictError> {
-        self.check_features(row.len())?;
-        let mut s = self.base_score;
-        for &r in &self.roots {
-            s += self.tree_output(r as usize, row);
-        }
-        Ok(s)
+    /// LightGBM's categorical decision at a categorical node (see [`CategoricalSplits::contains`]).
+    #[inline]
+    fn categorical_goes_left(&self, n: Node, x: f64) -> bool {
+        let at = n.value as u64;
+        let x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
+        self.categorical[(at >> 32) as usize].contains((at & u64::from(u32::MAX)) as usize, x)
     }
 
-    /// Transformed prediction of one row (probability for binary models).
+    /// The linear model of a linear leaf (its constant when one of its features is NaN).
+    #[inline(never)]
+    fn linear_output<T: FeatureValue>(&self, n: Node, row: &[T]) -> f64 {
+        let leaf = (n.meta & FEATURE_MASK) as usize;
+        self.linear[n.right as usize].output(leaf, row, n.value)
+    }
+
+    /// Adds every tree's output to the raw class scores in `out` (`out.len() == num_class`).
+    #[inline]
+    fn add_trees<T: FeatureValue>(&self, row: &[T], out: &mut [f64]) {
+        out.fill(self.base_score);
+        if self.num_class == 1 {
+            for &r in &self.roots {
+                out[0] += self.tree_output(r as usize, row);
+            }
+        } else {
+            for (t, &r) in self.roots.iter().enumerate() {
+                out[t % self.num_class] += self.tree_output(r as usize, row);
+            }
+        }
+    }
+
+    /// Raw score of one row (`f32` or `f64` values) of a single-output model.
+    pub fn predict_raw_row<T: FeatureValue>(&self, row: &[T]) -> Result<f64, PredictError> {
+        self.check_features(row.len())?;
+        self.check_single_output()?;
+        let mut s = [0.0];
+        self.add_trees(row, &mut s);
+        Ok(s[0])
+    }
+
+    /// Transformed prediction of one row (probability for binary models) of a single-output model.
     pub fn predict_row<T: FeatureValue>(&self, row: &[T]) -> Result<f64, PredictError> {
         self.predict_raw_row(row).map(|r| self.transform(r))
     }
 
-    /// Raw scores of a block of contiguous row-major rows, trees outermost.
+    /// Raw score of every class for one row into `out` (`out.len() == num_class()`); works for
+    /// every model (one class for single-output models).
+    pub fn predict_raw_row_classes<T: FeatureValue>(
+        &self,
+        row: &[T],
+        out: &mut [f64],
+    ) -> Result<(), PredictError> {
+        self.check_features(row.len())?;
+        if out.len() != self.num_class {
+            return Err(PredictError::ClassCountMismatch {
+                expected: self.num_class,
+                got: out.len(),
+            });
+        }
+        self.add_trees(row, out);
+        Ok(())
+    }
+
+    /// Raw class scores of a block of contiguous row-major rows, trees outermost
+    /// (`out.len() == rows * num_class`, row-major).
     fn block_raw<T: FeatureValue>(&self, rows: &[T], out: &mut [f64]) {
         match &self.lanes {
             Some(lanes) if T::EXACT_F32 => self.block_lanes(lanes, &lanes.n32, rows, out),
@@ -350,7 +499,8 @@ impl Predictor {
     ) {
         let nf = self.num_features;
         let ns = lanes.num_slots();
-        let n = out.len();
+        let k = self.num_class;
+        let n = out.len() / k;
         let groups = n.div_ceil(GROUP);
         // Slot values lane-interleaved per group (`[group][slot][lane]`), so one slot index
         // addresses all rows of a group; a short last group is padded with zeros, walked and dropped.
@@ -363,13 +513,15 @@ impl Predictor {
                 group[s * GROUP + r % GROUP] = v;
             }
         }
-        let mut acc = vec![[self.base_score; GROUP]; groups];
-        for tree in &lanes.trees {
+        // `acc[g * k + class]`: the scores of class `class` for the rows of group `g`.
+        let mut acc = vec![[self.base_score; GROUP]; groups * k];
+        for (t, tree) in lanes.trees.iter().enumerate() {
+            let class = t % k;
             match *tree {
                 LaneTree::Walk { base, len, depth } => {
                     let range = base as usize..(base + len) as usize;
                     let (tree_nodes, leaf) = (&nodes.nodes[range.clone()], &lanes.leaf[range]);
-                    for (g, a) in acc.iter_mut().enumerate() {
+                    for (g, a) in acc.iter_mut().skip(class).step_by(k).enumerate() {
                         // Exactly one group's slots: `walk_group` relies on the length.
                         let s = &slots[g * ns * GROUP..(g + 1) * ns * GROUP];
                         walk_group(tree_nodes, leaf, depth, s, a);
@@ -377,31 +529,36 @@ impl Predictor {
                 }
                 LaneTree::Scalar { root } => {
                     for r in 0..n {
-                        acc[r / GROUP][r % GROUP] +=
+                        acc[(r / GROUP) * k + class][r % GROUP] +=
                             self.tree_output(root as usize, &rows[r * nf..(r + 1) * nf]);
                     }
                 }
             }
         }
-        for (r, o) in out.iter_mut().enumerate() {
-            *o = acc[r / GROUP][r % GROUP];
+        for (r, o) in out.chunks_exact_mut(k).enumerate() {
+            for (class, o) in o.iter_mut().enumerate() {
+                *o = acc[(r / GROUP) * k + class][r % GROUP];
+            }
         }
     }
 
     /// [`Predictor::block_raw`] with the compact layout, one row after the other.
     fn block_scalar<T: FeatureValue>(&self, rows: &[T], out: &mut [f64]) {
         let nf = self.num_features;
+        let k = self.num_class;
         out.fill(self.base_score);
-        for &r in &self.roots {
-            for (i, o) in out.iter_mut().enumerate() {
+        for (t, &r) in self.roots.iter().enumerate() {
+            let class = t % k;
+            for (i, o) in out.iter_mut().skip(class).step_by(k).enumerate() {
                 *o += self.tree_output(r as usize, &rows[i * nf..(i + 1) * nf]);
             }
         }
     }
 
-    /// Raw scores for rows `start..start + out.len()` of `x`.
+    /// Raw class scores for rows `start..` of `x` into `out` (`rows * num_class` values).
     fn chunk_raw<T: FeatureValue>(&self, x: &ArrayView2<'_, T>, start: usize, out: &mut [f64]) {
-        let view = x.slice(ndarray::s![start..start + out.len(), ..]);
+        let rows = out.len() / self.num_class;
+        let view = x.slice(ndarray::s![start..start + rows, ..]);
         match view.as_slice() {
             Some(rows) => self.block_raw(rows, out),
             None => {
@@ -411,38 +568,90 @@ impl Predictor {
         }
     }
 
-    /// Raw scores for every row, in parallel over row blocks (rayon's current pool).
+    /// Raw class scores of every row, row-major (`nrows * num_class`), in parallel over row
+    /// blocks (rayon's current pool) or on the calling thread.
+    fn raw_all<T: FeatureValue>(
+        &self,
+        x: ArrayView2<'_, T>,
+        parallel: bool,
+    ) -> Result<Vec<f64>, PredictError> {
+        self.check_features(x.len_of(Axis(1)))?;
+        let k = self.num_class;
+        let mut out = vec![0.0; x.nrows() * k];
+        if parallel {
+            out.par_chunks_mut(BLOCK_ROWS * k)
+                .enumerate()
+                .for_each(|(b, chunk)| self.chunk_raw(&x, b * BLOCK_ROWS, chunk));
+        } else {
+            for (b, chunk) in out.chunks_mut(BLOCK_ROWS * k).enumerate() {
+                self.chunk_raw(&x, b * BLOCK_ROWS, chunk);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Raw scores for every row of a single-output model, in parallel over row blocks (rayon's
+    /// current pool).
     ///
     /// Bit-identical to [`Predictor::predict_raw_sequential`].
     pub fn predict_raw<T: FeatureValue>(
         &self,
         x: ArrayView2<'_, T>,
     ) -> Result<Vec<f64>, PredictError> {
-        self.check_features(x.len_of(Axis(1)))?;
-        let mut out = vec![0.0; x.nrows()];
-        out.par_chunks_mut(BLOCK_ROWS)
-            .enumerate()
-            .for_each(|(b, chunk)| self.chunk_raw(&x, b * BLOCK_ROWS, chunk));
-        Ok(out)
+        self.check_single_output()?;
+        self.raw_all(x, true)
     }
 
-    /// Raw scores for every row on the calling thread only.
+    /// Raw scores for every row of a single-output model on the calling thread only.
     pub fn predict_raw_sequential<T: FeatureValue>(
         &self,
         x: ArrayView2<'_, T>,
     ) -> Result<Vec<f64>, PredictError> {
-        self.check_features(x.len_of(Axis(1)))?;
-        let mut out = vec![0.0; x.nrows()];
-        for (b, chunk) in out.chunks_mut(BLOCK_ROWS).enumerate() {
-            self.chunk_raw(&x, b * BLOCK_ROWS, chunk);
-        }
-        Ok(out)
+        self.check_single_output()?;
+        self.raw_all(x, false)
     }
 
-    /// Transformed predictions for every row, in parallel.
+    /// Transformed predictions for every row of a single-output model, in parallel.
     pub fn predict<T: FeatureValue>(&self, x: ArrayView2<'_, T>) -> Result<Vec<f64>, PredictError> {
         let mut out = self.predict_raw(x)?;
         out.par_iter_mut().for_each(|v| *v = self.transform(*v));
+        Ok(out)
+    }
+
+    /// Raw score of every class for every row (`nrows x num_class`), in parallel; for a
+    /// single-output model the one column equals [`Predictor::predict_raw`].
+    pub fn predict_raw_classes<T: FeatureValue>(
+        &self,
+        x: ArrayView2<'_, T>,
+    ) -> Result<Array2<f64>, PredictError> {
+        let n = x.nrows();
+        let out = self.raw_all(x, true)?;
+        Ok(Array2::from_shape_vec((n, self.num_class), out).expect("n x num_class scores"))
+    }
+
+    /// [`Predictor::predict_raw_classes`] on the calling thread only (bit-identical).
+    pub fn predict_raw_classes_sequential<T: FeatureValue>(
+        &self,
+        x: ArrayView2<'_, T>,
+    ) -> Result<Array2<f64>, PredictError> {
+        let n = x.nrows();
+        let out = self.raw_all(x, false)?;
+        Ok(Array2::from_shape_vec((n, self.num_class), out).expect("n x num_class scores"))
+    }
+
+    /// Predictions of every class for every row (`nrows x num_class`): the raw scores averaged
+    /// for `average_output`, then softmax (multiclass) or the per-class transform
+    /// ([`Predictor::transform_classes`]).
+    pub fn predict_classes<T: FeatureValue>(
+        &self,
+        x: ArrayView2<'_, T>,
+    ) -> Result<Array2<f64>, PredictError> {
+        let mut out = self.predict_raw_classes(x)?;
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .for_each(|mut row| {
+                self.transform_classes(row.as_slice_mut().expect("standard layout"))
+            });
         Ok(out)
     }
 }
@@ -587,6 +796,10 @@ const MAX_LANE_TREE_NODES: usize = u16::MAX as usize;
 
 /// Slot kind and threshold for LightGBM internal node `i`, or `None` if not expressible.
 fn lane_split(tree: &Tree, i: usize) -> Option<(SlotKind, f64)> {
+    if tree.is_categorical(i) {
+        // Category sets are not one comparison: the tree takes the row layout's walk.
+        return None;
+    }
     let t = tree.threshold[i];
     let dl = tree.default_left[i];
     let (missing_left, kind_left, kind_right) = match tree.missing_type[i] {
@@ -646,7 +859,9 @@ impl Lanes {
         for (tree, &root) in ensemble.trees.iter().zip(roots) {
             // The tree's nodes plus one padding node.
             let len = 2 * tree.num_leaves();
-            let expressible = (0..tree.num_internal()).all(|i| lane_split(tree, i).is_some());
+            // Linear leaves need the row's values, not one leaf constant: the row layout's walk.
+            let expressible = tree.linear.is_none()
+                && (0..tree.num_internal()).all(|i| lane_split(tree, i).is_some());
             if !expressible || len > MAX_LANE_TREE_NODES {
                 lanes.trees.push(LaneTree::Scalar { root });
                 continue;
