@@ -624,9 +624,7 @@ impl Predictor {
         &self,
         x: ArrayView2<'_, T>,
     ) -> Result<Array2<f64>, PredictError> {
-        let n = x.nrows();
-        let out = self.raw_all(x, true)?;
-        Ok(Array2::from_shape_vec((n, self.num_class), out).expect("n x num_class scores"))
+        self.raw_classes(x, true)
     }
 
     /// [`Predictor::predict_raw_classes`] on the calling thread only (bit-identical).
@@ -634,8 +632,16 @@ impl Predictor {
         &self,
         x: ArrayView2<'_, T>,
     ) -> Result<Array2<f64>, PredictError> {
+        self.raw_classes(x, false)
+    }
+
+    fn raw_classes<T: FeatureValue>(
+        &self,
+        x: ArrayView2<'_, T>,
+        parallel: bool,
+    ) -> Result<Array2<f64>, PredictError> {
         let n = x.nrows();
-        let out = self.raw_all(x, false)?;
+        let out = self.raw_all(x, parallel)?;
         Ok(Array2::from_shape_vec((n, self.num_class), out).expect("n x num_class scores"))
     }
 
