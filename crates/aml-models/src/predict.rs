@@ -527,6 +527,28 @@ impl Predictor {
                         walk_group(tree_nodes, leaf, depth, s, a);
                     }
                 }
+                LaneTree::LinearWalk {
+                    base,
+                    len,
+                    depth,
+                    model,
+                } => {
+                    let range = base as usize..(base + len) as usize;
+                    let tree_nodes = &nodes.nodes[range.clone()];
+                    let (leaf, leaf_id) = (&lanes.leaf[range.clone()], &lanes.leaf_id[range]);
+                    let linear = &self.linear[model as usize];
+                    for (g, a) in acc.iter_mut().skip(class).step_by(k).enumerate() {
+                        let s = &slots[g * ns * GROUP..(g + 1) * ns * GROUP];
+                        let idx = walk_to_leaves(tree_nodes, depth, s);
+                        // Padding rows of a short last group are not rows: skip them.
+                        let rows_here = (n - g * GROUP).min(GROUP);
+                        for (l, (o, &i)) in a.iter_mut().zip(&idx).take(rows_here).enumerate() {
+                            let r = g * GROUP + l;
+                            let row = &rows[r * nf..(r + 1) * nf];
+                            *o += linear.output(leaf_id[i] as usize, row, leaf[i]);
+                        }
+                    }
+                }
                 LaneTree::Scalar { root } => {
                     for r in 0..n {
                         acc[(r / GROUP) * k + class][r % GROUP] +=
@@ -776,8 +798,16 @@ enum LaneTree {
     /// Branch-free walk: nodes `base..base + len`, `depth` steps reach every leaf. The last
     /// node is padding (see [`Lanes::in_bounds`]).
     Walk { base: u32, len: u32, depth: u32 },
-    /// A node the slot rewrite cannot express (NaN threshold with missing values going left):
-    /// the scalar walk of the compact layout from this root.
+    /// A branch-free walk to the leaves of a linear tree, whose output is then leaf model
+    /// `Lanes::leaf_id[node]` of `Predictor::linear[model]` on the row's values.
+    LinearWalk {
+        base: u32,
+        len: u32,
+        depth: u32,
+        model: u32,
+    },
+    /// A node the slot rewrite cannot express (a categorical split, or a NaN threshold with
+    /// missing values going left): the scalar walk of the compact layout from this root.
     Scalar { root: u32 },
 }
 
@@ -791,6 +821,8 @@ struct Lanes {
     trees: Vec<LaneTree>,
     /// Leaf value per node of `n32`/`n64` (0.0 for internal nodes).
     leaf: Vec<f64>,
+    /// Index of the leaf in its tree, per node of `n32`/`n64` (0 for internal nodes).
+    leaf_id: Vec<u32>,
     n32: LaneNodes<u32>,
     n64: LaneNodes<u64>,
 }
@@ -859,15 +891,20 @@ impl Lanes {
             kind_end,
             trees: Vec::with_capacity(ensemble.trees.len()),
             leaf: Vec::new(),
+            leaf_id: Vec::new(),
             n32: LaneNodes { nodes: Vec::new() },
             n64: LaneNodes { nodes: Vec::new() },
         };
+        // Linear trees in order: their index in `Predictor::linear`.
+        let mut linear_models = 0u32;
         for (tree, &root) in ensemble.trees.iter().zip(roots) {
+            let model = tree.linear.as_ref().map(|_| {
+                linear_models += 1;
+                linear_models - 1
+            });
             // The tree's nodes plus one padding node.
             let len = 2 * tree.num_leaves();
-            // Linear leaves need the row's values, not one leaf constant: the row layout's walk.
-            let expressible = tree.linear.is_none()
-                && (0..tree.num_internal()).all(|i| lane_split(tree, i).is_some());
+            let expressible = (0..tree.num_internal()).all(|i| lane_split(tree, i).is_some());
             if !expressible || len > MAX_LANE_TREE_NODES {
                 lanes.trees.push(LaneTree::Scalar { root });
                 continue;
@@ -875,10 +912,15 @@ impl Lanes {
             let base = lanes.leaf.len();
             lanes.push_tree(tree, &pairs, base);
             let depth = lanes.depth_of(base, len);
-            lanes.trees.push(LaneTree::Walk {
-                base: base as u32,
-                len: len as u32,
-                depth,
+            let (base, len) = (base as u32, len as u32);
+            lanes.trees.push(match model {
+                None => LaneTree::Walk { base, len, depth },
+                Some(model) => LaneTree::LinearWalk {
+                    base,
+                    len,
+                    depth,
+                    model,
+                },
             });
         }
         lanes.in_bounds().then_some(lanes)
@@ -891,7 +933,7 @@ impl Lanes {
     fn in_bounds(&self) -> bool {
         let ns = self.num_slots();
         self.trees.iter().all(|t| match *t {
-            LaneTree::Walk { base, len, .. } => {
+            LaneTree::Walk { base, len, .. } | LaneTree::LinearWalk { base, len, .. } => {
                 let range = base as usize..(base + len) as usize;
                 let ok32 = self.n32.nodes[range.clone()]
                     .iter()
@@ -914,6 +956,7 @@ impl Lanes {
     ) {
         let len = 2 * tree.num_leaves() - 1;
         self.leaf.resize(base + len + 1, 0.0);
+        self.leaf_id.resize(base + len + 1, 0);
         let leaf_node = |at: usize| LaneNode {
             thr: 0.0,
             slot: 0,
@@ -927,6 +970,7 @@ impl Lanes {
             if c < 0 || tree.num_internal() == 0 {
                 let leaf = if c < 0 { (!c) as usize } else { 0 };
                 self.leaf[base + at] = tree.leaf_value[leaf];
+                self.leaf_id[base + at] = leaf as u32;
                 n64[at] = leaf_node(at);
                 continue;
             }
@@ -1012,8 +1056,6 @@ type MissingTest = fn(f64) -> bool;
 const GROUP: usize = 16;
 
 /// Adds the output of one branch-free tree to the `GROUP` rows of `slots` (`[slot][lane]`).
-///
-/// A node sends a row right iff its slot key is above the threshold key.
 #[inline(always)]
 fn walk_group<C: Lane>(
     nodes: &[LaneNode<C>],
@@ -1022,6 +1064,17 @@ fn walk_group<C: Lane>(
     slots: &[C],
     out: &mut [f64; GROUP],
 ) {
+    let idx = walk_to_leaves(nodes, depth, slots);
+    for (o, &i) in out.iter_mut().zip(&idx) {
+        *o += leaf[i];
+    }
+}
+
+/// The tree-relative leaf node each of the `GROUP` rows of `slots` (`[slot][lane]`) reaches.
+///
+/// A node sends a row right iff its slot key is above the threshold key.
+#[inline(always)]
+fn walk_to_leaves<C: Lane>(nodes: &[LaneNode<C>], depth: u32, slots: &[C]) -> [usize; GROUP] {
     let mut idx = [0usize; GROUP];
     for _ in 0..depth {
         for (l, i) in idx.iter_mut().enumerate() {
@@ -1038,9 +1091,7 @@ fn walk_group<C: Lane>(
             *i = n.child as usize + usize::from(x > n.thr);
         }
     }
-    for (o, &i) in out.iter_mut().zip(&idx) {
-        *o += leaf[i];
-    }
+    idx
 }
 
 /// LightGBM's full decision rule, for nodes the fast path does not cover.
@@ -1306,6 +1357,51 @@ mod tests {
             p.lanes.as_ref().unwrap().trees[0],
             LaneTree::Scalar { .. }
         ));
+    }
+
+    #[test]
+    fn linear_trees_walk_branch_free_and_categorical_trees_fall_back() {
+        use crate::tree::{CategoricalSplits, LinearLeaves};
+        let mut e = ensemble(MissingType::NaN, false, 0.25);
+        e.trees[0].linear = Some(LinearLeaves {
+            leaf_const: vec![0.5, -1.0, 2.0],
+            leaf_features: vec![vec![1], vec![], vec![0, 1]],
+            leaf_coeff: vec![vec![3.0], vec![], vec![-0.5, 0.25]],
+        });
+        let mut cat = e.trees[0].clone();
+        cat.linear = None;
+        cat.categorical = Some(CategoricalSplits {
+            is_categorical: vec![true, false],
+            boundaries: vec![0, 1],
+            bits: vec![0b1010],
+        });
+        cat.threshold[0] = 0.0;
+        e.trees[1] = cat;
+        let p = e.predictor().unwrap();
+        let trees = &p.lanes.as_ref().unwrap().trees;
+        assert!(matches!(trees[0], LaneTree::LinearWalk { model: 0, .. }));
+        assert!(matches!(trees[1], LaneTree::Scalar { .. }));
+        // Tree 0: x0 > 0.25 -> leaf 0 (0.5 + 3 x1); else x1 <= 0.5 -> leaf 1 (-1), else leaf 2
+        // (2 - 0.5 x0 + 0.25 x1, or its constant 4 when x1 is NaN). Tree 1: categories 1 and 3 of
+        // x0 go on to the x1 split (leaves 2 or 4), the others to leaf 0 (1).
+        let rows = [
+            [0.0, 0.25],
+            [0.0, f64::NAN],
+            [1.0, 0.25],
+            [3.9, 0.75],
+            [-1.0, 0.0],
+        ];
+        let x = Array2::from_shape_fn((rows.len(), 2), |(i, j)| rows[i][j]);
+        let batch = p.predict_raw(x.view()).unwrap();
+        for (i, r) in rows.iter().enumerate() {
+            let want = e.predict_raw_reference(r);
+            assert_eq!(batch[i].to_bits(), want.to_bits(), "row {r:?}");
+            assert_eq!(p.predict_raw_row(r).unwrap().to_bits(), want.to_bits());
+        }
+        assert_eq!(batch[0], -1.0 + 1.0);
+        assert_eq!(batch[1], 4.0 + 1.0);
+        assert_eq!(batch[2], 0.5 + 3.0 * 0.25 + 2.0);
+        assert_eq!(batch[3], 0.5 + 3.0 * 0.75 + 4.0);
     }
 
     #[test]
