@@ -14,6 +14,14 @@
 //! Pre-order puts the left child right after its parent, so one child index is
 //! implicit and a whole 31-leaf tree (61 nodes, ~1 KB) fits in a few cache lines.
 //!
+//! Two node kinds beyond numerical splits and constant leaves take the exact path:
+//! * a **categorical split** has missing-type code 3 (LightGBM uses 0-2) and `value`
+//!   `c * 2^32 + set`: category set `set` of the tree's [`CategoricalSplits`] number `c`,
+//!   tested with [`CategoricalSplits::contains`] after the `|x| <= ZERO_THRESHOLD -> 0` rule;
+//! * a **linear leaf** (bit 30 on a leaf) computes [`LinearLeaves::output`] of leaf
+//!   `meta & 0x7ff_ffff` of linear model `right`, with `value` (the leaf constant) as its
+//!   NaN fall-back.
+//!
 //! # Batch layout (branch-free walk)
 //!
 //! A data-dependent branch per tree level is mispredicted about half the time, which
@@ -45,8 +53,10 @@
 //!   largest `f32 <= t`: for an `f32` value `x`, `x <= t` iff `x <= round_down(t)`,
 //!   so decisions equal LightGBM's `f64` comparison and the nodes are half the size.
 //!
-//! The only node the rewrite cannot express (a NaN threshold whose missing values
-//! go left, which LightGBM never writes) sends its tree to the row layout's walk.
+//! The nodes the rewrite cannot express, categorical splits and a NaN threshold whose
+//! missing values go left (which LightGBM never writes), send their tree to the row layout's
+//! walk for every row of the block (`LaneTree::Scalar`). A linear tree walks branch-free to
+//! its leaves, then evaluates each row's leaf model (`LaneTree::LinearWalk`).
 //!
 //! # Exactness
 //!
@@ -69,10 +79,22 @@
 //! The miner is `f32` end to end: aml-features builds `f32` matrices, aml-train learns its
 //! thresholds from those `f32` values and the `Model` trait scores the same `f32` matrices.
 //!
+//! # Classes and averaging
+//!
+//! A multiclass model (`num_class` K > 1) has K raw scores per row: tree `t` adds to class
+//! `t % K`. The per-class methods (`predict_raw_classes`, `predict_classes`,
+//! `predict_raw_row_classes`) return them for every model (one column for single-output
+//! models); the single-score methods (`predict_raw`, `predict`, `predict_row`, ...) refuse a
+//! multiclass model with [`PredictError::MultipleClasses`] instead of answering for class 0.
+//! With `average_output` (random forest) the raw score is the plain sum, like LightGBM's
+//! `raw_score`; predictions divide it by the number of iterations, then transform (softmax
+//! across classes for multiclass, a sigmoid per class for multiclassova), as
+//! [`TreeEnsemble::transform_classes`] does.
+//!
 //! # Order of summation
 //!
-//! Every row's raw score is `base_score + tree_0 + tree_1 + ...` added in tree
-//! order, whatever the batch size, layout or thread count, so batch, parallel and
+//! Every row's raw score of class `c` is `base_score + tree_c + tree_{c+K} + ...` added in
+//! tree order, whatever the batch size, layout or thread count, so batch, parallel and
 //! single-row results are bit-identical.
 
 use ndarray::{Array2, ArrayView2, Axis};
