@@ -13,7 +13,7 @@
 
 use std::time::Instant;
 
-use aml_models::{FeatureValue, GbdtModel};
+use aml_models::{FeatureValue, GbdtModel, Model as _};
 
 fn main() {
     if let Err(e) = run() {
