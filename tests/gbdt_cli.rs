@@ -1,6 +1,7 @@
 //! End-to-end test of `examples/gbdt.rs`: the example's code is included and
 //! driven in-process (train, then predict with --raw / --contrib), on small
-//! generated data files in every text format.
+//! generated data files in every text format, and on the LightGBM zoo fixtures of
+//! aml-models (one column per class, iteration selection, resave).
 
 #[allow(dead_code)]
 #[path = "../examples/gbdt.rs"]

@@ -181,6 +181,8 @@ const MISSING_SHIFT: u32 = 27;
 /// `categorical_index * 2^32 + set`.
 const CATEGORICAL: u32 = 3;
 const FEATURE_MASK: u32 = (1 << MISSING_SHIFT) - 1;
+/// One more than the trees with categorical splits the row layout addresses.
+const MAX_CATEGORICAL_TREES: usize = 1 << 21;
 /// Largest number of features the layout can address.
 pub const MAX_FEATURES: usize = FEATURE_MASK as usize + 1;
 
@@ -253,6 +255,18 @@ impl Predictor {
             return Err(PredictError::TooLarge(format!(
                 "a linear tree with {} leaves",
                 big.num_leaves()
+            )));
+        }
+        // A categorical node's `value` is `c * 2^32 + set`, exact in an f64 while `c < 2^21`.
+        let categorical_trees = ensemble
+            .trees
+            .iter()
+            .filter(|t| t.categorical.is_some())
+            .count();
+        if categorical_trees >= MAX_CATEGORICAL_TREES {
+            return Err(PredictError::TooLarge(format!(
+                "{categorical_trees} trees with categorical splits (max {})",
+                MAX_CATEGORICAL_TREES - 1
             )));
         }
         let mut nodes = Vec::with_capacity(total);

@@ -1,5 +1,5 @@
-//! Random LightGBM-shaped ensembles with categorical splits, linear leaves, several classes and
-//! random-forest averaging: written as LightGBM text, parsed back, and predicted through every
+//! Random LightGBM-shaped ensembles with categorical splits, linear leaves, infinite thresholds,
+//! several classes and random-forest averaging: written as LightGBM text, parsed back, and predicted through every
 //! predictor path with `f64` and `f32` inputs. Every raw score equals a plain recursive walk
 //! written here (LightGBM's decision rules, spelled out independently of `aml_models::tree`),
 //! bit for bit, and every prediction equals that walk's raw scores averaged and transformed.
@@ -82,6 +82,12 @@ fn random_ensemble(seed: u64, num_class: usize, average_output: bool) -> TreeEns
         .map(|_| {
             let leaves = 1 + rng.below(12);
             let mut t = grown_tree(&mut rng, num_features, leaves);
+            // LightGBM writes `inf` for a split that sends only missing values right.
+            for threshold in t.threshold.iter_mut() {
+                if rng.below(8) == 0 {
+                    *threshold = [f64::INFINITY, f64::NEG_INFINITY][rng.below(2)];
+                }
+            }
             if categorical && rng.coin() {
                 add_categorical(&mut rng, &mut t);
             }
