@@ -33,19 +33,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Score a batch: verify, featurise, score + explain, rank, cluster-score, sign.
     Score(score::Args),
-    /// Train scorer, ranker and cluster scorer into a model bundle.
     Train(train::Args),
-    /// Serve scores over HTTP: scoring routes, the daily store, health, metrics, OpenAPI.
     Serve(serve::Args),
-    /// Check a submission the way the validator does (exit 0 pass, 1 fail, 2 unreadable input).
     Validate(validate::Args),
-    /// Generate synthetic SOT batches (Parquet + META.json).
     Generate(generate::Args),
-    /// Verify a SOT batch directory (hashes, schema, values, references).
     Verify(verify::Args),
-    /// Featurise a batch and write the alert feature matrix (Parquet).
     Features(features::Args),
 }
 
