@@ -100,7 +100,10 @@ fn generate_verify_score_write_what_the_library_computes() {
     }
 
     let report = ok(&["verify", s(&day)]);
-    assert!(report.contains(&format!("alerts:        {:>10}", 40)), "{report}");
+    assert!(
+        report.contains(&format!("alerts:        {:>10}", 40)),
+        "{report}"
+    );
     let missing = aml_miner(&["verify", s(&root.path().join("nothing"))]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("INVALID"));
@@ -123,4 +126,49 @@ fn generate_verify_score_write_what_the_library_computes() {
     let computed = aml_miner::pipeline::score_alerts(&batch, &bundle).unwrap();
     assert_eq!(written.len(), 40);
     assert_eq!(written, computed);
+}
+
+/// Every `.rs` file below `dir`, recursively, with its text.
+fn rust_sources(dir: &Path, found: &mut Vec<(PathBuf, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_sources(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push((path.clone(), std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+}
+
+#[test]
+fn the_libraries_install_no_logger_run_no_git_and_ship_no_http_client() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = Vec::new();
+    rust_sources(&root.join("src"), &mut sources);
+    for krate in std::fs::read_dir(root.join("crates")).unwrap() {
+        rust_sources(&krate.unwrap().path().join("src"), &mut sources);
+    }
+    // The binary (src/bin/) installs the logger; every library file only emits events.
+    let library = sources
+        .iter()
+        .filter(|(path, _)| !path.starts_with(root.join("src").join("bin")));
+    let mut offences = Vec::new();
+    for (path, text) in library {
+        for (needle, why) in [
+            ("tracing_subscriber", "installs a logger"),
+            (
+                "Command::new(\"git\")",
+                "runs git (build.rs records the commit)",
+            ),
+            (
+                "TcpStream::connect",
+                "is an HTTP client (test support only)",
+            ),
+        ] {
+            if text.contains(needle) {
+                offences.push(format!("{} {why}", path.display()));
+            }
+        }
+    }
+    assert!(offences.is_empty(), "{offences:#?}");
 }
