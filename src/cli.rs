@@ -7,6 +7,7 @@ use std::io::ErrorKind;
 use std::path::PathBuf;
 
 pub mod features;
+pub mod gbdt;
 pub mod generate;
 pub mod score;
 pub mod serve;
@@ -38,6 +39,24 @@ pub enum CliError {
     /// Training failed.
     #[error(transparent)]
     Train(Box<aml_train::pipeline::PipelineError>),
+    /// A data or predictions file of `gbdt` could not be read or written.
+    #[error(transparent)]
+    DataFile(Box<aml_train::data_file::DataFileError>),
+    /// GBDT training failed.
+    #[error(transparent)]
+    Gbdt(Box<aml_train::TrainError>),
+    /// A model file could not be loaded, built or saved.
+    #[error(transparent)]
+    Model(Box<aml_models::ModelError>),
+    /// A model could not predict.
+    #[error(transparent)]
+    Predict(Box<aml_models::PredictError>),
+    /// A model could not be explained.
+    #[error(transparent)]
+    Explain(Box<aml_explain::ExplainError>),
+    /// A progress bar template is invalid.
+    #[error(transparent)]
+    Progress(Box<indicatif::style::TemplateError>),
     /// A JSON document could not be written.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
@@ -76,6 +95,12 @@ from_boxed!(
     Features(aml_features::FeatureError),
     Bundle(aml_models::BundleError),
     Train(aml_train::pipeline::PipelineError),
+    DataFile(aml_train::data_file::DataFileError),
+    Gbdt(aml_train::TrainError),
+    Model(aml_models::ModelError),
+    Predict(aml_models::PredictError),
+    Explain(aml_explain::ExplainError),
+    Progress(indicatif::style::TemplateError),
 );
 
 impl CliError {

@@ -10,8 +10,8 @@ use aml_core::synth::{write_days, SynthConfig};
 use aml_core::Batch;
 use aml_models::Bundle;
 
-const SUBCOMMANDS: [&str; 7] = [
-    "score", "train", "serve", "validate", "generate", "verify", "features",
+const SUBCOMMANDS: [&str; 8] = [
+    "score", "train", "serve", "validate", "generate", "verify", "features", "gbdt",
 ];
 
 fn aml_miner(args: &[&str]) -> Output {

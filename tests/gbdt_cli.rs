@@ -1,12 +1,9 @@
-//! End-to-end test of `examples/gbdt.rs`: the example's code is included and
+//! End-to-end test of `aml-miner gbdt` (`aml_miner::cli::gbdt`, also `examples/gbdt.rs`),
 //! driven in-process (train, then predict with --raw / --contrib), on small
 //! generated data files in every text format, and on the LightGBM zoo fixtures of
 //! aml-models (one column per class, iteration selection, resave).
 
-#[allow(dead_code)]
-#[path = "../examples/gbdt.rs"]
-mod gbdt;
-
+use aml_miner::cli::gbdt;
 use std::path::{Path, PathBuf};
 
 use aml_train::metric;
@@ -14,7 +11,7 @@ use clap::Parser;
 
 /// Runs the CLI with `args` (program name excluded); the error text on failure.
 fn cli(args: &[&str]) -> Result<(), String> {
-    let parsed = gbdt::Cli::try_parse_from(std::iter::once("gbdt").chain(args.iter().copied()))
+    let parsed = gbdt::Args::try_parse_from(std::iter::once("gbdt").chain(args.iter().copied()))
         .map_err(|e| e.to_string())?;
     gbdt::run(&parsed).map_err(|e| e.to_string())
 }

@@ -9,12 +9,13 @@
 //! aml-miner train --history DIR... --out MODEL_DIR
 //! aml-miner serve --models trained_models --store DIR
 //! aml-miner features --batch DIR --out matrix.parquet
+//! aml-miner gbdt train|predict|resave ...
 //! ```
 
 use std::fmt::Display;
 use std::process::ExitCode;
 
-use aml_miner::cli::{features, generate, score, serve, train, validate, verify};
+use aml_miner::cli::{features, gbdt, generate, score, serve, train, validate, verify};
 use clap::{Parser, Subcommand};
 
 mod logging;
@@ -40,6 +41,8 @@ enum Command {
     Generate(generate::Args),
     Verify(verify::Args),
     Features(features::Args),
+    /// LightGBM-style GBDT: train, predict, resave (`aml-miner gbdt --help`).
+    Gbdt(gbdt::Args),
 }
 
 /// Exit code 0 on success; otherwise the error after the subcommand's name on stderr, and 1.
@@ -65,5 +68,6 @@ fn main() -> ExitCode {
         Command::Generate(args) => finish("generate", generate::run(args)),
         Command::Verify(args) => finish("verify", verify::run(args)),
         Command::Features(args) => finish("features", features::run(args)),
+        Command::Gbdt(args) => finish("gbdt", gbdt::run(args)),
     }
 }
