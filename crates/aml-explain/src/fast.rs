@@ -34,8 +34,8 @@
 //! path features in path order, quadrature nodes in a fixed order. Blocks, lanes and threads only decide which
 //! rows run together, so the output is bit-identical for any thread count or row order.
 
-use aml_models::tree::ZERO_THRESHOLD;
 use aml_models::tree::CategoricalSplits;
+use aml_models::tree::ZERO_THRESHOLD;
 use aml_models::{MissingType, Tree, TreeEnsemble};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;

@@ -3,9 +3,7 @@
 //! instead of explaining class 0 only.
 
 use aml_explain::synthetic::{categorical_rows, categorize, random_ensemble, EnsembleShape};
-use aml_explain::{
-    global_importance, ExplainError, Explanation, TreeShapExplainer, DEFAULT_TOP_K,
-};
+use aml_explain::{global_importance, ExplainError, Explanation, TreeShapExplainer, DEFAULT_TOP_K};
 use aml_models::ObjectiveKind;
 
 const SHAPE: EnsembleShape = EnsembleShape {
@@ -38,13 +36,19 @@ fn single_output_categorical_model_explains_top_features() {
         assert_eq!(e.base_value, explainer.expected_value());
         let total: f64 = e.top_features.iter().map(|f| f.impact).sum::<f64>() + e.base_value;
         assert!((total - e.raw_score).abs() <= 1e-9, "row {r}");
-        assert_eq!(short.top_features[..], e.top_features[..short.top_features.len()]);
+        assert_eq!(
+            short.top_features[..],
+            e.top_features[..short.top_features.len()]
+        );
         for f in &e.top_features {
             let i: usize = f.feature[1..].parse().unwrap();
             assert_eq!(f.impact, contrib[[r, i]]);
         }
     }
-    assert_eq!(global_importance(&model, contrib.view()).unwrap().len(), SHAPE.features);
+    assert_eq!(
+        global_importance(&model, contrib.view()).unwrap().len(),
+        SHAPE.features
+    );
 }
 
 #[test]
@@ -58,10 +62,13 @@ fn multiclass_explanations_are_refused_not_truncated_to_class_zero() {
     // ... but one score with top features per row is not.
     let err = explainer.explain(rows.view(), DEFAULT_TOP_K).unwrap_err();
     assert!(matches!(err, ExplainError::Unsupported(_)), "{err:?}");
-    assert!(err.to_string().contains("multiclass model (3 classes)"), "{err}");
+    assert!(
+        err.to_string().contains("multiclass model (3 classes)"),
+        "{err}"
+    );
     let row = rows.row(0).to_vec();
-    let err = Explanation::from_contributions(&explainer, &row, &contrib.row(0).to_vec(), 5)
-        .unwrap_err();
+    let err =
+        Explanation::from_contributions(&explainer, &row, &contrib.row(0).to_vec(), 5).unwrap_err();
     assert!(err.to_string().contains("multiclass"), "{err}");
     let err = global_importance(&model, contrib.view()).unwrap_err();
     assert!(err.to_string().contains("multiclass"), "{err}");

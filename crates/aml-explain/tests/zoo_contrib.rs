@@ -89,8 +89,8 @@ fn meta(case: &str, key: &str) -> usize {
 /// The ensemble LightGBM explained: the first `best_iteration` iterations of an early-stopped
 /// model, the whole model otherwise.
 fn ensemble(case: &str) -> TreeEnsemble {
-    let file = parse_model(&read(&format!("{case}.model.txt")))
-        .unwrap_or_else(|e| panic!("{case}: {e}"));
+    let file =
+        parse_model(&read(&format!("{case}.model.txt"))).unwrap_or_else(|e| panic!("{case}: {e}"));
     assert_eq!(file.ensemble.num_class(), meta(case, "num_class"), "{case}");
     match meta(case, "best_iteration") {
         0 => file.ensemble,
@@ -134,7 +134,11 @@ fn every_zoo_case_is_known() {
             explained,
             "{case}: contrib.tsv"
         );
-        assert_eq!(meta(case, "contrib") == 1, explained, "{case}: meta contrib");
+        assert_eq!(
+            meta(case, "contrib") == 1,
+            explained,
+            "{case}: meta contrib"
+        );
     }
 }
 
@@ -156,7 +160,11 @@ fn fast_and_reference_equal_lightgbm_pred_contrib() {
         assert_eq!(fast.dim(), (x.nrows(), k * (nf + 1)), "{case}");
         assert_eq!(contributions(&model, x.view()).unwrap(), fast, "{case}");
         for (r, want_row) in want.iter().enumerate() {
-            assert_eq!(want_row.len(), k * (nf + 1), "{case} row {r}: contrib width");
+            assert_eq!(
+                want_row.len(),
+                k * (nf + 1),
+                "{case} row {r}: contrib width"
+            );
             let row = x.row(r).to_vec();
             let reference = reference_contributions(&model, &row).unwrap();
             let raw = model.predict_raw_reference_classes(&row);
@@ -206,7 +214,10 @@ fn linear_trees_are_refused_like_lightgbm() {
             reference_contributions(&model, &x.row(0).to_vec()).unwrap_err(),
         ];
         for err in errors {
-            assert!(matches!(err, ExplainError::Unsupported(_)), "{case}: {err:?}");
+            assert!(
+                matches!(err, ExplainError::Unsupported(_)),
+                "{case}: {err:?}"
+            );
             let message = err.to_string();
             assert!(message.contains(what), "{case}: {message}");
             assert!(message.contains("LightGBM refuses"), "{case}: {message}");
