@@ -652,12 +652,19 @@ impl TreeShapExplainer {
                     n_leaves,
                 } => {
                     fails[..padded].fill(0);
-                    for node in &self.nodes[node_start..node_start + n_nodes] {
-                        match &tree.categorical {
-                            Some(sets) if node.categorical => {
-                                category_masks(node, sets, columns, fails, padded)
+                    let nodes = &self.nodes[node_start..node_start + n_nodes];
+                    if let Some(sets) = &tree.categorical {
+                        for node in nodes {
+                            if node.categorical {
+                                category_masks(node, sets, columns, fails, padded);
+                            } else {
+                                split_masks(node, columns, fails, padded);
                             }
-                            _ => split_masks(node, columns, fails, padded),
+                        }
+                    } else {
+                        // Numerical trees: the same loop as before categorical splits existed.
+                        for node in nodes {
+                            split_masks(node, columns, fails, padded);
                         }
                     }
                     for leaf in &self.leaves[leaf_start..leaf_start + n_leaves] {
@@ -948,8 +955,9 @@ fn split_masks(node: &NodePlan, columns: &[f64], fails: &mut [u32], padded: usiz
 
 /// [`split_masks`] for a categorical split: a row goes left when its category is in the node's
 /// set (`CategoricalSplits::contains`, LightGBM's rule: NaN, negative and unseen categories go
-/// right; the zero threshold is already applied to `columns`, as in `Tree::goes_left`).
-#[inline(always)]
+/// right; the zero threshold is already applied to `columns`, as in `Tree::goes_left`). Kept out
+/// of line so the numerical trees' loop compiles as before.
+#[inline(never)]
 fn category_masks(
     node: &NodePlan,
     sets: &CategoricalSplits,
