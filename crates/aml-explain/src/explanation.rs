@@ -64,18 +64,46 @@ pub fn top_k_indices(contrib: &[f64], k: usize) -> Vec<usize> {
     idx
 }
 
+/// A multiclass model has one score per class, not the single score and top features of
+/// `explain_json`: refuse it rather than explain class 0 only.
+fn single_output(explainer: &TreeShapExplainer) -> Result<(), ExplainError> {
+    match explainer.num_class() {
+        1 => Ok(()),
+        k => Err(ExplainError::Unsupported(format!(
+            "a multiclass model ({k} classes) as one score and top features per row: \
+             explain_json needs a single-output model (use the per-class contributions instead)"
+        ))),
+    }
+}
+
 impl Explanation {
     /// Builds the explanation of `row` from its contribution vector (`num_features + 1` values,
     /// expected value last, as produced by [`TreeShapExplainer`]). The raw score is the model's own
     /// prediction (trees summed in order), so `score` matches the scoring path exactly.
+    ///
+    /// Errors: a multiclass model ([`ExplainError::Unsupported`]: one score per class has no
+    /// single top-k), or a `row` / `contrib` of the wrong length.
     pub fn from_contributions(
         explainer: &TreeShapExplainer,
         row: &[f64],
         contrib: &[f64],
         top_k: usize,
-    ) -> Self {
+    ) -> Result<Self, ExplainError> {
+        single_output(explainer)?;
         let model = explainer.ensemble();
         let nf = model.num_features();
+        if row.len() != nf {
+            return Err(ExplainError::FeatureCountMismatch {
+                expected: nf,
+                got: row.len(),
+            });
+        }
+        if contrib.len() != nf + 1 {
+            return Err(ExplainError::FeatureCountMismatch {
+                expected: nf + 1,
+                got: contrib.len(),
+            });
+        }
         let raw_score = model.predict_raw_reference(row);
         let top_features = top_k_indices(&contrib[..nf], top_k)
             .into_iter()
@@ -85,12 +113,12 @@ impl Explanation {
                 impact: contrib[i],
             })
             .collect();
-        Explanation {
+        Ok(Explanation {
             score: model.transform(raw_score),
             base_value: contrib[nf],
             raw_score,
             top_features,
-        }
+        })
     }
 
     /// The contract's `explain_json` string: `{"score":..,"top_features":[{"feature":..,"value":..,"impact":..}]}`.
@@ -105,6 +133,8 @@ impl Explanation {
 
 impl TreeShapExplainer {
     /// Explains every row of `x`: SHAP values, then score and the `top_k` features per row.
+    ///
+    /// Single-output models only: a multiclass model is refused ([`ExplainError::Unsupported`]).
     pub fn explain<T>(
         &self,
         x: ArrayView2<'_, T>,
@@ -113,8 +143,9 @@ impl TreeShapExplainer {
     where
         T: Copy + Into<f64> + Sync,
     {
+        single_output(self)?;
         let contrib = self.contributions(x)?;
-        Ok((0..x.nrows())
+        (0..x.nrows())
             .into_par_iter()
             .map(|r| {
                 let row: Vec<f64> = x.row(r).iter().map(|&v| v.into()).collect();
@@ -126,7 +157,7 @@ impl TreeShapExplainer {
                     top_k,
                 )
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -34,6 +34,7 @@
 //! path features in path order, quadrature nodes in a fixed order. Blocks, lanes and threads only decide which
 //! rows run together, so the output is bit-identical for any thread count or row order.
 
+use aml_models::tree::CategoricalSplits;
 use aml_models::tree::ZERO_THRESHOLD;
 use aml_models::{MissingType, Tree, TreeEnsemble};
 use ndarray::{Array2, ArrayView2};
@@ -84,6 +85,9 @@ struct NodePlan {
     /// `MissingType::Zero`: an exact zero (after the zero threshold) takes the default direction.
     zero_is_missing: bool,
     default_left: bool,
+    /// A categorical split: `threshold` is the index of the tree's category set, and a row goes
+    /// left when `CategoricalSplits::contains` says so (the missing-value fields are unused).
+    categorical: bool,
     /// Index of this node's feature in the distinct-feature list of every path through the node.
     bit: u32,
     /// Mask slots (internal node `n` -> `n`, leaf `l` -> `num_internal + l`) of node and children.
@@ -105,7 +109,8 @@ struct LeafPlan {
     /// Start in `scaled_zero` of `z_j (1 - t_k)` (`d' x q`, feature-major), then
     /// `z_s (1 - t_k)` of each side (`2 x q`).
     scaled_start: usize,
-    /// The parent's feature and its bit in the failed-feature masks.
+    /// The parent's output column (`class * num_features + feature`) and its feature's bit in
+    /// the failed-feature masks.
     last_feature: u32,
     last_bit: u32,
     /// The leaves: (mask slot, `z` of the parent's feature, value); 1 or 2 of them.
@@ -150,11 +155,13 @@ struct LeafPlan {
 #[derive(Debug, Clone)]
 pub struct TreeShapExplainer {
     ensemble: TreeEnsemble,
-    expected_value: f64,
+    /// Per class: base score plus the expected values of the class's trees.
+    expected_values: Vec<f64>,
     plans: Vec<TreePlan>,
     nodes: Vec<NodePlan>,
     leaves: Vec<LeafPlan>,
-    /// Feature index of each distinct path feature.
+    /// Output column of each distinct path feature: `class * num_features + feature`, where
+    /// `class` is the tree's class (always 0 for single-output models).
     path_feature: Vec<u32>,
     /// Its bit in the failed-feature masks.
     path_bit: Vec<u8>,
@@ -208,7 +215,7 @@ pub struct ShapScratch {
     columns: Vec<f64>,
     /// Failed-feature masks, slot-major (`max_slots x BLOCK_ROWS`).
     fails: Vec<u32>,
-    /// Contributions, feature-major (`nf x BLOCK_ROWS`).
+    /// Contributions, column-major (`num_class * nf x BLOCK_ROWS`, column `class * nf + feature`).
     phi: Vec<f64>,
     /// One row's contributions from a reference tree.
     row_phi: Vec<f64>,
@@ -288,11 +295,14 @@ struct PathFeatures {
 
 impl TreeShapExplainer {
     /// Prepares `ensemble`: validates it, requires positive covers and precomputes every leaf.
+    ///
+    /// Explains everything LightGBM's `pred_contrib` does: numerical and categorical splits,
+    /// every missing-value rule, multiclass ensembles (one block per class) and `average_output`
+    /// (the plain sum over trees, like LightGBM). Linear trees are refused
+    /// ([`ExplainError::Unsupported`]), as LightGBM refuses them.
     pub fn new(ensemble: &TreeEnsemble) -> Result<Self, ExplainError> {
         ensemble.validate().map_err(ExplainError::InvalidEnsemble)?;
-        if let Some(what) = ensemble.beyond_plain_trees() {
-            return Err(ExplainError::Unsupported(what.into()));
-        }
+        reference::check_explainable(ensemble)?;
         let mut quad_node = Vec::new();
         let mut quad_weight = Vec::new();
         for q in 1..=MAX_NODES {
@@ -302,7 +312,7 @@ impl TreeShapExplainer {
         }
         let mut ex = TreeShapExplainer {
             ensemble: ensemble.clone(),
-            expected_value: reference::ensemble_expected_value(ensemble),
+            expected_values: reference::ensemble_expected_values(ensemble),
             plans: Vec::with_capacity(ensemble.trees.len()),
             nodes: Vec::new(),
             leaves: Vec::new(),
@@ -316,9 +326,11 @@ impl TreeShapExplainer {
             reference_buffer_len: 0,
             simd: Simd::detect(),
         };
+        let k = ensemble.num_class();
         for (ti, tree) in ensemble.trees.iter().enumerate() {
             check_covers(ti, tree)?;
-            let plan = ex.plan_tree(tree);
+            let column_offset = (ti % k) * ensemble.num_features();
+            let plan = ex.plan_tree(tree, column_offset as u32);
             if let TreePlan::Reference = plan {
                 let len = reference::path_buffer_len(reference::max_depth(tree));
                 ex.reference_buffer_len = ex.reference_buffer_len.max(len);
@@ -344,7 +356,8 @@ impl TreeShapExplainer {
         )
     }
 
-    fn plan_tree(&mut self, tree: &Tree) -> TreePlan {
+    /// Plans one tree whose contributions go to output columns `column_offset + feature`.
+    fn plan_tree(&mut self, tree: &Tree, column_offset: u32) -> TreePlan {
         let n_internal = tree.num_internal();
         if n_internal == 0 {
             return TreePlan::Constant;
@@ -385,6 +398,7 @@ impl TreeShapExplainer {
                 },
                 zero_is_missing: tree.missing_type[n] == MissingType::Zero,
                 default_left: tree.default_left[n],
+                categorical: tree.is_categorical(n),
                 bit: bit.min(MAX_TABLE_DEPTH - 1) as u32,
                 slot: n as u32,
                 left_slot: slot_of(left),
@@ -419,7 +433,7 @@ impl TreeShapExplainer {
                     .collect()
             };
             for group in groups {
-                self.push_item(tree, &node, &group, &leaf_paths);
+                self.push_item(tree, &node, &group, &leaf_paths, column_offset);
             }
         }
         let n_leaves = self.leaves.len() - leaf_start;
@@ -439,6 +453,7 @@ impl TreeShapExplainer {
         parent: &NodePlan,
         leaves: &[usize],
         leaf_paths: &[PathFeatures],
+        column_offset: u32,
     ) {
         let path = &leaf_paths[leaves[0]];
         let last = parent.bit as usize;
@@ -457,7 +472,7 @@ impl TreeShapExplainer {
             path_len: d - 1,
             nodes: q,
             scaled_start: self.scaled_zero.len(),
-            last_feature: parent.feature,
+            last_feature: column_offset + parent.feature,
             last_bit: parent.bit,
             sides,
             n_sides: leaves.len(),
@@ -466,7 +481,7 @@ impl TreeShapExplainer {
         let t = t.to_vec();
         for (j, (&f, &z)) in path.feature.iter().zip(&path.zero).enumerate() {
             if j != last {
-                self.path_feature.push(f);
+                self.path_feature.push(column_offset + f);
                 self.path_zero.push(z);
                 self.path_bit.push(j as u8);
                 self.scaled_zero.extend(t.iter().map(|&tk| z * (1.0 - tk)));
@@ -482,14 +497,31 @@ impl TreeShapExplainer {
         &self.ensemble
     }
 
-    /// Number of input features (contribution rows have one more column: the expected value).
+    /// Number of input features (each class block of a contribution row has one more column:
+    /// the expected value).
     pub fn num_features(&self) -> usize {
         self.ensemble.num_features()
     }
 
-    /// The SHAP base value in raw space: `base_score` + sum over trees of the cover-weighted mean leaf value.
+    /// Number of class blocks per contribution row (`num_class`; 1 for single-output models).
+    pub fn num_class(&self) -> usize {
+        self.expected_values.len()
+    }
+
+    /// Length of one contribution row: `num_class * (num_features + 1)`.
+    pub fn output_len(&self) -> usize {
+        self.num_class() * (self.num_features() + 1)
+    }
+
+    /// The SHAP base value in raw space: `base_score` + sum over trees of the cover-weighted mean
+    /// leaf value (class 0's for a multiclass model; see [`Self::expected_values`]).
     pub fn expected_value(&self) -> f64 {
-        self.expected_value
+        self.expected_values[0]
+    }
+
+    /// The SHAP base value of every class (one value for single-output models).
+    pub fn expected_values(&self) -> &[f64] {
+        &self.expected_values
     }
 
     /// Bytes held by the precomputed per-node and per-leaf data (memory cost of the fast path).
@@ -516,7 +548,7 @@ impl TreeShapExplainer {
             rows: vec![0.0; BLOCK_ROWS * nf],
             columns: vec![0.0; BLOCK_ROWS * nf],
             fails: vec![0; BLOCK_ROWS * self.max_slots],
-            phi: vec![0.0; BLOCK_ROWS * nf],
+            phi: vec![0.0; BLOCK_ROWS * nf * self.num_class()],
             row_phi: vec![0.0; nf],
             path: vec![PathElement::default(); self.reference_buffer_len],
             kernel: KernelScratch {
@@ -527,9 +559,10 @@ impl TreeShapExplainer {
         }
     }
 
-    /// SHAP values of one row into `out` (`num_features + 1` values, expected value last).
+    /// SHAP values of one row into `out` ([`Self::output_len`] values: per class, the
+    /// contributions then the expected value).
     ///
-    /// Panics if `row` is shorter than `num_features` or `out` is not `num_features + 1` long:
+    /// Panics if `row` is shorter than `num_features` or `out` is not `output_len` long:
     /// these are programming errors of the caller, checked by the batch API for you.
     pub fn contributions_into(&self, row: &[f64], out: &mut [f64], scratch: &mut ShapScratch) {
         let nf = self.num_features();
@@ -538,13 +571,17 @@ impl TreeShapExplainer {
             "row has {} values, model needs {nf}",
             row.len()
         );
-        assert_eq!(out.len(), nf + 1, "output must have num_features + 1 slots");
+        assert_eq!(
+            out.len(),
+            self.output_len(),
+            "output must have num_class * (num_features + 1) slots"
+        );
         scratch.rows[..nf].copy_from_slice(&row[..nf]);
         self.explain_block(1, out, scratch);
     }
 
     /// Explains the first `nb` rows staged (row-major) in `scratch.rows` into `out` (`nb` rows of
-    /// `nf + 1`), with the widest kernel the CPU supports.
+    /// `output_len`), with the widest kernel the CPU supports.
     fn explain_block(&self, nb: usize, out: &mut [f64], scratch: &mut ShapScratch) {
         match self.simd {
             #[cfg(target_arch = "x86_64")]
@@ -573,6 +610,7 @@ impl TreeShapExplainer {
     #[inline(always)]
     fn explain_block_impl(&self, nb: usize, out: &mut [f64], scratch: &mut ShapScratch) {
         let nf = self.num_features();
+        let k = self.num_class();
         let stride = nf + 1;
         // Lanes past `nb` compute on zeros and are discarded; lanes never interact.
         let padded = nb.next_multiple_of(LANES);
@@ -594,15 +632,16 @@ impl TreeShapExplainer {
             }
         }
         phi.fill(0.0);
-        for (tree, plan) in self.ensemble.trees.iter().zip(&self.plans) {
+        for (ti, (tree, plan)) in self.ensemble.trees.iter().zip(&self.plans).enumerate() {
             match *plan {
                 TreePlan::Constant => {}
                 TreePlan::Reference => {
+                    let offset = (ti % k) * nf;
                     for r in 0..nb {
                         row_phi.fill(0.0);
                         reference::tree_shap_into(tree, &rows[r * nf..(r + 1) * nf], row_phi, path);
                         for (f, &v) in row_phi.iter().enumerate() {
-                            phi[f * BLOCK_ROWS + r] += v;
+                            phi[(offset + f) * BLOCK_ROWS + r] += v;
                         }
                     }
                 }
@@ -613,8 +652,20 @@ impl TreeShapExplainer {
                     n_leaves,
                 } => {
                     fails[..padded].fill(0);
-                    for node in &self.nodes[node_start..node_start + n_nodes] {
-                        split_masks(node, columns, fails, padded);
+                    let nodes = &self.nodes[node_start..node_start + n_nodes];
+                    if let Some(sets) = &tree.categorical {
+                        for node in nodes {
+                            if node.categorical {
+                                category_masks(node, sets, columns, fails, padded);
+                            } else {
+                                split_masks(node, columns, fails, padded);
+                            }
+                        }
+                    } else {
+                        // Numerical trees: the same loop as before categorical splits existed.
+                        for node in nodes {
+                            split_masks(node, columns, fails, padded);
+                        }
                     }
                     for leaf in &self.leaves[leaf_start..leaf_start + n_leaves] {
                         self.add_leaf(leaf, fails, phi, padded, kernel);
@@ -623,11 +674,13 @@ impl TreeShapExplainer {
             }
         }
         for r in 0..nb {
-            let dst = &mut out[r * stride..(r + 1) * stride];
-            for (f, d) in dst[..nf].iter_mut().enumerate() {
-                *d = phi[f * BLOCK_ROWS + r];
+            let row_out = &mut out[r * k * stride..(r + 1) * k * stride];
+            for (c, dst) in row_out.chunks_exact_mut(stride).enumerate() {
+                for (f, d) in dst[..nf].iter_mut().enumerate() {
+                    *d = phi[(c * nf + f) * BLOCK_ROWS + r];
+                }
+                dst[nf] = self.expected_values[c];
             }
-            dst[nf] = self.expected_value;
         }
     }
 
@@ -679,8 +732,9 @@ impl TreeShapExplainer {
     }
 
     /// SHAP values of every row of `x` (rows = samples, columns = model features), in parallel over
-    /// rows with rayon. Returns `n_rows x (num_features + 1)`, expected value last (LightGBM
-    /// `pred_contrib` layout). `f32` input is widened to `f64` exactly, as LightGBM does.
+    /// rows with rayon. Returns `n_rows x num_class * (num_features + 1)` in LightGBM's
+    /// `pred_contrib` layout: per class, the contributions then the class's expected value (one
+    /// block for single-output models). `f32` input is widened to `f64` exactly, as LightGBM does.
     pub fn contributions<T>(&self, x: ArrayView2<'_, T>) -> Result<Array2<f64>, ExplainError>
     where
         T: Copy + Into<f64> + Sync,
@@ -693,7 +747,7 @@ impl TreeShapExplainer {
             });
         }
         let n = x.nrows();
-        let stride = nf + 1;
+        let stride = self.output_len();
         let mut out = vec![0.0; n * stride];
         // Enough blocks to keep every thread busy; block size never changes any row's result.
         let block_rows = n
@@ -883,16 +937,10 @@ fn leaf_kernel<const Q: usize>(
 fn split_masks(node: &NodePlan, columns: &[f64], fails: &mut [u32], padded: usize) {
     let f = node.feature as usize;
     let x = &columns[f * BLOCK_ROWS..f * BLOCK_ROWS + padded];
-    let bit = 1u32 << node.bit;
     let (nan_left, zero_missing, zero_left) = (
         u32::from(node.nan_left),
         u32::from(node.zero_is_missing),
         u32::from(node.default_left),
-    );
-    let (slot, left, right) = (
-        node.slot as usize * BLOCK_ROWS,
-        node.left_slot as usize * BLOCK_ROWS,
-        node.right_slot as usize * BLOCK_ROWS,
     );
     let mut go = [0u32; BLOCK_ROWS];
     for (g, &v) in go.iter_mut().zip(x) {
@@ -902,19 +950,54 @@ fn split_masks(node: &NodePlan, columns: &[f64], fails: &mut [u32], padded: usiz
         let special = is_nan | is_zero;
         *g = (compare & (special ^ 1)) | (is_nan & nan_left) | (is_zero & zero_left);
     }
+    route_masks(node, &go, fails, padded);
+}
+
+/// [`split_masks`] for a categorical split: a row goes left when its category is in the node's
+/// set (`CategoricalSplits::contains`, LightGBM's rule: NaN, negative and unseen categories go
+/// right; the zero threshold is already applied to `columns`, as in `Tree::goes_left`). Kept out
+/// of line so the numerical trees' loop compiles as before.
+#[inline(never)]
+fn category_masks(
+    node: &NodePlan,
+    sets: &CategoricalSplits,
+    columns: &[f64],
+    fails: &mut [u32],
+    padded: usize,
+) {
+    let f = node.feature as usize;
+    let x = &columns[f * BLOCK_ROWS..f * BLOCK_ROWS + padded];
+    let set = node.threshold as usize;
+    let mut go = [0u32; BLOCK_ROWS];
+    for (g, &v) in go.iter_mut().zip(x) {
+        *g = u32::from(sets.contains(set, v));
+    }
+    route_masks(node, &go, fails, padded);
+}
+
+/// Gives each child of `node` its parent's failed-feature masks, plus the node's feature bit for
+/// the rows that do not enter it (`go` = 1: the row goes left).
+#[inline(always)]
+fn route_masks(node: &NodePlan, go: &[u32; BLOCK_ROWS], fails: &mut [u32], padded: usize) {
+    let bit = 1u32 << node.bit;
+    let (slot, left, right) = (
+        node.slot as usize * BLOCK_ROWS,
+        node.left_slot as usize * BLOCK_ROWS,
+        node.right_slot as usize * BLOCK_ROWS,
+    );
     let mut parent = [0u32; BLOCK_ROWS];
     parent[..padded].copy_from_slice(&fails[slot..slot + padded]);
     for (child, went) in [(left, 0u32), (right, 1u32)] {
         let dst = &mut fails[child..child + padded];
-        for ((m, &p), &g) in dst.iter_mut().zip(&parent).zip(&go) {
+        for ((m, &p), &g) in dst.iter_mut().zip(&parent).zip(go) {
             // The row fails this feature on the side it does not take.
             *m = p | (bit * (g ^ went ^ 1));
         }
     }
 }
 
-/// SHAP values of every row of `x` for `ensemble` (LightGBM `pred_contrib` layout: `num_features`
-/// columns then the expected value). Builds a [`TreeShapExplainer`] each call; keep one explainer
+/// SHAP values of every row of `x` for `ensemble` (LightGBM `pred_contrib` layout: per class,
+/// `num_features` columns then the class's expected value). Builds a [`TreeShapExplainer`] each call; keep one explainer
 /// around when explaining repeatedly.
 pub fn contributions<T>(
     ensemble: &TreeEnsemble,

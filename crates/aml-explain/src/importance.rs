@@ -21,11 +21,18 @@ pub struct FeatureImportance {
 
 /// Importance of every feature, in feature order. `contributions` is the `n x (num_features + 1)`
 /// output of the explainer (the expected-value column is ignored). Sums run over rows and trees in
-/// order, so the result is deterministic.
+/// order, so the result is deterministic. Single-output models only (a multiclass model's
+/// contributions have one block per class): others give [`ExplainError::Unsupported`].
 pub fn global_importance(
     ensemble: &TreeEnsemble,
     contributions: ArrayView2<'_, f64>,
 ) -> Result<Vec<FeatureImportance>, ExplainError> {
+    if ensemble.num_class() > 1 {
+        return Err(ExplainError::Unsupported(format!(
+            "global importance of a multiclass model ({} classes): one mean |SHAP| per class",
+            ensemble.num_class()
+        )));
+    }
     let nf = ensemble.num_features();
     if contributions.ncols() != nf + 1 {
         return Err(ExplainError::FeatureCountMismatch {

@@ -10,9 +10,13 @@
 //! all subset sizes. A feature met twice on one path is first removed ("unwound") and re-added with
 //! the product of both fractions, so duplicated splits are attributed once, as LightGBM does.
 //! Covers are the per-node data counts (`internal_count` / `leaf_count`), as in LightGBM's
-//! `pred_contrib`; missing values follow `Tree::goes_left` exactly.
+//! `pred_contrib`; the row's ("hot") child of every node, numerical or categorical, is the one
+//! `Tree::goes_left` picks, so missing values and category sets follow the prediction path exactly.
+//! Tree `t` of a multiclass ensemble adds to class `t % num_class`'s block.
 
 use aml_models::{Tree, TreeEnsemble};
+
+use crate::error::ExplainError;
 
 /// Marker for "no feature" (the root's dummy path entry).
 const NO_FEATURE: usize = usize::MAX;
@@ -70,13 +74,28 @@ pub(crate) fn tree_expected_value(tree: &Tree) -> f64 {
         .sum()
 }
 
-/// Sum of the per-tree expected values plus the ensemble's base score: the last contribution column.
-pub(crate) fn ensemble_expected_value(ensemble: &TreeEnsemble) -> f64 {
-    let mut e = ensemble.base_score;
-    for t in &ensemble.trees {
-        e += tree_expected_value(t);
+/// Per class, the ensemble's base score plus the expected values of the class's trees (tree `t`
+/// belongs to class `t % num_class`), in tree order: the last column of each class block.
+pub(crate) fn ensemble_expected_values(ensemble: &TreeEnsemble) -> Vec<f64> {
+    let k = ensemble.num_class();
+    let mut e = vec![ensemble.base_score; k];
+    for (i, t) in ensemble.trees.iter().enumerate() {
+        e[i % k] += tree_expected_value(t);
     }
     e
+}
+
+/// What LightGBM's `pred_contrib` cannot explain either: linear trees (their leaves are models of
+/// the row, not constants; LightGBM 4 refuses `pred_contrib` for `linear_tree` models).
+pub(crate) fn check_explainable(ensemble: &TreeEnsemble) -> Result<(), ExplainError> {
+    if ensemble.trees.iter().any(|t| t.linear.is_some()) {
+        return Err(ExplainError::Unsupported(
+            "linear trees (linear_tree models): TreeSHAP needs constant leaves, and LightGBM \
+             refuses pred_contrib for linear trees too"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Adds a feature to the path of `unique_depth` entries (so it then has `unique_depth + 1`).
@@ -216,7 +235,13 @@ pub(crate) fn tree_shap_into(tree: &Tree, row: &[f64], phi: &mut [f64], buf: &mu
 }
 
 /// Exact TreeSHAP values of one row by the reference recursion, in LightGBM `pred_contrib` layout:
-/// `num_features` contributions followed by the expected value. Allocates; meant for tests and checks.
+/// per class (`num_class` blocks, one for single-output models), `num_features` contributions
+/// followed by the class's expected value. The values are the plain sum over trees, also for
+/// `average_output` (random forest) models, as LightGBM's `raw_score` and `pred_contrib` are.
+/// Allocates; meant for tests and checks.
+///
+/// Errors: linear trees ([`ExplainError::Unsupported`], as LightGBM refuses them) and a row
+/// shorter than the model's features ([`ExplainError::FeatureCountMismatch`]).
 ///
 /// ```
 /// use aml_models::{MissingType, ObjectiveKind, Tree, TreeEnsemble};
@@ -242,17 +267,32 @@ pub(crate) fn tree_shap_into(tree: &Tree, row: &[f64], phi: &mut [f64], buf: &mu
 ///     objective: ObjectiveKind::Regression,
 ///     average_output: false,
 /// };
-/// let phi = aml_explain::reference_contributions(&model, &[1.0, 7.0]);
+/// let phi = aml_explain::reference_contributions(&model, &[1.0, 7.0]).unwrap();
 /// assert_eq!(phi, vec![1.0, 0.0, 0.0]); // feature a moves the output from the mean 0 to 1
 /// ```
-pub fn reference_contributions(ensemble: &TreeEnsemble, row: &[f64]) -> Vec<f64> {
+pub fn reference_contributions(
+    ensemble: &TreeEnsemble,
+    row: &[f64],
+) -> Result<Vec<f64>, ExplainError> {
+    check_explainable(ensemble)?;
     let nf = ensemble.num_features();
-    let mut phi = vec![0.0; nf + 1];
+    if row.len() < nf {
+        return Err(ExplainError::FeatureCountMismatch {
+            expected: nf,
+            got: row.len(),
+        });
+    }
+    let k = ensemble.num_class();
+    let stride = nf + 1;
+    let mut phi = vec![0.0; k * stride];
     let depth = ensemble.trees.iter().map(max_depth).max().unwrap_or(0);
     let mut buf = vec![PathElement::default(); path_buffer_len(depth)];
-    for tree in &ensemble.trees {
-        tree_shap_into(tree, row, &mut phi[..nf], &mut buf);
+    for (i, tree) in ensemble.trees.iter().enumerate() {
+        let block = (i % k) * stride;
+        tree_shap_into(tree, row, &mut phi[block..block + nf], &mut buf);
     }
-    phi[nf] = ensemble_expected_value(ensemble);
-    phi
+    for (c, e) in ensemble_expected_values(ensemble).into_iter().enumerate() {
+        phi[c * stride + nf] = e;
+    }
+    Ok(phi)
 }

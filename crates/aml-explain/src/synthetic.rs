@@ -3,8 +3,10 @@
 //! Trees grow leaf-wise like LightGBM's (a chosen leaf becomes an internal node whose left child
 //! keeps the leaf index and whose right child is a new leaf), with consistent positive data counts,
 //! all three missing-value types and both default directions, so every code path of the explainers
-//! is exercised. Rows mix ordinary values, exact zeros and NaNs.
+//! is exercised. Rows mix ordinary values, exact zeros and NaNs. [`categorize`] and
+//! [`categorical_rows`] add LightGBM-style categorical splits and category-valued columns.
 
+use aml_models::tree::CategoricalSplits;
 use aml_models::{MissingType, ObjectiveKind, Tree, TreeEnsemble};
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
@@ -110,4 +112,64 @@ pub fn random_rows(seed: u64, n: usize, features: usize, missing_rate: f64) -> A
             rng.random_range(-1.25..1.25)
         }
     })
+}
+
+/// Makes every split on a feature listed in `features` a categorical split (LightGBM's layout: the
+/// node's threshold is the index of its category set) with a random set of categories below
+/// `32 * words` for 1 to `max_words` words, reproducible from `seed`. Trees without such a split
+/// are left numerical.
+pub fn categorize(ensemble: &mut TreeEnsemble, seed: u64, features: &[u32], max_words: usize) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for tree in &mut ensemble.trees {
+        let is_categorical: Vec<bool> = tree
+            .split_feature
+            .iter()
+            .map(|f| features.contains(f))
+            .collect();
+        if !is_categorical.contains(&true) {
+            continue;
+        }
+        let mut sets = CategoricalSplits {
+            is_categorical,
+            boundaries: vec![0],
+            bits: Vec::new(),
+        };
+        for (node, &cat) in sets.is_categorical.iter().enumerate() {
+            if cat {
+                tree.threshold[node] = sets.num_sets() as f64;
+                for _ in 0..rng.random_range(1..=max_words.max(1)) {
+                    sets.bits.push(rng.random());
+                }
+                sets.boundaries.push(sets.bits.len() as u32);
+            }
+        }
+        tree.categorical = Some(sets);
+    }
+}
+
+/// [`random_rows`] whose columns listed in `features` hold categories instead: integers up to
+/// `max_category` (some past every set), NaN, negative values, fractions (truncated like
+/// LightGBM) and magnitudes below the zero threshold, reproducible from `seed`.
+pub fn categorical_rows(
+    seed: u64,
+    n: usize,
+    columns: usize,
+    features: &[u32],
+    max_category: u32,
+) -> Array2<f64> {
+    let mut rows = random_rows(seed, n, columns, 0.1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15);
+    for &f in features {
+        for v in rows.column_mut(f as usize) {
+            *v = match rng.random_range(0..10) {
+                0 => f64::NAN,
+                1 => -f64::from(rng.random_range(1..=3u32)),
+                2 => -0.5,
+                3 => f64::from(rng.random_range(0..=max_category)) + 0.75,
+                4 => 1e-40,
+                _ => f64::from(rng.random_range(0..=max_category)),
+            };
+        }
+    }
+    rows
 }

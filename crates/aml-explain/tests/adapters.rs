@@ -26,7 +26,7 @@ fn check_explanations(model: &aml_models::TreeEnsemble, rows: &Array2<f64>) {
         let row = row.to_vec();
         let total: f64 = phi.row(r).sum();
         assert!((total - model.predict_raw_reference(&row)).abs() < 1e-9);
-        let reference = reference_contributions(model, &row);
+        let reference = reference_contributions(model, &row).unwrap();
         for (a, b) in reference.iter().zip(phi.row(r)) {
             assert!((a - b).abs() < 1e-9);
         }

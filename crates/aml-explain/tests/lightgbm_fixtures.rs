@@ -55,7 +55,7 @@ fn check(name: &str) {
     let raw = read_matrix(&format!("{name}_raw.csv"), false);
     for (r, row) in x.rows().into_iter().enumerate() {
         let row = row.to_vec();
-        let reference = reference_contributions(&model, &row);
+        let reference = reference_contributions(&model, &row).unwrap();
         let d = reference
             .iter()
             .zip(ours.row(r))

@@ -1,10 +1,12 @@
-//! Property tests: efficiency (sum + expected == raw prediction), unused features get exactly 0,
-//! fast == reference, both == brute-force Shapley values of the path-dependent game, and
-//! thread-count / row-order independence.
+//! Property tests: efficiency (sum + expected == raw prediction, per class for multiclass
+//! ensembles with categorical splits), unused features get exactly 0, fast == reference, both ==
+//! brute-force Shapley values of the path-dependent game, and thread-count / row-order independence.
 
-use aml_explain::synthetic::{random_ensemble, random_rows, EnsembleShape};
+use aml_explain::synthetic::{
+    categorical_rows, categorize, random_ensemble, random_rows, EnsembleShape,
+};
 use aml_explain::{reference_contributions, TreeShapExplainer};
-use aml_models::{Tree, TreeEnsemble};
+use aml_models::{ObjectiveKind, Tree, TreeEnsemble};
 use proptest::prelude::*;
 
 /// Path-dependent conditional expectation E[f(x) | x_S] (features in `known` follow the row,
@@ -99,7 +101,7 @@ proptest! {
         let fast = explainer.contributions(rows.view()).unwrap();
         for (r, row) in rows.rows().into_iter().enumerate() {
             let row = row.to_vec();
-            let reference = reference_contributions(&model, &row);
+            let reference = reference_contributions(&model, &row).unwrap();
             let fast_row = fast.row(r).to_vec();
             prop_assert!(max_abs_diff(&reference, &fast_row) <= 1e-9, "fast {:?} ref {:?}", fast_row, reference);
             let total: f64 = fast_row.iter().sum();
@@ -113,16 +115,73 @@ proptest! {
         }
     }
 
+    /// Multiclass (and single-output) ensembles with categorical splits, plain or `average_output`:
+    /// per class, fast and reference contributions plus the class's expected value sum to the
+    /// class's raw score of the reference walk, agree with each other, and give unused features 0
+    /// in every class block.
+    #[test]
+    fn categorical_multiclass_blocks_sum_to_each_class_raw_score(
+        shape in shape_strategy(8),
+        classes in 1usize..4,
+        ova in any::<bool>(),
+        average_output in any::<bool>(),
+        seed in any::<u64>(),
+        row_seed in any::<u64>(),
+    ) {
+        let shape = EnsembleShape { trees: shape.trees * classes, ..shape };
+        let mut model = random_ensemble(seed, shape);
+        // Even features split on categories, odd ones on thresholds.
+        let categorical: Vec<u32> = (0..shape.features as u32).step_by(2).collect();
+        categorize(&mut model, seed ^ 1, &categorical, 2);
+        model.average_output = average_output;
+        if classes > 1 {
+            model.objective = if ova {
+                ObjectiveKind::MulticlassOva { num_class: classes, sigmoid: 1.0 }
+            } else {
+                ObjectiveKind::Multiclass { num_class: classes }
+            };
+        }
+        let rows = categorical_rows(row_seed, 8, shape.features, &categorical, 70);
+        let explainer = TreeShapExplainer::new(&model).unwrap();
+        let nf = shape.features;
+        prop_assert_eq!(explainer.output_len(), classes * (nf + 1));
+        let fast = explainer.contributions(rows.view()).unwrap();
+        for (r, row) in rows.rows().into_iter().enumerate() {
+            let row = row.to_vec();
+            let raw = model.predict_raw_reference_classes(&row);
+            let reference = reference_contributions(&model, &row).unwrap();
+            let fast_row = fast.row(r).to_vec();
+            prop_assert!(max_abs_diff(&reference, &fast_row) <= 1e-9, "fast {:?} ref {:?}", fast_row, reference);
+            for (class, (f, e)) in fast_row.chunks(nf + 1).zip(reference.chunks(nf + 1)).enumerate() {
+                let (fast_total, ref_total): (f64, f64) = (f.iter().sum(), e.iter().sum());
+                prop_assert!((fast_total - raw[class]).abs() <= 1e-9, "class {} fast {} raw {}", class, fast_total, raw[class]);
+                prop_assert!((ref_total - raw[class]).abs() <= 1e-9, "class {} ref {} raw {}", class, ref_total, raw[class]);
+                for u in shape.used_features..nf {
+                    prop_assert_eq!(f[u], 0.0);
+                    prop_assert_eq!(e[u], 0.0);
+                }
+            }
+        }
+    }
+
+    /// With `categories`, even features split on category sets (and rows hold categories there).
     #[test]
     fn reference_matches_brute_force_shapley(
-        shape in shape_strategy(5), seed in any::<u64>(), row_seed in any::<u64>()
+        shape in shape_strategy(5), seed in any::<u64>(), row_seed in any::<u64>(),
+        categories in any::<bool>()
     ) {
-        let model = random_ensemble(seed, shape);
-        let rows = random_rows(row_seed, 3, shape.features, 0.2);
+        let mut model = random_ensemble(seed, shape);
+        let rows = if categories {
+            let categorical: Vec<u32> = (0..shape.features as u32).step_by(2).collect();
+            categorize(&mut model, seed ^ 1, &categorical, 1);
+            categorical_rows(row_seed, 3, shape.features, &categorical, 40)
+        } else {
+            random_rows(row_seed, 3, shape.features, 0.2)
+        };
         for row in rows.rows() {
             let row = row.to_vec();
             let exact = brute_force_shapley(&model, &row);
-            let reference = reference_contributions(&model, &row);
+            let reference = reference_contributions(&model, &row).unwrap();
             prop_assert!(max_abs_diff(&exact, &reference) <= 1e-9, "exact {:?} ref {:?}", exact, reference);
         }
     }
@@ -145,7 +204,7 @@ fn large_trees_take_the_fast_path_and_agree() {
     let fast = explainer.contributions(rows.view()).unwrap();
     for (r, row) in rows.rows().into_iter().enumerate() {
         let row = row.to_vec();
-        let reference = reference_contributions(&model, &row);
+        let reference = reference_contributions(&model, &row).unwrap();
         assert!(max_abs_diff(&reference, &fast.row(r).to_vec()) <= 1e-9);
     }
 }
@@ -210,9 +269,53 @@ fn paths_with_too_many_features_fall_back_to_reference_and_agree() {
     }
     let fast = explainer.contributions(rows.view()).unwrap();
     for (r, row) in rows.rows().into_iter().enumerate() {
-        let reference = reference_contributions(&model, &row.to_vec());
+        let reference = reference_contributions(&model, &row.to_vec()).unwrap();
         assert!(max_abs_diff(&reference, &fast.row(r).to_vec()) <= 1e-9);
     }
+}
+
+/// A tree too deep for the fast path in class 1 of a 2-class ensemble: its reference-recursion
+/// contributions land in class 1's block.
+#[test]
+fn multiclass_reference_fallback_fills_its_class_block() {
+    let depth = aml_explain::MAX_TABLE_DEPTH + 2;
+    let shallow = random_ensemble(
+        15,
+        EnsembleShape {
+            trees: 3,
+            leaves: 15,
+            features: depth,
+            used_features: 10,
+            root_count: 1000,
+        },
+    );
+    let model = TreeEnsemble {
+        trees: vec![
+            shallow.trees[0].clone(),
+            chain_tree(depth),
+            shallow.trees[1].clone(),
+            shallow.trees[2].clone(),
+        ],
+        objective: ObjectiveKind::Multiclass { num_class: 2 },
+        ..shallow
+    };
+    let explainer = TreeShapExplainer::new(&model).unwrap();
+    assert_eq!(explainer.num_reference_trees(), 1);
+    let mut rows = random_rows(16, 6, depth, 0.1);
+    rows.row_mut(0).fill(1.0);
+    let fast = explainer.contributions(rows.view()).unwrap();
+    for (r, row) in rows.rows().into_iter().enumerate() {
+        let row = row.to_vec();
+        let reference = reference_contributions(&model, &row).unwrap();
+        assert!(max_abs_diff(&reference, &fast.row(r).to_vec()) <= 1e-9);
+        let raw = model.predict_raw_reference_classes(&row);
+        for (class, block) in fast.row(r).to_vec().chunks(depth + 1).enumerate() {
+            assert!((block.iter().sum::<f64>() - raw[class]).abs() <= 1e-9);
+        }
+    }
+    // The deep chain's last feature is used by class 1 only (row 0 reaches its deepest leaf).
+    assert!(fast.column(depth - 1).iter().all(|&v| v == 0.0));
+    assert!(fast.column(2 * depth).iter().any(|&v| v != 0.0));
 }
 
 #[test]
