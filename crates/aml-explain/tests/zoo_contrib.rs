@@ -44,6 +44,8 @@ const CASES: &[(&str, Expect)] = &[
     ("zoo_multiclassova", Expect::Explained),
     ("zoo_categorical", Expect::Explained),
     ("zoo_rf", Expect::Explained),
+    ("zoo_regression_sqrt", Expect::Explained),
+    ("zoo_custom_objective", Expect::Explained),
     ("zoo_linear_tree", Expect::Refused("linear trees")),
 ];
 
@@ -222,5 +224,33 @@ fn linear_trees_are_refused_like_lightgbm() {
             assert!(message.contains(what), "{case}: {message}");
             assert!(message.contains("LightGBM refuses"), "{case}: {message}");
         }
+    }
+}
+
+/// LightGBM writes `inf` thresholds in real models (a split above every seen value): the fast
+/// explainer equals the reference on such trees, and every row's contributions still sum to
+/// its raw score.
+#[test]
+fn infinite_thresholds_explain_like_the_reference() {
+    let mut e = ensemble("zoo_regression");
+    e.trees[0].threshold[0] = f64::INFINITY;
+    let last = e.trees.len() - 1;
+    let n = e.trees[last].threshold.len();
+    e.trees[last].threshold[n - 1] = f64::NEG_INFINITY;
+    let x = inputs("zoo_regression", &e);
+    let explainer = TreeShapExplainer::new(&e).unwrap();
+    let fast = explainer.contributions(x.view()).unwrap();
+    for (i, row) in x.rows().into_iter().enumerate() {
+        let row: Vec<f64> = row.to_vec();
+        let reference = reference_contributions(&e, &row).unwrap();
+        for (j, (&a, &b)) in fast.row(i).iter().zip(&reference).enumerate() {
+            assert!(close(a, b), "row {i} column {j}: fast {a} vs reference {b}");
+        }
+        let sum: f64 = fast.row(i).iter().sum();
+        let raw = e.predict_raw_reference(&row);
+        assert!(
+            close(sum, raw),
+            "row {i}: contributions sum to {sum}, raw {raw}"
+        );
     }
 }
