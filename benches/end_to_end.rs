@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use aml_core::batch::Batch;
-use aml_core::synth::{write_batch, SynthConfig};
+use aml_synth::{write_batch, SynthConfig};
 use aml_miner::pipeline::{self, BatchInput, KeySource, ScoreOptions};
 use aml_models::Bundle;
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -6,7 +6,7 @@
 //! ```
 //! Defaults are a full production-size day (50,000 alerts, 500,000 addresses, 5,000,000 flows).
 
-use aml_core::synth::{write_days, SynthConfig};
+use aml_synth::{write_days, SynthConfig};
 use clap::Parser;
 use std::path::PathBuf;
 

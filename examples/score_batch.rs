@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aml_core::synth::{parse_date, write_batch, SynthConfig};
+use aml_synth::{parse_date, write_batch, SynthConfig};
 use aml_miner::pipeline::{self, BatchInput, KeySource, Progress, ScoreOptions};
 use aml_models::Bundle;
 use clap::Parser;

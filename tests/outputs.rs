@@ -13,7 +13,7 @@ mod train;
 
 use std::path::{Path, PathBuf};
 
-use aml_core::synth::{write_batch, SynthConfig};
+use aml_synth::{write_batch, SynthConfig};
 use aml_miner::pipeline::{self, KeySource};
 use clap::Parser;
 

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use aml_core::synth::{write_batch, SynthConfig};
+use aml_synth::{write_batch, SynthConfig};
 use aml_miner::pipeline::ScoreOptions;
 use aml_miner::service::server::UPLOAD_FILES;
 

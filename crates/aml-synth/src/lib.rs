@@ -9,7 +9,7 @@
 //! files whatever the thread count.
 //!
 //! ```no_run
-//! use aml_core::synth::{write_days, SynthConfig};
+//! use aml_synth::{write_days, SynthConfig};
 //! let config = SynthConfig { days: 3, with_labels: true, ..SynthConfig::small() };
 //! let dirs = write_days(std::path::Path::new("/tmp/synth"), &config).unwrap();
 //! assert_eq!(dirs.len(), 3);
@@ -105,16 +105,16 @@ pub enum SynthError {
     Json(#[from] serde_json::Error),
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date ([`crate::date::Date::parse`]).
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date ([`aml_core::date::Date::parse`]).
 pub fn parse_date(date: &str) -> Result<i32, SynthError> {
-    crate::date::Date::parse(date)
-        .map(crate::date::Date::days_since_epoch)
+    aml_core::date::Date::parse(date)
+        .map(aml_core::date::Date::days_since_epoch)
         .map_err(|e| SynthError::Config(e.to_string()))
 }
 
 /// `YYYY-MM-DD` of a day count since 1970-01-01 (clamped to years 0000-9999).
 pub fn format_date(days: i32) -> String {
-    crate::date::Date::from_days_clamped(i64::from(days)).to_string()
+    aml_core::date::Date::from_days_clamped(i64::from(days)).to_string()
 }
 
 /// Processing date of `day_index` (day 0 is `config.date`).
