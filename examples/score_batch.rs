@@ -11,9 +11,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aml_synth::{parse_date, write_batch, SynthConfig};
 use aml_miner::pipeline::{self, BatchInput, KeySource, Progress, ScoreOptions};
 use aml_models::Bundle;
+use aml_synth::{parse_date, write_batch, SynthConfig};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 

@@ -13,8 +13,8 @@ mod train;
 
 use std::path::{Path, PathBuf};
 
-use aml_synth::{write_batch, SynthConfig};
 use aml_miner::pipeline::{self, KeySource};
+use aml_synth::{write_batch, SynthConfig};
 use clap::Parser;
 
 fn world() -> SynthConfig {

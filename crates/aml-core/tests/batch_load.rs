@@ -299,8 +299,7 @@ fn dangling_references_are_warnings() {
 #[test]
 fn synthetic_batch_loads_and_round_trips_through_the_writer() {
     let generated = tempfile::tempdir().unwrap();
-    aml_synth::write_batch(generated.path(), &aml_synth::SynthConfig::small(), 0)
-        .unwrap();
+    aml_synth::write_batch(generated.path(), &aml_synth::SynthConfig::small(), 0).unwrap();
     let (batch, report) = Batch::load(generated.path()).expect("synthetic batch must load");
     assert_eq!(report.warnings, vec![]);
     assert_eq!(batch.alerts.len(), 500);

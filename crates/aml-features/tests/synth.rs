@@ -5,8 +5,8 @@
 mod common;
 
 use aml_core::batch::Batch;
-use aml_synth::{write_batch, SynthConfig};
 use aml_features::{FeatureBuilder, FeatureMatrix};
+use aml_synth::{write_batch, SynthConfig};
 use common::{batch, shuffled, Tables};
 
 fn bits(m: &FeatureMatrix) -> Vec<u32> {

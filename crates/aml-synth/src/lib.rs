@@ -23,6 +23,7 @@ mod graph;
 mod rng;
 mod world;
 
+use aml_core::batch::files;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -169,28 +170,42 @@ struct MetaJson {
     pattern_traps: Vec<TrapJson>,
 }
 
-/// Generate day `day_index` of `config` and write it into `dir` (created if needed).
-///
-/// Files are written atomically one by one (temp file + rename), META.json last, so a reader
-/// that checks META.json never sees a half-written batch. Returns `dir`.
-pub fn write_batch(
-    dir: &Path,
-    config: &SynthConfig,
-    day_index: usize,
-) -> Result<PathBuf, SynthError> {
-    validate(config)?;
-    std::fs::create_dir_all(dir).map_err(|e| SynthError::Io {
-        path: dir.to_path_buf(),
-        source: e,
-    })?;
-    let day = day_index as u64;
-    let processing_date = parse_date(&config.date)? + day_index as i32;
-    let date = format_date(processing_date);
-    let date_tag = date.replace('-', "");
-    let window_start_ms =
-        (processing_date as i64 + 1 - WINDOW_DAYS as i64).max(0) as u64 * 86_400_000;
-    let world = world::World::new(config);
+/// The calendar of one generated day.
+struct Day {
+    /// Day index in the world (selects the active window and seeds every stream).
+    index: u64,
+    /// Processing date, days since 1970-01-01.
+    processing_date: i32,
+    /// Processing date, `YYYY-MM-DD`.
+    date: String,
+    /// First millisecond of the look-back window.
+    window_start_ms: u64,
+}
 
+impl Day {
+    fn new(config: &SynthConfig, day_index: usize) -> Result<Day, SynthError> {
+        let processing_date = parse_date(&config.date)? + day_index as i32;
+        let window_start_day = (processing_date as i64 + 1 - WINDOW_DAYS as i64).max(0) as u64;
+        Ok(Day {
+            index: day_index as u64,
+            processing_date,
+            date: format_date(processing_date),
+            window_start_ms: window_start_day * 86_400_000,
+        })
+    }
+}
+
+/// Who transacts on a day: the active addresses, their behaviour, and the day's communities.
+struct Population {
+    communities: Vec<world::Community>,
+    /// Today's local index of each community member (parallel to `communities`).
+    members_local: Vec<Vec<u32>>,
+    profiles: Vec<world::Profile>,
+    addresses: Vec<String>,
+}
+
+/// The active addresses of `day` with their profiles, and the communities transacting that day.
+fn population(world: &world::World, day: u64) -> Population {
     let positions = world.active_positions(day);
     let communities = world.communities_on(day);
     let mut member_of: BTreeMap<u64, u32> = BTreeMap::new();
@@ -219,113 +234,123 @@ pub fn write_batch(
                 .collect()
         })
         .collect();
+    Population {
+        communities,
+        members_local,
+        profiles,
+        addresses,
+    }
+}
+
+/// The day's money-flow graph among the active population.
+fn money_graph(
+    world: &world::World,
+    config: &SynthConfig,
+    day: u64,
+    population: &Population,
+) -> graph::Graph {
     let local_of = |p: u64| world.local_index(day, p);
-    let graph = graph::build(&graph::GraphInputs {
+    graph::build(&graph::GraphInputs {
         seed: config.seed,
         day,
         n_flows: config.n_flows,
         window_secs: WINDOW_DAYS as u32 * 86_400,
         hubs: world.hubs as usize,
-        profiles: &profiles,
-        communities: &communities,
-        members_local: &members_local,
+        profiles: &population.profiles,
+        communities: &population.communities,
+        members_local: &population.members_local,
         local_of: &local_of,
-    });
-    let stats = graph::node_stats(&graph, &profiles);
-    let feature_rows = features::rows(&features::FeatureContext {
-        seed: config.seed,
-        day,
-        window_days: WINDOW_DAYS,
-        processing_date,
-        window_start_ms,
-        addresses: &addresses,
-        profiles: &profiles,
-        stats: &stats,
-    });
-    drop(stats);
-    let alert_ctx = alerts::AlertContext {
-        seed: config.seed,
-        day,
-        date_tag: date_tag.clone(),
-        n_alerts: config.n_alerts,
-        profiles: &profiles,
-        features: &feature_rows,
-        communities: &communities,
-        members_local: &members_local,
-        graph: &graph,
-        window_start_ms,
-    };
-    let alert_set = alerts::raise(&alert_ctx, &addresses);
-    let cluster_rows = alerts::clusters(&alert_ctx, &alert_set.alerts);
+    })
+}
 
-    let mut sha256 = BTreeMap::new();
-    let file = |name: &str| dir.join(name);
-    sha256.insert(
-        "features.parquet".to_string(),
-        columns::write_table(
-            &file("features.parquet"),
-            &features::columns(),
-            &feature_rows,
-            1 << 16,
-        )?,
-    );
-    sha256.insert(
-        "alerts.parquet".to_string(),
-        columns::write_table(
-            &file("alerts.parquet"),
-            &alerts::alert_columns(),
-            &alert_set.alerts,
-            1 << 16,
-        )?,
-    );
-    sha256.insert(
-        "clusters.parquet".to_string(),
-        columns::write_table(
-            &file("clusters.parquet"),
-            &alerts::cluster_columns(),
-            &cluster_rows,
-            1 << 16,
-        )?,
-    );
-    let flow_ctx = flows::FlowContext {
+/// One features row per active address, from its profile and its place in the graph.
+fn feature_rows(
+    config: &SynthConfig,
+    day: &Day,
+    population: &Population,
+    graph: &graph::Graph,
+) -> Vec<features::FeatureRow> {
+    let stats = graph::node_stats(graph, &population.profiles);
+    features::rows(&features::FeatureContext {
         seed: config.seed,
-        day,
+        day: day.index,
         window_days: WINDOW_DAYS,
-        window_start_ms,
-        graph: &graph,
-        profiles: &profiles,
-        addresses: &addresses,
-    };
-    sha256.insert(
-        "money_flows.parquet".to_string(),
-        flows::write(&file("money_flows.parquet"), &flow_ctx)?,
-    );
-    let labels_path = file("address_labels.parquet");
+        processing_date: day.processing_date,
+        window_start_ms: day.window_start_ms,
+        addresses: &population.addresses,
+        profiles: &population.profiles,
+        stats: &stats,
+    })
+}
+
+/// Writes one table of rows into `dir/name`; returns the file name and its sha256 hex.
+fn write_rows<R>(
+    dir: &Path,
+    name: &'static str,
+    cols: &[(&'static str, columns::Col<R>)],
+    rows: &[R],
+) -> Result<(String, String), SynthError> {
+    let hash = columns::write_table(&dir.join(name), cols, rows, 1 << 16)?;
+    Ok((name.to_string(), hash))
+}
+
+/// Writes `address_labels.parquet` when `config.with_labels` and returns its entry for META.json;
+/// otherwise removes a labels file left in `dir` by an earlier run (META.json would not list it).
+fn write_labels(
+    dir: &Path,
+    config: &SynthConfig,
+    alert_ctx: &alerts::AlertContext,
+    alert_rows: &[alerts::AlertRow],
+) -> Result<Option<(String, String)>, SynthError> {
+    let labels_path = dir.join(files::ADDRESS_LABELS);
     if config.with_labels {
-        let label_rows = alerts::labels(&alert_ctx, &alert_set.alerts, &config.network);
-        sha256.insert(
-            "address_labels.parquet".to_string(),
-            columns::write_table(&labels_path, &alerts::label_columns(), &label_rows, 1 << 16)?,
-        );
-    } else if labels_path.exists() {
+        let label_rows = alerts::labels(alert_ctx, alert_rows, &config.network);
+        let entry = write_rows(
+            dir,
+            files::ADDRESS_LABELS,
+            &alerts::label_columns(),
+            &label_rows,
+        )?;
+        return Ok(Some(entry));
+    }
+    if labels_path.exists() {
         std::fs::remove_file(&labels_path).map_err(|e| SynthError::Io {
             path: labels_path.clone(),
             source: e,
         })?;
     }
+    Ok(None)
+}
+
+/// Row counts of the written tables, for META.json.
+struct Counts {
+    alerts: usize,
+    addresses: usize,
+    clusters: usize,
+    money_flows: usize,
+}
+
+/// Writes META.json (pretty JSON and a final newline) listing the data files' hashes and the traps.
+fn write_meta(
+    dir: &Path,
+    config: &SynthConfig,
+    date: String,
+    counts: Counts,
+    sha256: BTreeMap<String, String>,
+    traps: Vec<(String, Vec<String>, u8)>,
+) -> Result<(), SynthError> {
     let meta = MetaJson {
         batch_id: format!("{}-{}", config.network, date),
         network: config.network.clone(),
         processing_date: date,
         window_days: WINDOW_DAYS,
         schema_version: SCHEMA_VERSION.to_string(),
-        n_alerts: alert_set.alerts.len() as u64,
-        n_addresses: feature_rows.len() as u64,
-        n_clusters: cluster_rows.len() as u64,
-        n_money_flows: graph.edges.len() as u64,
+        n_alerts: counts.alerts as u64,
+        n_addresses: counts.addresses as u64,
+        n_clusters: counts.clusters as u64,
+        n_money_flows: counts.money_flows as u64,
         sha256,
-        pattern_traps: alert_set
-            .traps
+        pattern_traps: traps
             .into_iter()
             .map(|(trap_id, alert_ids, expected_result)| TrapJson {
                 trap_id,
@@ -336,7 +361,80 @@ pub fn write_batch(
     };
     let mut json = serde_json::to_vec_pretty(&meta)?;
     json.push(b'\n');
-    columns::write_bytes(&file("META.json"), &json)?;
+    columns::write_bytes(&dir.join(files::META), &json)?;
+    Ok(())
+}
+
+/// Generate day `day_index` of `config` and write it into `dir` (created if needed).
+///
+/// Files are written atomically one by one (temp file + rename), META.json last, so a reader
+/// that checks META.json never sees a half-written batch. Returns `dir`.
+pub fn write_batch(
+    dir: &Path,
+    config: &SynthConfig,
+    day_index: usize,
+) -> Result<PathBuf, SynthError> {
+    validate(config)?;
+    std::fs::create_dir_all(dir).map_err(|e| SynthError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    let day = Day::new(config, day_index)?;
+    let world = world::World::new(config);
+    let population = population(&world, day.index);
+    let graph = money_graph(&world, config, day.index, &population);
+    let feature_rows = feature_rows(config, &day, &population, &graph);
+    let alert_ctx = alerts::AlertContext {
+        seed: config.seed,
+        day: day.index,
+        date_tag: day.date.replace('-', ""),
+        n_alerts: config.n_alerts,
+        profiles: &population.profiles,
+        features: &feature_rows,
+        communities: &population.communities,
+        members_local: &population.members_local,
+        graph: &graph,
+        window_start_ms: day.window_start_ms,
+    };
+    let alert_set = alerts::raise(&alert_ctx, &population.addresses);
+    let cluster_rows = alerts::clusters(&alert_ctx, &alert_set.alerts);
+
+    let mut sha256: BTreeMap<String, String> = [
+        write_rows(dir, files::FEATURES, &features::columns(), &feature_rows)?,
+        write_rows(
+            dir,
+            files::ALERTS,
+            &alerts::alert_columns(),
+            &alert_set.alerts,
+        )?,
+        write_rows(
+            dir,
+            files::CLUSTERS,
+            &alerts::cluster_columns(),
+            &cluster_rows,
+        )?,
+    ]
+    .into_iter()
+    .collect();
+    let flow_ctx = flows::FlowContext {
+        seed: config.seed,
+        day: day.index,
+        window_days: WINDOW_DAYS,
+        window_start_ms: day.window_start_ms,
+        graph: &graph,
+        profiles: &population.profiles,
+        addresses: &population.addresses,
+    };
+    let flows_hash = flows::write(&dir.join(files::MONEY_FLOWS), &flow_ctx)?;
+    sha256.insert(files::MONEY_FLOWS.to_string(), flows_hash);
+    sha256.extend(write_labels(dir, config, &alert_ctx, &alert_set.alerts)?);
+    let counts = Counts {
+        alerts: alert_set.alerts.len(),
+        addresses: feature_rows.len(),
+        clusters: cluster_rows.len(),
+        money_flows: graph.edges.len(),
+    };
+    write_meta(dir, config, day.date, counts, sha256, alert_set.traps)?;
     Ok(dir.to_path_buf())
 }
 
