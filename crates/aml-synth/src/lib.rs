@@ -1,19 +1,15 @@
-//! Synthetic SOT batches: seeded, realistic, byte-reproducible daily batches for examples,
-//! tests and benchmarks, so nobody needs real data to start.
+// The README is the crate documentation, so its example is compiled and run by `cargo test --doc`.
+#![doc = include_str!("../README.md")]
+//!
+//! # How a day is made
 //!
 //! A batch is generated from a persistent *world* (addresses with stable behaviour, hubs,
-//! illicit communities living in blocks of addresses; see `world`) and a *day* index: the day
-//! picks which addresses are active (a window sliding by 1% per day), which communities
-//! transact, and draws the day's money-flow graph, features, alerts, clusters and labels from
-//! streams seeded by `(seed, day, purpose, chunk)`. Same config and seed give byte-identical
-//! files whatever the thread count.
-//!
-//! ```no_run
-//! use aml_synth::{write_days, SynthConfig};
-//! let config = SynthConfig { days: 3, with_labels: true, ..SynthConfig::small() };
-//! let dirs = write_days(std::path::Path::new("/tmp/synth"), &config).unwrap();
-//! assert_eq!(dirs.len(), 3);
-//! ```
+//! illicit communities living in blocks of addresses) and a *day* index: the day picks which
+//! addresses are active (a window sliding by 1% per day), which communities transact, and draws
+//! the day's money-flow graph, features, alerts, clusters and labels from streams seeded by
+//! `(seed, day, purpose, chunk)`. Same config and seed give byte-identical files whatever the
+//! thread count. [`write_batch`] runs these stages in order.
+#![deny(missing_docs)]
 
 mod alerts;
 mod columns;
