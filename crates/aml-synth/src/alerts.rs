@@ -147,6 +147,20 @@ struct Pending {
     forced_low: bool,
 }
 
+impl Pending {
+    /// A further alert on an already alerted node: another rule, no group, no trap.
+    fn secondary(node: usize, rule: usize, strength: f64) -> Pending {
+        Pending {
+            node,
+            rule,
+            strength,
+            pattern_group: None,
+            trap: None,
+            forced_low: false,
+        }
+    }
+}
+
 fn risk_indicators(f: &FeatureRow) -> Vec<String> {
     let checks: [(bool, &str); 8] = [
         (f.structuring_score > 0.45, "structuring_amounts"),
@@ -363,14 +377,7 @@ impl Plan {
                 .filter(|r| r.0 != primary)
                 .take(extra_alerts(rng))
             {
-                self.pending.push(Pending {
-                    node: v,
-                    rule,
-                    strength: s,
-                    pattern_group: None,
-                    trap: None,
-                    forced_low: false,
-                });
+                self.pending.push(Pending::secondary(v, rule, s));
                 illicit_alerts += 1;
             }
             self.alerted[v] = true;
@@ -442,14 +449,7 @@ impl Plan {
                 if self.pending.len() >= budget {
                     break;
                 }
-                self.pending.push(Pending {
-                    node: v,
-                    rule,
-                    strength: s,
-                    pattern_group: None,
-                    trap: None,
-                    forced_low: false,
-                });
+                self.pending.push(Pending::secondary(v, rule, s));
             }
         }
     }
