@@ -1,70 +1,18 @@
-//! Featurises a batch directory and writes the alert feature matrix as Parquet.
+//! Featurises a batch directory and writes the alert feature matrix as Parquet: the demo behind
+//! `aml-miner features`.
 //!
 //! `cargo run --release --example build_features -- --batch DIR --out matrix.parquet`
 //! Prints the load time and the featurisation time separately (the speed target is on the latter).
-use aml_core::batch::Batch;
-use aml_features::{FeatureBuilder, FeatureSpec};
+//! [`aml_miner::cli::features::run`] loads the batch, fits (or reads) an `aml_features::FeatureSpec`
+//! and writes `FeatureSpec::transform_with_report`'s matrix.
+
+use aml_miner::cli::features;
 use clap::Parser;
-use std::path::PathBuf;
-use std::time::Instant;
 
-/// Command-line arguments.
-#[derive(Parser)]
-struct Args {
-    /// Batch directory (META.json + parquet files).
-    #[arg(long)]
-    batch: PathBuf,
-    /// Output Parquet file: alert_id + every feature column (Float32).
-    #[arg(long)]
-    out: PathBuf,
-    /// Apply this fitted spec (JSON) instead of fitting one on the batch itself.
-    #[arg(long)]
-    spec: Option<PathBuf>,
-    /// Also write the cluster matrix here.
-    #[arg(long)]
-    clusters_out: Option<PathBuf>,
-}
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
     aml_miner::cli::exit_cleanly_on_closed_stdout();
-    let args = Args::parse();
-    let t0 = Instant::now();
-    let (batch, report) = Batch::load_with(&args.batch, aml_core::FlowColumns::Scoring)?;
-    let load_s = t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
-    let spec = match &args.spec {
-        Some(path) => FeatureSpec::from_json(&std::fs::read_to_string(path)?)?,
-        None => FeatureBuilder::new().fit(&[&batch])?,
-    };
-    let fit_s = t1.elapsed().as_secs_f64();
-    let t2 = Instant::now();
-    let (matrix, warnings) = spec.transform_with_report(&batch)?;
-    let featurise_s = t2.elapsed().as_secs_f64();
-    let t3 = Instant::now();
-    matrix.write_parquet(&args.out, "alert_id")?;
-    let write_s = t3.elapsed().as_secs_f64();
-    if let Some(path) = &args.clusters_out {
-        let (clusters, _) = spec.build_cluster_matrix(&batch, None)?;
-        clusters.write_parquet(path, "cluster_id")?;
+    if let Err(e) = features::run(&features::Args::parse()) {
+        eprintln!("build_features: {e}");
+        std::process::exit(1);
     }
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    println!(
-        "batch: {} alerts, {} addresses, {} clusters, {} flows ({} load warnings)",
-        batch.alerts.len(),
-        batch.features.len(),
-        batch.clusters.len(),
-        batch.money_flows.len(),
-        report.warnings.len()
-    );
-    println!(
-        "matrix: {} rows x {} features",
-        matrix.n_rows(),
-        matrix.n_features()
-    );
-    println!(
-        "load {load_s:.3} s | fit {fit_s:.3} s | featurise {featurise_s:.3} s | write {write_s:.3} s"
-    );
-    Ok(())
 }

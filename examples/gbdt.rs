@@ -4,10 +4,12 @@
 //! cargo run --release --example gbdt -- train --data train.csv --valid valid.csv \
 //!     --objective binary --num-trees 200 --early-stopping 20 --out model.txt
 //! cargo run --release --example gbdt -- predict --model model.txt --data test.csv --out preds.tsv
+//! cargo run --release --example gbdt -- resave --model lightgbm.txt --out ours.txt
 //! ```
 //! Data files: CSV/TSV (label first, header auto-detected), LibSVM (zero-based indices,
 //! optional `FILE.query` sidecar) or Parquet (`--label COL`, `--group COL`); see
-//! `aml_train::data_file`. Predictions: one line per row, tab separated. `predict` reads the
+//! `aml_train::data_file`. Predictions: one line per row, tab separated, one column per class
+//! (`num_class` columns for multiclass models, raw or transformed). `predict` reads the
 //! features in full `f64` precision (LightGBM compares `f64` inputs with `f64` thresholds);
 //! `train` bins the `f32` features, as the miner does.
 //! `tests/gbdt_cli.rs` includes this file and drives [`run`] in-process.
@@ -31,8 +33,10 @@ pub struct Cli {
 enum Command {
     /// Train a model and write it as a LightGBM text model file.
     Train(TrainArgs),
-    /// Predict every row of a data file; one tab-separated line per row.
+    /// Predict every row of a data file; one tab-separated line per row, one column per class.
     Predict(PredictArgs),
+    /// Parse a LightGBM text model and write it back with our writer.
+    Resave(ResaveArgs),
 }
 
 #[derive(Args)]
@@ -106,6 +110,23 @@ struct PredictArgs {
     /// Per-feature TreeSHAP contributions plus the expected value (LightGBM's pred_contrib layout).
     #[arg(long, conflicts_with = "raw")]
     contrib: bool,
+    /// First boosting iteration to use (LightGBM's `start_iteration`).
+    #[arg(long, default_value_t = 0)]
+    start_iteration: usize,
+    /// Number of iterations to use from `--start-iteration` (LightGBM's `num_iteration`; 0 or
+    /// absent: all of them, also for an early-stopped model).
+    #[arg(long)]
+    num_iteration: Option<usize>,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct ResaveArgs {
+    /// A LightGBM (or our) text model.
+    #[arg(long)]
+    model: PathBuf,
+    /// Where to write it (atomically).
     #[arg(long)]
     out: PathBuf,
 }
@@ -182,20 +203,38 @@ fn run_train(args: &TrainArgs) -> CliResult {
 
 fn run_predict(args: &PredictArgs) -> CliResult {
     let model = GbdtModel::load(&args.model)?;
+    // LightGBM's iteration selection: `num_iteration` 0 means all from `start_iteration` on.
+    let num_iteration = args.num_iteration.filter(|&n| n > 0);
+    let selected = (args.start_iteration > 0 || num_iteration.is_some()).then(|| {
+        model
+            .ensemble()
+            .select_iterations(args.start_iteration, num_iteration)
+    });
+    let ensemble = selected.as_ref().unwrap_or(model.ensemble());
     // Full precision: a value between an f64 threshold and its f32 rounding must not change side.
     let (_, features) = read_features_f64(&args.data, &options(&args.columns, false))?;
     let rows: Array2<f64> = if args.contrib {
-        aml_explain::contributions(model.ensemble(), features.view())?
+        aml_explain::contributions(ensemble, features.view())?
     } else {
-        let predictor = model.predictor();
-        let scores = if args.raw {
-            predictor.predict_raw(features.view())?
+        let compiled = selected.as_ref().map(|e| e.predictor()).transpose()?;
+        let predictor = compiled.as_ref().unwrap_or(model.predictor());
+        if args.raw {
+            predictor.predict_raw_classes(features.view())?
         } else {
-            predictor.predict(features.view())?
-        };
-        Array2::from_shape_vec((scores.len(), 1), scores)?
+            predictor.predict_classes(features.view())?
+        }
     };
     write_predictions(&args.out, rows.view())?;
+    Ok(())
+}
+
+fn run_resave(args: &ResaveArgs) -> CliResult {
+    let model = GbdtModel::load(&args.model)?;
+    GbdtModel::from_ensemble_with_parameters(
+        model.ensemble().clone(),
+        model.parameters().to_vec(),
+    )?
+    .save(&args.out)?;
     Ok(())
 }
 
@@ -204,6 +243,7 @@ pub fn run(cli: &Cli) -> CliResult {
     match &cli.command {
         Command::Train(args) => run_train(args),
         Command::Predict(args) => run_predict(args),
+        Command::Resave(args) => run_resave(args),
     }
 }
 

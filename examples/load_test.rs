@@ -1,4 +1,4 @@
-//! Bounded load generator for the service, loopback only (logic in `aml_miner::service::load`).
+//! Bounded load generator for the service, loopback only (logic in `tests/service_support/load.rs`).
 //!
 //! ```text
 //! cargo run --release --example load_test -- [--addr 127.0.0.1:8000 | --spawn-server MODELS_DIR]
@@ -18,9 +18,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aml_miner::service::load::{self, ChildServer};
 use aml_miner::service::ServiceLimits;
 use clap::Parser;
+use load::ChildServer;
+
+// The load scenarios and their HTTP client are test support, not library API: shared with the
+// service tests by path.
+#[allow(dead_code)]
+#[path = "../tests/service_support/client.rs"]
+mod client;
+#[allow(dead_code)]
+#[path = "../tests/service_support/load.rs"]
+mod load;
 
 #[derive(Parser, Debug)]
 struct Args {

@@ -1,4 +1,4 @@
-//! Score one SOT batch and write a signed submission.
+//! Score one SOT batch and write a signed submission: the demo behind `aml-miner score`.
 //!
 //! ```text
 //! cargo run --release --example score_batch -- [--batch DIR] [--models DIR] [--out DIR | --store DIR] [--key FILE]
@@ -7,160 +7,21 @@
 //! training day, same synthetic world) under the system temp directory, and the shipped
 //! `trained_models/` bundle scores it. The key comes from `--key FILE`, else `AML_MINER_KEY`
 //! (hex 32-byte seed), else the public development key (loudly announced).
+//!
+//! Everything happens in [`aml_miner::cli::score::run`]: load the bundle, pick the batch, load
+//! the signing key, then `aml_miner::pipeline::score_batch` with progress spinners, then the
+//! summary (distribution, top alerts with their SHAP reasons, receipt).
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use aml_miner::pipeline::{self, BatchInput, KeySource, Progress, ScoreOptions};
-use aml_models::Bundle;
-use aml_synth::{parse_date, write_batch, SynthConfig};
+use aml_miner::cli::score;
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
 
-/// The synthetic world `trained_models/` was trained on (see trained_models/README.md).
-fn demo_world() -> SynthConfig {
-    SynthConfig {
-        seed: 42,
-        n_alerts: 5_000,
-        n_addresses: 50_000,
-        n_flows: 250_000,
-        date: "2025-10-01".into(),
-        days: 1,
-        with_labels: false,
-        network: "torus".into(),
-    }
-}
-
-#[derive(Parser, Debug)]
-#[command(about = "Score a batch: verify, featurise, score + explain, rank, cluster-score, sign")]
-pub struct Args {
-    /// Batch directory (default: generate a synthetic day).
-    #[arg(long)]
-    batch: Option<PathBuf>,
-    /// Model bundle directory.
-    #[arg(long, default_value = "trained_models")]
-    models: PathBuf,
-    /// Submission output directory (replaced atomically; an existing directory is replaced only
-    /// when it is a submission, and never when it is or holds the batch).
-    #[arg(long, conflicts_with = "store")]
-    out: Option<PathBuf>,
-    /// Daily store served by the `serve` example: writes into `STORE/<processing_date>/`.
-    #[arg(long)]
-    store: Option<PathBuf>,
-    /// Signing key file (hex seed or 32 raw bytes).
-    #[arg(long)]
-    key: Option<PathBuf>,
-}
-
-pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let bundle = Bundle::load(&args.models)?;
-    let demo_dir = std::env::temp_dir().join("aml-miner-demo");
-    let batch_dir = match &args.batch {
-        Some(dir) => dir.clone(),
-        None => {
-            let world = demo_world();
-            let last = &bundle.metadata().training.last_day;
-            let day = (parse_date(last)? - parse_date(&world.date)? + 1).max(0) as usize;
-            let dir = demo_dir.join("batch");
-            let bar = ProgressBar::new_spinner()
-                .with_message(format!("generating synthetic day {day} (after {last})"));
-            bar.enable_steady_tick(Duration::from_millis(120));
-            write_batch(&dir, &world, day)?;
-            bar.finish_with_message(format!("synthetic batch: {}", dir.display()));
-            dir
-        }
-    };
-    let out = match (&args.out, &args.store) {
-        (Some(out), _) => out.clone(),
-        (None, Some(store)) => {
-            let date = aml_core::read::read_meta(&batch_dir)?.date()?;
-            aml_miner::service::store::Store::new(store).day_dir(date)
-        }
-        (None, None) => demo_dir.join("submission"),
-    };
-    let (key, source) = pipeline::load_signing_key(args.key.as_deref())?;
-    if source == KeySource::Development {
-        eprintln!(
-            "\n!!! WARNING: no --key and no {} set: signing with the PUBLIC DEVELOPMENT KEY.",
-            pipeline::KEY_ENV
-        );
-        eprintln!("!!! This receipt proves nothing. Never submit it.\n");
-    }
-    let style = ProgressStyle::with_template("{spinner} {msg:<18} [{elapsed_precise}]")
-        .expect("valid template");
-    let mut bar: Option<ProgressBar> = None;
-    let summary = pipeline::score_batch(
-        BatchInput::Dir(&batch_dir),
-        &bundle,
-        &out,
-        &key,
-        source,
-        &ScoreOptions::default(),
-        &mut |event| match event {
-            Progress::Start(stage) => {
-                let b = ProgressBar::new_spinner()
-                    .with_style(style.clone())
-                    .with_message(stage.to_string());
-                b.enable_steady_tick(Duration::from_millis(100));
-                bar = Some(b);
-            }
-            Progress::Done(stage, secs) => {
-                if let Some(b) = bar.take() {
-                    b.finish_with_message(format!("{stage:<18} {secs:>7.3} s"));
-                }
-            }
-        },
-    )?;
-    println!(
-        "\nbatch {} scored with bundle {}",
-        summary.batch_id, summary.model_version
-    );
-    println!(
-        "{} alerts, {} clusters -> {}",
-        summary.n_alerts,
-        summary.n_clusters,
-        summary.out_dir.display()
-    );
-    let stages: Vec<String> = summary
-        .timings
-        .iter()
-        .map(|t| format!("{} {:.3} s", t.stage, t.seconds))
-        .collect();
-    let total: f64 = summary.timings.iter().map(|t| t.seconds).sum();
-    println!("stages: {}  (total {total:.3} s)", stages.join(" | "));
-    let d = &summary.distribution;
-    println!(
-        "scores: min {:.4}  p10 {:.4}  median {:.4}  p90 {:.4}  max {:.4}  mean {:.4}",
-        d.min, d.p10, d.p50, d.p90, d.max, d.mean
-    );
-    println!("histogram (tenths of [0,1]): {:?}", d.histogram);
-    println!("\ntop 10 alerts:");
-    for a in &summary.top_alerts {
-        println!("  #{:<3} {}  score {:.4}", a.rank, a.alert_id, a.score);
-        for r in &a.reasons {
-            println!("        {r}");
-        }
-    }
-    for w in summary.warnings.iter().take(10) {
-        println!("warning: {w}");
-    }
-    println!(
-        "\nreceipt: scores_hash {} signed by {}",
-        summary.receipt.scores_hash, summary.receipt.miner_pubkey
-    );
-    if summary.key_source == KeySource::Development {
-        println!(
-            "!!! signed with the PUBLIC DEVELOPMENT KEY: set {} or pass --key",
-            pipeline::KEY_ENV
-        );
-    }
-    Ok(())
-}
+#[path = "../src/bin/aml-miner/logging.rs"]
+mod logging;
 
 fn main() {
     aml_miner::cli::exit_cleanly_on_closed_stdout();
-    aml_miner::init_logging();
-    if let Err(e) = run(&Args::parse()) {
+    logging::init();
+    if let Err(e) = score::run(&score::Args::parse()) {
         eprintln!("score_batch: {e}");
         std::process::exit(1);
     }

@@ -1,6 +1,92 @@
-//! Process-level helpers for the command-line programs (the examples and a miner's own binaries).
+//! The `aml-miner` command line: one module per subcommand, each an `Args` struct (clap) and a
+//! `run` function. The `aml-miner` binary and the example programs are thin wrappers over these, so
+//! `aml-miner score` and `cargo run --example score_batch` run the same code. Nothing here installs a
+//! logging subscriber: the binaries do.
 
 use std::io::ErrorKind;
+use std::path::PathBuf;
+
+pub mod features;
+pub mod generate;
+pub mod score;
+pub mod serve;
+pub mod train;
+pub mod validate;
+pub mod verify;
+
+/// Why a subcommand failed (its message is what the program prints after its name).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Scoring failed.
+    #[error(transparent)]
+    Miner(Box<crate::pipeline::MinerError>),
+    /// A batch could not be read or failed its checks.
+    #[error(transparent)]
+    Batch(Box<aml_core::BatchError>),
+    /// The output may not be written there.
+    #[error(transparent)]
+    Output(Box<aml_core::OutputError>),
+    /// The synthetic generator failed.
+    #[error(transparent)]
+    Synth(Box<aml_synth::SynthError>),
+    /// Featurisation failed.
+    #[error(transparent)]
+    Features(Box<aml_features::FeatureError>),
+    /// A model bundle could not be loaded or saved.
+    #[error(transparent)]
+    Bundle(Box<aml_models::BundleError>),
+    /// Training failed.
+    #[error(transparent)]
+    Train(Box<aml_train::pipeline::PipelineError>),
+    /// A JSON document could not be written.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    File {
+        /// File involved.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// A runtime or network failure of the service.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A flag's value is unusable.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// `From` for the boxed variants (boxed to keep `Result<_, CliError>` small).
+macro_rules! from_boxed {
+    ($($variant:ident($source:ty)),* $(,)?) => {
+        $(impl From<$source> for CliError {
+            fn from(source: $source) -> CliError {
+                CliError::$variant(Box::new(source))
+            }
+        })*
+    };
+}
+
+from_boxed!(
+    Miner(crate::pipeline::MinerError),
+    Batch(aml_core::BatchError),
+    Output(aml_core::OutputError),
+    Synth(aml_synth::SynthError),
+    Features(aml_features::FeatureError),
+    Bundle(aml_models::BundleError),
+    Train(aml_train::pipeline::PipelineError),
+);
+
+impl CliError {
+    /// An I/O error on `path`.
+    pub fn file(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
+        move |source| CliError::File {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
 
 /// Makes a closed or failing stdout end the program cleanly instead of with a panic.
 ///

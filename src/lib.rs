@@ -11,14 +11,3 @@ pub mod cli;
 pub mod pipeline;
 pub mod service;
 pub mod validation;
-
-/// Sends `tracing` logs to stderr, filtered by `RUST_LOG` (default `warn`): what the examples
-/// and a miner's own binaries call first. Does nothing if a subscriber is already installed.
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter)
-        .try_init();
-}

@@ -1,6 +1,7 @@
 //! End-to-end test of `examples/gbdt.rs`: the example's code is included and
 //! driven in-process (train, then predict with --raw / --contrib), on small
-//! generated data files in every text format.
+//! generated data files in every text format, and on the LightGBM zoo fixtures of
+//! aml-models (one column per class, iteration selection, resave).
 
 #[allow(dead_code)]
 #[path = "../examples/gbdt.rs"]
@@ -384,4 +385,198 @@ fn lightgbm_model_predicts_f64_tsv_exactly() {
             "row {i}: contributions sum {sum} vs {w}"
         );
     }
+}
+
+/// The zoo fixtures of aml-models (LightGBM-trained models, inputs, LightGBM's predictions).
+fn zoo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/aml-models/tests/fixtures")
+}
+
+/// A `<case>.meta.tsv` value.
+fn zoo_meta(case: &str, key: &str) -> usize {
+    std::fs::read_to_string(zoo().join(format!("{case}.meta.tsv")))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}\t")))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// LightGBM's predictions of a zoo case: per row, raw (f64), prediction (f64), raw (f32) per class.
+fn zoo_preds(case: &str) -> Vec<Vec<f64>> {
+    headed_tsv(&zoo().join(format!("{case}.preds.tsv")))
+}
+
+/// The rows of a tab-separated file after its header line.
+fn headed_tsv(path: &Path) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| line.split('\t').map(|v| v.parse().unwrap()).collect())
+        .collect()
+}
+
+/// The zoo case's inputs as a TSV data file with a label column first, in `dir`.
+fn zoo_data(case: &str, dir: &Path) -> PathBuf {
+    let inputs = std::fs::read_to_string(zoo().join(format!("{case}.inputs.tsv"))).unwrap();
+    let mut tsv = String::new();
+    for (i, line) in inputs.lines().enumerate() {
+        tsv.push_str(if i == 0 { "label\t" } else { "0\t" });
+        tsv.push_str(line);
+        tsv.push('\n');
+    }
+    let path = dir.join(format!("{case}.tsv"));
+    std::fs::write(&path, tsv).unwrap();
+    path
+}
+
+/// Runs `predict` on `model` and `data` with `extra` flags; the rows written.
+fn predict_file(model: &Path, data: &Path, out: &Path, extra: &[&str]) -> Vec<Vec<f64>> {
+    let mut args = vec![
+        "predict",
+        "--model",
+        s(model),
+        "--data",
+        s(data),
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    cli(&args).unwrap();
+    read_tsv(out)
+}
+
+/// Zoo models beyond single-output trees with numerical splits and constant leaves.
+const BEYOND_PLAIN_TREES: [&str; 5] = [
+    "zoo_multiclass",
+    "zoo_multiclassova",
+    "zoo_categorical",
+    "zoo_linear_tree",
+    "zoo_rf",
+];
+
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// Multiclass (softmax and one-vs-all), categorical, linear-tree and random-forest LightGBM
+/// models: `predict` writes one column per class; raw scores equal LightGBM's bit for bit and
+/// predictions (averaged for the forest, then transformed) within 1e-12.
+#[test]
+fn zoo_models_predict_every_class_like_lightgbm() {
+    let dir = tempfile::tempdir().unwrap();
+    for case in BEYOND_PLAIN_TREES {
+        let k = zoo_meta(case, "num_class");
+        let model = zoo().join(format!("{case}.model.txt"));
+        let data = zoo_data(case, dir.path());
+        let want = zoo_preds(case);
+        let raw = predict_file(&model, &data, &dir.path().join("raw.tsv"), &["--raw"]);
+        let pred = predict_file(&model, &data, &dir.path().join("pred.tsv"), &[]);
+        assert_eq!((raw.len(), pred.len()), (want.len(), want.len()), "{case}");
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(raw[i].len(), k, "{case} row {i}: one column per class");
+            assert_eq!(pred[i].len(), k, "{case} row {i}: one column per class");
+            for c in 0..k {
+                assert_eq!(
+                    raw[i][c].to_bits(),
+                    w[c].to_bits(),
+                    "{case} row {i} class {c}"
+                );
+                assert!(close(pred[i][c], w[k + c]), "{case} row {i} class {c}");
+            }
+        }
+    }
+}
+
+/// `--num-iteration` / `--start-iteration` select iterations as LightGBM does: an early-stopped
+/// model predicts with every tree unless told, and with `--num-iteration best_iteration` equals
+/// LightGBM's prediction; TreeSHAP explains the same selection.
+#[test]
+fn iteration_selection_follows_lightgbm() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = "zoo_early_stopped";
+    let best = zoo_meta(case, "best_iteration");
+    let model = zoo().join(format!("{case}.model.txt"));
+    let data = zoo_data(case, dir.path());
+    let want = zoo_preds(case);
+    let out = dir.path().join("out.tsv");
+    let best_arg = best.to_string();
+    let selected = predict_file(
+        &model,
+        &data,
+        &out,
+        &["--raw", "--num-iteration", &best_arg],
+    );
+    for (i, w) in want.iter().enumerate() {
+        assert_eq!(selected[i][0].to_bits(), w[0].to_bits(), "row {i}");
+    }
+    let all = predict_file(&model, &data, &out, &["--raw"]);
+    assert_eq!(
+        all,
+        predict_file(&model, &data, &out, &["--raw", "--num-iteration", "0"])
+    );
+    assert!(
+        all.iter().zip(&want).any(|(a, w)| a[0] != w[0]),
+        "all trees differ"
+    );
+
+    let text = std::fs::read_to_string(&model).unwrap();
+    let ensemble = aml_models::TreeEnsemble::from_model_str(&text).unwrap();
+    let inputs = headed_tsv(&zoo().join(format!("{case}.inputs.tsv")));
+    let x = ndarray::Array2::from_shape_fn((inputs.len(), inputs[0].len()), |(i, j)| inputs[i][j]);
+    let middle = ensemble
+        .select_iterations(1, Some(2))
+        .predictor()
+        .unwrap()
+        .predict_raw(x.view())
+        .unwrap();
+    let got = predict_file(
+        &model,
+        &data,
+        &out,
+        &["--raw", "--start-iteration", "1", "--num-iteration", "2"],
+    );
+    for (i, m) in middle.iter().enumerate() {
+        assert_eq!(got[i][0].to_bits(), m.to_bits(), "row {i}");
+    }
+    let contrib = predict_file(
+        &model,
+        &data,
+        &out,
+        &["--contrib", "--num-iteration", &best_arg],
+    );
+    for (i, (row, w)) in contrib.iter().zip(&want).enumerate() {
+        let sum: f64 = row.iter().sum();
+        assert!((sum - w[0]).abs() <= 1e-9, "row {i}: {sum} vs {}", w[0]);
+    }
+}
+
+/// `resave` writes a LightGBM model with our writer: the same ensemble, the same predictions;
+/// a missing input is an error naming it and leaves no output.
+#[test]
+fn resave_keeps_every_lightgbm_model_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    for case in BEYOND_PLAIN_TREES.iter().chain(&["zoo_huber"]) {
+        let model = zoo().join(format!("{case}.model.txt"));
+        let resaved = dir.path().join(format!("{case}.ours.txt"));
+        cli(&["resave", "--model", s(&model), "--out", s(&resaved)]).unwrap();
+        let parse = |p: &Path| {
+            aml_models::parse_model(&std::fs::read_to_string(p).unwrap())
+                .unwrap()
+                .ensemble
+        };
+        assert_eq!(parse(&resaved), parse(&model), "{case}");
+        let data = zoo_data(case, dir.path());
+        let out = dir.path().join("out.tsv");
+        let ours = predict_file(&resaved, &data, &out, &["--raw"]);
+        let theirs = predict_file(&model, &data, &out, &["--raw"]);
+        assert_eq!(ours, theirs, "{case}");
+    }
+    let missing = dir.path().join("missing.txt");
+    let out = dir.path().join("never.txt");
+    let err = cli(&["resave", "--model", s(&missing), "--out", s(&out)]).unwrap_err();
+    assert!(err.contains("missing.txt"), "{err}");
+    assert!(!out.exists());
 }

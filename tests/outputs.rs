@@ -4,15 +4,9 @@
 //! path from a META date that is not a date, and a signing key is exactly one of the documented
 //! forms.
 
-#[allow(dead_code)]
-#[path = "../examples/score_batch.rs"]
-mod score_batch;
-#[allow(dead_code)]
-#[path = "../examples/train.rs"]
-mod train;
-
 use std::path::{Path, PathBuf};
 
+use aml_miner::cli::{score as score_batch, train};
 use aml_miner::pipeline::{self, KeySource};
 use aml_synth::{write_batch, SynthConfig};
 use clap::Parser;
@@ -62,7 +56,9 @@ fn run_score(args: &[&str]) -> Result<(), String> {
             .chain(args.iter().copied()),
     )
     .map_err(|e| e.to_string())?;
-    score_batch::run(&parsed).map_err(|e| e.to_string())
+    score_batch::run(&parsed)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 #[test]

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use aml_core::submission::{files, read_cluster_scores, read_rankings, read_scores};
 use aml_miner::pipeline::{self, ScoreOptions};
-use aml_miner::service::client::{request, Connection};
-use aml_miner::service::load;
 use aml_miner::service::request::batch_to_json;
 use aml_miner::service::{ServiceLimits, ROUTES};
 use serde_json::Value;
+use service_support::client::{request, Connection};
 use service_support::fixture;
+use service_support::load;
 use service_support::server::{start_with, Server};
 
 const MAX_BODY: usize = 8 * 1024 * 1024;

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aml_core::tables::CONTRACT_FEATURE_COLUMNS;
-use aml_miner::service::client::{request, Connection, Response};
 use aml_miner::service::{serve, AppState, ServiceLimits, Store};
 use serde_json::{json, Value};
+use service_support::client::{request, Connection, Response};
 use service_support::fixture;
 use service_support::upload::{day_parts, multipart, upload_day, BOUNDARY};
 

@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use aml_core::submission::{files, read_cluster_scores, read_rankings, read_scores};
-use aml_miner::service::client::{request, Connection, Response};
 use aml_miner::service::request::batch_to_json;
 use aml_miner::service::{ServiceLimits, ROUTES};
 use serde::Deserialize;
 use serde_json::Value;
+use service_support::client::{request, Connection, Response};
 use service_support::server::{start_with, Server};
 use service_support::upload::{day_parts, multipart, upload_day, BOUNDARY};
 use service_support::{fixture, TIMESTAMP};

@@ -3,14 +3,11 @@
 
 mod service_support;
 
-#[allow(dead_code)]
-#[path = "../examples/validate_submission.rs"]
-mod validate_submission;
-
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use aml_core::submission::{self, files, read_submission, Receipt, ScoreRow, Submission};
+use aml_miner::cli::validate as validate_submission;
 use aml_miner::pipeline;
 use aml_miner::validation::{self, labels::read_labels_file, tier3, Check, ValidationReport};
 use clap::Parser;

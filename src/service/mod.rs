@@ -1,12 +1,8 @@
-//! The miner's HTTP service (axum + tokio), its date-keyed score store, and a tiny HTTP/1.1 client for
-//! tests and the load generator.
+//! The miner's HTTP service (axum + tokio) and its date-keyed score store.
 //!
-//! Start it with `cargo run --release --example serve -- --models DIR --store DIR`.
+//! Start it with `aml-miner serve --models DIR --store DIR` (or
+//! `cargo run --release --example serve -- --models DIR --store DIR`).
 
-#[doc(hidden)]
-pub mod client;
-#[doc(hidden)]
-pub mod load;
 pub mod metrics;
 pub mod request;
 pub mod server;

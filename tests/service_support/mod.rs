@@ -2,6 +2,8 @@
 //! labelled days, a scored day written as a signed submission into a store.
 #![allow(dead_code)]
 
+pub mod client;
+pub mod load;
 pub mod server;
 pub mod upload;
 

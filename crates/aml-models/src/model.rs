@@ -8,7 +8,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 use sha2::{Digest, Sha256};
 
 use crate::model_file::{self, ModelFileError};
@@ -161,6 +161,29 @@ impl GbdtModel {
     /// Lines of the `parameters:` block.
     pub fn parameters(&self) -> &[String] {
         &self.parameters
+    }
+
+    /// Raw scores per row: the number of classes (1 except for multiclass models, which
+    /// [`Model::predict`] refuses with [`PredictError::MultipleClasses`]).
+    pub fn num_class(&self) -> usize {
+        self.predictor.num_class()
+    }
+
+    /// Raw score of every class for every row (`nrows x num_class`).
+    pub fn predict_raw_classes(
+        &self,
+        features: ArrayView2<'_, f32>,
+    ) -> Result<Array2<f64>, ModelError> {
+        Ok(self.predictor.predict_raw_classes(features)?)
+    }
+
+    /// Prediction of every class for every row (`nrows x num_class`): softmax for multiclass,
+    /// a sigmoid per class for multiclassova, averaged first for random forests.
+    pub fn predict_classes(
+        &self,
+        features: ArrayView2<'_, f32>,
+    ) -> Result<Array2<f64>, ModelError> {
+        Ok(self.predictor.predict_classes(features)?)
     }
 }
 

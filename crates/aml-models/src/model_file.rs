@@ -835,8 +835,9 @@ fn parse_tree(
         }
     }
     // A NaN or infinite leaf or internal value would become a non-finite score (or SHAP value)
-    // that gets signed; LightGBM never writes one (it clamps thresholds to +-1e300), so any such
-    // number means a damaged or forged file.
+    // that gets signed; LightGBM never writes one, so any such number means a damaged or forged
+    // file. Thresholds may be infinite: LightGBM 4 writes `inf` for a split that sends every
+    // number left and only missing values right (its last bin's upper bound).
     let numbers: [(&str, &[f64]); 7] = [
         ("leaf_value", &leaf_value),
         ("threshold", &threshold),
@@ -847,7 +848,8 @@ fn parse_tree(
         ("shrinkage", std::slice::from_ref(&shrinkage)),
     ];
     for (field, values) in numbers {
-        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+        let bad = |v: &f64| v.is_nan() || (field != "threshold" && v.is_infinite());
+        if let Some(index) = values.iter().position(bad) {
             return Err(ModelFileError::NonFinite {
                 line: f.get(field).map_or(tree_line, |(n, _)| n),
                 tree: tree_index,

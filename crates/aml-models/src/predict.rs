@@ -14,6 +14,14 @@
 //! Pre-order puts the left child right after its parent, so one child index is
 //! implicit and a whole 31-leaf tree (61 nodes, ~1 KB) fits in a few cache lines.
 //!
+//! Two node kinds beyond numerical splits and constant leaves take the exact path:
+//! * a **categorical split** has missing-type code 3 (LightGBM uses 0-2) and `value`
+//!   `c * 2^32 + set`: category set `set` of the tree's [`CategoricalSplits`] number `c`,
+//!   tested with [`CategoricalSplits::contains`] after the `|x| <= ZERO_THRESHOLD -> 0` rule;
+//! * a **linear leaf** (bit 30 on a leaf) computes [`LinearLeaves::output`] of leaf
+//!   `meta & 0x7ff_ffff` of linear model `right`, with `value` (the leaf constant) as its
+//!   NaN fall-back.
+//!
 //! # Batch layout (branch-free walk)
 //!
 //! A data-dependent branch per tree level is mispredicted about half the time, which
@@ -45,8 +53,10 @@
 //!   largest `f32 <= t`: for an `f32` value `x`, `x <= t` iff `x <= round_down(t)`,
 //!   so decisions equal LightGBM's `f64` comparison and the nodes are half the size.
 //!
-//! The only node the rewrite cannot express (a NaN threshold whose missing values
-//! go left, which LightGBM never writes) sends its tree to the row layout's walk.
+//! The nodes the rewrite cannot express, categorical splits and a NaN threshold whose
+//! missing values go left (which LightGBM never writes), send their tree to the row layout's
+//! walk for every row of the block (`LaneTree::Scalar`). A linear tree walks branch-free to
+//! its leaves, then evaluates each row's leaf model (`LaneTree::LinearWalk`).
 //!
 //! # Exactness
 //!
@@ -69,16 +79,31 @@
 //! The miner is `f32` end to end: aml-features builds `f32` matrices, aml-train learns its
 //! thresholds from those `f32` values and the `Model` trait scores the same `f32` matrices.
 //!
+//! # Classes and averaging
+//!
+//! A multiclass model (`num_class` K > 1) has K raw scores per row: tree `t` adds to class
+//! `t % K`. The per-class methods (`predict_raw_classes`, `predict_classes`,
+//! `predict_raw_row_classes`) return them for every model (one column for single-output
+//! models); the single-score methods (`predict_raw`, `predict`, `predict_row`, ...) refuse a
+//! multiclass model with [`PredictError::MultipleClasses`] instead of answering for class 0.
+//! With `average_output` (random forest) the raw score is the plain sum, like LightGBM's
+//! `raw_score`; predictions divide it by the number of iterations, then transform (softmax
+//! across classes for multiclass, a sigmoid per class for multiclassova), as
+//! [`TreeEnsemble::transform_classes`] does.
+//!
 //! # Order of summation
 //!
-//! Every row's raw score is `base_score + tree_0 + tree_1 + ...` added in tree
-//! order, whatever the batch size, layout or thread count, so batch, parallel and
+//! Every row's raw score of class `c` is `base_score + tree_c + tree_{c+K} + ...` added in
+//! tree order, whatever the batch size, layout or thread count, so batch, parallel and
 //! single-row results are bit-identical.
 
-use ndarray::{ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use crate::tree::{MissingType, OutputTransform, Tree, TreeEnsemble, ZERO_THRESHOLD};
+use crate::tree::{
+    CategoricalSplits, LinearLeaves, MissingType, OutputTransform, Tree, TreeEnsemble,
+    ZERO_THRESHOLD,
+};
 
 /// Errors raised when building a predictor or predicting.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -100,10 +125,27 @@ pub enum PredictError {
     /// The ensemble exceeds the compact layout's limits.
     #[error("ensemble too large for the compact layout: {0}")]
     TooLarge(String),
+    /// A single-score prediction was asked of a multiclass model.
+    #[error(
+        "the model has {num_class} classes (one raw score per class): use the per-class \
+         predictions (predict_raw_classes, predict_classes, predict_raw_row_classes)"
+    )]
+    MultipleClasses {
+        /// Classes of the model.
+        num_class: usize,
+    },
+    /// The buffer for one row's class scores has the wrong length.
+    #[error("class count mismatch: model has {expected} classes, output buffer holds {got}")]
+    ClassCountMismatch {
+        /// Classes of the model.
+        expected: usize,
+        /// Length of the buffer.
+        got: usize,
+    },
 }
 
 /// An input scalar type: widened to `f64` exactly before comparing, as LightGBM does.
-pub trait FeatureValue: Copy + Send + Sync {
+pub trait FeatureValue: Copy + Send + Sync + Into<f64> {
     /// Whether every value of the type is exactly an `f32`: batch prediction then compares in
     /// `f32` (half the bytes per threshold) with thresholds rounded down, which decides the same.
     const EXACT_F32: bool = false;
@@ -130,9 +172,17 @@ impl FeatureValue for f64 {
 
 const LEAF: u32 = 1 << 31;
 const NAN_LEFT: u32 = 1 << 30;
+/// On a leaf: the output is a linear model (`right` indexes `Predictor::linear`, bits 0-26 are
+/// the leaf's index in its tree) with the leaf's constant as NaN fall-back.
+const LINEAR_LEAF: u32 = 1 << 30;
 const EXACT: u32 = 1 << 29;
 const MISSING_SHIFT: u32 = 27;
+/// Missing-type code (bits 27-28, next to LightGBM's 0-2) of a categorical node: its `value` is
+/// `categorical_index * 2^32 + set`.
+const CATEGORICAL: u32 = 3;
 const FEATURE_MASK: u32 = (1 << MISSING_SHIFT) - 1;
+/// One more than the trees with categorical splits the row layout addresses.
+const MAX_CATEGORICAL_TREES: usize = 1 << 21;
 /// Largest number of features the layout can address.
 pub const MAX_FEATURES: usize = FEATURE_MASK as usize + 1;
 
@@ -155,7 +205,15 @@ pub struct Predictor {
     roots: Vec<u32>,
     base_score: f64,
     num_features: usize,
+    /// Raw scores per row; tree `t` adds to class `t % num_class`.
+    num_class: usize,
+    /// The raw score is divided by this before the transform (iterations for `average_output`).
+    divisor: f64,
     transform: OutputTransform,
+    /// Category sets of the trees with categorical nodes.
+    categorical: Vec<CategoricalSplits>,
+    /// Leaf models of the linear trees.
+    linear: Vec<LinearLeaves>,
     /// The branch-free batch layout; `None` if the ensemble needs more slots than it addresses.
     lanes: Option<Lanes>,
 }
@@ -179,9 +237,6 @@ impl Predictor {
     /// Compiles an ensemble; fails on an invalid ensemble instead of panicking later.
     pub fn new(ensemble: &TreeEnsemble) -> Result<Self, PredictError> {
         ensemble.validate().map_err(PredictError::InvalidEnsemble)?;
-        if let Some(what) = ensemble.beyond_plain_trees() {
-            return Err(PredictError::Unsupported(what.into()));
-        }
         let num_features = ensemble.num_features();
         if num_features > MAX_FEATURES {
             return Err(PredictError::TooLarge(format!(
@@ -192,39 +247,74 @@ impl Predictor {
         if total > u32::MAX as usize {
             return Err(PredictError::TooLarge(format!("{total} nodes")));
         }
+        if let Some(big) = ensemble
+            .trees
+            .iter()
+            .find(|t| t.linear.is_some() && t.num_leaves() > FEATURE_MASK as usize)
+        {
+            return Err(PredictError::TooLarge(format!(
+                "a linear tree with {} leaves",
+                big.num_leaves()
+            )));
+        }
+        // A categorical node's `value` is `c * 2^32 + set`, exact in an f64 while `c < 2^21`.
+        let categorical_trees = ensemble
+            .trees
+            .iter()
+            .filter(|t| t.categorical.is_some())
+            .count();
+        if categorical_trees >= MAX_CATEGORICAL_TREES {
+            return Err(PredictError::TooLarge(format!(
+                "{categorical_trees} trees with categorical splits (max {})",
+                MAX_CATEGORICAL_TREES - 1
+            )));
+        }
         let mut nodes = Vec::with_capacity(total);
         let mut roots = Vec::with_capacity(ensemble.trees.len());
+        let mut categorical = Vec::new();
+        let mut linear = Vec::new();
         // (LightGBM child reference, index of the parent whose `right` must point here)
         let mut stack: Vec<(i32, Option<usize>)> = Vec::new();
         for tree in &ensemble.trees {
             roots.push(nodes.len() as u32);
-            if tree.num_internal() == 0 {
-                nodes.push(Node {
-                    value: tree.leaf_value[0],
+            let leaf_node = |leaf: usize| match &tree.linear {
+                Some(_) => Node {
+                    value: tree.leaf_value[leaf],
+                    meta: LEAF | LINEAR_LEAF | leaf as u32,
+                    right: linear.len() as u32,
+                },
+                None => Node {
+                    value: tree.leaf_value[leaf],
                     meta: LEAF,
                     right: 0,
-                });
-                continue;
+                },
+            };
+            // The categorical sets of this tree, if any: entry `categorical.len()` once pushed.
+            let cat_index = categorical.len() as u64;
+            if tree.num_internal() == 0 {
+                nodes.push(leaf_node(0));
             }
-            stack.push((0, None));
+            if tree.num_internal() > 0 {
+                stack.push((0, None));
+            }
             while let Some((child, patch)) = stack.pop() {
                 let here = nodes.len();
                 if let Some(p) = patch {
                     nodes[p].right = here as u32;
                 }
                 if child < 0 {
-                    nodes.push(Node {
-                        value: tree.leaf_value[(!child) as usize],
-                        meta: LEAF,
-                        right: 0,
-                    });
+                    nodes.push(leaf_node((!child) as usize));
                     continue;
                 }
                 let i = child as usize;
                 let t = tree.threshold[i];
                 let missing = tree.missing_type[i];
                 let mut meta = tree.split_feature[i] | (u32::from(missing.code()) << MISSING_SHIFT);
-                let value = if missing == MissingType::Zero || t.is_nan() {
+                let value = if tree.is_categorical(i) {
+                    // `validate` checked that `t` names one of the tree's sets.
+                    meta = tree.split_feature[i] | EXACT | (CATEGORICAL << MISSING_SHIFT);
+                    (cat_index * (1 << 32) + t as u64) as f64
+                } else if missing == MissingType::Zero || t.is_nan() {
                     meta |= EXACT;
                     if tree.default_left[i] {
                         meta |= NAN_LEFT;
@@ -249,6 +339,12 @@ impl Predictor {
                 stack.push((tree.right_child[i], Some(here)));
                 stack.push((tree.left_child[i], None));
             }
+            if let Some(c) = &tree.categorical {
+                categorical.push(c.clone());
+            }
+            if let Some(l) = &tree.linear {
+                linear.push(l.clone());
+            }
         }
         let lanes = Lanes::new(ensemble, &roots);
         Ok(Predictor {
@@ -257,7 +353,11 @@ impl Predictor {
             lanes,
             base_score: ensemble.base_score,
             num_features,
+            num_class: ensemble.num_class(),
+            divisor: ensemble.output_divisor(),
             transform: ensemble.objective.transform(),
+            categorical,
+            linear,
         })
     }
 
@@ -271,10 +371,31 @@ impl Predictor {
         self.roots.len()
     }
 
-    /// Applies the output transform (sigmoid for binary) to a raw score.
+    /// Raw scores per row: the number of classes (1 except for multiclass models).
+    pub fn num_class(&self) -> usize {
+        self.num_class
+    }
+
+    /// The prediction for the raw score of a single-output model: divided by the number of
+    /// iterations for `average_output` (random forest), then the output transform (sigmoid for
+    /// binary). Like [`TreeEnsemble::transform`].
     #[inline]
     pub fn transform(&self, raw: f64) -> f64 {
-        self.transform.apply(raw)
+        if self.divisor == 1.0 {
+            self.transform.apply(raw)
+        } else {
+            self.transform.apply(raw / self.divisor)
+        }
+    }
+
+    /// The predictions for one row's raw class scores, in place: averaged for `average_output`,
+    /// then softmax across the classes (multiclass) or the per-score transform (sigmoid per
+    /// class for multiclassova). Like [`TreeEnsemble::transform_classes`].
+    pub fn transform_classes(&self, raw: &mut [f64]) {
+        if self.divisor != 1.0 {
+            raw.iter_mut().for_each(|v| *v /= self.divisor);
+        }
+        self.transform.apply_classes(raw);
     }
 
     fn check_features(&self, got: usize) -> Result<(), PredictError> {
@@ -284,6 +405,17 @@ impl Predictor {
             Err(PredictError::FeatureCountMismatch {
                 expected: self.num_features,
                 got,
+            })
+        }
+    }
+
+    /// The single-score paths refuse multiclass models rather than answer for class 0.
+    fn check_single_output(&self) -> Result<(), PredictError> {
+        if self.num_class == 1 {
+            Ok(())
+        } else {
+            Err(PredictError::MultipleClasses {
+                num_class: self.num_class,
             })
         }
     }
@@ -299,6 +431,9 @@ impl Predictor {
         loop {
             let n = nodes[i];
             if n.meta & LEAF != 0 {
+                if n.meta & LINEAR_LEAF != 0 {
+                    return self.linear_output(n, row);
+                }
                 return n.value;
             }
             let x = row[(n.meta & FEATURE_MASK) as usize].to_f64();
@@ -308,6 +443,8 @@ impl Predictor {
                 } else {
                     x <= n.value
                 }
+            } else if (n.meta >> MISSING_SHIFT) & 3 == CATEGORICAL {
+                self.categorical_goes_left(n, x)
             } else {
                 exact_goes_left(n, x)
             };
@@ -315,22 +452,70 @@ impl Predictor {
         }
     }
 
-    /// Raw score of one row (`f32` or `f64` values).
-    pub fn predict_raw_row<T: FeatureValue>(&self, row: &[T]) -> Result<f64, PredictError> {
-        self.check_features(row.len())?;
-        let mut s = self.base_score;
-        for &r in &self.roots {
-            s += self.tree_output(r as usize, row);
-        }
-        Ok(s)
+    /// LightGBM's categorical decision at a categorical node (see [`CategoricalSplits::contains`]).
+    #[inline]
+    fn categorical_goes_left(&self, n: Node, x: f64) -> bool {
+        let at = n.value as u64;
+        let x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
+        self.categorical[(at >> 32) as usize].contains((at & u64::from(u32::MAX)) as usize, x)
     }
 
-    /// Transformed prediction of one row (probability for binary models).
+    /// The linear model of a linear leaf (its constant when one of its features is NaN).
+    #[inline(never)]
+    fn linear_output<T: FeatureValue>(&self, n: Node, row: &[T]) -> f64 {
+        let leaf = (n.meta & FEATURE_MASK) as usize;
+        self.linear[n.right as usize].output(leaf, row, n.value)
+    }
+
+    /// Adds every tree's output to the raw class scores in `out` (`out.len() == num_class`).
+    #[inline]
+    fn add_trees<T: FeatureValue>(&self, row: &[T], out: &mut [f64]) {
+        out.fill(self.base_score);
+        if self.num_class == 1 {
+            for &r in &self.roots {
+                out[0] += self.tree_output(r as usize, row);
+            }
+        } else {
+            for (t, &r) in self.roots.iter().enumerate() {
+                out[t % self.num_class] += self.tree_output(r as usize, row);
+            }
+        }
+    }
+
+    /// Raw score of one row (`f32` or `f64` values) of a single-output model.
+    pub fn predict_raw_row<T: FeatureValue>(&self, row: &[T]) -> Result<f64, PredictError> {
+        self.check_features(row.len())?;
+        self.check_single_output()?;
+        let mut s = [0.0];
+        self.add_trees(row, &mut s);
+        Ok(s[0])
+    }
+
+    /// Transformed prediction of one row (probability for binary models) of a single-output model.
     pub fn predict_row<T: FeatureValue>(&self, row: &[T]) -> Result<f64, PredictError> {
         self.predict_raw_row(row).map(|r| self.transform(r))
     }
 
-    /// Raw scores of a block of contiguous row-major rows, trees outermost.
+    /// Raw score of every class for one row into `out` (`out.len() == num_class()`); works for
+    /// every model (one class for single-output models).
+    pub fn predict_raw_row_classes<T: FeatureValue>(
+        &self,
+        row: &[T],
+        out: &mut [f64],
+    ) -> Result<(), PredictError> {
+        self.check_features(row.len())?;
+        if out.len() != self.num_class {
+            return Err(PredictError::ClassCountMismatch {
+                expected: self.num_class,
+                got: out.len(),
+            });
+        }
+        self.add_trees(row, out);
+        Ok(())
+    }
+
+    /// Raw class scores of a block of contiguous row-major rows, trees outermost
+    /// (`out.len() == rows * num_class`, row-major).
     fn block_raw<T: FeatureValue>(&self, rows: &[T], out: &mut [f64]) {
         match &self.lanes {
             Some(lanes) if T::EXACT_F32 => self.block_lanes(lanes, &lanes.n32, rows, out),
@@ -350,7 +535,8 @@ impl Predictor {
     ) {
         let nf = self.num_features;
         let ns = lanes.num_slots();
-        let n = out.len();
+        let k = self.num_class;
+        let n = out.len() / k;
         let groups = n.div_ceil(GROUP);
         // Slot values lane-interleaved per group (`[group][slot][lane]`), so one slot index
         // addresses all rows of a group; a short last group is padded with zeros, walked and dropped.
@@ -363,45 +549,74 @@ impl Predictor {
                 group[s * GROUP + r % GROUP] = v;
             }
         }
-        let mut acc = vec![[self.base_score; GROUP]; groups];
-        for tree in &lanes.trees {
+        // `acc[g * k + class]`: the scores of class `class` for the rows of group `g`.
+        let mut acc = vec![[self.base_score; GROUP]; groups * k];
+        for (t, tree) in lanes.trees.iter().enumerate() {
+            let class = t % k;
             match *tree {
                 LaneTree::Walk { base, len, depth } => {
                     let range = base as usize..(base + len) as usize;
                     let (tree_nodes, leaf) = (&nodes.nodes[range.clone()], &lanes.leaf[range]);
-                    for (g, a) in acc.iter_mut().enumerate() {
+                    for (g, a) in acc.iter_mut().skip(class).step_by(k).enumerate() {
                         // Exactly one group's slots: `walk_group` relies on the length.
                         let s = &slots[g * ns * GROUP..(g + 1) * ns * GROUP];
                         walk_group(tree_nodes, leaf, depth, s, a);
                     }
                 }
+                LaneTree::LinearWalk {
+                    base,
+                    len,
+                    depth,
+                    model,
+                } => {
+                    let range = base as usize..(base + len) as usize;
+                    let tree_nodes = &nodes.nodes[range.clone()];
+                    let (leaf, leaf_id) = (&lanes.leaf[range.clone()], &lanes.leaf_id[range]);
+                    let linear = &self.linear[model as usize];
+                    for (g, a) in acc.iter_mut().skip(class).step_by(k).enumerate() {
+                        let s = &slots[g * ns * GROUP..(g + 1) * ns * GROUP];
+                        let idx = walk_to_leaves(tree_nodes, depth, s);
+                        // Padding rows of a short last group are not rows: skip them.
+                        let rows_here = (n - g * GROUP).min(GROUP);
+                        for (l, (o, &i)) in a.iter_mut().zip(&idx).take(rows_here).enumerate() {
+                            let r = g * GROUP + l;
+                            let row = &rows[r * nf..(r + 1) * nf];
+                            *o += linear.output(leaf_id[i] as usize, row, leaf[i]);
+                        }
+                    }
+                }
                 LaneTree::Scalar { root } => {
                     for r in 0..n {
-                        acc[r / GROUP][r % GROUP] +=
+                        acc[(r / GROUP) * k + class][r % GROUP] +=
                             self.tree_output(root as usize, &rows[r * nf..(r + 1) * nf]);
                     }
                 }
             }
         }
-        for (r, o) in out.iter_mut().enumerate() {
-            *o = acc[r / GROUP][r % GROUP];
+        for (r, o) in out.chunks_exact_mut(k).enumerate() {
+            for (class, o) in o.iter_mut().enumerate() {
+                *o = acc[(r / GROUP) * k + class][r % GROUP];
+            }
         }
     }
 
     /// [`Predictor::block_raw`] with the compact layout, one row after the other.
     fn block_scalar<T: FeatureValue>(&self, rows: &[T], out: &mut [f64]) {
         let nf = self.num_features;
+        let k = self.num_class;
         out.fill(self.base_score);
-        for &r in &self.roots {
-            for (i, o) in out.iter_mut().enumerate() {
+        for (t, &r) in self.roots.iter().enumerate() {
+            let class = t % k;
+            for (i, o) in out.iter_mut().skip(class).step_by(k).enumerate() {
                 *o += self.tree_output(r as usize, &rows[i * nf..(i + 1) * nf]);
             }
         }
     }
 
-    /// Raw scores for rows `start..start + out.len()` of `x`.
+    /// Raw class scores for rows `start..` of `x` into `out` (`rows * num_class` values).
     fn chunk_raw<T: FeatureValue>(&self, x: &ArrayView2<'_, T>, start: usize, out: &mut [f64]) {
-        let view = x.slice(ndarray::s![start..start + out.len(), ..]);
+        let rows = out.len() / self.num_class;
+        let view = x.slice(ndarray::s![start..start + rows, ..]);
         match view.as_slice() {
             Some(rows) => self.block_raw(rows, out),
             None => {
@@ -411,38 +626,96 @@ impl Predictor {
         }
     }
 
-    /// Raw scores for every row, in parallel over row blocks (rayon's current pool).
+    /// Raw class scores of every row, row-major (`nrows * num_class`), in parallel over row
+    /// blocks (rayon's current pool) or on the calling thread.
+    fn raw_all<T: FeatureValue>(
+        &self,
+        x: ArrayView2<'_, T>,
+        parallel: bool,
+    ) -> Result<Vec<f64>, PredictError> {
+        self.check_features(x.len_of(Axis(1)))?;
+        let k = self.num_class;
+        let mut out = vec![0.0; x.nrows() * k];
+        if parallel {
+            out.par_chunks_mut(BLOCK_ROWS * k)
+                .enumerate()
+                .for_each(|(b, chunk)| self.chunk_raw(&x, b * BLOCK_ROWS, chunk));
+        } else {
+            for (b, chunk) in out.chunks_mut(BLOCK_ROWS * k).enumerate() {
+                self.chunk_raw(&x, b * BLOCK_ROWS, chunk);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Raw scores for every row of a single-output model, in parallel over row blocks (rayon's
+    /// current pool).
     ///
     /// Bit-identical to [`Predictor::predict_raw_sequential`].
     pub fn predict_raw<T: FeatureValue>(
         &self,
         x: ArrayView2<'_, T>,
     ) -> Result<Vec<f64>, PredictError> {
-        self.check_features(x.len_of(Axis(1)))?;
-        let mut out = vec![0.0; x.nrows()];
-        out.par_chunks_mut(BLOCK_ROWS)
-            .enumerate()
-            .for_each(|(b, chunk)| self.chunk_raw(&x, b * BLOCK_ROWS, chunk));
-        Ok(out)
+        self.check_single_output()?;
+        self.raw_all(x, true)
     }
 
-    /// Raw scores for every row on the calling thread only.
+    /// Raw scores for every row of a single-output model on the calling thread only.
     pub fn predict_raw_sequential<T: FeatureValue>(
         &self,
         x: ArrayView2<'_, T>,
     ) -> Result<Vec<f64>, PredictError> {
-        self.check_features(x.len_of(Axis(1)))?;
-        let mut out = vec![0.0; x.nrows()];
-        for (b, chunk) in out.chunks_mut(BLOCK_ROWS).enumerate() {
-            self.chunk_raw(&x, b * BLOCK_ROWS, chunk);
-        }
-        Ok(out)
+        self.check_single_output()?;
+        self.raw_all(x, false)
     }
 
-    /// Transformed predictions for every row, in parallel.
+    /// Transformed predictions for every row of a single-output model, in parallel.
     pub fn predict<T: FeatureValue>(&self, x: ArrayView2<'_, T>) -> Result<Vec<f64>, PredictError> {
         let mut out = self.predict_raw(x)?;
         out.par_iter_mut().for_each(|v| *v = self.transform(*v));
+        Ok(out)
+    }
+
+    /// Raw score of every class for every row (`nrows x num_class`), in parallel; for a
+    /// single-output model the one column equals [`Predictor::predict_raw`].
+    pub fn predict_raw_classes<T: FeatureValue>(
+        &self,
+        x: ArrayView2<'_, T>,
+    ) -> Result<Array2<f64>, PredictError> {
+        self.raw_classes(x, true)
+    }
+
+    /// [`Predictor::predict_raw_classes`] on the calling thread only (bit-identical).
+    pub fn predict_raw_classes_sequential<T: FeatureValue>(
+        &self,
+        x: ArrayView2<'_, T>,
+    ) -> Result<Array2<f64>, PredictError> {
+        self.raw_classes(x, false)
+    }
+
+    fn raw_classes<T: FeatureValue>(
+        &self,
+        x: ArrayView2<'_, T>,
+        parallel: bool,
+    ) -> Result<Array2<f64>, PredictError> {
+        let n = x.nrows();
+        let out = self.raw_all(x, parallel)?;
+        Ok(Array2::from_shape_vec((n, self.num_class), out).expect("n x num_class scores"))
+    }
+
+    /// Predictions of every class for every row (`nrows x num_class`): the raw scores averaged
+    /// for `average_output`, then softmax (multiclass) or the per-class transform
+    /// ([`Predictor::transform_classes`]).
+    pub fn predict_classes<T: FeatureValue>(
+        &self,
+        x: ArrayView2<'_, T>,
+    ) -> Result<Array2<f64>, PredictError> {
+        let mut out = self.predict_raw_classes(x)?;
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .for_each(|mut row| {
+                self.transform_classes(row.as_slice_mut().expect("standard layout"))
+            });
         Ok(out)
     }
 }
@@ -561,8 +834,16 @@ enum LaneTree {
     /// Branch-free walk: nodes `base..base + len`, `depth` steps reach every leaf. The last
     /// node is padding (see [`Lanes::in_bounds`]).
     Walk { base: u32, len: u32, depth: u32 },
-    /// A node the slot rewrite cannot express (NaN threshold with missing values going left):
-    /// the scalar walk of the compact layout from this root.
+    /// A branch-free walk to the leaves of a linear tree, whose output is then leaf model
+    /// `Lanes::leaf_id[node]` of `Predictor::linear[model]` on the row's values.
+    LinearWalk {
+        base: u32,
+        len: u32,
+        depth: u32,
+        model: u32,
+    },
+    /// A node the slot rewrite cannot express (a categorical split, or a NaN threshold with
+    /// missing values going left): the scalar walk of the compact layout from this root.
     Scalar { root: u32 },
 }
 
@@ -576,6 +857,8 @@ struct Lanes {
     trees: Vec<LaneTree>,
     /// Leaf value per node of `n32`/`n64` (0.0 for internal nodes).
     leaf: Vec<f64>,
+    /// Index of the leaf in its tree, per node of `n32`/`n64` (0 for internal nodes).
+    leaf_id: Vec<u32>,
     n32: LaneNodes<u32>,
     n64: LaneNodes<u64>,
 }
@@ -587,6 +870,10 @@ const MAX_LANE_TREE_NODES: usize = u16::MAX as usize;
 
 /// Slot kind and threshold for LightGBM internal node `i`, or `None` if not expressible.
 fn lane_split(tree: &Tree, i: usize) -> Option<(SlotKind, f64)> {
+    if tree.is_categorical(i) {
+        // Category sets are not one comparison: the tree takes the row layout's walk.
+        return None;
+    }
     let t = tree.threshold[i];
     let dl = tree.default_left[i];
     let (missing_left, kind_left, kind_right) = match tree.missing_type[i] {
@@ -640,10 +927,17 @@ impl Lanes {
             kind_end,
             trees: Vec::with_capacity(ensemble.trees.len()),
             leaf: Vec::new(),
+            leaf_id: Vec::new(),
             n32: LaneNodes { nodes: Vec::new() },
             n64: LaneNodes { nodes: Vec::new() },
         };
+        // Linear trees in order: their index in `Predictor::linear`.
+        let mut linear_models = 0u32;
         for (tree, &root) in ensemble.trees.iter().zip(roots) {
+            let model = tree.linear.as_ref().map(|_| {
+                linear_models += 1;
+                linear_models - 1
+            });
             // The tree's nodes plus one padding node.
             let len = 2 * tree.num_leaves();
             let expressible = (0..tree.num_internal()).all(|i| lane_split(tree, i).is_some());
@@ -654,10 +948,15 @@ impl Lanes {
             let base = lanes.leaf.len();
             lanes.push_tree(tree, &pairs, base);
             let depth = lanes.depth_of(base, len);
-            lanes.trees.push(LaneTree::Walk {
-                base: base as u32,
-                len: len as u32,
-                depth,
+            let (base, len) = (base as u32, len as u32);
+            lanes.trees.push(match model {
+                None => LaneTree::Walk { base, len, depth },
+                Some(model) => LaneTree::LinearWalk {
+                    base,
+                    len,
+                    depth,
+                    model,
+                },
             });
         }
         lanes.in_bounds().then_some(lanes)
@@ -670,7 +969,7 @@ impl Lanes {
     fn in_bounds(&self) -> bool {
         let ns = self.num_slots();
         self.trees.iter().all(|t| match *t {
-            LaneTree::Walk { base, len, .. } => {
+            LaneTree::Walk { base, len, .. } | LaneTree::LinearWalk { base, len, .. } => {
                 let range = base as usize..(base + len) as usize;
                 let ok32 = self.n32.nodes[range.clone()]
                     .iter()
@@ -693,6 +992,7 @@ impl Lanes {
     ) {
         let len = 2 * tree.num_leaves() - 1;
         self.leaf.resize(base + len + 1, 0.0);
+        self.leaf_id.resize(base + len + 1, 0);
         let leaf_node = |at: usize| LaneNode {
             thr: 0.0,
             slot: 0,
@@ -706,6 +1006,7 @@ impl Lanes {
             if c < 0 || tree.num_internal() == 0 {
                 let leaf = if c < 0 { (!c) as usize } else { 0 };
                 self.leaf[base + at] = tree.leaf_value[leaf];
+                self.leaf_id[base + at] = leaf as u32;
                 n64[at] = leaf_node(at);
                 continue;
             }
@@ -791,8 +1092,6 @@ type MissingTest = fn(f64) -> bool;
 const GROUP: usize = 16;
 
 /// Adds the output of one branch-free tree to the `GROUP` rows of `slots` (`[slot][lane]`).
-///
-/// A node sends a row right iff its slot key is above the threshold key.
 #[inline(always)]
 fn walk_group<C: Lane>(
     nodes: &[LaneNode<C>],
@@ -801,6 +1100,17 @@ fn walk_group<C: Lane>(
     slots: &[C],
     out: &mut [f64; GROUP],
 ) {
+    let idx = walk_to_leaves(nodes, depth, slots);
+    for (o, &i) in out.iter_mut().zip(&idx) {
+        *o += leaf[i];
+    }
+}
+
+/// The tree-relative leaf node each of the `GROUP` rows of `slots` (`[slot][lane]`) reaches.
+///
+/// A node sends a row right iff its slot key is above the threshold key.
+#[inline(always)]
+fn walk_to_leaves<C: Lane>(nodes: &[LaneNode<C>], depth: u32, slots: &[C]) -> [usize; GROUP] {
     let mut idx = [0usize; GROUP];
     for _ in 0..depth {
         for (l, i) in idx.iter_mut().enumerate() {
@@ -817,9 +1127,7 @@ fn walk_group<C: Lane>(
             *i = n.child as usize + usize::from(x > n.thr);
         }
     }
-    for (o, &i) in out.iter_mut().zip(&idx) {
-        *o += leaf[i];
-    }
+    idx
 }
 
 /// LightGBM's full decision rule, for nodes the fast path does not cover.
@@ -1085,6 +1393,51 @@ mod tests {
             p.lanes.as_ref().unwrap().trees[0],
             LaneTree::Scalar { .. }
         ));
+    }
+
+    #[test]
+    fn linear_trees_walk_branch_free_and_categorical_trees_fall_back() {
+        use crate::tree::{CategoricalSplits, LinearLeaves};
+        let mut e = ensemble(MissingType::NaN, false, 0.25);
+        e.trees[0].linear = Some(LinearLeaves {
+            leaf_const: vec![0.5, -1.0, 2.0],
+            leaf_features: vec![vec![1], vec![], vec![0, 1]],
+            leaf_coeff: vec![vec![3.0], vec![], vec![-0.5, 0.25]],
+        });
+        let mut cat = e.trees[0].clone();
+        cat.linear = None;
+        cat.categorical = Some(CategoricalSplits {
+            is_categorical: vec![true, false],
+            boundaries: vec![0, 1],
+            bits: vec![0b1010],
+        });
+        cat.threshold[0] = 0.0;
+        e.trees[1] = cat;
+        let p = e.predictor().unwrap();
+        let trees = &p.lanes.as_ref().unwrap().trees;
+        assert!(matches!(trees[0], LaneTree::LinearWalk { model: 0, .. }));
+        assert!(matches!(trees[1], LaneTree::Scalar { .. }));
+        // Tree 0: x0 > 0.25 -> leaf 0 (0.5 + 3 x1); else x1 <= 0.5 -> leaf 1 (-1), else leaf 2
+        // (2 - 0.5 x0 + 0.25 x1, or its constant 4 when x1 is NaN). Tree 1: categories 1 and 3 of
+        // x0 go on to the x1 split (leaves 2 or 4), the others to leaf 0 (1).
+        let rows = [
+            [0.0, 0.25],
+            [0.0, f64::NAN],
+            [1.0, 0.25],
+            [3.9, 0.75],
+            [-1.0, 0.0],
+        ];
+        let x = Array2::from_shape_fn((rows.len(), 2), |(i, j)| rows[i][j]);
+        let batch = p.predict_raw(x.view()).unwrap();
+        for (i, r) in rows.iter().enumerate() {
+            let want = e.predict_raw_reference(r);
+            assert_eq!(batch[i].to_bits(), want.to_bits(), "row {r:?}");
+            assert_eq!(p.predict_raw_row(r).unwrap().to_bits(), want.to_bits());
+        }
+        assert_eq!(batch[0], -1.0 + 1.0);
+        assert_eq!(batch[1], 4.0 + 1.0);
+        assert_eq!(batch[2], 0.5 + 3.0 * 0.25 + 2.0);
+        assert_eq!(batch[3], 0.5 + 3.0 * 0.75 + 4.0);
     }
 
     #[test]

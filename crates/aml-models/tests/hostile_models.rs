@@ -87,7 +87,7 @@ fn non_finite_tree_numbers_are_refused_at_load() {
         (files::ALERT_SCORER, 0, "leaf_value", 0, "inf"),
         (files::ALERT_RANKER, 1, "leaf_value", 1, "-inf"),
         (files::CLUSTER_SCORER, 1, "internal_value", 0, "NaN"),
-        (files::ALERT_RANKER, 0, "threshold", 3, "inf"),
+        (files::ALERT_RANKER, 0, "threshold", 3, "nan"),
     ];
     for (file, tree, field, index, value) in cases {
         let (dir, line) = edited_bundle(file, set_entry(tree, field, index, value));

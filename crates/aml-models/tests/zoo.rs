@@ -1,20 +1,20 @@
 //! The LightGBM model zoo (issue 12): fixtures from `scripts/fixtures_zoo.py`.
 //!
-//! Every `zoo_*` case parses, and the reference walk (`TreeEnsemble::predict_raw_reference_classes`)
-//! gives LightGBM's raw score of every class bit for bit, on the f64 inputs and on the inputs
-//! cast to f32. Every case is also in exactly one of two lists:
-//! - [`SUPPORTED`]: the compiled predictor loads it, its raw scores equal LightGBM's bit for
-//!   bit, and the output transform equals LightGBM's prediction within 1e-12;
-//! - [`PREDICTOR_PENDING`]: the predictor refuses it by name (`PredictError::Unsupported`).
-//!
-//! Moving a case from `PREDICTOR_PENDING` to `SUPPORTED` is the way to record progress.
+//! Every `zoo_*` case is in [`SUPPORTED`]: it parses, the reference walk
+//! (`TreeEnsemble::predict_raw_reference_classes`) and the compiled predictor (batch parallel,
+//! batch sequential and single row, on the f64 inputs and on the inputs cast to f32) give
+//! LightGBM's raw score of every class bit for bit, and the predictions (averaged for random
+//! forests, then the output transform) equal LightGBM's within 1e-12.
 
 mod common;
 
-use aml_models::{parse_model, write_model, GbdtModel, ModelError, PredictError, TreeEnsemble};
+use aml_models::{
+    parse_model, write_model, GbdtModel, Model, ModelError, PredictError, TreeEnsemble,
+};
 use common::{fixtures, read, read_tsv};
+use ndarray::Array2;
 
-/// Cases that load and predict exactly, on the f64 inputs and on the inputs cast to f32.
+/// Every case: loads and predicts exactly, on the f64 inputs and on the inputs cast to f32.
 const SUPPORTED: &[&str] = &[
     "zoo_regression",
     "zoo_binary_sigmoid",
@@ -37,24 +37,16 @@ const SUPPORTED: &[&str] = &[
     "zoo_cross_entropy_lambda",
     "zoo_regression_sqrt",
     "zoo_custom_objective",
-];
-
-/// Cases the compiled predictor refuses today: (case, what the error must name).
-const PREDICTOR_PENDING: &[(&str, &str)] = &[
-    ("zoo_multiclass", "multiclass"),
-    ("zoo_multiclassova", "multiclass"),
-    ("zoo_categorical", "categorical splits"),
-    ("zoo_rf", "average_output"),
-    ("zoo_linear_tree", "linear trees"),
+    "zoo_multiclass",
+    "zoo_multiclassova",
+    "zoo_categorical",
+    "zoo_rf",
+    "zoo_linear_tree",
 ];
 
 /// Every zoo case.
 fn all_cases() -> Vec<&'static str> {
-    SUPPORTED
-        .iter()
-        .copied()
-        .chain(PREDICTOR_PENDING.iter().map(|(c, _)| *c))
-        .collect()
+    SUPPORTED.to_vec()
 }
 
 /// A `<case>.meta.tsv` value.
@@ -71,7 +63,7 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
     a == b || (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
 }
 
-/// Every `zoo_*.model.txt` fixture is in exactly one list, and every listed case exists.
+/// Every `zoo_*.model.txt` fixture is listed, and every listed case exists.
 #[test]
 fn every_zoo_case_is_listed_exactly_once() {
     let mut on_disk: Vec<String> = std::fs::read_dir(fixtures())
@@ -83,11 +75,7 @@ fn every_zoo_case_is_listed_exactly_once() {
         })
         .collect();
     on_disk.sort();
-    let mut listed: Vec<String> = SUPPORTED
-        .iter()
-        .map(|c| c.to_string())
-        .chain(PREDICTOR_PENDING.iter().map(|(c, _)| c.to_string()))
-        .collect();
+    let mut listed: Vec<String> = SUPPORTED.iter().map(|c| c.to_string()).collect();
     listed.sort();
     assert_eq!(listed, on_disk);
 }
@@ -163,50 +151,122 @@ fn reference_walk_matches_lightgbm_for_every_case() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Checks one supported case; `Err` describes the first difference from LightGBM.
+/// `Err` naming the first raw score of `got` (`n x k`) that differs in its bits from `want`.
+fn same_bits(what: &str, got: &Array2<f64>, want: &[Vec<f64>]) -> Result<(), String> {
+    for (i, w) in want.iter().enumerate() {
+        for (c, w) in w.iter().enumerate() {
+            if got[[i, c]].to_bits() != w.to_bits() {
+                return Err(format!(
+                    "{what}: row {i} class {c}: {} vs LightGBM {w}",
+                    got[[i, c]]
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The raw class scores of every row through each predictor path: batch parallel, batch
+/// sequential and one row at a time.
+fn every_path<T: aml_models::FeatureValue>(
+    predictor: &aml_models::Predictor,
+    x: &Array2<T>,
+) -> Vec<(&'static str, Array2<f64>)> {
+    let k = predictor.num_class();
+    let mut single = Array2::zeros((x.nrows(), k));
+    for (row, mut out) in x.rows().into_iter().zip(single.rows_mut()) {
+        predictor
+            .predict_raw_row_classes(row.as_slice().unwrap(), out.as_slice_mut().unwrap())
+            .unwrap();
+    }
+    vec![
+        ("parallel", predictor.predict_raw_classes(x.view()).unwrap()),
+        (
+            "sequential",
+            predictor.predict_raw_classes_sequential(x.view()).unwrap(),
+        ),
+        ("single row", single),
+    ]
+}
+
+/// Checks one case through the compiled predictor; `Err` describes the first difference from
+/// LightGBM.
 fn check_supported(case: &str) -> Result<(), String> {
     let text = read(&format!("{case}.model.txt"));
     let model = GbdtModel::from_model_str(&text).map_err(|e| format!("fails to load: {e}"))?;
-    assert_eq!(meta(case, "num_class"), 1, "{case}");
+    let k = meta(case, "num_class");
+    assert_eq!(model.num_class(), k, "{case}");
     let ensemble = ensemble_for(case, model.ensemble());
     let predictor = ensemble.predictor().unwrap();
+    assert_eq!(predictor.num_class(), k, "{case}");
     let (names, rows) = read_tsv(&format!("{case}.inputs.tsv"));
     assert_eq!(names, ensemble.feature_names, "{case}: feature names");
     let (header, preds) = read_tsv(&format!("{case}.preds.tsv"));
-    assert_eq!(header, ["raw_f64", "pred_f64", "raw_f32"], "{case}");
+    assert_eq!(header.len(), 3 * k, "{case}: {header:?}");
     assert_eq!(rows.len(), preds.len(), "{case}");
+    let want_raw: Vec<Vec<f64>> = preds.iter().map(|p| p[..k].to_vec()).collect();
+    let want_pred: Vec<Vec<f64>> = preds.iter().map(|p| p[k..2 * k].to_vec()).collect();
+    let want_raw32: Vec<Vec<f64>> = preds.iter().map(|p| p[2 * k..].to_vec()).collect();
     let x = common::to_array(&rows, names.len());
     let x32 = x.mapv(|v| v as f32);
-    let raw = predictor.predict_raw(x.view()).unwrap();
-    let pred = predictor.predict(x.view()).unwrap();
-    let raw32 = predictor.predict_raw(x32.view()).unwrap();
-    for (i, want) in preds.iter().enumerate() {
-        let (want_raw, want_pred, want_raw32) = (want[0], want[1], want[2]);
-        if raw32[i].to_bits() != want_raw32.to_bits() {
-            return Err(format!(
-                "row {i}: raw on f32 inputs {} vs LightGBM {want_raw32}",
-                raw32[i]
-            ));
+    for (path, raw) in every_path(&predictor, &x) {
+        same_bits(&format!("raw on f64 inputs ({path})"), &raw, &want_raw)?;
+    }
+    for (path, raw) in every_path(&predictor, &x32) {
+        same_bits(&format!("raw on f32 inputs ({path})"), &raw, &want_raw32)?;
+    }
+    let pred = predictor.predict_classes(x.view()).unwrap();
+    for (i, want) in want_pred.iter().enumerate() {
+        // The output transform, applied to LightGBM's own raw scores, and to ours.
+        let mut t = want_raw[i].clone();
+        ensemble.transform_classes(&mut t);
+        for (c, &w) in want.iter().enumerate() {
+            if !close(t[c], w, 1e-12) || !close(pred[[i, c]], w, 1e-12) {
+                return Err(format!(
+                    "row {i} class {c}: pred {} (transform of LightGBM's raw {}) vs LightGBM {w}",
+                    pred[[i, c]],
+                    t[c]
+                ));
+            }
         }
-        // The output transform, applied to LightGBM's own raw score.
-        let t = ensemble.transform(want_raw);
-        if !close(t, want_pred, 1e-12) {
-            return Err(format!(
-                "row {i}: transform({want_raw}) = {t} vs LightGBM {want_pred}"
-            ));
+    }
+    if k == 1 {
+        // The single-output paths give the same bits.
+        let raw = predictor.predict_raw(x.view()).unwrap();
+        let seq = predictor.predict_raw_sequential(x32.view()).unwrap();
+        let p = predictor.predict(x.view()).unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            let one = predictor.predict_raw_row(row).unwrap();
+            let one_pred = predictor.predict_row(row).unwrap();
+            if raw[i].to_bits() != want_raw[i][0].to_bits()
+                || one.to_bits() != want_raw[i][0].to_bits()
+                || seq[i].to_bits() != want_raw32[i][0].to_bits()
+                || p[i].to_bits() != pred[[i, 0]].to_bits()
+                || one_pred.to_bits() != pred[[i, 0]].to_bits()
+            {
+                return Err(format!("row {i}: a single-output path differs"));
+            }
         }
-        if raw[i].to_bits() != want_raw.to_bits() {
-            return Err(format!(
-                "row {i}: raw on f64 inputs {} vs LightGBM {want_raw}",
-                raw[i]
-            ));
+    } else {
+        // A multiclass model never answers through the single-score API.
+        let refused = PredictError::MultipleClasses { num_class: k };
+        assert_eq!(predictor.predict_raw(x.view()), Err(refused.clone()));
+        assert_eq!(predictor.predict(x32.view()), Err(refused.clone()));
+        assert_eq!(predictor.predict_raw_row(&rows[0]), Err(refused.clone()));
+        match model.predict(x32.view()) {
+            Err(ModelError::Predict(e)) if e == refused => {}
+            other => panic!("{case}: Model::predict gave {other:?}"),
         }
-        if !close(pred[i], want_pred, 1e-12) {
-            return Err(format!("row {i}: pred {} vs LightGBM {want_pred}", pred[i]));
-        }
-        if ensemble.predict_raw_reference(&rows[i]).to_bits() != want_raw.to_bits() {
-            return Err(format!("row {i}: reference walk differs from LightGBM"));
-        }
+        let message = refused.to_string();
+        assert!(message.contains("classes") && message.contains("predict_classes"));
+        // GbdtModel's class outputs agree with the predictor's (all iterations: no early stop).
+        let full = model.predictor().predict_raw_classes(x32.view()).unwrap();
+        assert_eq!(model.predict_raw_classes(x32.view()).unwrap(), full);
+        let probs = model.predict_classes(x32.view()).unwrap();
+        assert_eq!(
+            probs,
+            model.predictor().predict_classes(x32.view()).unwrap()
+        );
     }
     // Our writer keeps the objective and every tree: the re-saved text parses back the same.
     let file = parse_model(&text).map_err(|e| e.to_string())?;
@@ -225,23 +285,6 @@ fn supported_cases_match_lightgbm() {
         .filter_map(|&case| check_supported(case).err().map(|e| format!("{case}: {e}")))
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-#[test]
-fn pending_cases_are_refused_by_the_predictor_by_name() {
-    for &(case, what) in PREDICTOR_PENDING {
-        let text = read(&format!("{case}.model.txt"));
-        match GbdtModel::from_model_str(&text) {
-            Ok(_) => panic!("{case}: the predictor loads it now: move it to SUPPORTED"),
-            Err(ModelError::Predict(PredictError::Unsupported(message))) => {
-                assert!(
-                    message.contains(what),
-                    "{case}: `{message}` does not name `{what}`"
-                )
-            }
-            Err(e) => panic!("{case}: expected PredictError::Unsupported, got {e}"),
-        }
-    }
 }
 
 /// The `pred_contrib` fixtures (for TreeSHAP, issue 12) have LightGBM's layout: per class,

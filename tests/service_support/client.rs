@@ -1,6 +1,7 @@
 //! A minimal blocking HTTP/1.1 client over `std::net::TcpStream` with keep-alive, enough for the service's
 //! tests and the load generator (no extra dependency). It understands `Content-Length` and chunked bodies,
-//! and `Expect: 100-continue` uploads. Not part of the public API (hidden from the docs).
+//! and `Expect: 100-continue` uploads. Test and example support, not library API: `tests/service_support`
+//! declares it, and `examples/load_test.rs` includes it by path.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

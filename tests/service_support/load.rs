@@ -1,6 +1,7 @@
 //! Load scenarios of `examples/load_test.rs` (and the service tests), loopback only, every loop bounded:
 //! a mixed read/score workload over keep-alive connections, and a storm of concurrent scoring requests
-//! while `/health` is polled. Not part of the public API (hidden from the docs).
+//! while `/health` is polled. Test and example support, not library API: `tests/service_support`
+//! declares it, and `examples/load_test.rs` includes it (with `client.rs`) by path.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::{Connection, Response};
-use super::request::batch_to_json;
+use aml_miner::service::request::batch_to_json;
+use aml_miner::service::{serve, AppState, ServiceLimits, Store};
 
 /// Status counts, latencies and transport errors of a set of requests.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -300,12 +302,12 @@ pub fn synthetic_body(
 /// of [`ChildServer`].
 pub fn serve_until_stdin_closes(
     models: &std::path::Path,
-    limits: super::ServiceLimits,
+    limits: ServiceLimits,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use std::io::{Read, Write};
     let bundle = aml_models::Bundle::load(models)?;
-    let store = super::Store::new(std::env::temp_dir().join("aml-load-test-empty-store"));
-    let state = Arc::new(super::AppState::with_limits(bundle, store, limits));
+    let store = Store::new(std::env::temp_dir().join("aml-load-test-empty-store"));
+    let state = Arc::new(AppState::with_limits(bundle, store, limits));
     tokio::runtime::Runtime::new()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let mut stdout = std::io::stdout();
@@ -315,7 +317,7 @@ pub fn serve_until_stdin_closes(
             let read = || std::io::stdin().read_to_end(&mut Vec::new());
             let _ = tokio::task::spawn_blocking(read).await;
         };
-        super::serve(listener, state, stdin_closed).await
+        serve(listener, state, stdin_closed).await
     })?;
     Ok(())
 }

@@ -1,0 +1,69 @@
+//! The `aml-miner` command: one subcommand per task, each a thin call into `aml_miner::cli`.
+//!
+//! ```text
+//! cargo install --path .
+//! aml-miner generate --out DIR --days 1 [--labels]
+//! aml-miner verify DIR/2025-10-30
+//! aml-miner score [--batch DIR] [--models trained_models] [--out DIR | --store DIR] [--key FILE]
+//! aml-miner validate --batch DIR --submission DIR
+//! aml-miner train --history DIR... --out MODEL_DIR
+//! aml-miner serve --models trained_models --store DIR
+//! aml-miner features --batch DIR --out matrix.parquet
+//! ```
+
+use std::fmt::Display;
+use std::process::ExitCode;
+
+use aml_miner::cli::{features, generate, score, serve, train, validate, verify};
+use clap::{Parser, Subcommand};
+
+mod logging;
+
+#[derive(Parser)]
+#[command(
+    name = "aml-miner",
+    version,
+    about = "Deterministic AML alert scoring for blockchain miners",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Score(score::Args),
+    Train(train::Args),
+    Serve(serve::Args),
+    Validate(validate::Args),
+    Generate(generate::Args),
+    Verify(verify::Args),
+    Features(features::Args),
+}
+
+/// Exit code 0 on success; otherwise the error after the subcommand's name on stderr, and 1.
+fn finish<T>(command: &str, result: Result<T, impl Display>) -> ExitCode {
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aml-miner {command}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    aml_miner::cli::exit_cleanly_on_closed_stdout();
+    let cli = Cli::parse();
+    logging::init();
+    match &cli.command {
+        Command::Score(args) => finish("score", score::run(args)),
+        Command::Train(args) => finish("train", train::run(args)),
+        Command::Serve(args) => finish("serve", serve::run(args)),
+        Command::Validate(args) => ExitCode::from(validate::run(args)),
+        Command::Generate(args) => finish("generate", generate::run(args)),
+        Command::Verify(args) => finish("verify", verify::run(args)),
+        Command::Features(args) => finish("features", features::run(args)),
+    }
+}
