@@ -6,7 +6,7 @@
 //!     [--alerts N] [--addresses N] [--flows N] [--seed S] [--labels]
 //! ```
 //! Defaults are a full production-size day (50,000 alerts, 500,000 addresses, 5,000,000 flows).
-//! [`aml_miner::cli::generate::run`] calls `aml_core::synth::write_days`.
+//! [`aml_miner::cli::generate::run`] calls `aml_synth::write_days`.
 
 use aml_miner::cli::generate;
 use clap::Parser;

@@ -29,7 +29,7 @@ pub enum CliError {
     Output(Box<aml_core::OutputError>),
     /// The synthetic generator failed.
     #[error(transparent)]
-    Synth(Box<aml_core::synth::SynthError>),
+    Synth(Box<aml_synth::SynthError>),
     /// Featurisation failed.
     #[error(transparent)]
     Features(Box<aml_features::FeatureError>),
@@ -91,7 +91,7 @@ from_boxed!(
     Miner(crate::pipeline::MinerError),
     Batch(aml_core::BatchError),
     Output(aml_core::OutputError),
-    Synth(aml_core::synth::SynthError),
+    Synth(aml_synth::SynthError),
     Features(aml_features::FeatureError),
     Bundle(aml_models::BundleError),
     Train(aml_train::pipeline::PipelineError),

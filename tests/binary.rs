@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use aml_core::submission::read_scores;
-use aml_core::synth::{write_days, SynthConfig};
 use aml_core::Batch;
 use aml_models::Bundle;
+use aml_synth::{write_days, SynthConfig};
 
 const SUBCOMMANDS: [&str; 8] = [
     "score", "train", "serve", "validate", "generate", "verify", "features", "gbdt",

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use aml_core::synth::{write_batch, SynthConfig};
+use aml_synth::{write_batch, SynthConfig};
 
 /// Builds `example` with the profile this test was built with and returns its executable.
 fn example_binary(example: &str) -> PathBuf {

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use aml_core::synth::{write_batch, SynthConfig};
 use aml_miner::pipeline::{self, BatchInput, KeySource, MinerError, ScoreOptions};
 use aml_models::{Bundle, BundleError};
+use aml_synth::{write_batch, SynthConfig};
 use aml_train::pipeline::{load_history, train_bundle, TrainConfig};
 use arrow::array::{RecordBatch, UInt32Array};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

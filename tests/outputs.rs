@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use aml_core::synth::{write_batch, SynthConfig};
 use aml_miner::cli::{score as score_batch, train};
 use aml_miner::pipeline::{self, KeySource};
+use aml_synth::{write_batch, SynthConfig};
 use clap::Parser;
 
 fn world() -> SynthConfig {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use aml_core::synth::{write_days, SynthConfig};
+use aml_synth::{write_days, SynthConfig};
 
 use super::CliError;
 

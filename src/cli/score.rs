@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aml_core::synth::{parse_date, write_batch, SynthConfig};
 use aml_models::Bundle;
+use aml_synth::{parse_date, write_batch, SynthConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::CliError;

@@ -283,14 +283,14 @@ pub fn synthetic_body(
     alerts: usize,
     addresses_per_alert: usize,
 ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let config = aml_core::synth::SynthConfig {
+    let config = aml_synth::SynthConfig {
         n_alerts: alerts,
         n_addresses: alerts * addresses_per_alert,
         n_flows: alerts * addresses_per_alert * 5,
-        ..aml_core::synth::SynthConfig::full_day()
+        ..aml_synth::SynthConfig::full_day()
     };
     let scratch = std::env::temp_dir().join(format!("aml-load-body-{}", std::process::id()));
-    let day = aml_core::synth::write_batch(&scratch, &config, 0);
+    let day = aml_synth::write_batch(&scratch, &config, 0);
     let body = day.map_err(Into::into).and_then(|dir| batch_body(&dir));
     // The generated batch is scratch data: removed whether or not it loaded.
     let _ = std::fs::remove_dir_all(&scratch);

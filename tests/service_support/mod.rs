@@ -10,10 +10,10 @@ pub mod upload;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use aml_core::synth::{write_batch, SynthConfig};
 use aml_core::Batch;
 use aml_miner::pipeline::{self, BatchInput, KeySource, ScoreOptions};
 use aml_models::Bundle;
+use aml_synth::{write_batch, SynthConfig};
 use aml_train::pipeline::{load_history, train_bundle, TrainConfig};
 
 pub struct Fixture {

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use aml_core::synth::{write_batch, SynthConfig};
 use aml_miner::pipeline::ScoreOptions;
 use aml_miner::service::server::UPLOAD_FILES;
+use aml_synth::{write_batch, SynthConfig};
 
 use super::{fixture, score_day};
 

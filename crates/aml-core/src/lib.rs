@@ -10,7 +10,6 @@ pub mod io;
 pub mod meta;
 pub mod read;
 pub mod submission;
-pub mod synth;
 pub mod tables;
 mod validate;
 pub mod write;

@@ -299,8 +299,7 @@ fn dangling_references_are_warnings() {
 #[test]
 fn synthetic_batch_loads_and_round_trips_through_the_writer() {
     let generated = tempfile::tempdir().unwrap();
-    aml_core::synth::write_batch(generated.path(), &aml_core::synth::SynthConfig::small(), 0)
-        .unwrap();
+    aml_synth::write_batch(generated.path(), &aml_synth::SynthConfig::small(), 0).unwrap();
     let (batch, report) = Batch::load(generated.path()).expect("synthetic batch must load");
     assert_eq!(report.warnings, vec![]);
     assert_eq!(batch.alerts.len(), 500);
@@ -335,7 +334,7 @@ fn synthetic_batch_loads_and_round_trips_through_the_writer() {
 #[test]
 fn scoring_load_decodes_only_the_flow_columns_features_use() {
     let dir = tempfile::tempdir().unwrap();
-    aml_core::synth::write_batch(dir.path(), &aml_core::synth::SynthConfig::small(), 0).unwrap();
+    aml_synth::write_batch(dir.path(), &aml_synth::SynthConfig::small(), 0).unwrap();
     let (full, _) = Batch::load(dir.path()).unwrap();
     // Reverse the flow rows too: the canonical order must not need the skipped columns.
     reverse_rows(dir.path(), files::MONEY_FLOWS);

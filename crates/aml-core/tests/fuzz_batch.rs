@@ -5,8 +5,8 @@
 //! `AML_FUZZ_ITERATIONS` raises the iteration count for a longer local run (the default keeps CI fast).
 
 use aml_core::batch::files;
-use aml_core::synth::{write_batch, SynthConfig};
 use aml_core::{Batch, BatchError};
+use aml_synth::{write_batch, SynthConfig};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

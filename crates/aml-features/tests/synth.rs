@@ -1,12 +1,12 @@
-//! Featurising a batch written by the synthetic generator (`aml_core::synth`): the realistic
+//! Featurising a batch written by the synthetic generator (`aml_synth`): the realistic
 //! end of the pipeline (Parquet on disk -> `Batch::load` -> matrix), plus shuffled-row
 //! invariance on that batch. Kept small so it stays fast in debug builds.
 
 mod common;
 
 use aml_core::batch::Batch;
-use aml_core::synth::{write_batch, SynthConfig};
 use aml_features::{FeatureBuilder, FeatureMatrix};
+use aml_synth::{write_batch, SynthConfig};
 use common::{batch, shuffled, Tables};
 
 fn bits(m: &FeatureMatrix) -> Vec<u32> {

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use aml_core::synth::{write_batch, SynthConfig};
 use aml_core::Batch;
+use aml_synth::{write_batch, SynthConfig};
 use aml_train::pipeline::{load_history, train_bundle, PipelineError, TrainConfig};
 use aml_train::{train, Dataset, GbdtParams, TrainError};
 use ndarray::Array2;

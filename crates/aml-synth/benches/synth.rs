@@ -1,7 +1,7 @@
 //! Generator throughput on a small day (the full-size figure is measured with the
-//! `generate_batch` example under `/usr/bin/time -v`; see the synth module docs).
+//! `generate_batch` example under `/usr/bin/time -v`; see the crate docs).
 
-use aml_core::synth::{write_batch, SynthConfig};
+use aml_synth::{write_batch, SynthConfig};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn small_day(c: &mut Criterion) {

@@ -1,6 +1,6 @@
 //! Synthetic batch generator: determinism, contract schema, META integrity, realism checks.
 
-use aml_core::synth::{write_batch, write_days, SynthConfig};
+use aml_synth::{write_batch, write_days, SynthConfig};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Field};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

@@ -147,6 +147,20 @@ struct Pending {
     forced_low: bool,
 }
 
+impl Pending {
+    /// A further alert on an already alerted node: another rule, no group, no trap.
+    fn secondary(node: usize, rule: usize, strength: f64) -> Pending {
+        Pending {
+            node,
+            rule,
+            strength,
+            pattern_group: None,
+            trap: None,
+            forced_low: false,
+        }
+    }
+}
+
 fn risk_indicators(f: &FeatureRow) -> Vec<String> {
     let checks: [(bool, &str); 8] = [
         (f.structuring_score > 0.45, "structuring_amounts"),
@@ -276,14 +290,26 @@ fn extra_alerts(rng: &mut ChaCha8Rng) -> usize {
 }
 
 /// Raise the day's alerts (exactly `n_alerts` when the population allows).
+///
+/// Stages, all drawing from one alerts stream in this order: illicit members (trap communities
+/// first), benign traps, benign false positives up to the budget; then the rows are built,
+/// shuffled and numbered.
 pub(crate) fn raise(ctx: &AlertContext, addresses: &[String]) -> AlertSet {
     let mut rng = rng_for(&[ctx.seed, stream::ALERTS, ctx.day]);
-    let n = ctx.features.len();
-    let budget = ctx.n_alerts;
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut alerted = vec![false; n];
+    let mut plan = Plan {
+        pending: Vec::new(),
+        alerted: vec![false; ctx.features.len()],
+    };
+    let trap_communities = trap_communities(ctx);
+    plan.illicit(ctx, &mut rng, &trap_communities);
+    plan.benign_traps(ctx, &mut rng);
+    plan.false_positives(ctx, &mut rng);
+    plan.pending.truncate(ctx.n_alerts);
+    number(ctx, &mut rng, &plan.pending, addresses)
+}
 
-    // Trap communities: the three strongest live communities, always caught.
+/// The three strongest live communities: trap communities, always caught.
+fn trap_communities(ctx: &AlertContext) -> Vec<usize> {
     let mut by_strength: Vec<usize> = (0..ctx.communities.len()).collect();
     by_strength.sort_by(|&a, &b| {
         ctx.communities[b]
@@ -291,145 +317,156 @@ pub(crate) fn raise(ctx: &AlertContext, addresses: &[String]) -> AlertSet {
             .total_cmp(&ctx.communities[a].strength)
             .then(a.cmp(&b))
     });
-    let trap_communities: Vec<usize> = by_strength.iter().copied().take(3).collect();
+    by_strength.into_iter().take(3).collect()
+}
 
-    // Illicit members in catch order: traps first, then stronger communities more likely early.
-    let mut illicit: Vec<(f64, usize, usize)> = Vec::new();
-    for (ci, members) in ctx.members_local.iter().enumerate() {
-        let trap_bonus = if trap_communities.contains(&ci) {
-            10.0
-        } else {
-            0.0
-        };
-        for &m in members {
-            let key = trap_bonus + unit(&mut rng) + 0.5 * ctx.communities[ci].strength;
-            illicit.push((key, ci, m as usize));
+/// Alerts decided so far, and which nodes have one.
+struct Plan {
+    pending: Vec<Pending>,
+    alerted: Vec<bool>,
+}
+
+impl Plan {
+    /// Illicit members in catch order: traps first, then stronger communities more likely early,
+    /// up to 7-12% of the budget.
+    fn illicit(&mut self, ctx: &AlertContext, rng: &mut ChaCha8Rng, trap_communities: &[usize]) {
+        let mut illicit: Vec<(f64, usize, usize)> = Vec::new();
+        for (ci, members) in ctx.members_local.iter().enumerate() {
+            let trap_bonus = if trap_communities.contains(&ci) {
+                10.0
+            } else {
+                0.0
+            };
+            for &m in members {
+                let key = trap_bonus + unit(rng) + 0.5 * ctx.communities[ci].strength;
+                illicit.push((key, ci, m as usize));
+            }
         }
-    }
-    illicit.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
-    let illicit_target = (budget as f64 * (0.07 + 0.05 * unit(&mut rng))).round() as usize;
-    let mut illicit_alerts = 0;
-    for &(_, ci, v) in &illicit {
-        if illicit_alerts >= illicit_target {
-            break;
-        }
-        let trap = trap_communities.iter().position(|&t| t == ci);
-        let ranked = noisy_rules(&mut rng, &ctx.features[v]);
-        let own = RULES
-            .iter()
-            .position(|&r| r == ctx.communities[ci].typology.name())
-            .unwrap_or(UNSUPERVISED);
-        let primary = if trap.is_some() || unit(&mut rng) < 0.6 {
-            own
-        } else {
-            ranked[0].0
-        };
-        let strength = ranked.iter().find(|r| r.0 == primary).map_or(0.0, |r| r.1);
-        let group = Some(((ci as u64) << 20) | ctx.communities[ci].block);
-        let grouped = unit(&mut rng) < 0.7;
-        pending.push(Pending {
-            node: v,
-            rule: primary,
-            strength,
-            pattern_group: group.filter(|_| grouped),
-            trap,
-            forced_low: false,
-        });
-        illicit_alerts += 1;
-        for &(rule, s) in ranked
-            .iter()
-            .filter(|r| r.0 != primary)
-            .take(extra_alerts(&mut rng))
-        {
-            pending.push(Pending {
+        illicit.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
+        let illicit_target = (ctx.n_alerts as f64 * (0.07 + 0.05 * unit(rng))).round() as usize;
+        let mut illicit_alerts = 0;
+        for &(_, ci, v) in &illicit {
+            if illicit_alerts >= illicit_target {
+                break;
+            }
+            let trap = trap_communities.iter().position(|&t| t == ci);
+            let ranked = noisy_rules(rng, &ctx.features[v]);
+            let own = RULES
+                .iter()
+                .position(|&r| r == ctx.communities[ci].typology.name())
+                .unwrap_or(UNSUPERVISED);
+            let primary = if trap.is_some() || unit(rng) < 0.6 {
+                own
+            } else {
+                ranked[0].0
+            };
+            let strength = ranked.iter().find(|r| r.0 == primary).map_or(0.0, |r| r.1);
+            let group = Some(((ci as u64) << 20) | ctx.communities[ci].block);
+            let grouped = unit(rng) < 0.7;
+            self.pending.push(Pending {
                 node: v,
-                rule,
-                strength: s,
-                pattern_group: None,
-                trap: None,
+                rule: primary,
+                strength,
+                pattern_group: group.filter(|_| grouped),
+                trap,
                 forced_low: false,
             });
             illicit_alerts += 1;
-        }
-        alerted[v] = true;
-    }
-
-    // Benign traps: ordinary old wallets with weak signals, raised by the anomaly rule at low severity.
-    let mut benign_traps = Vec::new();
-    let mut tries = 0;
-    while benign_traps.len() < 9 && tries < 10_000 && n > 0 {
-        tries += 1;
-        let v = below(&mut rng, n);
-        let p = &ctx.profiles[v];
-        let f = &ctx.features[v];
-        if p.role == Role::Regular
-            && !p.is_illicit()
-            && !alerted[v]
-            && p.age_days > 200.0
-            && f.global_anomaly_score < 0.4
-        {
-            alerted[v] = true;
-            benign_traps.push(v);
-            pending.push(Pending {
-                node: v,
-                rule: UNSUPERVISED,
-                strength: -1.0,
-                pattern_group: None,
-                trap: Some(3 + (benign_traps.len() - 1) / 3),
-                forced_low: true,
-            });
+            for &(rule, s) in ranked
+                .iter()
+                .filter(|r| r.0 != primary)
+                .take(extra_alerts(rng))
+            {
+                self.pending.push(Pending::secondary(v, rule, s));
+                illicit_alerts += 1;
+            }
+            self.alerted[v] = true;
         }
     }
 
-    // Benign false positives: highest noisy rule scores.
-    let mut candidates: Vec<RankedCandidate> = (0..n)
-        .filter(|&v| !alerted[v] && !ctx.profiles[v].is_illicit())
-        .map(|v| {
-            let ranked = noisy_rules(&mut rng, &ctx.features[v]);
-            let role_bias = match ctx.profiles[v].role {
-                Role::Regular => 0.0,
-                _ => 0.4,
-            };
-            (ranked[0].1 + role_bias, v, ranked)
-        })
-        .collect();
-    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, v, ranked) in candidates {
-        if pending.len() >= budget {
-            break;
+    /// Benign traps: ordinary old wallets with weak signals, raised by the anomaly rule at low
+    /// severity.
+    fn benign_traps(&mut self, ctx: &AlertContext, rng: &mut ChaCha8Rng) {
+        let n = ctx.features.len();
+        let mut benign_traps = 0;
+        let mut tries = 0;
+        while benign_traps < 9 && tries < 10_000 && n > 0 {
+            tries += 1;
+            let v = below(rng, n);
+            let p = &ctx.profiles[v];
+            let f = &ctx.features[v];
+            if p.role == Role::Regular
+                && !p.is_illicit()
+                && !self.alerted[v]
+                && p.age_days > 200.0
+                && f.global_anomaly_score < 0.4
+            {
+                self.alerted[v] = true;
+                benign_traps += 1;
+                self.pending.push(Pending {
+                    node: v,
+                    rule: UNSUPERVISED,
+                    strength: -1.0,
+                    pattern_group: None,
+                    trap: Some(3 + (benign_traps - 1) / 3),
+                    forced_low: true,
+                });
+            }
         }
-        let p = &ctx.profiles[v];
-        let group = Some((1u64 << 40) | (p.position / 256) << 4 | ranked[0].0 as u64)
-            .filter(|_| unit(&mut rng) < 0.5);
-        pending.push(Pending {
-            node: v,
-            rule: ranked[0].0,
-            strength: ranked[0].1,
-            pattern_group: group,
-            trap: None,
-            forced_low: false,
-        });
-        for &(rule, s) in ranked.iter().skip(1).take(extra_alerts(&mut rng)) {
-            if pending.len() >= budget {
+    }
+
+    /// Benign false positives: highest noisy rule scores, until the budget is spent.
+    fn false_positives(&mut self, ctx: &AlertContext, rng: &mut ChaCha8Rng) {
+        let budget = ctx.n_alerts;
+        let mut candidates: Vec<RankedCandidate> = (0..ctx.features.len())
+            .filter(|&v| !self.alerted[v] && !ctx.profiles[v].is_illicit())
+            .map(|v| {
+                let ranked = noisy_rules(rng, &ctx.features[v]);
+                let role_bias = match ctx.profiles[v].role {
+                    Role::Regular => 0.0,
+                    _ => 0.4,
+                };
+                (ranked[0].1 + role_bias, v, ranked)
+            })
+            .collect();
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for (_, v, ranked) in candidates {
+            if self.pending.len() >= budget {
                 break;
             }
-            pending.push(Pending {
+            let p = &ctx.profiles[v];
+            let group = Some((1u64 << 40) | (p.position / 256) << 4 | ranked[0].0 as u64)
+                .filter(|_| unit(rng) < 0.5);
+            self.pending.push(Pending {
                 node: v,
-                rule,
-                strength: s,
-                pattern_group: None,
+                rule: ranked[0].0,
+                strength: ranked[0].1,
+                pattern_group: group,
                 trap: None,
                 forced_low: false,
             });
+            for &(rule, s) in ranked.iter().skip(1).take(extra_alerts(rng)) {
+                if self.pending.len() >= budget {
+                    break;
+                }
+                self.pending.push(Pending::secondary(v, rule, s));
+            }
         }
     }
-    pending.truncate(budget);
+}
 
+/// Builds the alert rows, shuffles them so ids carry no information, numbers them, and lists
+/// up to five alert ids per trap.
+fn number(
+    ctx: &AlertContext,
+    rng: &mut ChaCha8Rng,
+    pending: &[Pending],
+    addresses: &[String],
+) -> AlertSet {
     let mut alerts: Vec<(Option<usize>, AlertRow)> = pending
         .iter()
-        .map(|p| (p.trap, build_alert(ctx, &mut rng, p, addresses)))
+        .map(|p| (p.trap, build_alert(ctx, rng, p, addresses)))
         .collect();
-    // Shuffle so ids carry no information, then number.
     let mut shuffle = rng_for(&[ctx.seed, stream::SHUFFLE, ctx.day]);
     for i in (1..alerts.len()).rev() {
         let j = below(&mut shuffle, i + 1);

@@ -339,62 +339,129 @@ fn binary_entropy(p: f64) -> f64 {
     }
 }
 
-fn row(ctx: &FeatureContext, rng: &mut ChaCha8Rng, v: usize, max_bridge: f64) -> FeatureRow {
-    let p = &ctx.profiles[v];
-    let s = &ctx.stats[v];
-    let window_ms = ctx.window_days as u64 * MS_PER_DAY;
-    let tx_total = s.tx_in + s.tx_out;
-    let volume = s.usd_in + s.usd_out;
+/// When an address was active in the window: transactions per hour of day and per weekday,
+/// active days, first and last activity (first draws of the row's stream).
+struct Activity {
+    hourly: [u16; 24],
+    daily: [u16; 7],
+    hour_sum: f64,
+    day_sum: f64,
+    window_span_days: u64,
+    activity_days: u32,
+    is_new: bool,
+    first_ms: u64,
+    last_ms: u64,
+}
 
-    let hour_w = hour_weights(p);
-    let day_w = day_weights(p);
-    let hourly = spread(rng, tx_total, &hour_w);
-    let daily = spread(rng, tx_total, &day_w);
-    let mut noise = |scale: f64| scale * normal(rng);
-    let hour_sum: f64 = hourly.iter().map(|&c| c as f64).sum::<f64>().max(1.0);
-    let day_sum: f64 = daily.iter().map(|&c| c as f64).sum::<f64>().max(1.0);
+impl Activity {
+    fn draw(ctx: &FeatureContext, rng: &mut ChaCha8Rng, p: &Profile, s: &NodeStats) -> Activity {
+        let window_ms = ctx.window_days as u64 * MS_PER_DAY;
+        let tx_total = s.tx_in + s.tx_out;
+        let hourly = spread(rng, tx_total, &hour_weights(p));
+        let daily = spread(rng, tx_total, &day_weights(p));
+        let hour_sum: f64 = hourly.iter().map(|&c| c as f64).sum::<f64>().max(1.0);
+        let day_sum: f64 = daily.iter().map(|&c| c as f64).sum::<f64>().max(1.0);
+        let window_span_days =
+            ((s.last.saturating_sub(s.first)) as u64 / 86_400 + 1).min(ctx.window_days as u64);
+        let activity_days = ((window_span_days as f64)
+            * (0.4 + 0.6 * sigmoid(p.regularity + 0.5 * normal(rng))))
+        .round()
+        .clamp(1.0, ctx.window_days as f64)
+        .min(tx_total.max(1) as f64) as u32;
+        let is_new = p.age_days < ctx.window_days as f64;
+        let last_ms = ctx.window_start_ms + s.last as u64 * 1000;
+        let first_ms = if is_new {
+            ctx.window_start_ms + s.first as u64 * 1000
+        } else {
+            (ctx.window_start_ms + window_ms)
+                .saturating_sub((p.age_days * MS_PER_DAY as f64) as u64)
+        };
+        Activity {
+            hourly,
+            daily,
+            hour_sum,
+            day_sum,
+            window_span_days,
+            activity_days,
+            is_new,
+            first_ms,
+            last_ms,
+        }
+    }
+}
 
-    let window_span_days =
-        ((s.last.saturating_sub(s.first)) as u64 / 86_400 + 1).min(ctx.window_days as u64);
-    let activity_days = ((window_span_days as f64)
-        * (0.4 + 0.6 * sigmoid(p.regularity + noise(0.5))))
-    .round()
-    .clamp(1.0, ctx.window_days as f64)
-    .min(tx_total.max(1) as f64) as u32;
-    let is_new = p.age_days < ctx.window_days as f64;
-    let last_ms = ctx.window_start_ms + s.last as u64 * 1000;
-    let first_ms = if is_new {
-        ctx.window_start_ms + s.first as u64 * 1000
-    } else {
-        (ctx.window_start_ms + window_ms).saturating_sub((p.age_days * MS_PER_DAY as f64) as u64)
-    };
-    let passthrough = if s.usd_in.max(s.usd_out) > 0.0 {
+/// Behaviour scores from the profile's traits and the address's flows (next draws of the row's
+/// stream, after [`Activity`]).
+struct Behaviour {
+    velocity: f64,
+    structuring: f64,
+    regularity: f64,
+    burst: f64,
+    behavioural: f64,
+    graph_anomaly: f64,
+}
+
+impl Behaviour {
+    fn draw(rng: &mut ChaCha8Rng, p: &Profile, s: &NodeStats) -> Behaviour {
+        let mut noise = |scale: f64| scale * normal(rng);
+        let passthrough = passthrough(s);
+        let velocity = 0.5 * passthrough + 0.5 * sigmoid(p.velocity + noise(0.6));
+        let structuring =
+            0.6 * s.structured_share + 0.4 * sigmoid(p.structuring - 1.0 + noise(0.6));
+        let regularity = sigmoid(p.regularity + noise(0.5));
+        let burst = sigmoid(p.burst + noise(0.6));
+        let behavioural = sigmoid(
+            0.8 * p.night + 0.7 * p.burst - 0.6 * p.regularity + 0.5 * p.structuring - 1.6
+                + noise(0.8),
+        );
+        let graph_anomaly = sigmoid(
+            1.5 * s.reciprocity - 2.0 * s.favourite_share
+                + 1.2 * f64::from(s.mixer_exposure)
+                + 1.5 * passthrough
+                - 1.0
+                + noise(0.8),
+        );
+        Behaviour {
+            velocity,
+            structuring,
+            regularity,
+            burst,
+            behavioural,
+            graph_anomaly,
+        }
+    }
+}
+
+/// Share of a node's larger flow direction that flows back out the other way.
+fn passthrough(s: &NodeStats) -> f64 {
+    if s.usd_in.max(s.usd_out) > 0.0 {
         s.usd_in.min(s.usd_out) / s.usd_in.max(s.usd_out)
     } else {
         0.0
-    };
-    let velocity = 0.5 * passthrough + 0.5 * sigmoid(p.velocity + noise(0.6));
-    let structuring = 0.6 * s.structured_share + 0.4 * sigmoid(p.structuring - 1.0 + noise(0.6));
-    let regularity = sigmoid(p.regularity + noise(0.5));
-    let burst = sigmoid(p.burst + noise(0.6));
+    }
+}
+
+/// Bridge score of a node (its betweenness before normalising by the day's maximum).
+fn bridge(s: &NodeStats) -> f64 {
+    passthrough(s) * ((1.0 + s.deg_in as f64) * (1.0 + s.deg_out as f64)).ln()
+}
+
+fn row(ctx: &FeatureContext, rng: &mut ChaCha8Rng, v: usize, max_bridge: f64) -> FeatureRow {
+    let p = &ctx.profiles[v];
+    let s = &ctx.stats[v];
+    let tx_total = s.tx_in + s.tx_out;
+    let volume = s.usd_in + s.usd_out;
+    let activity = Activity::draw(ctx, rng, p, s);
+    let behaviour = Behaviour::draw(rng, p, s);
+    let mut noise = |scale: f64| scale * normal(rng);
     let n = ctx.profiles.len() as f64;
     let closeness = if s.hub_distance == u32::MAX {
         0.0
     } else {
         1.0 / (1.0 + s.hub_distance as f64)
     };
-    let bridge = passthrough * ((1.0 + s.deg_in as f64) * (1.0 + s.deg_out as f64)).ln();
-    let night_ratio = hourly[..6].iter().map(|&c| c as f64).sum::<f64>() / hour_sum;
-    let behavioural = sigmoid(
-        0.8 * p.night + 0.7 * p.burst - 0.6 * p.regularity + 0.5 * p.structuring - 1.6 + noise(0.8),
-    );
-    let graph_anomaly = sigmoid(
-        1.5 * s.reciprocity - 2.0 * s.favourite_share
-            + 1.2 * f64::from(s.mixer_exposure)
-            + 1.5 * passthrough
-            - 1.0
-            + noise(0.8),
-    );
+    let night_ratio =
+        activity.hourly[..6].iter().map(|&c| c as f64).sum::<f64>() / activity.hour_sum;
     let community_id = (hash_path(&[ctx.seed, 0xC0, p.position / 512]) & 0xFFFF_FFFF) as u32;
     let n_assets = p.n_assets;
     FeatureRow {
@@ -432,36 +499,37 @@ fn row(ctx: &FeatureContext, rng: &mut ChaCha8Rng, v: usize, max_bridge: f64) ->
         tx_in_count: s.tx_in,
         tx_out_count: s.tx_out,
         tx_total_count: tx_total,
-        activity_days,
-        activity_span_days: p.age_days.max(window_span_days as f64).round() as u32,
-        avg_daily_volume_usd: volume / activity_days.max(1) as f64,
-        peak_hour: argmax(&hourly),
-        peak_day: argmax(&daily),
-        regularity_score: regularity as f32,
-        burst_factor: (1.0 + 4.0 * burst) as f32,
+        activity_days: activity.activity_days,
+        activity_span_days: p.age_days.max(activity.window_span_days as f64).round() as u32,
+        avg_daily_volume_usd: volume / activity.activity_days.max(1) as f64,
+        peak_hour: argmax(&activity.hourly),
+        peak_day: argmax(&activity.daily),
+        regularity_score: behaviour.regularity as f32,
+        burst_factor: (1.0 + 4.0 * behaviour.burst) as f32,
         reciprocity_ratio: s.reciprocity as f32,
         flow_diversity: (1.0 - s.hhi) as f32,
         counterparty_concentration: s.hhi as f32,
         concentration_ratio: s.top_share as f32,
-        velocity_score: velocity as f32,
-        structuring_score: structuring as f32,
+        velocity_score: behaviour.velocity as f32,
+        structuring_score: behaviour.structuring as f32,
         unique_assets_in: n_assets.min(s.deg_in.max(1)),
         unique_assets_out: n_assets.min(s.deg_out.max(1)),
         dominant_asset_in: ASSETS[p.asset_in as usize],
         dominant_asset_out: ASSETS[p.asset_out as usize],
         asset_diversity_score: ((n_assets as f64 - 1.0) / 7.0 + noise(0.05)).clamp(0.0, 1.0) as f32,
-        hourly_activity: hourly,
-        daily_activity: daily,
+        hourly_activity: activity.hourly,
+        daily_activity: activity.daily,
         peak_activity_hour: p.peak_hour.floor() as u8 % 24,
-        peak_activity_day: argmax(&daily),
-        hourly_entropy: entropy(&hourly),
-        daily_entropy: entropy(&daily),
-        weekend_transaction_ratio: ((daily[5] as f64 + daily[6] as f64) / day_sum) as f32,
+        peak_activity_day: argmax(&activity.daily),
+        hourly_entropy: entropy(&activity.hourly),
+        daily_entropy: entropy(&activity.daily),
+        weekend_transaction_ratio: ((activity.daily[5] as f64 + activity.daily[6] as f64)
+            / activity.day_sum) as f32,
         night_transaction_ratio: night_ratio as f32,
         small_transaction_ratio: s.small_share as f32,
         consistency_score: sigmoid(0.8 * p.regularity + noise(0.7)) as f32,
         pagerank: s.pagerank as f32,
-        betweenness: (bridge / max_bridge.max(1e-9)) as f32,
+        betweenness: (bridge(s) / max_bridge.max(1e-9)) as f32,
         closeness: closeness as f32,
         clustering_coefficient: s.clustering as f32,
         kcore: s.kcore,
@@ -479,16 +547,18 @@ fn row(ctx: &FeatureContext, rng: &mut ChaCha8Rng, v: usize, max_bridge: f64) ->
         transaction_regularity: sigmoid(p.regularity + noise(0.8)) as f32,
         amount_predictability: (0.5 / (1.0 + s.volume_cv)
             + 0.5 * sigmoid(p.regularity + noise(0.8))) as f32,
-        is_new_address: is_new,
+        is_new_address: activity.is_new,
         is_dormant_reactivated: p.dormant_reactivated,
         unique_recipients_count: s.deg_out,
         unique_senders_count: s.deg_in,
-        first_activity_timestamp: first_ms.min(last_ms),
-        last_activity_timestamp: last_ms,
-        behavioral_anomaly_score: behavioural as f32,
-        graph_anomaly_score: graph_anomaly as f32,
-        global_anomaly_score: (0.5 * behavioural + 0.5 * graph_anomaly + noise(0.05))
-            .clamp(0.0, 1.0) as f32,
+        first_activity_timestamp: activity.first_ms.min(activity.last_ms),
+        last_activity_timestamp: activity.last_ms,
+        behavioral_anomaly_score: behaviour.behavioural as f32,
+        graph_anomaly_score: behaviour.graph_anomaly as f32,
+        global_anomaly_score: (0.5 * behaviour.behavioural
+            + 0.5 * behaviour.graph_anomaly
+            + noise(0.05))
+        .clamp(0.0, 1.0) as f32,
         quality_score: (0.7 + 0.3 * unit(rng)) as f32,
         mixer_exposure: s.mixer_exposure,
     }
@@ -497,18 +567,7 @@ fn row(ctx: &FeatureContext, rng: &mut ChaCha8Rng, v: usize, max_bridge: f64) ->
 /// All feature rows in local-index order, generated in parallel chunks with their own streams.
 pub(crate) fn rows(ctx: &FeatureContext) -> Vec<FeatureRow> {
     let n = ctx.profiles.len();
-    let max_bridge = ctx
-        .stats
-        .iter()
-        .map(|s| {
-            let pass = if s.usd_in.max(s.usd_out) > 0.0 {
-                s.usd_in.min(s.usd_out) / s.usd_in.max(s.usd_out)
-            } else {
-                0.0
-            };
-            pass * ((1.0 + s.deg_in as f64) * (1.0 + s.deg_out as f64)).ln()
-        })
-        .fold(0.0, f64::max);
+    let max_bridge = ctx.stats.iter().map(bridge).fold(0.0, f64::max);
     let chunks: Vec<Vec<FeatureRow>> = (0..n.div_ceil(NODE_CHUNK))
         .into_par_iter()
         .map(|c| {

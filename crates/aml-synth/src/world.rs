@@ -11,6 +11,7 @@
 use super::rng::{below, lognormal, normal, pareto, rng_for, stream, unit};
 use super::SynthConfig;
 use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
 
 /// Positions per community block.
 pub(crate) const BLOCK: u64 = 128;
@@ -250,49 +251,17 @@ impl World {
     /// Persistent profile of a pool position; `illicit` carries its community when it is a member.
     pub(crate) fn profile(&self, position: u64, illicit: Option<(u32, &Community)>) -> Profile {
         let mut rng = rng_for(&[self.seed, stream::PROFILE, position]);
-        let hub_scale = (self.n_active as f64 / self.hubs as f64) * 0.12;
-        let role = if position < self.hubs {
-            match position {
-                1 | 2 => Role::Mixer,
-                _ if unit(&mut rng) < 0.75 => Role::Exchange,
-                _ => Role::Service,
-            }
-        } else {
-            let u = unit(&mut rng);
-            match u {
-                _ if u < 0.04 => Role::Bot,
-                _ if u < 0.08 => Role::Merchant,
-                _ if u < 0.11 => Role::Distributor,
-                _ if u < 0.14 => Role::Arbitrageur,
-                _ if u < 0.155 => Role::Service,
-                _ => Role::Regular,
-            }
-        };
+        let role = self.role(&mut rng, position);
         let base_out = pareto(&mut rng, 1.7);
         let base_in = pareto(&mut rng, 1.7);
-        let (mut w_out, mut w_in, tx_size, tx_sigma, tx_per_edge) = match role {
-            Role::Exchange => (hub_scale * base_out, hub_scale * base_in, 2000.0, 1.3, 6.0),
-            Role::Mixer => (hub_scale * 0.3, hub_scale * 0.3, 3000.0, 0.8, 2.0),
-            Role::Service if position < self.hubs => (
-                hub_scale * 0.4 * base_out,
-                hub_scale * 0.4 * base_in,
-                1500.0,
-                1.2,
-                4.0,
-            ),
-            Role::Service => (6.0 * base_out, 6.0 * base_in, 1500.0, 1.2, 4.0),
-            Role::Bot => (2.0 * base_out, 1.5 * base_in, 150.0, 0.35, 12.0),
-            Role::Merchant => (0.6 * base_out, 7.0 * base_in, 80.0, 0.9, 1.5),
-            Role::Distributor => (7.0 * base_out, 0.6 * base_in, 500.0, 0.5, 1.2),
-            Role::Arbitrageur => (2.5 * base_out, 2.5 * base_in, 5000.0, 1.0, 5.0),
-            Role::Regular => (base_out, base_in, 300.0, 1.2, 1.5),
-        };
+        let (w_out, w_in, tx_size, tx_sigma, tx_per_edge) =
+            self.volume_shape(role, position, base_out, base_in);
         let mut p = Profile {
             position,
             role,
             community: None,
-            weight_out: 0.0,
-            weight_in: 0.0,
+            weight_out: w_out,
+            weight_in: w_in,
             tx_size: lognormal(&mut rng, tx_size, 0.5),
             tx_sigma,
             tx_per_edge,
@@ -310,86 +279,62 @@ impl World {
             asset_out: 0,
             n_assets: 1 + (pareto(&mut rng, 2.0) as u32).min(7),
         };
-        let asset = |rng: &mut rand_chacha::ChaCha8Rng| -> u8 {
+        draw_assets(&mut p, &mut rng);
+        adjust_for_role(&mut p, &mut rng);
+        if let Some((index, community)) = illicit {
+            adjust_for_community(&mut p, &mut rng, index, community);
+        }
+        p
+    }
+
+    /// Role of a pool position: hubs are mixers, exchanges and services; the rest mostly regular.
+    fn role(&self, rng: &mut ChaCha8Rng, position: u64) -> Role {
+        if position < self.hubs {
+            match position {
+                1 | 2 => Role::Mixer,
+                _ if unit(rng) < 0.75 => Role::Exchange,
+                _ => Role::Service,
+            }
+        } else {
             let u = unit(rng);
             match u {
-                _ if u < 0.55 => 0,
-                _ if u < 0.75 => 1,
-                _ if u < 0.85 => 2,
-                _ => (3 + below(rng, 5)) as u8,
+                _ if u < 0.04 => Role::Bot,
+                _ if u < 0.08 => Role::Merchant,
+                _ if u < 0.11 => Role::Distributor,
+                _ if u < 0.14 => Role::Arbitrageur,
+                _ if u < 0.155 => Role::Service,
+                _ => Role::Regular,
             }
-        };
-        p.asset_in = asset(&mut rng);
-        p.asset_out = if unit(&mut rng) < 0.8 {
-            p.asset_in
-        } else {
-            asset(&mut rng)
-        };
+        }
+    }
+
+    /// Out and in weights, typical transaction size, its log-spread and transactions per edge of
+    /// a role (hub roles scale with the active population).
+    fn volume_shape(
+        &self,
+        role: Role,
+        position: u64,
+        base_out: f64,
+        base_in: f64,
+    ) -> (f64, f64, f64, f64, f64) {
+        let hub_scale = (self.n_active as f64 / self.hubs as f64) * 0.12;
         match role {
-            Role::Exchange | Role::Service => {
-                p.regularity += 1.0;
-                p.velocity += 1.5;
-                p.age_days = 800.0 + 400.0 * unit(&mut rng);
-                p.n_assets = 3 + below(&mut rng, 5) as u32;
-                p.hour_spread = 7.0;
-            }
-            Role::Mixer => {
-                p.velocity += 2.0;
-                p.night += 0.8;
-                p.age_days = 400.0 + 200.0 * unit(&mut rng);
-            }
-            Role::Bot => {
-                p.regularity += 2.0;
-                p.night += 1.5;
-                p.structuring += 1.2;
-                p.hour_spread = 8.0;
-            }
-            Role::Merchant => p.regularity += 0.5,
-            Role::Distributor => {
-                p.structuring += 0.6;
-                p.regularity += 1.0;
-            }
-            Role::Arbitrageur => {
-                p.velocity += 1.6;
-                p.burst += 1.0;
-                p.night += 0.5;
-            }
-            Role::Regular => {}
+            Role::Exchange => (hub_scale * base_out, hub_scale * base_in, 2000.0, 1.3, 6.0),
+            Role::Mixer => (hub_scale * 0.3, hub_scale * 0.3, 3000.0, 0.8, 2.0),
+            Role::Service if position < self.hubs => (
+                hub_scale * 0.4 * base_out,
+                hub_scale * 0.4 * base_in,
+                1500.0,
+                1.2,
+                4.0,
+            ),
+            Role::Service => (6.0 * base_out, 6.0 * base_in, 1500.0, 1.2, 4.0),
+            Role::Bot => (2.0 * base_out, 1.5 * base_in, 150.0, 0.35, 12.0),
+            Role::Merchant => (0.6 * base_out, 7.0 * base_in, 80.0, 0.9, 1.5),
+            Role::Distributor => (7.0 * base_out, 0.6 * base_in, 500.0, 0.5, 1.2),
+            Role::Arbitrageur => (2.5 * base_out, 2.5 * base_in, 5000.0, 1.0, 5.0),
+            Role::Regular => (base_out, base_in, 300.0, 1.2, 1.5),
         }
-        if let Some((index, community)) = illicit {
-            let s = community.strength;
-            p.community = Some(index);
-            w_out *= 0.5;
-            w_in *= 0.5;
-            p.tx_size = lognormal(&mut rng, 4000.0, 0.7);
-            p.tx_sigma = 0.8;
-            p.tx_per_edge = 3.0;
-            p.night += 0.9 * s;
-            p.regularity -= 0.7 * s;
-            p.burst += 1.1 * s;
-            p.structuring += if community.structuring {
-                1.6 * s
-            } else {
-                0.4 * s
-            };
-            p.velocity += match community.typology {
-                Typology::Layering | Typology::PeelChain | Typology::Cycle => 1.6 * s,
-                Typology::FanIn | Typology::FanOut => 0.9 * s,
-            };
-            p.age_days = if unit(&mut rng) < 0.5 * s {
-                7.0 * unit(&mut rng)
-            } else {
-                lognormal(&mut rng, 60.0, 1.0)
-            };
-            p.dormant_reactivated = unit(&mut rng) < 0.15 * s;
-            p.peak_hour = (2.0 + 4.0 * normal(&mut rng)).rem_euclid(24.0);
-            if unit(&mut rng) < 0.5 {
-                p.asset_out = [1u8, 5][below(&mut rng, 2)];
-            }
-        }
-        p.weight_out = w_out;
-        p.weight_in = w_in;
-        p
     }
 
     /// SS58-looking address string of a pool position (48 base58 characters, starts with '5').
@@ -402,6 +347,94 @@ impl World {
             out.push(ALPHABET[rng.random_range(0..ALPHABET.len())] as char);
         }
         out
+    }
+}
+
+/// Dominant assets in and out (mostly the same asset).
+fn draw_assets(p: &mut Profile, rng: &mut ChaCha8Rng) {
+    let asset = |rng: &mut ChaCha8Rng| -> u8 {
+        let u = unit(rng);
+        match u {
+            _ if u < 0.55 => 0,
+            _ if u < 0.75 => 1,
+            _ if u < 0.85 => 2,
+            _ => (3 + below(rng, 5)) as u8,
+        }
+    };
+    p.asset_in = asset(rng);
+    p.asset_out = if unit(rng) < 0.8 {
+        p.asset_in
+    } else {
+        asset(rng)
+    };
+}
+
+/// Behaviour shifts that come with the role.
+fn adjust_for_role(p: &mut Profile, rng: &mut ChaCha8Rng) {
+    match p.role {
+        Role::Exchange | Role::Service => {
+            p.regularity += 1.0;
+            p.velocity += 1.5;
+            p.age_days = 800.0 + 400.0 * unit(rng);
+            p.n_assets = 3 + below(rng, 5) as u32;
+            p.hour_spread = 7.0;
+        }
+        Role::Mixer => {
+            p.velocity += 2.0;
+            p.night += 0.8;
+            p.age_days = 400.0 + 200.0 * unit(rng);
+        }
+        Role::Bot => {
+            p.regularity += 2.0;
+            p.night += 1.5;
+            p.structuring += 1.2;
+            p.hour_spread = 8.0;
+        }
+        Role::Merchant => p.regularity += 0.5,
+        Role::Distributor => {
+            p.structuring += 0.6;
+            p.regularity += 1.0;
+        }
+        Role::Arbitrageur => {
+            p.velocity += 1.6;
+            p.burst += 1.0;
+            p.night += 0.5;
+        }
+        Role::Regular => {}
+    }
+}
+
+/// Behaviour of an illicit community member: smaller weights, bigger amounts, night, bursts,
+/// structuring and velocity growing with the community's strength, young addresses.
+fn adjust_for_community(p: &mut Profile, rng: &mut ChaCha8Rng, index: u32, community: &Community) {
+    let s = community.strength;
+    p.community = Some(index);
+    p.weight_out *= 0.5;
+    p.weight_in *= 0.5;
+    p.tx_size = lognormal(rng, 4000.0, 0.7);
+    p.tx_sigma = 0.8;
+    p.tx_per_edge = 3.0;
+    p.night += 0.9 * s;
+    p.regularity -= 0.7 * s;
+    p.burst += 1.1 * s;
+    p.structuring += if community.structuring {
+        1.6 * s
+    } else {
+        0.4 * s
+    };
+    p.velocity += match community.typology {
+        Typology::Layering | Typology::PeelChain | Typology::Cycle => 1.6 * s,
+        Typology::FanIn | Typology::FanOut => 0.9 * s,
+    };
+    p.age_days = if unit(rng) < 0.5 * s {
+        7.0 * unit(rng)
+    } else {
+        lognormal(rng, 60.0, 1.0)
+    };
+    p.dormant_reactivated = unit(rng) < 0.15 * s;
+    p.peak_hour = (2.0 + 4.0 * normal(rng)).rem_euclid(24.0);
+    if unit(rng) < 0.5 {
+        p.asset_out = [1u8, 5][below(rng, 2)];
     }
 }
 
