@@ -5,6 +5,9 @@
 //! - [`predict`]: compact node layout and fast, exact, parallel prediction.
 //! - [`model`]: the [`Model`] trait and [`GbdtModel`].
 //! - [`importance`]: split-count and gain importance.
+//! - `scorers` and `bundle` (cargo feature `miner`, on by default): the alert scorer, ranker,
+//!   cluster scorer and the model bundle. With `default-features = false` the crate is the engine
+//!   above and pulls in no SOT schema, arrow, parquet or ed25519.
 //!
 //! ```
 //! use aml_models::{GbdtModel, Model, ObjectiveKind, Tree, TreeEnsemble};
@@ -25,18 +28,22 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "miner")]
 pub mod bundle;
 pub mod importance;
 pub mod model;
 pub mod model_file;
 pub mod predict;
+#[cfg(feature = "miner")]
 pub mod scorers;
 pub mod tree;
 
+#[cfg(feature = "miner")]
 pub use bundle::{Bundle, BundleError, BundleMetadata, ModelMetadata, TrainingInfo};
 pub use model::{model_version, write_atomic, GbdtModel, Model, ModelError};
 pub use model_file::{parse_model, write_model, ModelFile, ModelFileError};
 pub use predict::{FeatureValue, PredictError, Predictor};
+#[cfg(feature = "miner")]
 pub use scorers::{
     competition_ranks, AlertRanker, AlertScorer, Calibration, ClusterScorer, ScorerError,
     SCORER_FEATURE,

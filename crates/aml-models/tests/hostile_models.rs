@@ -6,18 +6,21 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+#[cfg(feature = "miner")]
 use aml_models::bundle::files;
-use aml_models::{
-    model_version, Bundle, BundleError, GbdtModel, Model, ModelError, ModelFileError,
-};
+#[cfg(feature = "miner")]
+use aml_models::{model_version, Bundle, BundleError, ModelError, ModelFileError};
+use aml_models::{GbdtModel, Model};
 use common::{random_ensemble, Rng};
 
-fn shipped_bundle() -> PathBuf {
+#[cfg(feature = "miner")]
+fn shipped_bundle() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../trained_models")
 }
 
+#[cfg(feature = "miner")]
 /// A copy of the shipped bundle whose `file` has line `line` (1-based) replaced by `edit(line)`,
 /// with the model's version in metadata.json updated so only the edit can make the load fail.
 fn edited_bundle(file: &str, edit: impl Fn(&str) -> Option<String>) -> (tempfile::TempDir, usize) {
@@ -56,6 +59,7 @@ fn edited_bundle(file: &str, edit: impl Fn(&str) -> Option<String>) -> (tempfile
     (dir, edited_line)
 }
 
+#[cfg(feature = "miner")]
 /// Replaces entry `index` of the `key=` line inside block `Tree=tree` by `value`.
 fn set_entry(tree: usize, key: &str, index: usize, value: &str) -> impl Fn(&str) -> Option<String> {
     let in_tree = std::cell::Cell::new(false);
@@ -75,11 +79,13 @@ fn set_entry(tree: usize, key: &str, index: usize, value: &str) -> impl Fn(&str)
     }
 }
 
+#[cfg(feature = "miner")]
 #[test]
 fn shipped_bundle_loads() {
     Bundle::load(&shipped_bundle()).expect("trained_models/ loads");
 }
 
+#[cfg(feature = "miner")]
 #[test]
 fn non_finite_tree_numbers_are_refused_at_load() {
     let cases = [

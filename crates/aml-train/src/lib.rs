@@ -9,6 +9,10 @@
 //! [`sampling`] (bagging, feature fraction) and [`boosting`] (the loop, early
 //! stopping). The same data, parameters and seed give a bit-identical model
 //! with any number of threads.
+//!
+//! Cargo features (both on by default): `miner` adds [`pipeline`] (SOT history -> model bundle,
+//! the domain side) and `parquet` adds Parquet input to [`data_file`]. Without them the crate is
+//! the engine alone and depends on no SOT schema, arrow, parquet or ed25519.
 #![deny(missing_docs)]
 
 pub mod binning;
@@ -22,6 +26,7 @@ pub mod linfa_gbdt;
 pub mod metric;
 pub mod objective;
 pub mod params;
+#[cfg(feature = "miner")]
 pub mod pipeline;
 pub mod predict;
 pub mod sampling;

@@ -1,13 +1,17 @@
 //! Data-file reading end to end: every format, sidecars, and the bad-input cases.
 
 use std::path::{Path, PathBuf};
+#[cfg(feature = "parquet")]
 use std::sync::Arc;
 
 use aml_train::data_file::{
     detect_format, read_data_file, write_predictions, DataFileError, DataFormat, ReadOptions,
 };
+#[cfg(feature = "parquet")]
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, StringArray};
+#[cfg(feature = "parquet")]
 use arrow::record_batch::RecordBatch;
+#[cfg(feature = "parquet")]
 use parquet::arrow::ArrowWriter;
 
 fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
@@ -23,6 +27,7 @@ fn error_text(path: &Path, options: &ReadOptions) -> String {
     }
 }
 
+#[cfg(feature = "parquet")]
 fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
     let batch = RecordBatch::try_from_iter(columns).unwrap();
     // Two row groups / batches, to exercise reading across batch boundaries.
@@ -100,6 +105,7 @@ fn libsvm_with_query_sidecar() {
     assert_eq!(ds.groups, Some(vec![2, 1]));
 }
 
+#[cfg(feature = "parquet")]
 #[test]
 fn parquet_with_label_and_string_groups() {
     let dir = tempfile::tempdir().unwrap();
@@ -163,6 +169,19 @@ fn parquet_with_label_and_string_groups() {
         },
     );
     assert!(err.contains("column \"day\" has type Utf8"), "{err}");
+}
+
+/// The engine build (`--no-default-features`) still recognises a Parquet file and refuses it
+/// with an error that names the file and the missing feature instead of parsing it as text.
+#[cfg(not(feature = "parquet"))]
+#[test]
+fn parquet_without_the_feature_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "d.parquet", "PAR1 not really parquet");
+    assert_eq!(detect_format(&path).unwrap(), DataFormat::Parquet);
+    let err = error_text(&path, &ReadOptions::default());
+    assert!(err.starts_with(&path.display().to_string()), "{err}");
+    assert!(err.contains("no `parquet` feature"), "{err}");
 }
 
 #[test]

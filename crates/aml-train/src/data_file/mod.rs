@@ -10,7 +10,8 @@
 //! - **Parquet**: numeric/boolean columns; the label column is named by
 //!   [`ReadOptions::label`] (default `label`), an optional group column by
 //!   [`ReadOptions::group`]: consecutive rows with equal group values form one
-//!   query. Nulls are missing values (NaN).
+//!   query. Nulls are missing values (NaN). Needs the `parquet` cargo feature (on by default);
+//!   without it a Parquet file is a [`DataFileError::Invalid`] saying so.
 //!
 //! Text cells `""`, `na`, `nan`, `null` (any case) are missing values (NaN).
 //! Labels must be finite. Next to a data file `FILE`, an optional `FILE.query`
@@ -22,6 +23,7 @@
 //! Every malformed input is a [`DataFileError`] naming the file, line and
 //! column; nothing here panics on bad data.
 
+#[cfg(feature = "parquet")]
 mod parquet_table;
 mod predictions;
 mod sidecar;
@@ -212,7 +214,15 @@ fn read_dataset(
     options: &ReadOptions,
 ) -> Result<(Dataset, Array2<f64>), DataFileError> {
     let split = match detect_format(path)? {
+        #[cfg(feature = "parquet")]
         DataFormat::Parquet => parquet_table::read(path, options)?,
+        #[cfg(not(feature = "parquet"))]
+        DataFormat::Parquet => {
+            return Err(invalid(
+                path,
+                "a Parquet file: this build of aml-train has no `parquet` feature".into(),
+            ))
+        }
         format => {
             let bytes = std::fs::read(path).map_err(|source| io_error(path, source))?;
             let text = String::from_utf8(bytes)
