@@ -1,6 +1,7 @@
 // The README is the crate documentation, so its example is compiled by `cargo test --doc`.
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod batch;
 mod columns;

@@ -12,6 +12,7 @@
 //! number of threads (fixed-order sums, canonical tie-breaks, no hash-order iteration).
 //! Missing values are NaN; no output is ever infinite.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod blocks;
 mod build;

@@ -789,7 +789,7 @@ impl TreeEnsemble {
     /// Validates every tree against the feature count, and the tree count against the classes.
     pub fn validate(&self) -> Result<(), String> {
         let k = self.num_class();
-        if k == 0 || self.trees.len() % k != 0 {
+        if k == 0 || !self.trees.len().is_multiple_of(k) {
             return Err(format!(
                 "{} trees is not a whole number of iterations of {k} classes",
                 self.trees.len()

@@ -10,6 +10,7 @@
 //! `(seed, day, purpose, chunk)`. Same config and seed give byte-identical files whatever the
 //! thread count. [`write_batch`] runs these stages in order.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod alerts;
 mod columns;

@@ -14,6 +14,7 @@
 //! the domain side) and `parquet` adds Parquet input to [`data_file`]. Without them the crate is
 //! the engine alone and depends on no SOT schema, arrow, parquet or ed25519.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod binning;
 pub mod boosting;

@@ -44,7 +44,7 @@ impl Sampler {
     /// Each row is kept independently with probability `bagging_fraction`;
     /// at least one row is always kept.
     pub fn bag(&mut self, iteration: usize, n_rows: usize) -> Option<Vec<u32>> {
-        if !self.bagging() || iteration % self.bagging_freq != 0 {
+        if !self.bagging() || !iteration.is_multiple_of(self.bagging_freq) {
             return None;
         }
         let mut rows: Vec<u32> = (0..n_rows as u32)

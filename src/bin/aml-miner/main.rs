@@ -12,6 +12,8 @@
 //! aml-miner gbdt train|predict|resave ...
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::fmt::Display;
 use std::process::ExitCode;
 
