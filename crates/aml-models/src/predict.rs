@@ -558,9 +558,10 @@ impl Predictor {
                     let range = base as usize..(base + len) as usize;
                     let (tree_nodes, leaf) = (&nodes.nodes[range.clone()], &lanes.leaf[range]);
                     for (g, a) in acc.iter_mut().skip(class).step_by(k).enumerate() {
-                        // Exactly one group's slots: `walk_group` relies on the length.
                         let s = &slots[g * ns * GROUP..(g + 1) * ns * GROUP];
-                        walk_group(tree_nodes, leaf, depth, s, a);
+                        // SAFETY: `tree_nodes` is one tree of a layout `Lanes::in_bounds` checked,
+                        // `leaf` is as long, and `s` is exactly one group's `ns * GROUP` slots.
+                        unsafe { walk_group(tree_nodes, leaf, depth, s, a) };
                     }
                 }
                 LaneTree::LinearWalk {
@@ -575,7 +576,8 @@ impl Predictor {
                     let linear = &self.linear[model as usize];
                     for (g, a) in acc.iter_mut().skip(class).step_by(k).enumerate() {
                         let s = &slots[g * ns * GROUP..(g + 1) * ns * GROUP];
-                        let idx = walk_to_leaves(tree_nodes, depth, s);
+                        // SAFETY: as for `walk_group` above: a checked tree, one group's slots.
+                        let idx = unsafe { walk_to_leaves(tree_nodes, depth, s) };
                         // Padding rows of a short last group are not rows: skip them.
                         let rows_here = (n - g * GROUP).min(GROUP);
                         for (l, (o, &i)) in a.iter_mut().zip(&idx).take(rows_here).enumerate() {
@@ -1092,15 +1094,19 @@ type MissingTest = fn(f64) -> bool;
 const GROUP: usize = 16;
 
 /// Adds the output of one branch-free tree to the `GROUP` rows of `slots` (`[slot][lane]`).
+///
+/// # Safety
+/// The same as [`walk_to_leaves`]; `leaf` must be as long as `nodes`.
 #[inline(always)]
-fn walk_group<C: Lane>(
+unsafe fn walk_group<C: Lane>(
     nodes: &[LaneNode<C>],
     leaf: &[f64],
     depth: u32,
     slots: &[C],
     out: &mut [f64; GROUP],
 ) {
-    let idx = walk_to_leaves(nodes, depth, slots);
+    // SAFETY: the caller upholds `walk_to_leaves`' contract.
+    let idx = unsafe { walk_to_leaves(nodes, depth, slots) };
     for (o, &i) in out.iter_mut().zip(&idx) {
         *o += leaf[i];
     }
@@ -1109,8 +1115,18 @@ fn walk_group<C: Lane>(
 /// The tree-relative leaf node each of the `GROUP` rows of `slots` (`[slot][lane]`) reaches.
 ///
 /// A node sends a row right iff its slot key is above the threshold key.
+///
+/// # Safety
+/// `nodes` must be one tree of a layout that passed `Lanes::in_bounds` (node 0 exists, every
+/// `child` and `child + 1` is `< nodes.len()`, every `slot` is `< num_slots`), and `slots` must
+/// hold exactly one group's `num_slots * GROUP` values: the walk indexes both without bounds
+/// checks.
 #[inline(always)]
-fn walk_to_leaves<C: Lane>(nodes: &[LaneNode<C>], depth: u32, slots: &[C]) -> [usize; GROUP] {
+unsafe fn walk_to_leaves<C: Lane>(
+    nodes: &[LaneNode<C>],
+    depth: u32,
+    slots: &[C],
+) -> [usize; GROUP] {
     let mut idx = [0usize; GROUP];
     for _ in 0..depth {
         for (l, i) in idx.iter_mut().enumerate() {
