@@ -737,7 +737,13 @@ mod tests {
 
     #[test]
     fn keys_parse_and_dev_key_is_stable() {
-        assert_eq!(development_key().to_bytes(), development_key().to_bytes());
+        // The development key is public and pinned: its public key, as ed25519 derives it from
+        // sha256 of the phrase (checked with Python's `cryptography`), must never change, or
+        // validators' "signed with the development key" check would miss it.
+        assert_eq!(
+            hex::encode(development_key().verifying_key().to_bytes()),
+            "a17eb5288783ee6c972feb1aec5fe0345f467ca809055daf97f1aa61a96d5e0b"
+        );
         assert!(hex_seed("zz").is_none());
         assert!(hex_seed(&"00".repeat(31)).is_none());
         assert!(hex_seed(&"00".repeat(33)).is_none());
