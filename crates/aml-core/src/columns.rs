@@ -105,13 +105,13 @@ impl Origin<'_> {
     }
 
     fn invalid(&self, row: usize, value: impl ToString, reason: &str) -> BatchError {
-        BatchError::InvalidValue {
+        BatchError::InvalidValue(crate::error::InvalidValue {
             file: self.file.to_string(),
             column: self.column.to_string(),
             row: self.first_row + row,
             value: value.to_string(),
             reason: reason.to_string(),
-        }
+        })
     }
 }
 

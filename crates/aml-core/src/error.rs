@@ -7,6 +7,23 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+/// A value that breaks a rule of the contract, located by file, column and row: the one shape of
+/// [`BatchError::InvalidValue`] (input batches) and [`SubmissionError::InvalidValue`] (submissions).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{file}: column `{column}` row {row}: invalid value {value}: {reason}")]
+pub struct InvalidValue {
+    /// File (or table) name.
+    pub file: String,
+    /// Column name.
+    pub column: String,
+    /// Row in file order.
+    pub row: usize,
+    /// The offending value, as text.
+    pub value: String,
+    /// Which rule it breaks.
+    pub reason: String,
+}
+
 /// Why a batch was rejected. Each integrity failure has its own variant so callers and tests can tell them apart.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -83,19 +100,8 @@ pub enum BatchError {
     },
     /// A value is impossible: NaN, negative count or volume, probability outside `[0, 1]`, null key, bad
     /// digit string or date.
-    #[error("{file}: column `{column}` row {row}: invalid value {value}: {reason}")]
-    InvalidValue {
-        /// File name (or table name).
-        file: String,
-        /// Column name.
-        column: String,
-        /// Row in file order.
-        row: usize,
-        /// The offending value, as text.
-        value: String,
-        /// Which rule it breaks.
-        reason: String,
-    },
+    #[error(transparent)]
+    InvalidValue(InvalidValue),
     /// Encoding a table as Parquet failed (writers only).
     #[error("{file}: cannot encode parquet: {reason}")]
     Encode {
@@ -259,19 +265,8 @@ pub enum SubmissionError {
     },
     /// A row holds a value that must not be signed: a score outside `[0, 1]` or not finite, a
     /// ranking score that is not finite, a rank inconsistent with the ranking scores.
-    #[error("{file}: column `{column}` row {row}: invalid value {value}: {reason}")]
-    InvalidValue {
-        /// Submission file (table) name.
-        file: String,
-        /// Column name.
-        column: String,
-        /// Row in the submission's order.
-        row: usize,
-        /// The offending value, as text.
-        value: String,
-        /// Which rule it breaks.
-        reason: String,
-    },
+    #[error(transparent)]
+    InvalidValue(InvalidValue),
     /// The output directory may not be written (see [`OutputError`]).
     #[error(transparent)]
     Output(#[from] OutputError),

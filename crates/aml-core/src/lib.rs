@@ -16,6 +16,6 @@ mod validate;
 pub mod write;
 
 pub use batch::{Batch, BatchReport};
-pub use error::{BatchError, BatchWarning, OutputError, SubmissionError};
+pub use error::{BatchError, BatchWarning, InvalidValue, OutputError, SubmissionError};
 pub use meta::{Meta, PatternTrap};
 pub use read::FlowColumns;

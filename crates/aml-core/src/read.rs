@@ -696,12 +696,14 @@ fn intern(
         let address = view
             .get(row)
             .filter(|text| !text.is_empty())
-            .ok_or_else(|| BatchError::InvalidValue {
-                file: origin.file.to_string(),
-                column: origin.column.to_string(),
-                row: origin.first_row + row,
-                value: "\"\"".to_string(),
-                reason: "empty or null address".to_string(),
+            .ok_or_else(|| {
+                BatchError::InvalidValue(crate::error::InvalidValue {
+                    file: origin.file.to_string(),
+                    column: origin.column.to_string(),
+                    row: origin.first_row + row,
+                    value: "\"\"".to_string(),
+                    reason: "empty or null address".to_string(),
+                })
             })?;
         let id = match index.get(address) {
             Some(&id) => id,

@@ -771,13 +771,13 @@ fn invalid_value(
     value: impl ToString,
     reason: &str,
 ) -> SubmissionError {
-    SubmissionError::InvalidValue {
+    SubmissionError::InvalidValue(crate::error::InvalidValue {
         file: file.to_string(),
         column: column.to_string(),
         row,
         value: value.to_string(),
         reason: reason.to_string(),
-    }
+    })
 }
 
 /// The first row whose `value` breaks `ok`, as an error naming the file, column and row.

@@ -39,13 +39,13 @@ fn check_len(file: &str, column: &str, expected: usize, found: usize) -> Result<
 }
 
 fn invalid(file: &str, column: &str, row: usize, value: String, reason: &str) -> BatchError {
-    BatchError::InvalidValue {
+    BatchError::InvalidValue(crate::error::InvalidValue {
         file: file.to_string(),
         column: column.to_string(),
         row,
         value,
         reason: reason.to_string(),
-    }
+    })
 }
 
 /// Required identifiers must not be empty (an empty alert_id cannot be scored or joined).

@@ -185,12 +185,12 @@ fn invalid_values_name_column_and_row() {
         let dir = fresh();
         rewrite_table(dir.path(), file, |columns| replace(columns, column, array));
         match load_error(dir.path()) {
-            BatchError::InvalidValue {
+            BatchError::InvalidValue(aml_core::InvalidValue {
                 file: f,
                 column: c,
                 row,
                 ..
-            } => {
+            }) => {
                 assert_eq!((f.as_str(), c.as_str(), row), (file, column, bad_row));
             }
             other => panic!("unexpected {other}"),
@@ -200,13 +200,13 @@ fn invalid_values_name_column_and_row() {
 
 #[test]
 fn errors_render_file_column_and_row() {
-    let error = BatchError::InvalidValue {
+    let error = BatchError::InvalidValue(aml_core::InvalidValue {
         file: "alerts.parquet".into(),
         column: "volume_usd".into(),
         row: 7,
         value: "-1".into(),
         reason: "must be finite and >= 0".into(),
-    };
+    });
     let text = error.to_string();
     assert!(
         text.contains("alerts.parquet") && text.contains("volume_usd") && text.contains("row 7"),

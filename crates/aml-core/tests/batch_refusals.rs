@@ -63,9 +63,9 @@ fn alert_rows_of_another_day_are_refused() {
     let (meta, mut alerts, features, clusters, flows, labels) = tiny_tables();
     alerts.processing_date[2] = "2025-10-31".into();
     match Batch::from_tables(meta, alerts, features, clusters, flows, labels).unwrap_err() {
-        BatchError::InvalidValue {
+        BatchError::InvalidValue(aml_core::InvalidValue {
             file, column, row, ..
-        } => assert_eq!(
+        }) => assert_eq!(
             (file.as_str(), column.as_str(), row),
             (files::ALERTS, "processing_date", 2)
         ),
@@ -76,7 +76,7 @@ fn alert_rows_of_another_day_are_refused() {
     set_meta(dir.path(), "processing_date", "2025-11-02".into());
     let error = load_error(dir.path());
     assert!(
-        matches!(&error, BatchError::InvalidValue { file, column, row: 0, .. }
+        matches!(&error, BatchError::InvalidValue(aml_core::InvalidValue { file, column, row: 0, .. })
             if file == files::ALERTS && column == "processing_date"),
         "{error}"
     );

@@ -549,12 +549,12 @@ fn values_unfit_to_sign_are_refused_naming_file_column_and_row() {
         let mut bad = submission();
         edit(&mut bad);
         match aml_core::submission::check_submission(&bad).unwrap_err() {
-            SubmissionError::InvalidValue {
+            SubmissionError::InvalidValue(aml_core::InvalidValue {
                 file: f,
                 column: c,
                 row,
                 ..
-            } => assert_eq!((f.as_str(), c.as_str(), row), (file, column, bad_row)),
+            }) => assert_eq!((f.as_str(), c.as_str(), row), (file, column, bad_row)),
             other => panic!("unexpected {other}"),
         }
         let error = write_submission(&out, &[], &bad, &key(), "in", "t").unwrap_err();
