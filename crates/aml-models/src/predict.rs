@@ -119,9 +119,6 @@ pub enum PredictError {
     /// The ensemble is structurally invalid.
     #[error("invalid ensemble: {0}")]
     InvalidEnsemble(String),
-    /// The ensemble uses a model feature the compiled layouts do not handle yet.
-    #[error("unsupported by the predictor: {0}")]
-    Unsupported(String),
     /// The ensemble exceeds the compact layout's limits.
     #[error("ensemble too large for the compact layout: {0}")]
     TooLarge(String),

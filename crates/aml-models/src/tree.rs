@@ -769,23 +769,6 @@ impl TreeEnsemble {
         self.objective.transform().apply_classes(raw);
     }
 
-    /// The first thing this ensemble uses beyond single-output numerical trees with constant
-    /// leaves (multiclass, `average_output`, categorical splits, linear trees), named for an
-    /// error message; `None` for plain trees.
-    pub fn beyond_plain_trees(&self) -> Option<&'static str> {
-        if self.num_class() > 1 {
-            Some("multiclass ensembles")
-        } else if self.average_output {
-            Some("average_output (random forest)")
-        } else if self.trees.iter().any(|t| t.categorical.is_some()) {
-            Some("categorical splits")
-        } else if self.trees.iter().any(|t| t.linear.is_some()) {
-            Some("linear trees")
-        } else {
-            None
-        }
-    }
-
     /// Validates every tree against the feature count, and the tree count against the classes.
     pub fn validate(&self) -> Result<(), String> {
         let k = self.num_class();
