@@ -459,7 +459,7 @@ pub enum OutputTransform {
     Exp,
     /// `log(1 + exp(raw))` (cross_entropy_lambda).
     Log1pExp,
-    /// Softmax over the classes' raw scores (multiclass); a single score maps to itself.
+    /// Softmax over the classes' raw scores (multiclass); see [`OutputTransform::apply_classes`].
     Softmax,
     /// `sign(raw) * raw^2`: undoes the `sqrt` label transform of a regression objective.
     SignedSquare,
@@ -473,8 +473,8 @@ impl OutputTransform {
             OutputTransform::Sigmoid { sigmoid } => 1.0 / (1.0 + (-sigmoid * raw).exp()),
             OutputTransform::Exp => raw.exp(),
             OutputTransform::Log1pExp => raw.exp().ln_1p(),
-            // One class: softmax of one score is 1, but the per-class path is the one to use.
-            OutputTransform::Softmax => raw,
+            // The softmax of a single score is 1; a row of classes goes through `apply_classes`.
+            OutputTransform::Softmax => 1.0,
             OutputTransform::SignedSquare => {
                 if raw > 0.0 {
                     raw * raw
