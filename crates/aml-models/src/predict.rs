@@ -3,7 +3,7 @@
 //! # Row layout (single rows, fallback)
 //!
 //! All trees live in one `Vec<Node>`; each tree is stored in pre-order starting
-//! at `roots[t]`. A [`Node`] is 16 bytes:
+//! at `roots[t]`. A `Node` is 16 bytes:
 //!
 //! | field   | bits | meaning                                                                 |
 //! |---------|------|-------------------------------------------------------------------------|

@@ -1,4 +1,4 @@
-//! Conversions of baseline tree models into [`TreeEnsemble`], so they are explained (and scored)
+//! Conversions of baseline tree models into [`TreeEnsemble`](aml_models::TreeEnsemble), so they are explained (and scored)
 //! by the same code as the GBDT.
 //!
 //! * [`linfa`]: a linfa-trees `DecisionTree`. Its nodes are public through `root_node()`, but it
