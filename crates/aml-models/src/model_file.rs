@@ -457,6 +457,20 @@ impl<'a> Lines<'a> {
             .next()
             .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
     }
+    /// The next non-blank line of the header or of a tree block; `None` (nothing consumed) at
+    /// the next `Tree=` or `end of trees` line or the end of the text.
+    fn next_in_block(&mut self) -> Option<(usize, &'a str)> {
+        while let Some((_, l)) = self.peek() {
+            if l.starts_with("Tree=") || l.trim() == "end of trees" {
+                return None;
+            }
+            let line = self.next_line();
+            if !l.trim().is_empty() {
+                return line;
+            }
+        }
+        None
+    }
 }
 
 fn parse_usize(line: usize, key: &str, v: &str) -> Result<usize> {
@@ -552,15 +566,8 @@ impl Header {
     /// Reads `key=value` lines up to the first `Tree=` (or `end of trees`) line.
     fn read(lines: &mut Lines<'_>) -> Result<Header> {
         let mut h = Header::default();
-        while let Some((n, l)) = lines.peek() {
-            if l.starts_with("Tree=") || l.trim() == "end of trees" {
-                break;
-            }
-            lines.next_line();
+        while let Some((n, l)) = lines.next_in_block() {
             let l = l.trim();
-            if l.is_empty() {
-                continue;
-            }
             match l.split_once('=') {
                 Some((key, value)) => h.set(n, key, value)?,
                 None if l == "average_output" => h.average_output = true,
@@ -770,14 +777,7 @@ impl<'a> TreeFields<'a> {
     /// duplicate keys.
     fn read(lines: &mut Lines<'a>) -> Result<Self> {
         let mut f = TreeFields::default();
-        while let Some((n, l)) = lines.peek() {
-            if l.starts_with("Tree=") || l.trim() == "end of trees" {
-                break;
-            }
-            lines.next_line();
-            if l.trim().is_empty() {
-                continue;
-            }
+        while let Some((n, l)) = lines.next_in_block() {
             let Some((key, value)) = l.split_once('=') else {
                 return syntax(n, format!("expected `key=value`, found `{}`", clip(l)));
             };
@@ -837,10 +837,12 @@ impl<'a> TreeFields<'a> {
 
     /// `num_leaves` (at least 1), `num_cat` (0 when absent) and `is_linear` (0 or 1).
     fn counts(&self, tree_line: usize) -> Result<(usize, usize, bool)> {
-        let (nl_line, nl) = self.get("num_leaves").ok_or_else(|| ModelFileError::Syntax {
-            line: tree_line,
-            message: "tree has no `num_leaves` line".into(),
-        })?;
+        let (nl_line, nl) = self
+            .get("num_leaves")
+            .ok_or_else(|| ModelFileError::Syntax {
+                line: tree_line,
+                message: "tree has no `num_leaves` line".into(),
+            })?;
         let num_leaves = parse_usize(nl_line, "num_leaves", nl)?;
         if num_leaves == 0 {
             return syntax(nl_line, "num_leaves must be at least 1");

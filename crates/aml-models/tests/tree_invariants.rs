@@ -18,22 +18,28 @@ fn split_call() -> impl Strategy<Value = (usize, NodeSplit, LeafStats, LeafStats
         Just(MissingType::Zero),
         Just(MissingType::NaN)
     ];
-    let split = (0..FEATURES as u32, -3.0..3.0f64, any::<bool>(), missing, 0.0..9.0f64).prop_map(
-        |(feature, threshold, default_left, missing_type, gain)| NodeSplit {
-            feature,
-            threshold,
-            default_left,
-            missing_type,
-            gain,
-        },
-    );
-    let stats = (-1.0..1.0f64, 0.0..50.0f64, 0u64..500).prop_map(|(value, weight, count)| {
-        LeafStats {
+    let split = (
+        0..FEATURES as u32,
+        -3.0..3.0f64,
+        any::<bool>(),
+        missing,
+        0.0..9.0f64,
+    )
+        .prop_map(
+            |(feature, threshold, default_left, missing_type, gain)| NodeSplit {
+                feature,
+                threshold,
+                default_left,
+                missing_type,
+                gain,
+            },
+        );
+    let stats =
+        (-1.0..1.0f64, 0.0..50.0f64, 0u64..500).prop_map(|(value, weight, count)| LeafStats {
             value,
             weight,
             count,
-        }
-    });
+        });
     (any::<usize>(), split, stats.clone(), stats)
 }
 
@@ -114,6 +120,26 @@ proptest! {
     }
 }
 
+/// A split on `feature` at `threshold`, NaN to the left.
+fn split_on(feature: u32, threshold: f64) -> NodeSplit {
+    NodeSplit {
+        feature,
+        threshold,
+        default_left: true,
+        missing_type: MissingType::NaN,
+        gain: 1.0,
+    }
+}
+
+/// Leaf stats with weight equal to count.
+fn stats(value: f64, count: u64) -> LeafStats {
+    LeafStats {
+        value,
+        weight: count as f64,
+        count,
+    }
+}
+
 #[test]
 fn splitting_a_tree_with_category_sets_adds_a_numerical_node() {
     let mut rng = Rng(7);
@@ -124,19 +150,7 @@ fn splitting_a_tree_with_category_sets_adds_a_numerical_node() {
         bits: vec![0b1010],
     });
     tree.threshold[0] = 0.0;
-    let split = NodeSplit {
-        feature: 2,
-        threshold: 0.5,
-        default_left: true,
-        missing_type: MissingType::NaN,
-        gain: 1.0,
-    };
-    let stats = LeafStats {
-        value: 0.25,
-        weight: 1.0,
-        count: 3,
-    };
-    tree.split_leaf(1, split, stats, stats);
+    tree.split_leaf(1, split_on(2, 0.5), stats(0.25, 3), stats(-0.25, 4));
     assert_eq!(tree.validate(FEATURES), Ok(()));
     let sets = tree.categorical.as_ref().unwrap();
     assert_eq!(sets.is_categorical, [true, false, false]);
@@ -155,17 +169,5 @@ fn splitting_a_tree_with_category_sets_adds_a_numerical_node() {
 #[should_panic(expected = "leaf 3 out of range")]
 fn splitting_a_missing_leaf_is_refused() {
     let mut tree = Tree::constant(0.0, 1);
-    let split = NodeSplit {
-        feature: 0,
-        threshold: 0.0,
-        default_left: false,
-        missing_type: MissingType::None,
-        gain: 0.0,
-    };
-    let stats = LeafStats {
-        value: 0.0,
-        weight: 0.0,
-        count: 0,
-    };
-    tree.split_leaf(3, split, stats, stats);
+    tree.split_leaf(3, split_on(0, 0.0), stats(0.0, 0), stats(0.0, 0));
 }

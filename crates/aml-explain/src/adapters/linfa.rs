@@ -26,8 +26,13 @@ fn add_node<F: Float, L: Label + std::fmt::Debug>(
         reason: "split value not representable as f64".into(),
     })?;
     // linfa sends `x < split` left; LightGBM trees send `x <= threshold` left.
-    let (left, right) =
-        builder.split(at, feature, next_down(split), gain.to_f64().unwrap_or(0.0), 0);
+    let (left, right) = builder.split(
+        at,
+        feature,
+        next_down(split),
+        gain.to_f64().unwrap_or(0.0),
+        0,
+    );
     for (at, child) in [left, right].into_iter().zip(node.children()) {
         let child = child.as_ref().ok_or_else(|| ExplainError::Conversion {
             model: MODEL,
@@ -55,7 +60,12 @@ where
 {
     let nf = training_records.ncols();
     let mut builder = TreeBuilder::new();
-    add_node(tree.root_node(), TreeBuilder::ROOT, &mut builder, &label_value)?;
+    add_node(
+        tree.root_node(),
+        TreeBuilder::ROOT,
+        &mut builder,
+        &label_value,
+    )?;
     let rows: Vec<Vec<f64>> = training_records
         .rows()
         .into_iter()

@@ -70,7 +70,6 @@ fn add_node(
     let (left, right) = builder.split(at, node.split_feature, threshold, gain, count);
     add_node(tree, t, depth + 1, left, builder, leaf_value)?;
     add_node(tree, f, depth + 1, right, builder, leaf_value)
-
 }
 
 /// Converts a fitted binary smartcore random forest classifier (any matrix/label types that
