@@ -236,60 +236,8 @@ fn parse_objective(line: usize, value: &str) -> Result<ObjectiveKind> {
 /// has no base score, and `(base + leaf0) + leaf1 + ...` equals
 /// `base + leaf0 + leaf1 + ...` bit for bit, so predictions do not change.
 pub fn write_model(ensemble: &TreeEnsemble, parameters: &[String]) -> Result<String> {
-    ensemble.validate().map_err(ModelFileError::Invalid)?;
-    if ensemble.feature_names.is_empty() {
-        return Err(ModelFileError::Invalid("ensemble has no features".into()));
-    }
-    for (i, name) in ensemble.feature_names.iter().enumerate() {
-        if name.is_empty() || name.chars().any(char::is_whitespace) {
-            return Err(ModelFileError::Invalid(format!(
-                "feature name {i} `{name}` is empty or contains whitespace"
-            )));
-        }
-    }
-    for (i, info) in ensemble.feature_infos.iter().enumerate() {
-        if info.is_empty() || info.chars().any(char::is_whitespace) {
-            return Err(ModelFileError::Invalid(format!(
-                "feature_infos entry {i} `{info}` is empty or contains whitespace"
-            )));
-        }
-    }
-    for (k, p) in parameters.iter().enumerate() {
-        if p.contains('\n') || p.trim() == "end of parameters" {
-            return Err(ModelFileError::Invalid(format!(
-                "parameter line {k} would break the parameters block"
-            )));
-        }
-    }
-
-    let mut trees: Vec<std::borrow::Cow<'_, Tree>> = ensemble
-        .trees
-        .iter()
-        .map(std::borrow::Cow::Borrowed)
-        .collect();
-    if ensemble.base_score != 0.0 {
-        // Folding into leaves is exact only for a plain sum of constant leaves.
-        if ensemble.average_output || ensemble.trees.iter().any(|t| t.linear.is_some()) {
-            return Err(ModelFileError::Invalid(
-                "a base score cannot be folded into averaged or linear trees".into(),
-            ));
-        }
-        if trees.is_empty() {
-            for _ in 0..ensemble.num_class() {
-                trees.push(std::borrow::Cow::Owned(Tree::constant(0.0, 0)));
-            }
-        }
-        for tree in trees.iter_mut().take(ensemble.num_class()) {
-            let first = tree.to_mut();
-            for v in first.leaf_value.iter_mut() {
-                *v += ensemble.base_score;
-            }
-            for v in first.internal_value.iter_mut() {
-                *v += ensemble.base_score;
-            }
-        }
-    }
-
+    check_writable(ensemble, parameters)?;
+    let trees = trees_with_base_score(ensemble)?;
     let blocks: Vec<String> = trees
         .iter()
         .enumerate()
@@ -332,6 +280,70 @@ pub fn write_model(ensemble: &TreeEnsemble, parameters: &[String]) -> Result<Str
     }
     out.push_str("end of parameters\n\npandas_categorical:null\n");
     Ok(out)
+}
+
+/// Refuses what the text format cannot carry: an invalid ensemble, no features, names or infos
+/// that are empty or contain whitespace, parameter lines that would break their block.
+fn check_writable(ensemble: &TreeEnsemble, parameters: &[String]) -> Result<()> {
+    ensemble.validate().map_err(ModelFileError::Invalid)?;
+    if ensemble.feature_names.is_empty() {
+        return Err(ModelFileError::Invalid("ensemble has no features".into()));
+    }
+    for (i, name) in ensemble.feature_names.iter().enumerate() {
+        if name.is_empty() || name.chars().any(char::is_whitespace) {
+            return Err(ModelFileError::Invalid(format!(
+                "feature name {i} `{name}` is empty or contains whitespace"
+            )));
+        }
+    }
+    for (i, info) in ensemble.feature_infos.iter().enumerate() {
+        if info.is_empty() || info.chars().any(char::is_whitespace) {
+            return Err(ModelFileError::Invalid(format!(
+                "feature_infos entry {i} `{info}` is empty or contains whitespace"
+            )));
+        }
+    }
+    for (k, p) in parameters.iter().enumerate() {
+        if p.contains('\n') || p.trim() == "end of parameters" {
+            return Err(ModelFileError::Invalid(format!(
+                "parameter line {k} would break the parameters block"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The trees to write: the ensemble's, with a non-zero base score folded into the first
+/// iteration's trees (one constant tree per class when there are none).
+fn trees_with_base_score(ensemble: &TreeEnsemble) -> Result<Vec<std::borrow::Cow<'_, Tree>>> {
+    let mut trees: Vec<std::borrow::Cow<'_, Tree>> = ensemble
+        .trees
+        .iter()
+        .map(std::borrow::Cow::Borrowed)
+        .collect();
+    if ensemble.base_score != 0.0 {
+        // Folding into leaves is exact only for a plain sum of constant leaves.
+        if ensemble.average_output || ensemble.trees.iter().any(|t| t.linear.is_some()) {
+            return Err(ModelFileError::Invalid(
+                "a base score cannot be folded into averaged or linear trees".into(),
+            ));
+        }
+        if trees.is_empty() {
+            for _ in 0..ensemble.num_class() {
+                trees.push(std::borrow::Cow::Owned(Tree::constant(0.0, 0)));
+            }
+        }
+        for tree in trees.iter_mut().take(ensemble.num_class()) {
+            let first = tree.to_mut();
+            for v in first.leaf_value.iter_mut() {
+                *v += ensemble.base_score;
+            }
+            for v in first.internal_value.iter_mut() {
+                *v += ensemble.base_score;
+            }
+        }
+    }
+    Ok(trees)
 }
 
 /// Default `parameters:` block for an ensemble (boosting type and objective).

@@ -259,6 +259,14 @@ impl Tree {
         if let Some(l) = &self.linear {
             l.validate(nl, num_features)?;
         }
+        self.check_links()
+    }
+
+    /// Checks that the child indices form a binary tree rooted at internal node 0 whose children
+    /// come after their parent.
+    fn check_links(&self) -> Result<(), String> {
+        let nl = self.leaf_value.len();
+        let ni = nl - 1;
         // Every internal node except the root and every leaf must be referenced exactly once.
         let mut seen_internal = vec![false; ni];
         let mut seen_leaf = vec![false; nl];

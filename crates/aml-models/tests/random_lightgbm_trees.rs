@@ -8,8 +8,8 @@ mod common;
 
 use aml_models::tree::{CategoricalSplits, LinearLeaves, ZERO_THRESHOLD};
 use aml_models::{
-    parse_model, write_model, FeatureValue, GbdtModel, MissingType, Model, ObjectiveKind,
-    Predictor, Tree, TreeEnsemble,
+    parse_model, write_model, FeatureValue, GbdtModel, Model, ObjectiveKind, Predictor, Tree,
+    TreeEnsemble,
 };
 use common::{grown_tree, reference_goes_left, Rng};
 use ndarray::Array2;
