@@ -7,7 +7,7 @@
 //! [`categorical_rows`] add LightGBM-style categorical splits and category-valued columns.
 
 use aml_models::tree::CategoricalSplits;
-use aml_models::{MissingType, ObjectiveKind, Tree, TreeEnsemble};
+use aml_models::{LeafStats, MissingType, NodeSplit, ObjectiveKind, Tree, TreeEnsemble};
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -29,8 +29,8 @@ pub struct EnsembleShape {
 
 fn random_tree(rng: &mut ChaCha8Rng, shape: &EnsembleShape) -> Tree {
     let mut t = Tree::constant(rng.random_range(-0.5..0.5), shape.root_count);
-    // parent of each leaf: (internal node, is_left); None for the root leaf.
-    let mut leaf_parent: Vec<Option<(usize, bool)>> = vec![None];
+    // A leaf's weight is its count, so every internal node's weight is its count too.
+    t.leaf_weight[0] = shape.root_count as f64;
     while t.num_leaves() < shape.leaves {
         let splittable: Vec<usize> = (0..t.num_leaves())
             .filter(|&l| t.leaf_count[l] >= 2)
@@ -39,41 +39,31 @@ fn random_tree(rng: &mut ChaCha8Rng, shape: &EnsembleShape) -> Tree {
             break;
         }
         let leaf = splittable[rng.random_range(0..splittable.len())];
-        let node = t.split_feature.len();
         let count = t.leaf_count[leaf];
         let left_count = rng.random_range(1..count);
-        let new_leaf = t.num_leaves();
-        t.split_feature
-            .push(rng.random_range(0..shape.used_features) as u32);
-        t.split_gain.push(rng.random_range(0.0..10.0));
-        // Thresholds on a coarse grid so rows hit them exactly now and then.
-        t.threshold.push(rng.random_range(-8i32..=8) as f64 / 8.0);
-        t.default_left.push(rng.random_range(0..2) == 1);
-        t.missing_type.push(match rng.random_range(0..3) {
-            0 => MissingType::None,
-            1 => MissingType::Zero,
-            _ => MissingType::NaN,
-        });
-        t.left_child.push(!(leaf as i32));
-        t.right_child.push(!(new_leaf as i32));
-        t.internal_value.push(t.leaf_value[leaf]);
-        t.internal_weight.push(count as f64);
-        t.internal_count.push(count);
-        if let Some((parent, is_left)) = leaf_parent[leaf] {
-            if is_left {
-                t.left_child[parent] = node as i32;
-            } else {
-                t.right_child[parent] = node as i32;
-            }
-        }
-        leaf_parent[leaf] = Some((node, true));
-        leaf_parent.push(Some((node, false)));
-        t.leaf_count[leaf] = left_count;
-        t.leaf_weight[leaf] = left_count as f64;
-        t.leaf_value[leaf] = rng.random_range(-0.5..0.5);
-        t.leaf_count.push(count - left_count);
-        t.leaf_weight.push((count - left_count) as f64);
-        t.leaf_value.push(rng.random_range(-0.5..0.5));
+        let split = NodeSplit {
+            feature: rng.random_range(0..shape.used_features) as u32,
+            gain: rng.random_range(0.0..10.0),
+            // Thresholds on a coarse grid so rows hit them exactly now and then.
+            threshold: rng.random_range(-8i32..=8) as f64 / 8.0,
+            default_left: rng.random_range(0..2) == 1,
+            missing_type: match rng.random_range(0..3) {
+                0 => MissingType::None,
+                1 => MissingType::Zero,
+                _ => MissingType::NaN,
+            },
+        };
+        let left = LeafStats {
+            value: rng.random_range(-0.5..0.5),
+            weight: left_count as f64,
+            count: left_count,
+        };
+        let right = LeafStats {
+            value: rng.random_range(-0.5..0.5),
+            weight: (count - left_count) as f64,
+            count: count - left_count,
+        };
+        t.split_leaf(leaf, split, left, right);
     }
     t.shrinkage = 0.1;
     t

@@ -6,7 +6,7 @@ use aml_explain::synthetic::{
     categorical_rows, categorize, random_ensemble, random_rows, EnsembleShape,
 };
 use aml_explain::{reference_contributions, TreeShapExplainer};
-use aml_models::{ObjectiveKind, Tree, TreeEnsemble};
+use aml_models::{LeafStats, MissingType, NodeSplit, ObjectiveKind, Tree, TreeEnsemble};
 use proptest::prelude::*;
 
 /// Path-dependent conditional expectation E[f(x) | x_S] (features in `known` follow the row,
@@ -214,32 +214,29 @@ fn large_trees_take_the_fast_path_and_agree() {
 fn chain_tree(depth: usize) -> Tree {
     let root_count = 100 + depth as u64;
     let mut t = Tree::constant(0.0, root_count);
-    t.leaf_value.clear();
-    t.leaf_weight.clear();
-    t.leaf_count.clear();
+    t.leaf_weight[0] = root_count as f64;
     for i in 0..depth {
-        let count = root_count - i as u64;
-        t.split_feature.push(i as u32);
-        t.split_gain.push(1.0);
-        t.threshold.push(0.0);
-        t.default_left.push(i % 2 == 0);
-        t.missing_type.push(aml_models::MissingType::NaN);
-        t.left_child.push(!(i as i32));
-        t.right_child.push(if i + 1 < depth {
-            i as i32 + 1
-        } else {
-            !(depth as i32)
-        });
-        t.internal_value.push(0.0);
-        t.internal_weight.push(count as f64);
-        t.internal_count.push(count);
-        t.leaf_value.push((i as f64 * 0.37).sin());
-        t.leaf_weight.push(1.0);
-        t.leaf_count.push(1);
+        // Splitting the newest leaf: node i keeps leaf i on the left, the rest goes right.
+        let rest = root_count - i as u64 - 1;
+        let split = NodeSplit {
+            feature: i as u32,
+            threshold: 0.0,
+            default_left: i % 2 == 0,
+            missing_type: MissingType::NaN,
+            gain: 1.0,
+        };
+        let left = LeafStats {
+            value: (i as f64 * 0.37).sin(),
+            weight: 1.0,
+            count: 1,
+        };
+        let right = LeafStats {
+            value: if i + 1 < depth { 0.0 } else { 0.25 },
+            weight: rest as f64,
+            count: rest,
+        };
+        t.split_leaf(i, split, left, right);
     }
-    t.leaf_value.push(0.25);
-    t.leaf_weight.push((root_count - depth as u64) as f64);
-    t.leaf_count.push(root_count - depth as u64);
     t
 }
 

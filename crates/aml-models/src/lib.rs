@@ -49,6 +49,6 @@ pub use scorers::{
     SCORER_FEATURE,
 };
 pub use tree::{
-    IdentityObjective, LogLinkObjective, MissingType, ObjectiveKind, OutputTransform, Tree,
-    TreeEnsemble,
+    IdentityObjective, LeafStats, LogLinkObjective, MissingType, NodeSplit, ObjectiveKind,
+    OutputTransform, Tree, TreeEnsemble,
 };

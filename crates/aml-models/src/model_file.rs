@@ -236,60 +236,8 @@ fn parse_objective(line: usize, value: &str) -> Result<ObjectiveKind> {
 /// has no base score, and `(base + leaf0) + leaf1 + ...` equals
 /// `base + leaf0 + leaf1 + ...` bit for bit, so predictions do not change.
 pub fn write_model(ensemble: &TreeEnsemble, parameters: &[String]) -> Result<String> {
-    ensemble.validate().map_err(ModelFileError::Invalid)?;
-    if ensemble.feature_names.is_empty() {
-        return Err(ModelFileError::Invalid("ensemble has no features".into()));
-    }
-    for (i, name) in ensemble.feature_names.iter().enumerate() {
-        if name.is_empty() || name.chars().any(char::is_whitespace) {
-            return Err(ModelFileError::Invalid(format!(
-                "feature name {i} `{name}` is empty or contains whitespace"
-            )));
-        }
-    }
-    for (i, info) in ensemble.feature_infos.iter().enumerate() {
-        if info.is_empty() || info.chars().any(char::is_whitespace) {
-            return Err(ModelFileError::Invalid(format!(
-                "feature_infos entry {i} `{info}` is empty or contains whitespace"
-            )));
-        }
-    }
-    for (k, p) in parameters.iter().enumerate() {
-        if p.contains('\n') || p.trim() == "end of parameters" {
-            return Err(ModelFileError::Invalid(format!(
-                "parameter line {k} would break the parameters block"
-            )));
-        }
-    }
-
-    let mut trees: Vec<std::borrow::Cow<'_, Tree>> = ensemble
-        .trees
-        .iter()
-        .map(std::borrow::Cow::Borrowed)
-        .collect();
-    if ensemble.base_score != 0.0 {
-        // Folding into leaves is exact only for a plain sum of constant leaves.
-        if ensemble.average_output || ensemble.trees.iter().any(|t| t.linear.is_some()) {
-            return Err(ModelFileError::Invalid(
-                "a base score cannot be folded into averaged or linear trees".into(),
-            ));
-        }
-        if trees.is_empty() {
-            for _ in 0..ensemble.num_class() {
-                trees.push(std::borrow::Cow::Owned(Tree::constant(0.0, 0)));
-            }
-        }
-        for tree in trees.iter_mut().take(ensemble.num_class()) {
-            let first = tree.to_mut();
-            for v in first.leaf_value.iter_mut() {
-                *v += ensemble.base_score;
-            }
-            for v in first.internal_value.iter_mut() {
-                *v += ensemble.base_score;
-            }
-        }
-    }
-
+    check_writable(ensemble, parameters)?;
+    let trees = trees_with_base_score(ensemble)?;
     let blocks: Vec<String> = trees
         .iter()
         .enumerate()
@@ -332,6 +280,70 @@ pub fn write_model(ensemble: &TreeEnsemble, parameters: &[String]) -> Result<Str
     }
     out.push_str("end of parameters\n\npandas_categorical:null\n");
     Ok(out)
+}
+
+/// Refuses what the text format cannot carry: an invalid ensemble, no features, names or infos
+/// that are empty or contain whitespace, parameter lines that would break their block.
+fn check_writable(ensemble: &TreeEnsemble, parameters: &[String]) -> Result<()> {
+    ensemble.validate().map_err(ModelFileError::Invalid)?;
+    if ensemble.feature_names.is_empty() {
+        return Err(ModelFileError::Invalid("ensemble has no features".into()));
+    }
+    for (i, name) in ensemble.feature_names.iter().enumerate() {
+        if name.is_empty() || name.chars().any(char::is_whitespace) {
+            return Err(ModelFileError::Invalid(format!(
+                "feature name {i} `{name}` is empty or contains whitespace"
+            )));
+        }
+    }
+    for (i, info) in ensemble.feature_infos.iter().enumerate() {
+        if info.is_empty() || info.chars().any(char::is_whitespace) {
+            return Err(ModelFileError::Invalid(format!(
+                "feature_infos entry {i} `{info}` is empty or contains whitespace"
+            )));
+        }
+    }
+    for (k, p) in parameters.iter().enumerate() {
+        if p.contains('\n') || p.trim() == "end of parameters" {
+            return Err(ModelFileError::Invalid(format!(
+                "parameter line {k} would break the parameters block"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The trees to write: the ensemble's, with a non-zero base score folded into the first
+/// iteration's trees (one constant tree per class when there are none).
+fn trees_with_base_score(ensemble: &TreeEnsemble) -> Result<Vec<std::borrow::Cow<'_, Tree>>> {
+    let mut trees: Vec<std::borrow::Cow<'_, Tree>> = ensemble
+        .trees
+        .iter()
+        .map(std::borrow::Cow::Borrowed)
+        .collect();
+    if ensemble.base_score != 0.0 {
+        // Folding into leaves is exact only for a plain sum of constant leaves.
+        if ensemble.average_output || ensemble.trees.iter().any(|t| t.linear.is_some()) {
+            return Err(ModelFileError::Invalid(
+                "a base score cannot be folded into averaged or linear trees".into(),
+            ));
+        }
+        if trees.is_empty() {
+            for _ in 0..ensemble.num_class() {
+                trees.push(std::borrow::Cow::Owned(Tree::constant(0.0, 0)));
+            }
+        }
+        for tree in trees.iter_mut().take(ensemble.num_class()) {
+            let first = tree.to_mut();
+            for v in first.leaf_value.iter_mut() {
+                *v += ensemble.base_score;
+            }
+            for v in first.internal_value.iter_mut() {
+                *v += ensemble.base_score;
+            }
+        }
+    }
+    Ok(trees)
 }
 
 /// Default `parameters:` block for an ensemble (boosting type and objective).
@@ -457,6 +469,20 @@ impl<'a> Lines<'a> {
             .next()
             .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
     }
+    /// The next non-blank line of the header or of a tree block; `None` (nothing consumed) at
+    /// the next `Tree=` or `end of trees` line or the end of the text.
+    fn next_in_block(&mut self) -> Option<(usize, &'a str)> {
+        while let Some((_, l)) = self.peek() {
+            if l.starts_with("Tree=") || l.trim() == "end of trees" {
+                return None;
+            }
+            let line = self.next_line();
+            if !l.trim().is_empty() {
+                return line;
+            }
+        }
+        None
+    }
 }
 
 fn parse_usize(line: usize, key: &str, v: &str) -> Result<usize> {
@@ -480,7 +506,36 @@ fn parse_list<T: std::str::FromStr>(line: usize, key: &str, v: &str) -> Result<V
 /// Parses a LightGBM text model.
 pub fn parse_model(text: &str) -> Result<ModelFile> {
     let mut lines = Lines::new(text);
-    // Header.
+    skip_to_tree_line(&mut lines)?;
+    let header = Header::read(&mut lines)?.check()?;
+    let trees = parse_trees(&mut lines, header.num_features)?;
+    if let Some((n, count)) = header.tree_sizes {
+        if count != trees.len() {
+            return syntax(
+                n,
+                format!("tree_sizes lists {count} trees, file has {}", trees.len()),
+            );
+        }
+    }
+    let (parameters, pandas_categorical) = parse_tail(&mut lines)?;
+    let ensemble = TreeEnsemble {
+        trees,
+        base_score: 0.0,
+        feature_names: header.feature_names,
+        feature_infos: header.feature_infos,
+        objective: header.objective,
+        average_output: header.average_output,
+    };
+    ensemble.validate().map_err(ModelFileError::Invalid)?;
+    Ok(ModelFile {
+        ensemble,
+        parameters,
+        pandas_categorical,
+    })
+}
+
+/// Consumes the lines up to and including the `tree` line that opens a model.
+fn skip_to_tree_line(lines: &mut Lines<'_>) -> Result<()> {
     loop {
         match lines.next_line() {
             None => {
@@ -489,114 +544,145 @@ pub fn parse_model(text: &str) -> Result<ModelFile> {
                 ))
             }
             Some((_, l)) if l.trim().is_empty() => continue,
-            Some((_, l)) if l.trim() == "tree" => break,
+            Some((_, l)) if l.trim() == "tree" => return Ok(()),
             Some((n, l)) => return syntax(n, format!("expected `tree`, found `{}`", clip(l))),
         }
     }
-    let mut max_feature_idx: Option<(usize, usize)> = None;
-    let mut objective: Option<ObjectiveKind> = None;
-    let mut feature_names: Option<(usize, Vec<String>)> = None;
-    let mut feature_infos: Option<(usize, Vec<String>)> = None;
-    let mut tree_sizes: Option<(usize, usize)> = None;
-    let mut num_class: Option<(usize, usize)> = None;
-    let mut num_tree_per_iteration: Option<(usize, usize)> = None;
-    let mut average_output = false;
-    while let Some((n, l)) = lines.peek() {
-        if l.starts_with("Tree=") || l.trim() == "end of trees" {
-            break;
-        }
-        lines.next_line();
-        let l = l.trim();
-        if l.is_empty() {
-            continue;
-        }
-        let (key, value) = match l.split_once('=') {
-            Some(kv) => kv,
-            None if l == "average_output" => {
-                average_output = true;
-                continue;
+}
+
+/// The header keys of a model file as read, with the line of each.
+#[derive(Default)]
+struct Header {
+    max_feature_idx: Option<(usize, usize)>,
+    objective: Option<ObjectiveKind>,
+    feature_names: Option<(usize, Vec<String>)>,
+    feature_infos: Option<(usize, Vec<String>)>,
+    tree_sizes: Option<(usize, usize)>,
+    num_class: Option<(usize, usize)>,
+    num_tree_per_iteration: Option<(usize, usize)>,
+    average_output: bool,
+}
+
+/// The header once checked against itself.
+struct CheckedHeader {
+    num_features: usize,
+    objective: ObjectiveKind,
+    feature_names: Vec<String>,
+    feature_infos: Vec<String>,
+    /// Line and length of `tree_sizes`, checked against the trees once they are read.
+    tree_sizes: Option<(usize, usize)>,
+    average_output: bool,
+}
+
+impl Header {
+    /// Reads `key=value` lines up to the first `Tree=` (or `end of trees`) line.
+    fn read(lines: &mut Lines<'_>) -> Result<Header> {
+        let mut h = Header::default();
+        while let Some((n, l)) = lines.next_in_block() {
+            let l = l.trim();
+            match l.split_once('=') {
+                Some((key, value)) => h.set(n, key, value)?,
+                None if l == "average_output" => h.average_output = true,
+                None => return syntax(n, format!("expected `key=value`, found `{}`", clip(l))),
             }
-            None => return syntax(n, format!("expected `key=value`, found `{}`", clip(l))),
-        };
+        }
+        Ok(h)
+    }
+
+    /// Records header key `key` read on line `n`.
+    fn set(&mut self, n: usize, key: &str, value: &str) -> Result<()> {
+        let words = || value.split_whitespace().map(String::from).collect();
         match key {
             "version" => {
                 if !matches!(value, "v2" | "v3" | "v4") {
                     return unsupported(n, format!("model version `{}`", clip(value)));
                 }
             }
-            "num_class" => num_class = Some((n, parse_usize(n, key, value)?)),
+            "num_class" => self.num_class = Some((n, parse_usize(n, key, value)?)),
             "num_tree_per_iteration" => {
-                num_tree_per_iteration = Some((n, parse_usize(n, key, value)?))
+                self.num_tree_per_iteration = Some((n, parse_usize(n, key, value)?))
             }
             "label_index" => {
                 parse_usize(n, key, value)?;
             }
-            "max_feature_idx" => max_feature_idx = Some((n, parse_usize(n, key, value)?)),
-            "objective" => objective = Some(parse_objective(n, value)?),
-            "feature_names" => {
-                feature_names = Some((n, value.split_whitespace().map(String::from).collect()))
-            }
-            "feature_infos" => {
-                feature_infos = Some((n, value.split_whitespace().map(String::from).collect()))
-            }
-            "tree_sizes" => tree_sizes = Some((n, parse_list::<usize>(n, key, value)?.len())),
+            "max_feature_idx" => self.max_feature_idx = Some((n, parse_usize(n, key, value)?)),
+            "objective" => self.objective = Some(parse_objective(n, value)?),
+            "feature_names" => self.feature_names = Some((n, words())),
+            "feature_infos" => self.feature_infos = Some((n, words())),
+            "tree_sizes" => self.tree_sizes = Some((n, parse_list::<usize>(n, key, value)?.len())),
             "monotone_constraints" => {}
             other => return unsupported(n, format!("header key `{}`", clip(other))),
         }
+        Ok(())
     }
-    let (mfi_line, mfi) = max_feature_idx
-        .ok_or_else(|| ModelFileError::UnexpectedEnd("no `max_feature_idx` header".into()))?;
-    let num_features = mfi.checked_add(1).ok_or_else(|| ModelFileError::Syntax {
-        line: mfi_line,
-        message: "max_feature_idx too large".into(),
-    })?;
-    // LightGBM writes no `objective=` line for a custom objective and predicts the raw score.
-    let objective = objective.unwrap_or(ObjectiveKind::Custom);
-    // The header's class counts must agree with the objective's: the trees are read in
-    // iterations of `num_tree_per_iteration`, one per class.
-    for (field, value) in [
-        ("num_class", num_class),
-        ("num_tree_per_iteration", num_tree_per_iteration),
-    ] {
-        if let Some((n, k)) = value {
-            if k != objective.num_class() {
-                return syntax(
-                    n,
-                    format!(
-                        "{field}={k} but objective `{}` has {} classes",
-                        objective_string(&objective),
-                        objective.num_class()
-                    ),
-                );
+
+    /// Checks the required keys and that counts agree with `max_feature_idx` and the objective.
+    fn check(self) -> Result<CheckedHeader> {
+        let (mfi_line, mfi) = self
+            .max_feature_idx
+            .ok_or_else(|| ModelFileError::UnexpectedEnd("no `max_feature_idx` header".into()))?;
+        let num_features = mfi.checked_add(1).ok_or_else(|| ModelFileError::Syntax {
+            line: mfi_line,
+            message: "max_feature_idx too large".into(),
+        })?;
+        // LightGBM writes no `objective=` line for a custom objective and predicts the raw score.
+        let objective = self.objective.unwrap_or(ObjectiveKind::Custom);
+        // The header's class counts must agree with the objective's: the trees are read in
+        // iterations of `num_tree_per_iteration`, one per class.
+        for (field, value) in [
+            ("num_class", self.num_class),
+            ("num_tree_per_iteration", self.num_tree_per_iteration),
+        ] {
+            if let Some((n, k)) = value {
+                if k != objective.num_class() {
+                    return syntax(
+                        n,
+                        format!(
+                            "{field}={k} but objective `{}` has {} classes",
+                            objective_string(&objective),
+                            objective.num_class()
+                        ),
+                    );
+                }
             }
         }
+        let feature_names = match self.feature_names {
+            Some((n, names)) if names.len() != num_features => {
+                return syntax(
+                    n,
+                    format!("{} feature names for max_feature_idx={mfi}", names.len()),
+                )
+            }
+            Some((_, names)) => names,
+            None => {
+                return Err(ModelFileError::UnexpectedEnd(
+                    "no `feature_names` header".into(),
+                ))
+            }
+        };
+        let feature_infos = match self.feature_infos {
+            Some((n, infos)) if infos.len() != num_features => {
+                return syntax(
+                    n,
+                    format!("{} feature_infos for max_feature_idx={mfi}", infos.len()),
+                )
+            }
+            Some((_, infos)) => infos,
+            None => vec!["none".to_string(); num_features],
+        };
+        Ok(CheckedHeader {
+            num_features,
+            objective,
+            feature_names,
+            feature_infos,
+            tree_sizes: self.tree_sizes,
+            average_output: self.average_output,
+        })
     }
-    let feature_names = match feature_names {
-        Some((n, names)) if names.len() != num_features => {
-            return syntax(
-                n,
-                format!("{} feature names for max_feature_idx={mfi}", names.len()),
-            )
-        }
-        Some((_, names)) => names,
-        None => {
-            return Err(ModelFileError::UnexpectedEnd(
-                "no `feature_names` header".into(),
-            ))
-        }
-    };
-    let feature_infos = match feature_infos {
-        Some((n, infos)) if infos.len() != num_features => {
-            return syntax(
-                n,
-                format!("{} feature_infos for max_feature_idx={mfi}", infos.len()),
-            )
-        }
-        Some((_, infos)) => infos,
-        None => vec!["none".to_string(); num_features],
-    };
+}
 
-    // Trees.
+/// Reads the `Tree=0`, `Tree=1`, ... blocks up to and including `end of trees`.
+fn parse_trees(lines: &mut Lines<'_>, num_features: usize) -> Result<Vec<Tree>> {
     let mut trees = Vec::new();
     loop {
         match lines.peek() {
@@ -607,7 +693,7 @@ pub fn parse_model(text: &str) -> Result<ModelFile> {
             }
             Some((_, l)) if l.trim() == "end of trees" => {
                 lines.next_line();
-                break;
+                return Ok(trees);
             }
             Some((_, l)) if l.trim().is_empty() => {
                 lines.next_line();
@@ -621,21 +707,16 @@ pub fn parse_model(text: &str) -> Result<ModelFile> {
                         format!("expected Tree={}, found Tree={idx}", trees.len()),
                     );
                 }
-                trees.push(parse_tree(&mut lines, n, idx, num_features)?);
+                trees.push(parse_tree(lines, n, idx, num_features)?);
             }
             Some((n, l)) => return syntax(n, format!("unexpected line `{}`", clip(l))),
         }
     }
-    if let Some((n, count)) = tree_sizes {
-        if count != trees.len() {
-            return syntax(
-                n,
-                format!("tree_sizes lists {count} trees, file has {}", trees.len()),
-            );
-        }
-    }
+}
 
-    // Informational tail.
+/// The informational tail after the trees: the `parameters:` block and `pandas_categorical`.
+/// Feature importances and anything else informational are recomputed or ignored.
+fn parse_tail(lines: &mut Lines<'_>) -> Result<(Vec<String>, Option<String>)> {
     let mut parameters = Vec::new();
     let mut pandas_categorical = None;
     while let Some((n, l)) = lines.next_line() {
@@ -656,23 +737,8 @@ pub fn parse_model(text: &str) -> Result<ModelFile> {
         } else if let Some(rest) = t.strip_prefix("pandas_categorical:") {
             pandas_categorical = Some(rest.to_string());
         }
-        // feature_importances lines and anything else informational are recomputed / ignored.
     }
-
-    let ensemble = TreeEnsemble {
-        trees,
-        base_score: 0.0,
-        feature_names,
-        feature_infos,
-        objective,
-        average_output,
-    };
-    ensemble.validate().map_err(ModelFileError::Invalid)?;
-    Ok(ModelFile {
-        ensemble,
-        parameters,
-        pandas_categorical,
-    })
+    Ok((parameters, pandas_categorical))
 }
 
 fn clip(s: &str) -> String {
@@ -692,86 +758,74 @@ struct TreeFields<'a> {
     fields: Vec<(&'a str, usize, &'a str)>,
 }
 
+/// The keys a `Tree=N` block may hold.
+const TREE_KEYS: [&str; 22] = [
+    "num_leaves",
+    "num_cat",
+    "split_feature",
+    "split_gain",
+    "threshold",
+    "decision_type",
+    "left_child",
+    "right_child",
+    "leaf_value",
+    "leaf_weight",
+    "leaf_count",
+    "internal_value",
+    "internal_weight",
+    "internal_count",
+    "is_linear",
+    "shrinkage",
+    "cat_boundaries",
+    "cat_threshold",
+    "leaf_const",
+    "leaf_coeff",
+    "leaf_features",
+    "num_features",
+];
+
 impl<'a> TreeFields<'a> {
+    /// Reads the block's lines up to the next `Tree=` or `end of trees` line; refuses unknown and
+    /// duplicate keys.
+    fn read(lines: &mut Lines<'a>) -> Result<Self> {
+        let mut f = TreeFields::default();
+        while let Some((n, l)) = lines.next_in_block() {
+            let Some((key, value)) = l.split_once('=') else {
+                return syntax(n, format!("expected `key=value`, found `{}`", clip(l)));
+            };
+            let key = key.trim();
+            if !TREE_KEYS.contains(&key) {
+                return unsupported(n, format!("tree key `{}`", clip(key)));
+            }
+            if f.get(key).is_some() {
+                return syntax(n, format!("duplicate key `{key}`"));
+            }
+            f.fields.push((key, n, value));
+        }
+        Ok(f)
+    }
+
     fn get(&self, key: &str) -> Option<(usize, &'a str)> {
         self.fields
             .iter()
             .find(|(k, _, _)| *k == key)
             .map(|&(_, n, v)| (n, v))
     }
-}
 
-fn parse_tree(
-    lines: &mut Lines<'_>,
-    tree_line: usize,
-    tree_index: usize,
-    num_features: usize,
-) -> Result<Tree> {
-    let mut f = TreeFields::default();
-    while let Some((n, l)) = lines.peek() {
-        if l.starts_with("Tree=") || l.trim() == "end of trees" {
-            break;
-        }
-        lines.next_line();
-        if l.trim().is_empty() {
-            continue;
-        }
-        let Some((key, value)) = l.split_once('=') else {
-            return syntax(n, format!("expected `key=value`, found `{}`", clip(l)));
-        };
-        let key = key.trim();
-        match key {
-            "num_leaves" | "num_cat" | "split_feature" | "split_gain" | "threshold"
-            | "decision_type" | "left_child" | "right_child" | "leaf_value" | "leaf_weight"
-            | "leaf_count" | "internal_value" | "internal_weight" | "internal_count"
-            | "is_linear" | "shrinkage" | "cat_boundaries" | "cat_threshold" | "leaf_const"
-            | "leaf_coeff" | "leaf_features" | "num_features" => {
-                if f.get(key).is_some() {
-                    return syntax(n, format!("duplicate key `{key}`"));
-                }
-                f.fields.push((key, n, value));
-            }
-            other => return unsupported(n, format!("tree key `{}`", clip(other))),
-        }
+    /// The line of `key`, or `tree_line` when the block has none.
+    fn line(&self, key: &str, tree_line: usize) -> usize {
+        self.get(key).map_or(tree_line, |(n, _)| n)
     }
-    let require = |key: &str| {
-        f.get(key).ok_or_else(|| ModelFileError::Syntax {
-            line: tree_line,
-            message: format!("tree has no `{key}` line"),
-        })
-    };
-    let (nl_line, nl) = require("num_leaves")?;
-    let num_leaves = parse_usize(nl_line, "num_leaves", nl)?;
-    if num_leaves == 0 {
-        return syntax(nl_line, "num_leaves must be at least 1");
-    }
-    let num_cat = match f.get("num_cat") {
-        Some((n, v)) => parse_usize(n, "num_cat", v)?,
-        None => 0,
-    };
-    let is_linear = match f.get("is_linear") {
-        Some((n, v)) => match parse_usize(n, "is_linear", v)? {
-            0 => false,
-            1 => true,
-            _ => {
-                return syntax(
-                    n,
-                    format!("`is_linear` must be 0 or 1, found `{}`", clip(v)),
-                )
-            }
-        },
-        None => false,
-    };
-    let ni = num_leaves - 1;
-    // Reads a per-node array that must have `len` entries; `fill` supplies a default when absent.
+
+    /// Reads a per-node array that must have `len` entries; `fill` supplies a default when absent.
     fn array<T: std::str::FromStr + Clone>(
-        f: &TreeFields<'_>,
+        &self,
         tree_line: usize,
         key: &str,
         len: usize,
         fill: Option<T>,
     ) -> Result<Vec<T>> {
-        match f.get(key) {
+        match self.get(key) {
             Some((n, v)) => {
                 let vals = parse_list::<T>(n, key, v)?;
                 if vals.len() == len {
@@ -792,66 +846,95 @@ fn parse_tree(
             },
         }
     }
-    // leaf_value is required and parsed first, so num_leaves is bounded by the text
-    // before any default-filled array is allocated.
-    let leaf_value: Vec<f64> = array(&f, tree_line, "leaf_value", num_leaves, None)?;
-    let required = if ni > 0 { None } else { Some(0u32) };
-    let split_feature: Vec<u32> = array(&f, tree_line, "split_feature", ni, required)?;
-    let threshold: Vec<f64> = array(&f, tree_line, "threshold", ni, required.map(f64::from))?;
-    let decision: Vec<i32> = array(&f, tree_line, "decision_type", ni, required.map(|_| 0))?;
-    let left_child: Vec<i32> = array(&f, tree_line, "left_child", ni, required.map(|_| 0))?;
-    let right_child: Vec<i32> = array(&f, tree_line, "right_child", ni, required.map(|_| 0))?;
-    let split_gain: Vec<f64> = array(&f, tree_line, "split_gain", ni, Some(0.0))?;
-    let internal_value: Vec<f64> = array(&f, tree_line, "internal_value", ni, Some(0.0))?;
-    let internal_weight: Vec<f64> = array(&f, tree_line, "internal_weight", ni, Some(0.0))?;
-    let internal_count: Vec<u64> = array(&f, tree_line, "internal_count", ni, Some(0))?;
-    let leaf_weight: Vec<f64> = array(&f, tree_line, "leaf_weight", num_leaves, Some(0.0))?;
-    let leaf_count: Vec<u64> = array(&f, tree_line, "leaf_count", num_leaves, Some(0))?;
-    let shrinkage = match f.get("shrinkage") {
-        Some((n, v)) => v
-            .trim()
-            .parse::<f64>()
-            .or_else(|_| syntax(n, format!("invalid shrinkage `{}`", clip(v))))?,
-        None => 1.0,
-    };
-    let dt_line = f.get("decision_type").map_or(tree_line, |(n, _)| n);
-    let mut default_left = Vec::with_capacity(ni);
-    let mut missing_type = Vec::with_capacity(ni);
-    let mut is_categorical = Vec::with_capacity(ni);
+
+    /// `num_leaves` (at least 1), `num_cat` (0 when absent) and `is_linear` (0 or 1).
+    fn counts(&self, tree_line: usize) -> Result<(usize, usize, bool)> {
+        let (nl_line, nl) = self
+            .get("num_leaves")
+            .ok_or_else(|| ModelFileError::Syntax {
+                line: tree_line,
+                message: "tree has no `num_leaves` line".into(),
+            })?;
+        let num_leaves = parse_usize(nl_line, "num_leaves", nl)?;
+        if num_leaves == 0 {
+            return syntax(nl_line, "num_leaves must be at least 1");
+        }
+        let num_cat = match self.get("num_cat") {
+            Some((n, v)) => parse_usize(n, "num_cat", v)?,
+            None => 0,
+        };
+        let is_linear = match self.get("is_linear") {
+            Some((n, v)) => match parse_usize(n, "is_linear", v)? {
+                0 => false,
+                1 => true,
+                _ => {
+                    return syntax(
+                        n,
+                        format!("`is_linear` must be 0 or 1, found `{}`", clip(v)),
+                    )
+                }
+            },
+            None => false,
+        };
+        Ok((num_leaves, num_cat, is_linear))
+    }
+
+    /// `shrinkage` (1.0 when absent).
+    fn shrinkage(&self) -> Result<f64> {
+        match self.get("shrinkage") {
+            Some((n, v)) => v
+                .trim()
+                .parse::<f64>()
+                .or_else(|_| syntax(n, format!("invalid shrinkage `{}`", clip(v)))),
+            None => Ok(1.0),
+        }
+    }
+}
+
+/// The bits of each node's `decision_type`: default-left flags, missing types and categorical
+/// flags.
+fn parse_decision_types(
+    decision: &[i32],
+    line: usize,
+) -> Result<(Vec<bool>, Vec<MissingType>, Vec<bool>)> {
+    let mut default_left = Vec::with_capacity(decision.len());
+    let mut missing_type = Vec::with_capacity(decision.len());
+    let mut is_categorical = Vec::with_capacity(decision.len());
     for (node, &d) in decision.iter().enumerate() {
         if !(0..16).contains(&d) {
-            return syntax(dt_line, format!("invalid decision_type {d} at node {node}"));
+            return syntax(line, format!("invalid decision_type {d} at node {node}"));
         }
         default_left.push(d & DEFAULT_LEFT_MASK != 0);
         is_categorical.push(d & CATEGORICAL_MASK != 0);
         match MissingType::from_code(((d >> 2) & 3) as u8) {
             Some(m) => missing_type.push(m),
-            None => {
-                return syntax(
-                    dt_line,
-                    format!("invalid missing type in decision_type {d}"),
-                )
-            }
+            None => return syntax(line, format!("invalid missing type in decision_type {d}")),
         }
     }
-    // A NaN or infinite leaf or internal value would become a non-finite score (or SHAP value)
-    // that gets signed; LightGBM never writes one, so any such number means a damaged or forged
-    // file. Thresholds may be infinite: LightGBM 4 writes `inf` for a split that sends every
-    // number left and only missing values right (its last bin's upper bound).
+    Ok((default_left, missing_type, is_categorical))
+}
+
+/// Refuses a NaN anywhere, and an infinity anywhere but in `threshold`.
+///
+/// A NaN or infinite leaf or internal value would become a non-finite score (or SHAP value)
+/// that gets signed; LightGBM never writes one, so any such number means a damaged or forged
+/// file. Thresholds may be infinite: LightGBM 4 writes `inf` for a split that sends every
+/// number left and only missing values right (its last bin's upper bound).
+fn check_finite(f: &TreeFields<'_>, tree_line: usize, tree_index: usize, t: &Tree) -> Result<()> {
     let numbers: [(&str, &[f64]); 7] = [
-        ("leaf_value", &leaf_value),
-        ("threshold", &threshold),
-        ("internal_value", &internal_value),
-        ("split_gain", &split_gain),
-        ("leaf_weight", &leaf_weight),
-        ("internal_weight", &internal_weight),
-        ("shrinkage", std::slice::from_ref(&shrinkage)),
+        ("leaf_value", &t.leaf_value),
+        ("threshold", &t.threshold),
+        ("internal_value", &t.internal_value),
+        ("split_gain", &t.split_gain),
+        ("leaf_weight", &t.leaf_weight),
+        ("internal_weight", &t.internal_weight),
+        ("shrinkage", std::slice::from_ref(&t.shrinkage)),
     ];
     for (field, values) in numbers {
         let bad = |v: &f64| v.is_nan() || (field != "threshold" && v.is_infinite());
         if let Some(index) = values.iter().position(bad) {
             return Err(ModelFileError::NonFinite {
-                line: f.get(field).map_or(tree_line, |(n, _)| n),
+                line: f.line(field, tree_line),
                 tree: tree_index,
                 field: field.to_string(),
                 index,
@@ -859,24 +942,37 @@ fn parse_tree(
             });
         }
     }
-    let categorical = parse_categorical(&f, tree_line, num_cat, is_categorical)?;
-    let linear = if is_linear {
-        Some(parse_linear(
-            &f,
-            tree_line,
-            tree_index,
-            num_leaves,
-            num_features,
-        )?)
-    } else {
-        for key in ["leaf_const", "num_features", "leaf_features", "leaf_coeff"] {
-            if let Some((n, _)) = f.get(key) {
-                return syntax(n, format!("`{key}` in a tree that is not linear"));
-            }
-        }
-        None
-    };
-    let tree = Tree {
+    Ok(())
+}
+
+fn parse_tree(
+    lines: &mut Lines<'_>,
+    tree_line: usize,
+    tree_index: usize,
+    num_features: usize,
+) -> Result<Tree> {
+    let f = TreeFields::read(lines)?;
+    let (num_leaves, num_cat, is_linear) = f.counts(tree_line)?;
+    let ni = num_leaves - 1;
+    // leaf_value is required and parsed first, so num_leaves is bounded by the text
+    // before any default-filled array is allocated.
+    let leaf_value: Vec<f64> = f.array(tree_line, "leaf_value", num_leaves, None)?;
+    let required = if ni > 0 { None } else { Some(0u32) };
+    let split_feature: Vec<u32> = f.array(tree_line, "split_feature", ni, required)?;
+    let threshold: Vec<f64> = f.array(tree_line, "threshold", ni, required.map(f64::from))?;
+    let decision: Vec<i32> = f.array(tree_line, "decision_type", ni, required.map(|_| 0))?;
+    let left_child: Vec<i32> = f.array(tree_line, "left_child", ni, required.map(|_| 0))?;
+    let right_child: Vec<i32> = f.array(tree_line, "right_child", ni, required.map(|_| 0))?;
+    let split_gain: Vec<f64> = f.array(tree_line, "split_gain", ni, Some(0.0))?;
+    let internal_value: Vec<f64> = f.array(tree_line, "internal_value", ni, Some(0.0))?;
+    let internal_weight: Vec<f64> = f.array(tree_line, "internal_weight", ni, Some(0.0))?;
+    let internal_count: Vec<u64> = f.array(tree_line, "internal_count", ni, Some(0))?;
+    let leaf_weight: Vec<f64> = f.array(tree_line, "leaf_weight", num_leaves, Some(0.0))?;
+    let leaf_count: Vec<u64> = f.array(tree_line, "leaf_count", num_leaves, Some(0))?;
+    let shrinkage = f.shrinkage()?;
+    let (default_left, missing_type, is_categorical) =
+        parse_decision_types(&decision, f.line("decision_type", tree_line))?;
+    let mut tree = Tree {
         split_feature,
         split_gain,
         threshold,
@@ -891,8 +987,26 @@ fn parse_tree(
         leaf_weight,
         leaf_count,
         shrinkage,
-        categorical,
-        linear,
+        categorical: None,
+        linear: None,
+    };
+    check_finite(&f, tree_line, tree_index, &tree)?;
+    tree.categorical = parse_categorical(&f, tree_line, num_cat, is_categorical)?;
+    tree.linear = if is_linear {
+        Some(parse_linear(
+            &f,
+            tree_line,
+            tree_index,
+            num_leaves,
+            num_features,
+        )?)
+    } else {
+        for key in ["leaf_const", "num_features", "leaf_features", "leaf_coeff"] {
+            if let Some((n, _)) = f.get(key) {
+                return syntax(n, format!("`{key}` in a tree that is not linear"));
+            }
+        }
+        None
     };
     tree.validate(num_features)
         .or_else(|e| syntax(tree_line, e))?;

@@ -68,7 +68,13 @@
 //! threshold is nudged out of `(-ZERO_THRESHOLD, ZERO_THRESHOLD)` so tiny
 //! inputs need no test, and a NaN input lands on the correct side by choosing
 //! `x <= t` (NaN goes right) or `!(x > t)` (NaN goes left). Nodes with missing
-//! type `Zero` take an exact slow path in the row layout.
+//! type `Zero` take an exact slow path in the row layout, which calls
+//! [`numerical_goes_left`], the rule [`Tree::goes_left`] applies.
+//!
+//! [`Tree::leaf_index`] (the walk [`Tree::leaf_by`] with [`Tree::goes_left`]) is the reference;
+//! both layouts here are fast paths, proved equal to it bit for bit by the tests
+//! (`tests/random_lightgbm_trees.rs` on every path with `f32` and `f64` input, the LightGBM zoo
+//! and conformance fixtures, and this module's edge-value tests).
 //!
 //! # Precision of the inputs
 //!
@@ -101,8 +107,8 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::tree::{
-    CategoricalSplits, LinearLeaves, MissingType, OutputTransform, Tree, TreeEnsemble,
-    ZERO_THRESHOLD,
+    fold_zero, numerical_goes_left, CategoricalSplits, LinearLeaves, MissingType, OutputTransform,
+    Tree, TreeEnsemble, ZERO_THRESHOLD,
 };
 
 /// Errors raised when building a predictor or predicting.
@@ -453,8 +459,8 @@ impl Predictor {
     #[inline]
     fn categorical_goes_left(&self, n: Node, x: f64) -> bool {
         let at = n.value as u64;
-        let x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
-        self.categorical[(at >> 32) as usize].contains((at & u64::from(u32::MAX)) as usize, x)
+        self.categorical[(at >> 32) as usize]
+            .contains((at & u64::from(u32::MAX)) as usize, fold_zero(x))
     }
 
     /// The linear model of a linear leaf (its constant when one of its features is NaN).
@@ -1143,29 +1149,16 @@ unsafe fn walk_to_leaves<C: Lane>(
     idx
 }
 
-/// LightGBM's full decision rule, for nodes the fast path does not cover.
+/// LightGBM's full decision rule ([`numerical_goes_left`]), for nodes the fast path does not cover.
 #[cold]
 fn exact_goes_left(n: Node, x: f64) -> bool {
-    let default_left = n.meta & NAN_LEFT != 0;
-    let mut x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
-    match MissingType::from_code(((n.meta >> MISSING_SHIFT) & 3) as u8) {
-        Some(MissingType::Zero) => {
-            if x.is_nan() || x == 0.0 {
-                return default_left;
-            }
-        }
-        Some(MissingType::NaN) => {
-            if x.is_nan() {
-                return default_left;
-            }
-        }
-        _ => {
-            if x.is_nan() {
-                x = 0.0;
-            }
-        }
-    }
-    x <= n.value
+    let missing = MissingType::from_code(((n.meta >> MISSING_SHIFT) & 3) as u8);
+    numerical_goes_left(
+        x,
+        n.value,
+        missing.unwrap_or(MissingType::None),
+        n.meta & NAN_LEFT != 0,
+    )
 }
 
 impl TreeEnsemble {

@@ -120,8 +120,7 @@ impl LinearLeaves {
             if x.is_nan() {
                 return fallback;
             }
-            let x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
-            out += c * x;
+            out += c * fold_zero(x);
         }
         out
     }
@@ -260,6 +259,14 @@ impl Tree {
         if let Some(l) = &self.linear {
             l.validate(nl, num_features)?;
         }
+        self.check_links()
+    }
+
+    /// Checks that the child indices form a binary tree rooted at internal node 0 whose children
+    /// come after their parent.
+    fn check_links(&self) -> Result<(), String> {
+        let nl = self.leaf_value.len();
+        let ni = nl - 1;
         // Every internal node except the root and every leaf must be referenced exactly once.
         let mut seen_internal = vec![false; ni];
         let mut seen_leaf = vec![false; nl];
@@ -319,45 +326,37 @@ impl Tree {
     ///
     /// Follows LightGBM's prediction path exactly: inputs with `|x| <= ZERO_THRESHOLD`
     /// become `0.0` first (its dense-row conversion drops them); a categorical node then
-    /// asks whether `x` is in its category set; a numerical node applies its
-    /// missing-value rule, then `x <= threshold`.
+    /// asks whether `x` is in its category set; a numerical node applies
+    /// [`numerical_goes_left`].
     #[inline]
     pub fn goes_left(&self, node: usize, x: f64) -> bool {
-        let mut x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
         if let Some(c) = &self.categorical {
             if c.is_categorical[node] {
-                return c.contains(self.threshold[node] as usize, x);
+                return c.contains(self.threshold[node] as usize, fold_zero(x));
             }
         }
-        match self.missing_type[node] {
-            MissingType::None => {
-                if x.is_nan() {
-                    x = 0.0;
-                }
-            }
-            MissingType::Zero => {
-                if x.is_nan() || x.abs() <= ZERO_THRESHOLD {
-                    return self.default_left[node];
-                }
-            }
-            MissingType::NaN => {
-                if x.is_nan() {
-                    return self.default_left[node];
-                }
-            }
-        }
-        x <= self.threshold[node]
+        numerical_goes_left(
+            x,
+            self.threshold[node],
+            self.missing_type[node],
+            self.default_left[node],
+        )
     }
 
-    /// Index of the leaf that `row` falls into (reference traversal, not the fast path).
-    pub fn leaf_index(&self, row: &[f64]) -> usize {
+    /// The one tree walk: from the root, to the left child where `goes_left(node)` holds and to
+    /// the right child otherwise, until a leaf; returns the leaf's index.
+    ///
+    /// Every route through a [`Tree`] outside the batch predictor is this walk with a decision:
+    /// [`Tree::leaf_index`] on feature values, the trainer's on bin indices (it decides each bin
+    /// with [`Tree::goes_left`] once per split).
+    #[inline]
+    pub fn leaf_by(&self, mut goes_left: impl FnMut(usize) -> bool) -> usize {
         if self.num_internal() == 0 {
             return 0;
         }
         let mut node = 0usize;
         loop {
-            let f = self.split_feature[node] as usize;
-            let c = if self.goes_left(node, row[f]) {
+            let c = if goes_left(node) {
                 self.left_child[node]
             } else {
                 self.right_child[node]
@@ -369,6 +368,96 @@ impl Tree {
         }
     }
 
+    /// Index of the leaf that `row` falls into: the reference traversal ([`Tree::leaf_by`] with
+    /// [`Tree::goes_left`]) for any row element that widens to `f64` exactly (`f64`, `f32`).
+    #[inline]
+    pub fn leaf_index<T: Copy + Into<f64>>(&self, row: &[T]) -> usize {
+        self.leaf_by(|node| self.goes_left(node, row[self.split_feature[node] as usize].into()))
+    }
+
+    /// The internal node whose child is leaf `leaf`, and whether it is the left child; `None` for
+    /// the root leaf of a single-leaf tree (or a leaf no node points to).
+    pub fn leaf_parent(&self, leaf: usize) -> Option<(usize, bool)> {
+        let code = !(leaf as i32);
+        (0..self.num_internal()).rev().find_map(|node| {
+            if self.left_child[node] == code {
+                Some((node, true))
+            } else if self.right_child[node] == code {
+                Some((node, false))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Splits leaf `leaf` with `split`, the way LightGBM grows trees: the new internal node is
+    /// `num_internal()` and takes the leaf's place under its parent; it records the leaf's value,
+    /// weight and count as its own; its left child keeps leaf index `leaf` with `left`'s stats and
+    /// its right child is the new leaf `num_leaves()` with `right`'s. Returns `(left, right)`
+    /// leaf indices.
+    ///
+    /// This is the one place that knows the bookkeeping (the `!leaf` child encoding, the parent
+    /// link, the per-node and per-leaf vectors); a tree grown only by `split_leaf` from
+    /// [`Tree::constant`] passes [`Tree::validate`] whenever its features are in range and its
+    /// values finite. The new node is numerical (`is_categorical` false when the tree has
+    /// category sets).
+    ///
+    /// # Panics
+    /// When `leaf` is not a leaf of the tree, or the tree has linear leaves (their models are
+    /// not split).
+    pub fn split_leaf(
+        &mut self,
+        leaf: usize,
+        split: NodeSplit,
+        left: LeafStats,
+        right: LeafStats,
+    ) -> (usize, usize) {
+        assert!(
+            leaf < self.num_leaves(),
+            "split_leaf: leaf {leaf} out of range for a tree with {} leaves",
+            self.num_leaves()
+        );
+        assert!(
+            self.linear.is_none(),
+            "split_leaf: linear leaves cannot be split"
+        );
+        let node = self.num_internal();
+        let new_leaf = self.num_leaves();
+        if let Some((parent, is_left)) = self.leaf_parent(leaf) {
+            let child = if is_left {
+                &mut self.left_child[parent]
+            } else {
+                &mut self.right_child[parent]
+            };
+            *child = node as i32;
+        }
+        self.split_feature.push(split.feature);
+        self.split_gain.push(split.gain);
+        self.threshold.push(split.threshold);
+        self.default_left.push(split.default_left);
+        self.missing_type.push(split.missing_type);
+        self.left_child.push(!(leaf as i32));
+        self.right_child.push(!(new_leaf as i32));
+        self.internal_value.push(self.leaf_value[leaf]);
+        self.internal_weight.push(self.leaf_weight[leaf]);
+        self.internal_count.push(self.leaf_count[leaf]);
+        if let Some(c) = &mut self.categorical {
+            c.is_categorical.push(false);
+        }
+        self.set_leaf(leaf, left);
+        self.leaf_value.push(right.value);
+        self.leaf_weight.push(right.weight);
+        self.leaf_count.push(right.count);
+        (leaf, new_leaf)
+    }
+
+    /// Sets the value, weight and count of leaf `leaf`.
+    pub fn set_leaf(&mut self, leaf: usize, stats: LeafStats) {
+        self.leaf_value[leaf] = stats.value;
+        self.leaf_weight[leaf] = stats.weight;
+        self.leaf_count[leaf] = stats.count;
+    }
+
     /// Output of the leaf `row` falls into: its constant, or its linear model for a linear tree.
     pub fn output(&self, row: &[f64]) -> f64 {
         let leaf = self.leaf_index(row);
@@ -377,6 +466,64 @@ impl Tree {
             None => self.leaf_value[leaf],
         }
     }
+}
+
+/// `0.0` for inputs with `|x| <= ZERO_THRESHOLD` (LightGBM's dense-row conversion), `x` otherwise.
+#[inline]
+pub fn fold_zero(x: f64) -> f64 {
+    if x.abs() <= ZERO_THRESHOLD {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// LightGBM's decision at a numerical node (`true` = left): the single rule behind
+/// [`Tree::goes_left`], the predictor's exact path and the trainer's routing of bins.
+///
+/// `x` is folded to `0.0` when `|x| <= ZERO_THRESHOLD`; then `MissingType::Zero` sends zero and
+/// NaN the default way, `MissingType::NaN` sends NaN the default way, `MissingType::None` reads
+/// NaN as `0.0`; everything else goes left when `x <= threshold`.
+#[inline]
+pub fn numerical_goes_left(
+    x: f64,
+    threshold: f64,
+    missing_type: MissingType,
+    default_left: bool,
+) -> bool {
+    let x = fold_zero(x);
+    match missing_type {
+        MissingType::Zero if x.is_nan() || x == 0.0 => default_left,
+        MissingType::NaN if x.is_nan() => default_left,
+        MissingType::None if x.is_nan() => 0.0 <= threshold,
+        _ => x <= threshold,
+    }
+}
+
+/// The decision of a node created by [`Tree::split_leaf`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NodeSplit {
+    /// Feature the node splits on.
+    pub feature: u32,
+    /// `x <= threshold` goes left.
+    pub threshold: f64,
+    /// Whether missing values go left.
+    pub default_left: bool,
+    /// Which values count as missing.
+    pub missing_type: MissingType,
+    /// Gain of the split.
+    pub gain: f64,
+}
+
+/// Output, sum of hessians and row count of a leaf (see [`Tree::split_leaf`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LeafStats {
+    /// Output of the leaf.
+    pub value: f64,
+    /// Sum of hessians of its training rows.
+    pub weight: f64,
+    /// Number of its training rows.
+    pub count: u64,
 }
 
 impl CategoricalSplits {

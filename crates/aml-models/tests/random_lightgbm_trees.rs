@@ -8,10 +8,10 @@ mod common;
 
 use aml_models::tree::{CategoricalSplits, LinearLeaves, ZERO_THRESHOLD};
 use aml_models::{
-    parse_model, write_model, FeatureValue, GbdtModel, MissingType, Model, ObjectiveKind,
-    Predictor, Tree, TreeEnsemble,
+    parse_model, write_model, FeatureValue, GbdtModel, Model, ObjectiveKind, Predictor, Tree,
+    TreeEnsemble,
 };
-use common::{grown_tree, Rng};
+use common::{grown_tree, reference_goes_left, Rng};
 use ndarray::Array2;
 use proptest::prelude::*;
 
@@ -146,37 +146,6 @@ fn random_rows(rng: &mut Rng, ensemble: &TreeEnsemble, n: usize) -> Vec<Vec<f64>
     rows
 }
 
-/// LightGBM's decision at internal node `node` for value `x` (`true` = left).
-fn goes_left(tree: &Tree, node: usize, x: f64) -> bool {
-    // LightGBM's dense predictor turns |x| <= kZeroThreshold into 0 (NaN stays NaN).
-    let x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
-    if let Some(c) = tree.categorical.as_ref().filter(|c| c.is_categorical[node]) {
-        // A category is the value truncated towards zero; NaN and negatives go right.
-        let category = x.trunc();
-        if x.is_nan() || category < 0.0 {
-            return false;
-        }
-        let category = category as u64; // saturates for huge values, which no set holds
-        let set = tree.threshold[node] as usize;
-        let words = &c.bits[c.boundaries[set] as usize..c.boundaries[set + 1] as usize];
-        return match words.get((category / 32) as usize) {
-            Some(w) => (w >> (category % 32)) & 1 == 1,
-            None => false,
-        };
-    }
-    let missing = match tree.missing_type[node] {
-        MissingType::None => false,
-        MissingType::Zero => x.is_nan() || x == 0.0,
-        MissingType::NaN => x.is_nan(),
-    };
-    if missing {
-        return tree.default_left[node];
-    }
-    // Missing type None reads NaN as 0.
-    let x = if x.is_nan() { 0.0 } else { x };
-    x <= tree.threshold[node]
-}
-
 /// Output of leaf `leaf`: its constant, or its linear model (the constant if a feature is NaN).
 fn leaf_output(tree: &Tree, leaf: usize, row: &[f64]) -> f64 {
     let Some(l) = &tree.linear else {
@@ -199,7 +168,7 @@ fn walk(tree: &Tree, child: i32, row: &[f64]) -> f64 {
         return leaf_output(tree, (!child) as usize, row);
     }
     let node = child as usize;
-    let next = if goes_left(tree, node, row[tree.split_feature[node] as usize]) {
+    let next = if reference_goes_left(tree, node, row[tree.split_feature[node] as usize]) {
         tree.left_child[node]
     } else {
         tree.right_child[node]

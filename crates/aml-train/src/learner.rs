@@ -7,26 +7,50 @@
 //! smaller child's histogram is built from rows; the larger one is the
 //! parent's minus the smaller (the parent buffer is reused in place).
 //!
-//! The tree is recorded in LightGBM's layout: splitting leaf `l` creates
-//! internal node `num_leaves - 1`, the left child keeps leaf id `l` and the
-//! right child gets the next leaf id.
+//! The tree is recorded with [`Tree::split_leaf`] (LightGBM's layout: splitting
+//! leaf `l` creates internal node `num_leaves - 1`, the left child keeps leaf id
+//! `l` and the right child gets the next leaf id).
+//!
+//! Rows are routed with the tree's own decision: when a node is created, every
+//! bin of its feature is decided once by [`Tree::goes_left`] on a value of the
+//! bin (its upper bound, the threshold the tree would write for it; NaN for the
+//! missing-value bin), and the partition and [`LearnedTree::leaf_of_binned_row`]
+//! look the row's bin up in that table, walking with [`Tree::leaf_by`].
 
-use aml_models::{MissingType, Tree};
+use aml_models::{LeafStats, MissingType, NodeSplit, Tree};
 use rayon::prelude::*;
 
-use crate::binning::BinnedData;
+use crate::binning::{BinMapper, BinnedData};
 use crate::histogram::{self, BinStats, HistogramLayout, LeafRows};
 use crate::split::{
     best_split_for_feature, leaf_output, LeafSums, SplitCandidate, SplitConstraints,
 };
 
-/// A split in bin space, to route binned rows through a learned tree.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct BinnedSplit {
+/// How one internal node routes binned rows: its feature and, per bin, whether the bin goes left.
+#[derive(Debug, Clone, PartialEq)]
+struct BinRoute {
     feature: usize,
-    threshold_bin: usize,
-    default_left: bool,
-    nan_bin: Option<usize>,
+    left: Vec<bool>,
+}
+
+impl BinRoute {
+    /// Decides every bin of `mapper` with the tree's rule at `node` (see the module docs).
+    fn new(tree: &Tree, node: usize, mapper: &BinMapper) -> Self {
+        let left = (0..mapper.num_bins())
+            .map(|bin| {
+                let value = if Some(bin) == mapper.nan_bin() {
+                    f64::NAN
+                } else {
+                    mapper.threshold(bin)
+                };
+                tree.goes_left(node, value)
+            })
+            .collect();
+        BinRoute {
+            feature: tree.split_feature[node] as usize,
+            left,
+        }
+    }
 }
 
 /// A freshly grown tree plus what the booster needs to update scores.
@@ -34,7 +58,7 @@ struct BinnedSplit {
 pub struct LearnedTree {
     /// The tree with unshrunk outputs (`shrinkage` 1.0).
     pub tree: Tree,
-    splits: Vec<BinnedSplit>,
+    routes: Vec<BinRoute>,
     leaf_begin: Vec<usize>,
     leaf_count: Vec<usize>,
 }
@@ -45,30 +69,13 @@ impl LearnedTree {
         &learner.indices[self.leaf_begin[leaf]..self.leaf_begin[leaf] + self.leaf_count[leaf]]
     }
 
-    /// Leaf reached by training row `row` using its bins (same route as the raw features).
+    /// Leaf reached by training row `row` using its bins (the tree's walk, each bin decided
+    /// like its values).
     pub fn leaf_of_binned_row(&self, data: &BinnedData, row: usize) -> usize {
-        if self.splits.is_empty() {
-            return 0;
-        }
-        let mut node = 0usize;
-        loop {
-            let s = &self.splits[node];
-            let bin = data.columns[s.feature].get(row);
-            let left = if Some(bin) == s.nan_bin {
-                s.default_left
-            } else {
-                bin <= s.threshold_bin
-            };
-            let child = if left {
-                self.tree.left_child[node]
-            } else {
-                self.tree.right_child[node]
-            };
-            if child < 0 {
-                return (!child) as usize;
-            }
-            node = child as usize;
-        }
+        self.tree.leaf_by(|node| {
+            let route = &self.routes[node];
+            route.left[data.columns[route.feature].get(row)]
+        })
     }
 }
 
@@ -87,8 +94,28 @@ struct LeafState {
     depth: i32,
     hist: Option<Vec<BinStats>>,
     best: Option<SplitCandidate>,
-    /// (internal node, is left child) that points at this leaf; `None` for the root.
-    parent: Option<(usize, bool)>,
+}
+
+/// The tree being grown, with the row segment and search state of each leaf.
+struct Growth {
+    tree: Tree,
+    routes: Vec<BinRoute>,
+    leaf_begin: Vec<usize>,
+    leaf_count: Vec<usize>,
+    leaves: Vec<LeafState>,
+}
+
+impl Growth {
+    /// The leaf with the largest split gain; ties go to the smaller leaf index.
+    fn best_leaf(&self) -> Option<usize> {
+        let gain = |l: usize| self.leaves[l].best.map(|b| b.gain);
+        (0..self.leaves.len())
+            .filter(|&l| gain(l).is_some())
+            .fold(None, |acc: Option<usize>, l| match acc {
+                Some(a) if gain(a) >= gain(l) => Some(a),
+                _ => Some(l),
+            })
+    }
 }
 
 /// Reusable buffers for growing trees on one binned dataset.
@@ -190,6 +217,40 @@ impl<'a> TreeLearner<'a> {
     /// Grows one tree on the gradients `gh` (one pair per training row) using
     /// the rows in `bag` (ascending; `None` = all rows) and the features flagged in `used`.
     pub fn grow(&mut self, gh: &[[f32; 2]], bag: Option<&[u32]>, used: &[bool]) -> LearnedTree {
+        let mut g = self.start(gh, bag, used);
+        while g.leaves.len() < self.limits.num_leaves {
+            let Some(leaf) = g.best_leaf() else {
+                break;
+            };
+            let (right_leaf, parent_hist) = self.split(&mut g, leaf);
+            if let Some(parent_hist) = parent_hist {
+                self.find_child_splits(&mut g, [leaf, right_leaf], parent_hist, gh, used);
+            }
+        }
+        for s in &mut g.leaves {
+            if let Some(h) = s.hist.take() {
+                self.spare.push(h);
+            }
+        }
+        LearnedTree {
+            tree: g.tree,
+            routes: g.routes,
+            leaf_begin: g.leaf_begin,
+            leaf_count: g.leaf_count,
+        }
+    }
+
+    /// The output, hessian sum and count a leaf with sums `s` records in the tree.
+    fn leaf_stats(&self, s: LeafSums) -> LeafStats {
+        LeafStats {
+            value: leaf_output(s, &self.constraints),
+            weight: s.hess,
+            count: s.count,
+        }
+    }
+
+    /// A single-leaf tree over the bagged rows, with the root's best split.
+    fn start(&mut self, gh: &[[f32; 2]], bag: Option<&[u32]>, used: &[bool]) -> Growth {
         self.indices.clear();
         match bag {
             Some(rows) => self.indices.extend_from_slice(rows),
@@ -204,157 +265,117 @@ impl<'a> TreeLearner<'a> {
         }
         root.count = n as u64;
         let mut tree = Tree::constant(0.0, n as u64);
-        let mut splits = Vec::new();
-        let mut leaf_begin = vec![0usize];
-        let mut leaf_count = vec![n];
-        let mut leaves = vec![LeafState {
+        tree.set_leaf(0, self.leaf_stats(root));
+        let mut leaf = LeafState {
             sums: root,
             depth: 0,
             hist: None,
             best: None,
-            parent: None,
-        }];
-        if self.splittable(&leaves[0], 1) {
+        };
+        if self.splittable(&leaf, 1) {
             let hist = self.build_histogram(0, n, gh, used, bag.is_none());
-            leaves[0].best = self.find_best(&hist, root, used);
-            leaves[0].hist = Some(hist);
+            leaf.best = self.find_best(&hist, root, used);
+            leaf.hist = Some(hist);
         }
-        while leaves.len() < self.limits.num_leaves {
-            // Leaf with the largest gain; ties go to the smaller leaf index.
-            let Some(leaf) = (0..leaves.len())
-                .filter(|&l| leaves[l].best.is_some())
-                .fold(None, |acc: Option<usize>, l| match acc {
-                    Some(a) if leaves[a].best.unwrap().gain >= leaves[l].best.unwrap().gain => {
-                        Some(a)
-                    }
-                    _ => Some(l),
-                })
-            else {
-                break;
-            };
-            let split = leaves[leaf].best.take().expect("chosen leaf has a split");
-            let mapper = &self.data.mappers[split.feature];
-            let node = leaves.len() - 1;
-            let right_leaf = leaves.len();
-            // Record the internal node.
-            let parent_sums = leaves[leaf].sums;
-            tree.split_feature.push(split.feature as u32);
-            tree.split_gain.push(split.gain);
-            tree.threshold.push(mapper.threshold(split.threshold_bin));
-            tree.default_left.push(split.default_left);
-            tree.missing_type.push(if mapper.nan_bin().is_some() {
-                MissingType::NaN
-            } else {
-                MissingType::None
-            });
-            tree.left_child.push(!(leaf as i32));
-            tree.right_child.push(!(right_leaf as i32));
-            tree.internal_value
-                .push(leaf_output(parent_sums, &self.constraints));
-            tree.internal_weight.push(parent_sums.hess);
-            tree.internal_count.push(parent_sums.count);
-            if let Some((p, is_left)) = leaves[leaf].parent {
-                if is_left {
-                    tree.left_child[p] = node as i32;
-                } else {
-                    tree.right_child[p] = node as i32;
-                }
-            }
-            splits.push(BinnedSplit {
-                feature: split.feature,
-                threshold_bin: split.threshold_bin,
-                default_left: split.default_left,
-                nan_bin: mapper.nan_bin(),
-            });
-            // Partition the leaf's rows.
-            let (begin, count) = (leaf_begin[leaf], leaf_count[leaf]);
-            let left_count = self.partition(begin, count, splits[node]);
-            debug_assert_eq!(left_count as u64, split.left.count);
-            leaf_count[leaf] = left_count;
-            leaf_begin.push(begin + left_count);
-            leaf_count.push(count - left_count);
-            let depth = leaves[leaf].depth + 1;
-            let parent_hist = leaves[leaf].hist.take();
-            leaves[leaf].sums = split.left;
-            leaves[leaf].depth = depth;
-            leaves[leaf].parent = Some((node, true));
-            leaves.push(LeafState {
-                sums: split.right,
-                depth,
-                hist: None,
-                best: None,
-                parent: Some((node, false)),
-            });
-            // Histograms and best splits of the children that may still split.
-            let after = leaves.len();
-            let can = [
-                self.splittable(&leaves[leaf], after),
-                self.splittable(&leaves[right_leaf], after),
-            ];
-            let Some(mut parent_hist) = parent_hist else {
-                continue;
-            };
-            if !can[0] && !can[1] {
-                self.spare.push(parent_hist);
-                continue;
-            }
-            let (small, large) = if left_count <= count - left_count {
-                (leaf, right_leaf)
-            } else {
-                (right_leaf, leaf)
-            };
-            let small_hist =
-                self.build_histogram(leaf_begin[small], leaf_count[small], gh, used, false);
-            let can_large = if large == leaf { can[0] } else { can[1] };
-            let can_small = if small == leaf { can[0] } else { can[1] };
-            if can_large {
-                histogram::subtract(&self.layout, used, &mut parent_hist, &small_hist);
-                leaves[large].best = self.find_best(&parent_hist, leaves[large].sums, used);
-                leaves[large].hist = Some(parent_hist);
-            } else {
-                self.spare.push(parent_hist);
-            }
-            if can_small {
-                leaves[small].best = self.find_best(&small_hist, leaves[small].sums, used);
-                leaves[small].hist = Some(small_hist);
-            } else {
-                self.spare.push(small_hist);
-            }
-        }
-        for s in &mut leaves {
-            if let Some(h) = s.hist.take() {
-                self.spare.push(h);
-            }
-        }
-        tree.leaf_value = leaves
-            .iter()
-            .map(|s| leaf_output(s.sums, &self.constraints))
-            .collect();
-        tree.leaf_weight = leaves.iter().map(|s| s.sums.hess).collect();
-        tree.leaf_count = leaves.iter().map(|s| s.sums.count).collect();
-        LearnedTree {
+        Growth {
             tree,
-            splits,
-            leaf_begin,
-            leaf_count,
+            routes: Vec::new(),
+            leaf_begin: vec![0],
+            leaf_count: vec![n],
+            leaves: vec![leaf],
         }
     }
 
-    /// Stable partition of `indices[begin..begin+count]` by `split`; returns the left count.
-    fn partition(&mut self, begin: usize, count: usize, split: BinnedSplit) -> usize {
-        let column = &self.data.columns[split.feature];
+    /// Splits `leaf` at its best split: records the node, partitions the leaf's rows and adds the
+    /// right child's state. Returns the right leaf and the parent's histogram.
+    fn split(&mut self, g: &mut Growth, leaf: usize) -> (usize, Option<Vec<BinStats>>) {
+        let split = g.leaves[leaf].best.take().expect("chosen leaf has a split");
+        let data = self.data;
+        let mapper = &data.mappers[split.feature];
+        let node_split = NodeSplit {
+            feature: split.feature as u32,
+            threshold: mapper.threshold(split.threshold_bin),
+            default_left: split.default_left,
+            missing_type: if mapper.nan_bin().is_some() {
+                MissingType::NaN
+            } else {
+                MissingType::None
+            },
+            gain: split.gain,
+        };
+        let node = g.tree.num_internal();
+        let (left, right) = (self.leaf_stats(split.left), self.leaf_stats(split.right));
+        let (_, right_leaf) = g.tree.split_leaf(leaf, node_split, left, right);
+        let route = BinRoute::new(&g.tree, node, mapper);
+        let (begin, count) = (g.leaf_begin[leaf], g.leaf_count[leaf]);
+        let left_count = self.partition(begin, count, &route);
+        debug_assert_eq!(left_count as u64, split.left.count);
+        g.routes.push(route);
+        g.leaf_count[leaf] = left_count;
+        g.leaf_begin.push(begin + left_count);
+        g.leaf_count.push(count - left_count);
+        let depth = g.leaves[leaf].depth + 1;
+        let parent_hist = g.leaves[leaf].hist.take();
+        g.leaves[leaf].sums = split.left;
+        g.leaves[leaf].depth = depth;
+        g.leaves.push(LeafState {
+            sums: split.right,
+            depth,
+            hist: None,
+            best: None,
+        });
+        (right_leaf, parent_hist)
+    }
+
+    /// Histograms and best splits of the two children of a split that may still split: the
+    /// smaller child's histogram from its rows, the larger one's by subtraction from the parent's.
+    fn find_child_splits(
+        &mut self,
+        g: &mut Growth,
+        children: [usize; 2],
+        mut parent_hist: Vec<BinStats>,
+        gh: &[[f32; 2]],
+        used: &[bool],
+    ) {
+        let after = g.leaves.len();
+        let can = children.map(|l| self.splittable(&g.leaves[l], after));
+        if !can[0] && !can[1] {
+            self.spare.push(parent_hist);
+            return;
+        }
+        let [left, right] = children;
+        // (small, can_small, large, can_large); ties make the left child the small one.
+        let (small, can_small, large, can_large) = if g.leaf_count[left] <= g.leaf_count[right] {
+            (left, can[0], right, can[1])
+        } else {
+            (right, can[1], left, can[0])
+        };
+        let small_hist =
+            self.build_histogram(g.leaf_begin[small], g.leaf_count[small], gh, used, false);
+        if can_large {
+            histogram::subtract(&self.layout, used, &mut parent_hist, &small_hist);
+            g.leaves[large].best = self.find_best(&parent_hist, g.leaves[large].sums, used);
+            g.leaves[large].hist = Some(parent_hist);
+        } else {
+            self.spare.push(parent_hist);
+        }
+        if can_small {
+            g.leaves[small].best = self.find_best(&small_hist, g.leaves[small].sums, used);
+            g.leaves[small].hist = Some(small_hist);
+        } else {
+            self.spare.push(small_hist);
+        }
+    }
+
+    /// Stable partition of `indices[begin..begin+count]` by `route`; returns the left count.
+    fn partition(&mut self, begin: usize, count: usize, route: &BinRoute) -> usize {
+        let column = &self.data.columns[route.feature];
         let segment = &mut self.indices[begin..begin + count];
         self.scratch.clear();
         let mut write = 0;
         for read in 0..segment.len() {
             let r = segment[read];
-            let bin = column.get(r as usize);
-            let left = if Some(bin) == split.nan_bin {
-                split.default_left
-            } else {
-                bin <= split.threshold_bin
-            };
-            if left {
+            if route.left[column.get(r as usize)] {
                 segment[write] = r;
                 write += 1;
             } else {

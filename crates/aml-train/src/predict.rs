@@ -9,25 +9,11 @@ use rayon::prelude::*;
 /// Rows per parallel chunk; each row's result is independent of the chunking.
 const CHUNK: usize = 1024;
 
-/// Leaf reached by `row` in `tree`, using the tree's own decision rule.
+/// Leaf reached by `row` in `tree`: the tree's own walk ([`Tree::leaf_by`] with
+/// [`Tree::goes_left`]) on the widened values.
 #[inline]
 pub fn leaf_of_row(tree: &Tree, row: ArrayView1<f32>) -> usize {
-    if tree.num_internal() == 0 {
-        return 0;
-    }
-    let mut node = 0usize;
-    loop {
-        let x = f64::from(row[tree.split_feature[node] as usize]);
-        let child = if tree.goes_left(node, x) {
-            tree.left_child[node]
-        } else {
-            tree.right_child[node]
-        };
-        if child < 0 {
-            return (!child) as usize;
-        }
-        node = child as usize;
-    }
+    tree.leaf_by(|node| tree.goes_left(node, f64::from(row[tree.split_feature[node] as usize])))
 }
 
 /// Adds `tree`'s output for every row of `features` to `scores` (parallel, deterministic).

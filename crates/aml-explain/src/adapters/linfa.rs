@@ -12,11 +12,13 @@ const MODEL: &str = "linfa-trees DecisionTree";
 
 fn add_node<F: Float, L: Label + std::fmt::Debug>(
     node: &TreeNode<F, L>,
+    at: usize,
     builder: &mut TreeBuilder,
     label_value: &dyn Fn(&L) -> f64,
-) -> Result<i32, ExplainError> {
+) -> Result<(), ExplainError> {
     if let Some(label) = node.prediction() {
-        return Ok(builder.push_leaf(label_value(&label), 0));
+        builder.set_leaf(at, label_value(&label), 0);
+        return Ok(());
     }
     let (feature, split, gain) = node.split();
     let split = split.to_f64().ok_or_else(|| ExplainError::Conversion {
@@ -24,18 +26,21 @@ fn add_node<F: Float, L: Label + std::fmt::Debug>(
         reason: "split value not representable as f64".into(),
     })?;
     // linfa sends `x < split` left; LightGBM trees send `x <= threshold` left.
-    let index = builder.push_split(feature, next_down(split), gain.to_f64().unwrap_or(0.0), 0);
-    let children = node.children();
-    let mut codes = [0i32; 2];
-    for (code, child) in codes.iter_mut().zip(children) {
+    let (left, right) = builder.split(
+        at,
+        feature,
+        next_down(split),
+        gain.to_f64().unwrap_or(0.0),
+        0,
+    );
+    for (at, child) in [left, right].into_iter().zip(node.children()) {
         let child = child.as_ref().ok_or_else(|| ExplainError::Conversion {
             model: MODEL,
             reason: format!("internal node on feature {feature} lacks a child"),
         })?;
-        *code = add_node(child, builder, label_value)?;
+        add_node(child, at, builder, label_value)?;
     }
-    builder.set_children(index, codes[0], codes[1]);
-    Ok(index as i32)
+    Ok(())
 }
 
 /// Converts a fitted linfa `DecisionTree` into a one-tree ensemble predicting `label_value(label)`.
@@ -55,7 +60,12 @@ where
 {
     let nf = training_records.ncols();
     let mut builder = TreeBuilder::new();
-    add_node(tree.root_node(), &mut builder, &label_value)?;
+    add_node(
+        tree.root_node(),
+        TreeBuilder::ROOT,
+        &mut builder,
+        &label_value,
+    )?;
     let rows: Vec<Vec<f64>> = training_records
         .rows()
         .into_iter()

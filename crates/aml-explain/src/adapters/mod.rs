@@ -14,7 +14,7 @@
 pub mod linfa;
 pub mod smartcore;
 
-use aml_models::{MissingType, Tree};
+use aml_models::{LeafStats, MissingType, NodeSplit, Tree};
 
 /// The largest `f64` strictly below `x` (for turning `x < t` into LightGBM's `x <= t'`).
 pub(crate) fn next_down(x: f64) -> f64 {
@@ -32,88 +32,78 @@ pub(crate) fn next_down(x: f64) -> f64 {
     }
 }
 
-/// Builds a [`Tree`] node by node in pre-order (children after their parent, as LightGBM requires).
+/// Builds a [`Tree`] from a source tree walked in pre-order: the root lands on leaf
+/// [`TreeBuilder::ROOT`], and a split node splits the leaf it lands on ([`Tree::split_leaf`]), its
+/// children landing on the two leaves that returns. Internal nodes are therefore numbered in
+/// pre-order, children after their parent, as LightGBM requires.
 #[derive(Debug)]
 pub(crate) struct TreeBuilder {
     tree: Tree,
 }
 
 impl TreeBuilder {
+    /// The leaf the source tree's root lands on.
+    pub(crate) const ROOT: usize = 0;
+
     pub(crate) fn new() -> Self {
-        let mut tree = Tree::constant(0.0, 0);
-        tree.leaf_value.clear();
-        tree.leaf_weight.clear();
-        tree.leaf_count.clear();
-        TreeBuilder { tree }
+        TreeBuilder {
+            tree: Tree::constant(0.0, 0),
+        }
     }
 
-    /// Adds a split `x <= threshold` goes left, NaN goes right; children are set later.
-    pub(crate) fn push_split(
+    /// Splits leaf `at`: `x <= threshold` goes left, NaN goes right. Returns the leaves the left
+    /// and right children land on.
+    pub(crate) fn split(
         &mut self,
+        at: usize,
         feature: usize,
         threshold: f64,
         gain: f64,
         count: u64,
-    ) -> usize {
-        let t = &mut self.tree;
-        t.split_feature.push(feature as u32);
-        t.split_gain.push(gain);
-        t.threshold.push(threshold);
-        t.default_left.push(false);
-        t.missing_type.push(MissingType::NaN);
-        t.left_child.push(0);
-        t.right_child.push(0);
-        t.internal_value.push(0.0);
-        t.internal_weight.push(count as f64);
-        t.internal_count.push(count);
-        t.split_feature.len() - 1
+    ) -> (usize, usize) {
+        // The node records the leaf's stats; its value is filled in by `finish`.
+        self.set_leaf(at, 0.0, count);
+        let split = NodeSplit {
+            feature: feature as u32,
+            threshold,
+            default_left: false,
+            missing_type: MissingType::NaN,
+            gain,
+        };
+        let pending = LeafStats {
+            value: 0.0,
+            weight: 0.0,
+            count: 0,
+        };
+        self.tree.split_leaf(at, split, pending, pending)
     }
 
-    /// Adds a leaf and returns its child code `!leaf`.
-    pub(crate) fn push_leaf(&mut self, value: f64, count: u64) -> i32 {
-        let t = &mut self.tree;
-        t.leaf_value.push(value);
-        t.leaf_weight.push(count as f64);
-        t.leaf_count.push(count);
-        !((t.leaf_value.len() - 1) as i32)
-    }
-
-    pub(crate) fn set_children(&mut self, node: usize, left: i32, right: i32) {
-        self.tree.left_child[node] = left;
-        self.tree.right_child[node] = right;
+    /// Makes leaf `at` a leaf of the source tree with output `value`.
+    pub(crate) fn set_leaf(&mut self, at: usize, value: f64, count: u64) {
+        let stats = LeafStats {
+            value,
+            weight: count as f64,
+            count,
+        };
+        self.tree.set_leaf(at, stats);
     }
 
     /// Sets counts from the rows that reach each node (when the source model has none).
     pub(crate) fn recount<'a>(&mut self, rows: impl Iterator<Item = &'a [f64]>) {
         let t = &mut self.tree;
-        t.internal_count.iter_mut().for_each(|c| *c = 0);
-        t.leaf_count.iter_mut().for_each(|c| *c = 0);
+        let mut internal_count = vec![0u64; t.num_internal()];
+        let mut leaf_count = vec![0u64; t.num_leaves()];
         for row in rows {
-            if t.split_feature.is_empty() {
-                t.leaf_count[0] += 1;
-                continue;
-            }
-            let mut node = 0usize;
-            loop {
-                t.internal_count[node] += 1;
-                let c = if t.goes_left(node, row[t.split_feature[node] as usize]) {
-                    t.left_child[node]
-                } else {
-                    t.right_child[node]
-                };
-                if c < 0 {
-                    t.leaf_count[(!c) as usize] += 1;
-                    break;
-                }
-                node = c as usize;
-            }
+            let leaf = t.leaf_by(|node| {
+                internal_count[node] += 1;
+                t.goes_left(node, row[t.split_feature[node] as usize])
+            });
+            leaf_count[leaf] += 1;
         }
-        for (w, &c) in t.internal_weight.iter_mut().zip(&t.internal_count) {
-            *w = c as f64;
-        }
-        for (w, &c) in t.leaf_weight.iter_mut().zip(&t.leaf_count) {
-            *w = c as f64;
-        }
+        t.internal_weight = internal_count.iter().map(|&c| c as f64).collect();
+        t.leaf_weight = leaf_count.iter().map(|&c| c as f64).collect();
+        t.internal_count = internal_count;
+        t.leaf_count = leaf_count;
     }
 
     /// Fills `internal_value` (count-weighted mean of the leaves below) and returns the tree.

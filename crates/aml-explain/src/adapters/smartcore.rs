@@ -48,9 +48,10 @@ fn add_node(
     tree: &TreeMirror,
     id: usize,
     depth: usize,
+    at: usize,
     builder: &mut TreeBuilder,
     leaf_value: &dyn Fn(usize) -> f64,
-) -> Result<i32, ExplainError> {
+) -> Result<(), ExplainError> {
     let node = tree
         .nodes
         .get(id)
@@ -60,16 +61,15 @@ fn add_node(
     }
     let count = node.n_node_samples as u64;
     let (Some(t), Some(f)) = (node.true_child, node.false_child) else {
-        return Ok(builder.push_leaf(leaf_value(node.output), count));
+        builder.set_leaf(at, leaf_value(node.output), count);
+        return Ok(());
     };
     // smartcore: `x <= split_value` -> true child; NaN compares false -> false child.
     let threshold = node.split_value.unwrap_or(f64::NAN);
     let gain = node.split_score.unwrap_or(0.0);
-    let index = builder.push_split(node.split_feature, threshold, gain, count);
-    let left = add_node(tree, t, depth + 1, builder, leaf_value)?;
-    let right = add_node(tree, f, depth + 1, builder, leaf_value)?;
-    builder.set_children(index, left, right);
-    Ok(index as i32)
+    let (left, right) = builder.split(at, node.split_feature, threshold, gain, count);
+    add_node(tree, t, depth + 1, left, builder, leaf_value)?;
+    add_node(tree, f, depth + 1, right, builder, leaf_value)
 }
 
 /// Converts a fitted binary smartcore random forest classifier (any matrix/label types that
@@ -103,7 +103,7 @@ pub fn random_forest_classifier_to_ensemble<M: Serialize>(
             return Err(conversion("trees disagree on the number of features"));
         }
         let mut builder = TreeBuilder::new();
-        add_node(tree, 0, 0, &mut builder, &leaf_value)?;
+        add_node(tree, 0, 0, TreeBuilder::ROOT, &mut builder, &leaf_value)?;
         out.push(builder.finish(1.0));
     }
     let ensemble = TreeEnsemble {

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use aml_models::tree::ZERO_THRESHOLD;
-use aml_models::{MissingType, ObjectiveKind, Tree, TreeEnsemble};
+use aml_models::{LeafStats, MissingType, NodeSplit, ObjectiveKind, Tree, TreeEnsemble};
 
 /// SplitMix64: tiny, seedable, good enough to shape test trees.
 pub struct Rng(pub u64);
@@ -50,43 +50,88 @@ pub fn random_tree(rng: &mut Rng, num_features: usize, max_leaves: usize) -> Tre
 pub fn grown_tree(rng: &mut Rng, num_features: usize, leaves: usize) -> Tree {
     let mut t = Tree::constant(rng.unit() - 0.5, rng.below(1000) as u64);
     t.leaf_weight[0] = rng.unit() * 10.0;
-    // Where each leaf hangs: (internal node, is_left); None while the tree is a single leaf.
-    let mut parent: Vec<Option<(usize, bool)>> = vec![None];
     for _ in 1..leaves {
         let l = rng.below(t.num_leaves());
-        let k = t.num_internal();
-        let new_leaf = t.num_leaves();
-        if let Some((p, is_left)) = parent[l] {
-            if is_left {
-                t.left_child[p] = k as i32;
-            } else {
-                t.right_child[p] = k as i32;
-            }
-        }
-        t.split_feature.push(rng.below(num_features) as u32);
-        t.split_gain.push(rng.unit() * 100.0);
-        t.threshold.push(threshold(rng));
-        t.default_left.push(rng.coin());
-        t.missing_type.push(match rng.below(3) {
-            0 => MissingType::None,
-            1 => MissingType::Zero,
-            _ => MissingType::NaN,
-        });
-        t.left_child.push(!(l as i32));
-        t.right_child.push(!(new_leaf as i32));
-        t.internal_value.push(t.leaf_value[l]);
-        t.internal_weight.push(t.leaf_weight[l]);
-        t.internal_count.push(t.leaf_count[l]);
+        let split = NodeSplit {
+            feature: rng.below(num_features) as u32,
+            gain: rng.unit() * 100.0,
+            threshold: threshold(rng),
+            default_left: rng.coin(),
+            missing_type: match rng.below(3) {
+                0 => MissingType::None,
+                1 => MissingType::Zero,
+                _ => MissingType::NaN,
+            },
+        };
         let scale = [1e-3, 0.1, 1.0, 7.0][rng.below(4)];
-        t.leaf_value[l] = (rng.unit() - 0.5) * scale;
-        t.leaf_value.push((rng.unit() - 0.5) * scale);
-        t.leaf_weight.push(rng.unit() * 10.0);
-        t.leaf_count.push(rng.below(1000) as u64);
-        parent[l] = Some((k, true));
-        parent.push(Some((k, false)));
+        // The left child keeps the leaf's weight and count.
+        let left = LeafStats {
+            value: (rng.unit() - 0.5) * scale,
+            weight: t.leaf_weight[l],
+            count: t.leaf_count[l],
+        };
+        let right = LeafStats {
+            value: (rng.unit() - 0.5) * scale,
+            weight: rng.unit() * 10.0,
+            count: rng.below(1000) as u64,
+        };
+        t.split_leaf(l, split, left, right);
     }
     t.shrinkage = [1.0, 0.1, 0.05][rng.below(3)];
     t
+}
+
+/// LightGBM's decision at internal node `node` for value `x` (`true` = left), spelled out
+/// independently of `aml_models::tree` so it can be the oracle of the library's walks.
+pub fn reference_goes_left(tree: &Tree, node: usize, x: f64) -> bool {
+    // LightGBM's dense predictor turns |x| <= kZeroThreshold into 0 (NaN stays NaN).
+    let x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
+    if let Some(c) = tree.categorical.as_ref().filter(|c| c.is_categorical[node]) {
+        // A category is the value truncated towards zero; NaN and negatives go right.
+        let category = x.trunc();
+        if x.is_nan() || category < 0.0 {
+            return false;
+        }
+        let category = category as u64; // saturates for huge values, which no set holds
+        let set = tree.threshold[node] as usize;
+        let words = &c.bits[c.boundaries[set] as usize..c.boundaries[set + 1] as usize];
+        return match words.get((category / 32) as usize) {
+            Some(w) => (w >> (category % 32)) & 1 == 1,
+            None => false,
+        };
+    }
+    let missing = match tree.missing_type[node] {
+        MissingType::None => false,
+        MissingType::Zero => x.is_nan() || x == 0.0,
+        MissingType::NaN => x.is_nan(),
+    };
+    if missing {
+        return tree.default_left[node];
+    }
+    // Missing type None reads NaN as 0.
+    let x = if x.is_nan() { 0.0 } else { x };
+    x <= tree.threshold[node]
+}
+
+/// The leaf `row` reaches by a plain recursive walk with [`reference_goes_left`].
+pub fn reference_leaf(tree: &Tree, row: &[f64]) -> usize {
+    fn walk(tree: &Tree, child: i32, row: &[f64]) -> usize {
+        if child < 0 {
+            return (!child) as usize;
+        }
+        let node = child as usize;
+        let x = row[tree.split_feature[node] as usize];
+        if reference_goes_left(tree, node, x) {
+            walk(tree, tree.left_child[node], row)
+        } else {
+            walk(tree, tree.right_child[node], row)
+        }
+    }
+    if tree.num_internal() == 0 {
+        0
+    } else {
+        walk(tree, 0, row)
+    }
 }
 
 /// A random valid ensemble; `base_score` is zero when `with_base` is false.
