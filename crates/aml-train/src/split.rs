@@ -4,8 +4,9 @@
 //! For leaf sums `G`, `H` the regularised leaf score is
 //! `T(G)^2 / (H + lambda_l2)` with `T` the L1 soft threshold, and the leaf
 //! output is `-T(G) / (H + lambda_l2)`. A split's gain is
-//! `score(left) + score(right) - score(parent) - min_gain_to_split`; only
-//! positive gains are splits. Missing values (the NaN bin) are tried on both
+//! `score(left) + score(right) - score(parent)`, the `split_gain` LightGBM
+//! writes into its model files; only gains above `min_gain_to_split` are
+//! splits. Missing values (the NaN bin) are tried on both
 //! sides: "missing left" first, "missing right" only if strictly better, and
 //! thresholds are scanned in ascending order keeping the first maximum, so
 //! ties are resolved the same way every run.
@@ -66,7 +67,7 @@ pub struct SplitCandidate {
     pub threshold_bin: usize,
     /// Whether the missing-value bin goes left.
     pub default_left: bool,
-    /// Gain over not splitting, net of `min_gain_to_split` (> 0).
+    /// Gain over not splitting (> `min_gain_to_split`), LightGBM's `split_gain`.
     pub gain: f64,
     /// Sums of the left child.
     pub left: LeafSums,
@@ -123,7 +124,7 @@ pub fn best_split_for_feature(
     let missing = mapper
         .nan_bin()
         .map_or(LeafSums::default(), |b| LeafSums::default().plus(&hist[b]));
-    let shift = leaf_score(total, c) + c.min_gain_to_split;
+    let parent = leaf_score(total, c);
     let valid = |s: LeafSums| s.count >= c.min_data_in_leaf && s.hess >= c.min_sum_hessian_in_leaf;
     let mut best: Option<SplitCandidate> = None;
     let directions: &[bool] = if missing.count > 0 {
@@ -155,8 +156,8 @@ pub fn best_split_for_feature(
             if !valid(left) || !valid(right) {
                 continue;
             }
-            let gain = leaf_score(left, c) + leaf_score(right, c) - shift;
-            if gain > 0.0 && best.is_none_or(|b| gain > b.gain) {
+            let gain = leaf_score(left, c) + leaf_score(right, c) - parent;
+            if gain > c.min_gain_to_split && best.is_none_or(|b| gain > b.gain) {
                 best = Some(SplitCandidate {
                     feature,
                     threshold_bin: t,

@@ -38,6 +38,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aml_models::tree::ZERO_THRESHOLD;
 use aml_models::{parse_model, Tree, TreeEnsemble};
 use aml_train::binning::BinnedData;
 use aml_train::data_file::{read_features_f64, ReadOptions};
@@ -46,9 +47,10 @@ use aml_train::predict::predict_raw;
 use aml_train::{train, GbdtParams, Objective};
 use ndarray::Array2;
 
-/// LightGBM's `kZeroThreshold` (a `float` 1e-35 widened to `double`).
-const ZERO_THRESHOLD: f64 = 1e-35f32 as f64;
+/// Relative tolerance on values LightGBM writes in full (leaf values and weights, raw scores).
 const REL_TOL: f64 = 1e-9;
+/// Relative tolerance on values LightGBM writes with 6 significant digits.
+const PRINTED_TOL: f64 = 1e-5;
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/training")
@@ -100,9 +102,6 @@ fn lightgbm_predictions(case: &Case) -> Vec<f64> {
 }
 
 fn next_up(x: f64) -> f64 {
-    if x.is_nan() || x == f64::INFINITY {
-        return x;
-    }
     if x == 0.0 {
         return f64::from_bits(1);
     }
@@ -110,42 +109,100 @@ fn next_up(x: f64) -> f64 {
     f64::from_bits(if x > 0.0 { bits + 1 } else { bits - 1 })
 }
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= REL_TOL * a.abs().max(b.abs()).max(1e-12)
+/// `a` and `b` within `tol` relative.
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * a.abs().max(b.abs()).max(1e-12)
 }
 
-/// The two training values around threshold `t` of a column: the largest `<= t`
-/// and the smallest `> t` (`None` past either end).
-fn neighbours(sorted: &[f64], t: f64) -> (Option<f64>, Option<f64>) {
-    let i = sorted.partition_point(|&v| v <= t);
-    (i.checked_sub(1).map(|j| sorted[j]), sorted.get(i).copied())
+/// Our bin bound between consecutive distinct training values `a < b` (binning.rs).
+fn our_bound(a: f64, b: f64) -> f64 {
+    a / 2.0 + b / 2.0
 }
 
-/// Why LightGBM's threshold `theirs` and ours differ beyond the documented rules, if they do.
-fn threshold_mismatch(ours: f64, theirs: f64, sorted: &[f64]) -> Option<String> {
-    if ours == f64::MAX {
-        return (theirs != f64::MAX).then(|| format!("ours f64::MAX, LightGBM {theirs:e}"));
+/// LightGBM's bin bound between consecutive distinct training values `a < b`: the next `f64`
+/// above the midpoint, or `-/+kZeroThreshold` next to zero, which has a bin of its own.
+/// When no training value is 0 and `a < 0 < b`, the empty zero bin sits between them and
+/// both `-1e-35` (below it) and `1e-35` (above it) cut; `highest` picks the latter.
+fn lightgbm_bound(a: f64, b: f64, highest: bool) -> f64 {
+    if b == 0.0 || (a < 0.0 && b > 0.0 && !highest) {
+        -ZERO_THRESHOLD
+    } else if a == 0.0 || (a < 0.0 && b > 0.0) {
+        ZERO_THRESHOLD
+    } else {
+        next_up((a + b) / 2.0)
     }
-    if theirs.abs() == ZERO_THRESHOLD {
-        return (neighbours(sorted, ours) != neighbours(sorted, theirs)).then(|| {
-            format!(
-                "ours {ours:e} and LightGBM {theirs:e} lie between different values: {:?} vs {:?}",
-                neighbours(sorted, ours),
-                neighbours(sorted, theirs)
-            )
-        });
-    }
-    (theirs != next_up(ours)).then(|| {
+}
+
+/// Checks a split's thresholds against the values of the rows that reach the node.
+///
+/// Both engines cut the node's rows at the same place: the largest value going left is
+/// `max_left`, the smallest going right `min_right`. Bins between them are empty in the
+/// node, so every bound in that gap splits the node's rows the same way (a tie). We keep
+/// the first bound, the one just above `max_left`. LightGBM scans from the top when missing
+/// values go left (`default_left`) and keeps the first bound it meets, the one just below
+/// `min_right`; when missing values go right it scans from the bottom like us.
+fn threshold_mismatch(
+    ours: f64,
+    theirs: f64,
+    default_left: bool,
+    node_values: &[f64],
+    column: &[f64],
+) -> Option<String> {
+    let max_left = node_values.iter().copied().filter(|&v| v <= ours).reduce(f64::max);
+    let min_right = node_values.iter().copied().filter(|&v| v > ours).reduce(f64::min);
+    let after = |v: f64| column.get(column.partition_point(|&c| c <= v)).copied();
+    let before = |v: f64| column[..column.partition_point(|&c| c < v)].last().copied();
+    let (want_ours, want_theirs) = match (max_left, min_right) {
+        // All values left, only missing values right: the last bin's bound, +inf, written
+        // as f64::MAX by both.
+        (Some(_), None) => (f64::MAX, f64::MAX),
+        (Some(l), Some(r)) => {
+            let ours_at = our_bound(l, after(l).unwrap());
+            let theirs_at = if default_left {
+                lightgbm_bound(before(r).unwrap(), r, true)
+            } else {
+                lightgbm_bound(l, after(l).unwrap(), false)
+            };
+            (ours_at, theirs_at)
+        }
+        _ => return Some(format!("no value left of ours {ours:e}")),
+    };
+    let same_cut = node_values
+        .iter()
+        .all(|&v| (v <= ours) == (v <= theirs));
+    (ours != want_ours || theirs != want_theirs || !same_cut).then(|| {
         format!(
-            "ours {ours:e}, LightGBM {theirs:e}; around ours {:?}, around LightGBM's {:?}",
-            neighbours(sorted, ours),
-            neighbours(sorted, theirs)
+            "ours {ours:e} (expected {want_ours:e}), LightGBM {theirs:e} (expected \
+             {want_theirs:e}), node values {max_left:?} | {min_right:?}, same cut: {same_cut}"
         )
     })
 }
 
+/// Training rows reaching each internal node of `tree`.
+fn node_rows(tree: &Tree, x: &Array2<f64>) -> Vec<Vec<usize>> {
+    let mut rows = vec![Vec::new(); tree.num_internal()];
+    for r in 0..x.nrows() {
+        let row = x.row(r);
+        let mut node = 0usize;
+        while node < tree.num_internal() {
+            rows[node].push(r);
+            let f = tree.split_feature[node] as usize;
+            let child = if tree.goes_left(node, row[f]) {
+                tree.left_child[node]
+            } else {
+                tree.right_child[node]
+            };
+            if child < 0 {
+                break;
+            }
+            node = child as usize;
+        }
+    }
+    rows
+}
+
 /// Differences between our tree and LightGBM's, one message each.
-fn compare_tree(ours: &Tree, theirs: &Tree, columns: &[Vec<f64>]) -> Vec<String> {
+fn compare_tree(ours: &Tree, theirs: &Tree, x: &Array2<f64>, columns: &[Vec<f64>]) -> Vec<String> {
     let mut out = Vec::new();
     if ours.num_leaves() != theirs.num_leaves() {
         out.push(format!(
@@ -155,6 +212,7 @@ fn compare_tree(ours: &Tree, theirs: &Tree, columns: &[Vec<f64>]) -> Vec<String>
         ));
         return out;
     }
+    let rows = node_rows(theirs, x);
     for n in 0..ours.num_internal() {
         let f = ours.split_feature[n] as usize;
         if f != theirs.split_feature[n] as usize {
@@ -164,7 +222,18 @@ fn compare_tree(ours: &Tree, theirs: &Tree, columns: &[Vec<f64>]) -> Vec<String>
             ));
             continue;
         }
-        if let Some(why) = threshold_mismatch(ours.threshold[n], theirs.threshold[n], &columns[f]) {
+        let values: Vec<f64> = rows[n]
+            .iter()
+            .map(|&r| x[[r, f]])
+            .filter(|v| !v.is_nan())
+            .collect();
+        if let Some(why) = threshold_mismatch(
+            ours.threshold[n],
+            theirs.threshold[n],
+            theirs.default_left[n],
+            &values,
+            &columns[f],
+        ) {
             out.push(format!("node {n} (feature {f}): threshold {why}"));
         }
         if ours.default_left[n] != theirs.default_left[n] {
@@ -186,13 +255,14 @@ fn compare_tree(ours: &Tree, theirs: &Tree, columns: &[Vec<f64>]) -> Vec<String>
                 ours.internal_count[n], theirs.internal_count[n]
             ));
         }
-        if !close(ours.split_gain[n], theirs.split_gain[n]) {
+        // LightGBM writes split gains and internal values with 6 significant digits.
+        if !close(ours.split_gain[n], theirs.split_gain[n], PRINTED_TOL) {
             out.push(format!(
                 "node {n}: split_gain {:e} vs {:e}",
                 ours.split_gain[n], theirs.split_gain[n]
             ));
         }
-        if !close(ours.internal_value[n], theirs.internal_value[n]) {
+        if !close(ours.internal_value[n], theirs.internal_value[n], PRINTED_TOL) {
             out.push(format!(
                 "node {n}: internal_value {:e} vs {:e}",
                 ours.internal_value[n], theirs.internal_value[n]
@@ -206,10 +276,16 @@ fn compare_tree(ours: &Tree, theirs: &Tree, columns: &[Vec<f64>]) -> Vec<String>
                 ours.leaf_count[l], theirs.leaf_count[l]
             ));
         }
-        if !close(ours.leaf_value[l], theirs.leaf_value[l]) {
+        if !close(ours.leaf_value[l], theirs.leaf_value[l], REL_TOL) {
             out.push(format!(
                 "leaf {l}: value {:e} vs {:e}",
                 ours.leaf_value[l], theirs.leaf_value[l]
+            ));
+        }
+        if !close(ours.leaf_weight[l], theirs.leaf_weight[l], REL_TOL) {
+            out.push(format!(
+                "leaf {l}: weight {:e} vs {:e}",
+                ours.leaf_weight[l], theirs.leaf_weight[l]
             ));
         }
     }
@@ -257,11 +333,12 @@ fn run_case(case: &Case) {
 
     let ours = train(&case.params, &data, None, None).unwrap().ensemble;
     let theirs = lightgbm_model(case);
+    std::fs::write(format!("/tmp/trainfix_{}.txt", case.name), ours.to_model_string().unwrap()).unwrap();
     assert_eq!(ours.trees.len(), theirs.trees.len(), "{}: trees", case.name);
     assert_eq!(ours.feature_names, theirs.feature_names);
     let mut report = Vec::new();
     for (i, (a, b)) in ours.trees.iter().zip(&theirs.trees).enumerate() {
-        for d in compare_tree(a, b, &columns) {
+        for d in compare_tree(a, b, &x64, &columns) {
             report.push(format!("{} tree {i}: {d}", case.name));
         }
     }
@@ -270,7 +347,7 @@ fn run_case(case: &Case) {
     let ours_raw = predict_raw(&ours, data.features.view()).unwrap();
     let theirs_raw = lightgbm_predictions(case);
     for (r, (a, b)) in ours_raw.iter().zip(&theirs_raw).enumerate() {
-        assert!(close(*a, *b), "{} row {r}: raw {a} vs LightGBM {b}", case.name);
+        assert!(close(*a, *b, REL_TOL), "{} row {r}: raw {a} vs LightGBM {b}", case.name);
     }
     let metric = |raw: &[f64]| match case.params.objective {
         Objective::Binary => roc_auc(&data.labels, raw),
