@@ -242,6 +242,15 @@ mod tests {
             ..constraints()
         };
         assert!(best_split_for_feature(0, &h, &m, total(&h), &costly).is_none());
+        let modest = SplitConstraints {
+            min_gain_to_split: 10.0,
+            ..constraints()
+        };
+        let s = best_split_for_feature(0, &h, &m, total(&h), &modest).unwrap();
+        assert_eq!(
+            s.gain, 16.0,
+            "LightGBM's split_gain keeps min_gain_to_split"
+        );
         let l1 = SplitConstraints {
             lambda_l1: 10.0,
             ..constraints()
