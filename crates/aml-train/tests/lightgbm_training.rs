@@ -245,8 +245,7 @@ fn compare_tree(ours: &Tree, theirs: &Tree, x: &Array2<f64>, columns: &[Vec<f64>
         ));
         return out;
     }
-    let rows = node_rows(theirs, x);
-    for n in 0..ours.num_internal() {
+    for (n, rows) in node_rows(theirs, x).iter().enumerate() {
         let f = ours.split_feature[n] as usize;
         if f != theirs.split_feature[n] as usize {
             out.push(format!(
@@ -255,7 +254,7 @@ fn compare_tree(ours: &Tree, theirs: &Tree, x: &Array2<f64>, columns: &[Vec<f64>
             ));
             continue;
         }
-        let values: Vec<f64> = rows[n]
+        let values: Vec<f64> = rows
             .iter()
             .map(|&r| x[[r, f]])
             .filter(|v| !v.is_nan())
@@ -271,7 +270,7 @@ fn compare_tree(ours: &Tree, theirs: &Tree, x: &Array2<f64>, columns: &[Vec<f64>
         }
         // With no missing value in the node both directions split its rows alike: a tie,
         // which LightGBM breaks by the rounding of its two scans (opposite summation orders).
-        let node_has_missing = rows[n].iter().any(|&r| x[[r, f]].is_nan());
+        let node_has_missing = rows.iter().any(|&r| x[[r, f]].is_nan());
         if ours.default_left[n] != theirs.default_left[n] && node_has_missing {
             out.push(format!("node {n}: default_left {}", ours.default_left[n]));
         }
