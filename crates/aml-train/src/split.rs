@@ -9,7 +9,10 @@
 //! splits. Missing values (the NaN bin) are tried on both
 //! sides: "missing left" first, "missing right" only if strictly better, and
 //! thresholds are scanned in ascending order keeping the first maximum, so
-//! ties are resolved the same way every run.
+//! ties are resolved the same way every run. (Between bins that are empty in
+//! the leaf this keeps the lowest bound; LightGBM, scanning down with missing
+//! values left, keeps the highest. Training rows go the same way either way;
+//! `tests/lightgbm_training.rs` checks both rules.)
 
 use crate::binning::BinMapper;
 use crate::histogram::BinStats;
