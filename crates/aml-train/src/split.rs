@@ -4,11 +4,15 @@
 //! For leaf sums `G`, `H` the regularised leaf score is
 //! `T(G)^2 / (H + lambda_l2)` with `T` the L1 soft threshold, and the leaf
 //! output is `-T(G) / (H + lambda_l2)`. A split's gain is
-//! `score(left) + score(right) - score(parent) - min_gain_to_split`; only
-//! positive gains are splits. Missing values (the NaN bin) are tried on both
+//! `score(left) + score(right) - score(parent)`, the `split_gain` LightGBM
+//! writes into its model files; only gains above `min_gain_to_split` are
+//! splits. Missing values (the NaN bin) are tried on both
 //! sides: "missing left" first, "missing right" only if strictly better, and
 //! thresholds are scanned in ascending order keeping the first maximum, so
-//! ties are resolved the same way every run.
+//! ties are resolved the same way every run. (Between bins that are empty in
+//! the leaf this keeps the lowest bound; LightGBM, scanning down with missing
+//! values left, keeps the highest. Training rows go the same way either way;
+//! `tests/lightgbm_training.rs` checks both rules.)
 
 use crate::binning::BinMapper;
 use crate::histogram::BinStats;
@@ -66,7 +70,7 @@ pub struct SplitCandidate {
     pub threshold_bin: usize,
     /// Whether the missing-value bin goes left.
     pub default_left: bool,
-    /// Gain over not splitting, net of `min_gain_to_split` (> 0).
+    /// Gain over not splitting (> `min_gain_to_split`), LightGBM's `split_gain`.
     pub gain: f64,
     /// Sums of the left child.
     pub left: LeafSums,
@@ -123,7 +127,7 @@ pub fn best_split_for_feature(
     let missing = mapper
         .nan_bin()
         .map_or(LeafSums::default(), |b| LeafSums::default().plus(&hist[b]));
-    let shift = leaf_score(total, c) + c.min_gain_to_split;
+    let parent = leaf_score(total, c);
     let valid = |s: LeafSums| s.count >= c.min_data_in_leaf && s.hess >= c.min_sum_hessian_in_leaf;
     let mut best: Option<SplitCandidate> = None;
     let directions: &[bool] = if missing.count > 0 {
@@ -155,8 +159,8 @@ pub fn best_split_for_feature(
             if !valid(left) || !valid(right) {
                 continue;
             }
-            let gain = leaf_score(left, c) + leaf_score(right, c) - shift;
-            if gain > 0.0 && best.is_none_or(|b| gain > b.gain) {
+            let gain = leaf_score(left, c) + leaf_score(right, c) - parent;
+            if gain > c.min_gain_to_split && best.is_none_or(|b| gain > b.gain) {
                 best = Some(SplitCandidate {
                     feature,
                     threshold_bin: t,
@@ -241,6 +245,15 @@ mod tests {
             ..constraints()
         };
         assert!(best_split_for_feature(0, &h, &m, total(&h), &costly).is_none());
+        let modest = SplitConstraints {
+            min_gain_to_split: 10.0,
+            ..constraints()
+        };
+        let s = best_split_for_feature(0, &h, &m, total(&h), &modest).unwrap();
+        assert_eq!(
+            s.gain, 16.0,
+            "LightGBM's split_gain keeps min_gain_to_split"
+        );
         let l1 = SplitConstraints {
             lambda_l1: 10.0,
             ..constraints()
