@@ -25,7 +25,7 @@ fn milliseconds_round_down_to_the_day() {
 
 #[test]
 fn timestamps_round_trip_and_refuse_anything_else() {
-    for seconds in (-86_400 * 800..86_400 * 30_000).step_by(86_400 * 7 + 3_671) {
+    for seconds in (-86_400 * 800..86_400 * 30_000i64).step_by(86_400 * 7 + 3_671) {
         let time = if seconds >= 0 {
             UNIX_EPOCH + std::time::Duration::from_secs(seconds as u64)
         } else {

@@ -37,7 +37,7 @@ fn concurrent_saves_of_one_path_never_collide() {
     let path = dir.path().join("model.txt");
     std::thread::scope(|scope| {
         for t in 0..THREADS {
-            let (model, path) = (&models[t % 2], &path);
+            let (model, path, texts) = (&models[t % 2], &path, &texts);
             scope.spawn(move || {
                 for _ in 0..SAVES {
                     model.save(path).unwrap();
