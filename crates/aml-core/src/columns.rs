@@ -380,7 +380,9 @@ pub(crate) fn push_dates(
         }
         DataType::Date64 => {
             for (row, ms) in array.as_primitive::<Date64Type>().iter().enumerate() {
-                out.push(crate::date::Date::from_unix_millis(ms.ok_or_else(|| null(row))?).to_string());
+                out.push(
+                    crate::date::Date::from_unix_millis(ms.ok_or_else(|| null(row))?).to_string(),
+                );
             }
         }
         DataType::Timestamp(_, _) => {

@@ -92,7 +92,10 @@ fn the_temporary_file_is_a_hidden_sibling_with_a_unique_name() {
     assert_eq!(temps.len(), 2, "{temps:?}");
     assert_ne!(temps[0], temps[1]);
     for name in &temps {
-        assert!(name.starts_with(".model.txt.") && name.ends_with(".tmp"), "{name}");
+        assert!(
+            name.starts_with(".model.txt.") && name.ends_with(".tmp"),
+            "{name}"
+        );
     }
     second.commit().unwrap();
     drop(first);

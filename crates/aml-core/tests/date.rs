@@ -50,6 +50,9 @@ fn timestamps_round_trip_and_refuse_anything_else() {
         "2025-10-30T01-02-03Z",
     ] {
         let err = parse_utc_timestamp(bad).unwrap_err();
-        assert!(err.to_string().contains("YYYY-MM-DDTHH:MM:SSZ"), "{bad:?}: {err}");
+        assert!(
+            err.to_string().contains("YYYY-MM-DDTHH:MM:SSZ"),
+            "{bad:?}: {err}"
+        );
     }
 }

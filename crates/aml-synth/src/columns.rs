@@ -5,12 +5,12 @@
 //! table, and arrays are built straight from the rows without an intermediate copy.
 
 use super::SynthError;
+use aml_core::io::AtomicFile;
 use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, ListBuilder,
     StringArray, StringBuilder, UInt16Array, UInt16Builder, UInt32Array, UInt64Array, UInt8Array,
 };
 use arrow::datatypes::{Field, Schema, SchemaRef};
-use aml_core::io::AtomicFile;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
