@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Dependency budget (issue 14): a user of the engine crates alone (GBDT training, LightGBM model
-# files, batch prediction, TreeSHAP) must not pull in the miner's I/O, signing or HTTP stacks.
+# files, batch prediction, TreeSHAP) must not pull in the miner's I/O, signing or HTTP stacks; nor
+# must aml-core's light part (`io`, `date`, without `tables`), which the engine crates use.
 # Each query below is `cargo tree` over normal (non-dev, non-build) dependencies of one crate built
 # the way such a user builds it; the check fails if a forbidden crate appears in any of them.
 set -euo pipefail
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 forbidden='^(arrow|arrow-[a-z0-9-]+|parquet|ed25519|ed25519-dalek|axum|axum-core|tokio|tokio-[a-z0-9-]+|zstd|zstd-[a-z0-9-]+) v'
 queries=(
+  "-p aml-core --no-default-features"
   "-p aml-models --no-default-features"
   "-p aml-train --no-default-features"
   "-p aml-explain"
@@ -32,3 +34,6 @@ done
 # `cargo test --workspace` unifies features, so it never builds the engine alone: check that it
 # compiles, tests, benches and examples included, without the default features.
 cargo clippy -p aml-models -p aml-train -p aml-explain --no-default-features --all-targets -- -D warnings
+# aml-core's dev-dependency on aml-synth turns `tables` on in its own test build: check its library
+# alone without it.
+cargo clippy -p aml-core --no-default-features --lib -- -D warnings

@@ -163,19 +163,9 @@ fn is_hex12(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ`, a real date.
+/// `YYYY-MM-DDTHH:MM:SSZ`, a real date and time ([`aml_core::date::parse_utc_timestamp`]).
 fn is_iso_utc(text: &str) -> bool {
-    let (date, time) = text.split_once('T').unwrap_or(("", ""));
-    aml_core::date::Date::parse(date).is_ok()
-        && time.len() == 9
-        && time.ends_with('Z')
-        && time[..8].bytes().enumerate().all(|(i, b)| {
-            if i % 3 == 2 {
-                b == b':'
-            } else {
-                b.is_ascii_digit()
-            }
-        })
+    aml_core::date::parse_utc_timestamp(text).is_ok()
 }
 
 #[test]

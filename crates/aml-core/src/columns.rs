@@ -371,7 +371,6 @@ pub(crate) fn push_dates(
     origin: Origin,
     out: &mut Vec<String>,
 ) -> Result<(), BatchError> {
-    const MS_PER_DAY: i64 = 86_400_000;
     let null = |row: usize| origin.invalid(row, "null", "required date is null");
     match array.data_type() {
         DataType::Date32 => {
@@ -381,15 +380,18 @@ pub(crate) fn push_dates(
         }
         DataType::Date64 => {
             for (row, ms) in array.as_primitive::<Date64Type>().iter().enumerate() {
-                out.push(civil_date(
-                    ms.ok_or_else(|| null(row))?.div_euclid(MS_PER_DAY),
-                ));
+                out.push(
+                    crate::date::Date::from_unix_millis(ms.ok_or_else(|| null(row))?).to_string(),
+                );
             }
         }
         DataType::Timestamp(_, _) => {
             let mut ms = Vec::with_capacity(array.len());
             push_integers(array, origin, &mut ms)?;
-            out.extend(ms.into_iter().map(|ms| civil_date(ms as i64 / MS_PER_DAY)));
+            out.extend(
+                ms.into_iter()
+                    .map(|ms| crate::date::Date::from_unix_millis(ms as i64).to_string()),
+            );
         }
         data_type => {
             let view =

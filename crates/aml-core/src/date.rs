@@ -121,6 +121,13 @@ impl Date {
             .then_some(Date(days as i32))
     }
 
+    /// The UTC date of a time `ms` milliseconds after 1970-01-01T00:00:00Z (negative: before;
+    /// rounded down to the day), clamped to [`Date::MIN`]..=[`Date::MAX`]. Arrow's Date64 and
+    /// millisecond timestamps.
+    pub fn from_unix_millis(ms: i64) -> Date {
+        Date::from_days_clamped(ms.div_euclid(MS_PER_DAY))
+    }
+
     /// Like [`Date::from_days_since_epoch`] but clamped to [`Date::MIN`]..=[`Date::MAX`].
     pub fn from_days_clamped(days: i64) -> Date {
         Date(days.clamp(i64::from(Date::MIN.0), i64::from(Date::MAX.0)) as i32)
@@ -186,6 +193,17 @@ impl<'de> serde::Deserialize<'de> for Date {
     }
 }
 
+/// Milliseconds in a (UTC, leap-second-free) day.
+pub const MS_PER_DAY: i64 = 86_400_000;
+
+/// A text that is not a `YYYY-MM-DDTHH:MM:SSZ` UTC timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a YYYY-MM-DDTHH:MM:SSZ timestamp")]
+pub struct TimestampError {
+    /// The offending text (cut to 64 characters).
+    pub text: String,
+}
+
 fn unix_seconds(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs() as i64,
@@ -204,6 +222,41 @@ pub fn utc_timestamp(time: SystemTime) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Seconds since 1970-01-01T00:00:00Z of a timestamp written by [`utc_timestamp`]: exactly
+/// `YYYY-MM-DDTHH:MM:SSZ` (a real date, hours 00-23, minutes and seconds 00-59), the inverse of
+/// [`utc_timestamp`].
+///
+/// ```
+/// use aml_core::date::{parse_utc_timestamp, utc_timestamp};
+/// let seconds = parse_utc_timestamp("2025-10-30T01:02:03Z").unwrap();
+/// assert_eq!(seconds, 20_391 * 86_400 + 3_723);
+/// let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds as u64);
+/// assert_eq!(utc_timestamp(time), "2025-10-30T01:02:03Z");
+/// assert!(parse_utc_timestamp("2025-10-30 01:02:03").is_err());
+/// ```
+pub fn parse_utc_timestamp(text: &str) -> Result<i64, TimestampError> {
+    let fail = || TimestampError {
+        text: text.chars().take(64).collect(),
+    };
+    let (date, time) = text.split_once('T').ok_or_else(fail)?;
+    let date = Date::parse(date).map_err(|_| fail())?;
+    let time = time.strip_suffix('Z').ok_or_else(fail)?.as_bytes();
+    let shape_ok = time.len() == 8
+        && time.iter().enumerate().all(|(i, b)| match i {
+            2 | 5 => *b == b':',
+            _ => b.is_ascii_digit(),
+        });
+    if !shape_ok {
+        return Err(fail());
+    }
+    let number = |at: usize| i64::from(time[at] - b'0') * 10 + i64::from(time[at + 1] - b'0');
+    let (hours, minutes, seconds) = (number(0), number(3), number(6));
+    if hours > 23 || minutes > 59 || seconds > 59 {
+        return Err(fail());
+    }
+    Ok(i64::from(date.days_since_epoch()) * 86_400 + hours * 3600 + minutes * 60 + seconds)
 }
 
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -275,6 +328,7 @@ mod tests {
             "2025-10-30T01:02:03Z"
         );
         assert_eq!(utc_now().len(), 20);
+        assert!(parse_utc_timestamp(&utc_now()).is_ok());
         let json = serde_json::to_string(&d).unwrap();
         assert_eq!(json, "\"2025-12-31\"");
         assert!(serde_json::from_str::<Date>("\"../x\"").is_err());

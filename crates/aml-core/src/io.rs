@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::OutputError;
 
-/// A temporary sibling path of `path` (same directory, so the final rename stays on one filesystem and is atomic).
+/// A temporary sibling path of `path` for `write_output_dir`'s staging and retired directories
+/// (same directory, so the final rename stays on one filesystem and is atomic); the pid in the
+/// name lets a later run recognise leftovers of a killed one (`remove_leftovers`).
 pub(crate) fn temp_sibling(path: &Path, tag: &str) -> PathBuf {
     let name = path
         .file_name()
@@ -26,8 +28,89 @@ pub(crate) fn temp_sibling(path: &Path, tag: &str) -> PathBuf {
     path.with_file_name(unique)
 }
 
-/// Writes `bytes` to `path` atomically: the bytes go to a temporary file in the same directory, are flushed
-/// to disk, and the file is renamed over `path`. Readers see either the old file or the whole new one.
+/// A file written in place of `path` that readers see only once it is whole: the bytes go to a
+/// temporary file with a unique name in the same directory (so the final rename stays on one
+/// file system and is atomic), and [`AtomicFile::commit`] flushes it to disk and renames it over
+/// `path`. Dropped without `commit` (a write failed, a panic unwound), the temporary file is
+/// removed and `path` is left as it was.
+///
+/// The temporary name comes from the `tempfile` crate (`.{name}.XXXXXX.tmp`, created exclusively),
+/// so any number of writers of the same path, threads of one process or several processes, never
+/// share a temporary file: the last one to commit wins and the others' files are never seen.
+///
+/// ```
+/// use std::io::Write;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("rows.tsv");
+/// let mut out = aml_core::io::AtomicFile::create(&path).unwrap();
+/// writeln!(out, "1\t2").unwrap();
+/// assert!(!path.exists()); // nothing visible before the commit
+/// out.commit().unwrap();
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "1\t2\n");
+/// ```
+#[derive(Debug)]
+pub struct AtomicFile {
+    temp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    /// Creates the temporary sibling of `path`. Fails when `path` has no file name or its
+    /// directory refuses a new file.
+    pub fn create(path: &Path) -> std::io::Result<AtomicFile> {
+        let name = path.file_name().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} has no file name", path.display()),
+            )
+        })?;
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let mut prefix = std::ffi::OsString::from(".");
+        prefix.push(name);
+        prefix.push(".");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // The mode `File::create` gives (0o666 less the umask), not tempfile's private 0o600:
+        // outputs are read by other users (a server, a validator).
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        Ok(AtomicFile {
+            temp: builder.tempfile_in(dir)?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Flushes the bytes to disk and renames the file over the target path. On failure the
+    /// temporary file is removed.
+    pub fn commit(self) -> std::io::Result<()> {
+        self.temp.as_file().sync_all()?;
+        self.temp
+            .persist(&self.path)
+            .map(drop)
+            .map_err(|failed| failed.error)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.temp.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.temp.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.temp.flush()
+    }
+}
+
+/// Writes `bytes` to `path` atomically ([`AtomicFile`]): readers see either the old file or the
+/// whole new one, concurrent writers of the same path never collide, and a failed write leaves no
+/// temporary file behind. THE atomic writer of the workspace; callers only map its error.
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -36,17 +119,9 @@ pub(crate) fn temp_sibling(path: &Path, tag: &str) -> PathBuf {
 /// assert_eq!(std::fs::read(&path).unwrap(), b"hello");
 /// ```
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temp = temp_sibling(path, "tmp");
-    let result = (|| {
-        let mut file = File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)?;
+    file.commit()
 }
 
 /// A kind of output directory a writer owns: what it is called in errors and the file that
@@ -339,12 +414,14 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+#[cfg(feature = "tables")]
 /// The receipt's `input_hash`, as the miner template computes it: the sha256 of the batch's
 /// `alerts.parquet` bytes.
 pub fn input_hash(batch_dir: &Path) -> std::io::Result<String> {
     sha256_file(&batch_dir.join(crate::batch::files::ALERTS))
 }
 
+#[cfg(feature = "tables")]
 /// The receipt's extra `batch_hash`: the sha256 of the batch's `META.json` bytes exactly as published.
 ///
 /// META.json lists the sha256 of every data file (checked when the batch is loaded), so this one hash
@@ -354,6 +431,7 @@ pub fn batch_hash(batch_dir: &Path) -> std::io::Result<String> {
     sha256_file(&batch_dir.join(crate::batch::files::META))
 }
 
+#[cfg(feature = "tables")]
 /// Encodes record batches as Parquet with fixed writer properties (fixed `created_by`, Snappy, no
 /// timestamps), so the same rows always produce the same bytes. `row_group_rows` bounds each row group
 /// (several row groups let readers decode in parallel).

@@ -115,8 +115,8 @@ impl FeatureMatrix {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
     }
 
-    /// Writes the matrix as Parquet (`id_column` + Float32 features, snappy), atomically:
-    /// a temporary file in the same directory is renamed over `path`.
+    /// Writes the matrix as Parquet (`id_column` + Float32 features, snappy), atomically
+    /// ([`aml_core::io::atomic_write`]).
     pub fn write_parquet(&self, path: &Path, id_column: &str) -> Result<(), FeatureError> {
         let fail = |message: String| FeatureError::Write {
             path: path.to_path_buf(),
@@ -133,15 +133,6 @@ impl FeatureMatrix {
             .map_err(|e| fail(e.to_string()))?;
         writer.write(&batch).map_err(|e| fail(e.to_string()))?;
         writer.close().map_err(|e| fail(e.to_string()))?;
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "matrix.parquet".to_string());
-        let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-        std::fs::write(&tmp, &buffer).map_err(|e| fail(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            fail(e.to_string())
-        })
+        aml_core::io::atomic_write(path, &buffer).map_err(|e| fail(e.to_string()))
     }
 }

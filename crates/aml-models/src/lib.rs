@@ -40,7 +40,7 @@ pub mod tree;
 
 #[cfg(feature = "miner")]
 pub use bundle::{Bundle, BundleError, BundleMetadata, ModelMetadata, TrainingInfo};
-pub use model::{model_version, write_atomic, GbdtModel, Model, ModelError};
+pub use model::{model_version, GbdtModel, Model, ModelError};
 pub use model_file::{parse_model, write_model, ModelFile, ModelFileError};
 pub use predict::{FeatureValue, PredictError, Predictor};
 #[cfg(feature = "miner")]

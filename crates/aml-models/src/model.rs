@@ -5,11 +5,9 @@
 //! from (or would save), so the version of a loaded model equals the hash of
 //! the file on disk, and saving then loading never changes it.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ArrayView2};
-use sha2::{Digest, Sha256};
 
 use crate::model_file::{self, ModelFileError};
 use crate::predict::{PredictError, Predictor};
@@ -59,33 +57,9 @@ pub trait Model: Send + Sync {
 
 /// First 12 hex digits of the SHA-256 of `text`.
 pub fn model_version(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut h = hex::encode(digest);
+    let mut h = aml_core::io::sha256_hex(text.as_bytes());
     h.truncate(12);
     h
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file next to it, fsync, then rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// A gradient-boosted tree model: the ensemble, its exact text, and a compiled predictor.
@@ -205,7 +179,7 @@ impl Model for GbdtModel {
     }
 
     fn save(&self, path: &Path) -> Result<(), ModelError> {
-        write_atomic(path, self.text.as_bytes()).map_err(|source| ModelError::Io {
+        aml_core::io::atomic_write(path, self.text.as_bytes()).map_err(|source| ModelError::Io {
             path: path.to_path_buf(),
             source,
         })

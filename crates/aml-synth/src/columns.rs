@@ -5,6 +5,7 @@
 //! table, and arrays are built straight from the rows without an intermediate copy.
 
 use super::SynthError;
+use aml_core::io::AtomicFile;
 use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, ListBuilder,
     StringArray, StringBuilder, UInt16Array, UInt16Builder, UInt32Array, UInt64Array, UInt8Array,
@@ -136,25 +137,16 @@ fn io_error(path: &Path, source: std::io::Error) -> SynthError {
     }
 }
 
-fn temp_path(path: &Path) -> std::path::PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp"))
-}
-
-/// Streams record batches into `path` atomically (temp file + rename); returns the sha256 hex.
+/// Streams record batches into `path` atomically ([`aml_core::io::AtomicFile`]); returns the
+/// sha256 hex.
 pub(crate) struct TableWriter {
     path: std::path::PathBuf,
-    temp: std::path::PathBuf,
-    writer: ArrowWriter<HashingWriter<std::io::BufWriter<std::fs::File>>>,
+    writer: ArrowWriter<HashingWriter<std::io::BufWriter<AtomicFile>>>,
 }
 
 impl TableWriter {
     pub(crate) fn create(path: &Path, schema: SchemaRef) -> Result<TableWriter, SynthError> {
-        let temp = temp_path(path);
-        let file = std::fs::File::create(&temp).map_err(|e| io_error(&temp, e))?;
+        let file = AtomicFile::create(path).map_err(|e| io_error(path, e))?;
         let sink = HashingWriter {
             inner: std::io::BufWriter::with_capacity(1 << 20, file),
             hasher: Sha256::new(),
@@ -162,7 +154,6 @@ impl TableWriter {
         let writer = ArrowWriter::try_new(sink, schema, Some(writer_properties()))?;
         Ok(TableWriter {
             path: path.to_path_buf(),
-            temp,
             writer,
         })
     }
@@ -173,14 +164,13 @@ impl TableWriter {
 
     pub(crate) fn finish(self) -> Result<String, SynthError> {
         let mut sink = self.writer.into_inner()?;
-        sink.flush().map_err(|e| io_error(&self.temp, e))?;
+        sink.flush().map_err(|e| io_error(&self.path, e))?;
         let digest = hex::encode(sink.hasher.finalize());
         let file = sink
             .inner
             .into_inner()
-            .map_err(|e| io_error(&self.temp, e.into_error()))?;
-        file.sync_all().map_err(|e| io_error(&self.temp, e))?;
-        std::fs::rename(&self.temp, &self.path).map_err(|e| io_error(&self.path, e))?;
+            .map_err(|e| io_error(&self.path, e.into_error()))?;
+        file.commit().map_err(|e| io_error(&self.path, e))?;
         Ok(digest)
     }
 }
@@ -200,14 +190,10 @@ pub(crate) fn write_table<R>(
     writer.finish()
 }
 
-/// Atomic write of a small file; returns the sha256 hex.
+/// Atomic write of a small file ([`aml_core::io::atomic_write`]); returns the sha256 hex.
 pub(crate) fn write_bytes(path: &Path, bytes: &[u8]) -> Result<String, SynthError> {
-    let temp = temp_path(path);
-    let mut file = std::fs::File::create(&temp).map_err(|e| io_error(&temp, e))?;
-    file.write_all(bytes).map_err(|e| io_error(&temp, e))?;
-    file.sync_all().map_err(|e| io_error(&temp, e))?;
-    std::fs::rename(&temp, path).map_err(|e| io_error(path, e))?;
-    Ok(hex::encode(Sha256::digest(bytes)))
+    aml_core::io::atomic_write(path, bytes).map_err(|e| io_error(path, e))?;
+    Ok(aml_core::io::sha256_hex(bytes))
 }
 
 #[cfg(test)]

@@ -32,24 +32,15 @@ pub fn format_predictions(out: &mut impl Write, rows: ArrayView2<f64>) -> std::i
     Ok(())
 }
 
-/// Writes predictions to `path` atomically: a temporary file in the same
-/// directory is written, flushed to disk and renamed over `path`, so readers
-/// never see a half-written file.
+/// Writes predictions to `path` atomically ([`aml_core::io::AtomicFile`]): a
+/// temporary file in the same directory is written, flushed to disk and renamed
+/// over `path`, so readers never see a half-written file, and a failed write
+/// leaves no temporary file.
 pub fn write_predictions(path: &Path, rows: ArrayView2<f64>) -> Result<(), DataFileError> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
     let write = || -> std::io::Result<()> {
-        let mut out = BufWriter::new(std::fs::File::create(&temp)?);
+        let mut out = BufWriter::new(aml_core::io::AtomicFile::create(path)?);
         format_predictions(&mut out, rows)?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&temp, path)
+        out.into_inner().map_err(|e| e.into_error())?.commit()
     };
-    write().map_err(|source| {
-        // Best effort: the temporary file is garbage whatever went wrong.
-        let _ = std::fs::remove_file(&temp);
-        io_error(path, source)
-    })
+    write().map_err(|source| io_error(path, source))
 }
