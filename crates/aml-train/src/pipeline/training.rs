@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use aml_core::batch::Batch;
-use aml_features::{FeatureBuilder, FeatureSpec};
+use aml_features::{AlertBlock, FeatureBuilder, FeatureSpec};
 use aml_models::Model as _;
 use aml_models::{
     AlertRanker, AlertScorer, Bundle, BundleMetadata, ClusterScorer, GbdtModel, ModelMetadata,
@@ -38,6 +38,10 @@ pub struct TrainConfig {
     pub calibration: CalibrationMode,
     /// Also train and evaluate the baselines (their rows go into the metrics table).
     pub baselines: bool,
+    /// Caller-supplied feature blocks added to the fitted spec (see [`AlertBlock`]); code, so
+    /// not part of the JSON form.
+    #[serde(skip)]
+    pub feature_blocks: Vec<AlertBlock>,
 }
 
 impl TrainConfig {
@@ -80,6 +84,7 @@ impl TrainConfig {
             cluster_params,
             calibration: CalibrationMode::Auto,
             baselines: true,
+            feature_blocks: Vec::new(),
         }
     }
 }
@@ -121,6 +126,15 @@ pub fn prepare_days(
     batches: Vec<Batch>,
     validation_days: usize,
 ) -> Result<(FeatureSpec, Vec<DayData>, usize), PipelineError> {
+    prepare_days_with(batches, validation_days, &[])
+}
+
+/// [`prepare_days`] with `blocks` added to the fitted spec after the built-in blocks.
+pub fn prepare_days_with(
+    batches: Vec<Batch>,
+    validation_days: usize,
+    blocks: &[AlertBlock],
+) -> Result<(FeatureSpec, Vec<DayData>, usize), PipelineError> {
     check_distinct_days(&batches, |i| format!("batch {}", batches[i].meta.batch_id))?;
     if validation_days == 0 || batches.len() <= validation_days {
         return Err(PipelineError::NotEnoughData(format!(
@@ -130,7 +144,8 @@ pub fn prepare_days(
     }
     let n_train = batches.len() - validation_days;
     let refs: Vec<&Batch> = batches[..n_train].iter().collect();
-    let spec = FeatureBuilder::new().fit(&refs)?;
+    let mut spec = FeatureBuilder::new().fit(&refs)?;
+    spec.extra_blocks.extend_from_slice(blocks);
     let days = batches
         .into_iter()
         .map(|b| DayData::new(b, &spec))
@@ -599,7 +614,8 @@ pub fn train_bundle(
 ) -> Result<TrainReport, PipelineError> {
     validate_params(config)?;
     progress("features");
-    let (spec, days, n_train) = prepare_days(batches, config.validation_days)?;
+    let (spec, days, n_train) =
+        prepare_days_with(batches, config.validation_days, &config.feature_blocks)?;
     let split = days.split_at(n_train);
     let names = spec.feature_names();
     let train_rows = labelled(split.0, None);
