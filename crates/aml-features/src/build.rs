@@ -184,7 +184,9 @@ mod tests {
         assert_eq!(m.values.ncols(), base.values.ncols() + 1);
         let confidence = m.column_index("alert_confidence_score").unwrap();
         for row in 0..m.n_rows() {
-            assert_eq!(m.values.row(row).slice(ndarray::s![..-1]), base.values.row(row));
+            let bits = |v: &f32| v.to_bits();
+            let head: Vec<u32> = m.values.row(row).iter().take(base.n_features()).map(bits).collect();
+            assert_eq!(head, base.values.row(row).iter().map(bits).collect::<Vec<_>>());
             assert_eq!(m.values[[row, m.n_features() - 1]], {
                 crate::columns::to_matrix_value(2.0 * f64::from(m.values[[row, confidence]]))
             });
