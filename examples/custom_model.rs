@@ -11,15 +11,18 @@
 //! 3. Fits a linfa-trees decision tree on the same labelled rows, wraps it as a [`Model`] and
 //!    makes it the bundle's alert scorer ([`AlertScorer::with_model`]); its scores are explained
 //!    by TreeSHAP through the tree's exact conversion (`aml_explain::adapters::linfa`).
-//! 4. Scores the day into a signed submission in `--out` (default: a temporary directory) and
-//!    prints the sha256 of the tree's own predictions, which are the scores written.
+//! 4. Scores the day into a submission in `--out` (default: a temporary directory), signed with
+//!    `AML_MINER_KEY` (else the public development key), and prints the sha256 of the tree's
+//!    own predictions, which are the scores written.
 
 use std::path::{Path, PathBuf};
 
 use aml_explain::adapters::linfa::decision_tree_to_ensemble;
 use aml_features::{AlertBlock, ColumnSink, PreparedBatch};
-use aml_miner::pipeline::{self, BatchInput, KeySource, ScoreOptions};
-use aml_models::{model_version, write_atomic, AlertScorer, Bundle, Model, ModelError, TreeEnsemble};
+use aml_miner::pipeline::{self, BatchInput, ScoreOptions};
+use aml_models::{
+    model_version, write_atomic, AlertScorer, Bundle, Model, ModelError, TreeEnsemble,
+};
 use aml_train::pipeline::training::{labelled, prepare_days_with, train_bundle, TrainConfig};
 use linfa::prelude::*;
 use linfa_trees::DecisionTree;
@@ -59,8 +62,15 @@ struct TreeScorer {
 }
 
 impl TreeScorer {
-    fn fit(x: ArrayView2<'_, f32>, labels: &[f64], names: &[String]) -> Result<Self, Box<dyn std::error::Error>> {
-        let (x, y) = (dense(x), labels.iter().map(|&l| l as usize).collect::<Array1<_>>());
+    fn fit(
+        x: ArrayView2<'_, f32>,
+        labels: &[f64],
+        names: &[String],
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let (x, y) = (
+            dense(x),
+            labels.iter().map(|&l| l as usize).collect::<Array1<_>>(),
+        );
         let tree = DecisionTree::params()
             .max_depth(Some(6))
             .min_weight_leaf(10.0)
@@ -70,7 +80,11 @@ impl TreeScorer {
             t.default_left.fill(true); // NaN goes where -1e30 goes in `dense`
         }
         let text = ensemble.to_model_string()?;
-        Ok(TreeScorer { tree, ensemble, text })
+        Ok(TreeScorer {
+            tree,
+            ensemble,
+            text,
+        })
     }
 }
 
@@ -79,7 +93,12 @@ impl Model for TreeScorer {
         &self.ensemble.feature_names
     }
     fn predict(&self, features: ArrayView2<'_, f32>) -> Result<Vec<f64>, ModelError> {
-        Ok(self.tree.predict(&dense(features)).iter().map(|&c| c as f64).collect())
+        Ok(self
+            .tree
+            .predict(&dense(features))
+            .iter()
+            .map(|&c| c as f64)
+            .collect())
     }
     fn predict_raw(&self, features: ArrayView2<'_, f32>) -> Result<Vec<f64>, ModelError> {
         self.predict(features)
@@ -88,12 +107,18 @@ impl Model for TreeScorer {
         model_version(&self.text)
     }
     fn save(&self, path: &Path) -> Result<(), ModelError> {
-        let io = |source| ModelError::Io { path: path.to_path_buf(), source };
+        let io = |source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         write_atomic(path, self.text.as_bytes()).map_err(io)
     }
     fn load(path: &Path) -> Result<Self, ModelError> {
         let source = std::io::Error::other("a linfa tree is refitted, not loaded");
-        Err(ModelError::Io { path: path.to_path_buf(), source })
+        Err(ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
     fn tree_ensemble(&self) -> Option<&TreeEnsemble> {
         Some(&self.ensemble)
@@ -104,7 +129,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (mut out, mut data) = (None, None);
     while let Some(flag) = args.next() {
-        let value = args.next().map(PathBuf::from).ok_or(format!("{flag} needs a value"))?;
+        let value = args
+            .next()
+            .map(PathBuf::from)
+            .ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--out" => out = Some(value),
             "--data" => data = Some(value),
@@ -130,7 +158,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let history = aml_train::pipeline::load_history(&history_dirs)?;
 
     let mut config = TrainConfig::new(7);
-    for p in [&mut config.scorer_params, &mut config.ranker_params, &mut config.cluster_params] {
+    for p in [
+        &mut config.scorer_params,
+        &mut config.ranker_params,
+        &mut config.cluster_params,
+    ] {
         p.num_iterations = 20;
         p.min_data_in_leaf = 10;
     }
@@ -145,9 +177,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (ranker, clusters) = (standard.ranker().clone(), standard.cluster_scorer().clone());
     let bundle = Bundle::new(standard.metadata().clone(), scorer, ranker, clusters)?;
 
-    let options = ScoreOptions { timestamp: Some("2025-10-05T00:00:00Z".into()), ..Default::default() };
-    let key = pipeline::development_key();
-    let summary = pipeline::score_batch(BatchInput::Dir(&day), &bundle, &out, &key, KeySource::Development, &options, &mut |_| {})?;
+    let options = ScoreOptions {
+        timestamp: Some("2025-10-05T00:00:00Z".into()),
+        ..Default::default()
+    };
+    let (key, source) = pipeline::load_signing_key(None)?; // AML_MINER_KEY, else the development key
+    let summary = pipeline::score_batch(
+        BatchInput::Dir(&day),
+        &bundle,
+        &out,
+        &key,
+        source,
+        &options,
+        &mut |_| {},
+    )?;
 
     let (batch, _) = aml_core::batch::Batch::load(&day)?;
     let matrix = bundle.feature_spec().transform(&batch)?;
@@ -156,8 +199,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let last = matrix.feature_names.last().map_or("", String::as_str);
     println!("feature columns: {} (last: {last})", matrix.n_features());
     let flagged = own.iter().filter(|&&s| s == 1.0).count();
-    println!("alerts scored: {}, flagged by the tree: {flagged}", summary.n_alerts);
-    println!("custom model scores sha256: {}", aml_core::io::sha256_hex(&bytes));
+    println!(
+        "alerts scored: {}, flagged by the tree: {flagged}",
+        summary.n_alerts
+    );
+    println!(
+        "custom model scores sha256: {}",
+        aml_core::io::sha256_hex(&bytes)
+    );
     println!("submission: {}", out.display());
     Ok(())
 }

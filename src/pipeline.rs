@@ -337,7 +337,10 @@ fn scores_from_matrix<M: Model>(
 
 /// P(illicit) and the top-5 TreeSHAP explanation of every alert of `batch`, by alert_id.
 /// `latency_ms` is 0.0 (see the module docs).
-pub fn score_alerts<M: Model>(batch: &Batch, bundle: &Bundle<M>) -> Result<Vec<ScoreRow>, MinerError> {
+pub fn score_alerts<M: Model>(
+    batch: &Batch,
+    bundle: &Bundle<M>,
+) -> Result<Vec<ScoreRow>, MinerError> {
     let matrix = bundle.feature_spec().transform(batch)?;
     scores_from_matrix(&matrix, bundle, 0.0)
 }

@@ -76,6 +76,7 @@ fn custom_model_scores_the_day_with_its_own_block_and_tree() {
     let root = tempfile::tempdir().unwrap();
     let (data, out) = (root.path().join("data"), root.path().join("submission"));
     let output = Command::new(example_binary("custom_model"))
+        .env("AML_MINER_KEY", "42".repeat(32))
         .arg("--out")
         .arg(&out)
         .arg("--data")

@@ -175,7 +175,10 @@ mod tests {
 
         let defs = custom.describe();
         let last = defs.last().unwrap();
-        assert_eq!((last.name.as_str(), last.group.as_str()), ("confidence_x2", "custom"));
+        assert_eq!(
+            (last.name.as_str(), last.group.as_str()),
+            ("confidence_x2", "custom")
+        );
         assert_eq!(defs.len(), plain.describe().len() + 1);
 
         let base = plain.transform(&batch).unwrap();
@@ -185,8 +188,17 @@ mod tests {
         let confidence = m.column_index("alert_confidence_score").unwrap();
         for row in 0..m.n_rows() {
             let bits = |v: &f32| v.to_bits();
-            let head: Vec<u32> = m.values.row(row).iter().take(base.n_features()).map(bits).collect();
-            assert_eq!(head, base.values.row(row).iter().map(bits).collect::<Vec<_>>());
+            let head: Vec<u32> = m
+                .values
+                .row(row)
+                .iter()
+                .take(base.n_features())
+                .map(bits)
+                .collect();
+            assert_eq!(
+                head,
+                base.values.row(row).iter().map(bits).collect::<Vec<_>>()
+            );
             assert_eq!(m.values[[row, m.n_features() - 1]], {
                 crate::columns::to_matrix_value(2.0 * f64::from(m.values[[row, confidence]]))
             });

@@ -1,10 +1,10 @@
 //! The baselines compute what their docs claim, on cases small enough to check by hand.
 
+use aml_models::Model as _;
 use aml_train::pipeline::baselines::{decision_tree, random_forest, run_all, severity_confidence};
 use aml_train::pipeline::training::{fit_gbdt, Labelled};
 use aml_train::pipeline::MetricsRow;
 use aml_train::GbdtParams;
-use aml_models::Model as _;
 use ndarray::Array2;
 
 /// One-feature rows `x` with binary `labels`.
@@ -72,7 +72,9 @@ fn severity_confidence_sees_only_its_two_columns() {
             1 => 0.5,
             _ => ((i + offset) % n) as f32,
         });
-        r.labels = (0..n).map(|i| f64::from((i + offset) % n >= n / 2)).collect();
+        r.labels = (0..n)
+            .map(|i| f64::from((i + offset) % n >= n / 2))
+            .collect();
         r.relevance = r.labels.clone();
         r.groups = vec![n];
         r
@@ -91,12 +93,18 @@ fn severity_confidence_sees_only_its_two_columns() {
     assert!(q.iter().any(|&v| v != q[0]));
 
     let err = severity_confidence(&names[1..], &train, &valid, &params).unwrap_err();
-    assert!(err.to_string().contains("no column severity_ordinal"), "{err}");
+    assert!(
+        err.to_string().contains("no column severity_ordinal"),
+        "{err}"
+    );
 }
 
 #[test]
 fn run_all_rows_are_the_metrics_of_each_baseline() {
-    let names = vec!["severity_ordinal".to_string(), "alert_confidence_score".to_string()];
+    let names = vec![
+        "severity_ordinal".to_string(),
+        "alert_confidence_score".to_string(),
+    ];
     let mut train = two_leaves();
     train.x = Array2::from_shape_fn((60, 2), |(i, c)| if c == 0 { i as f32 } else { 0.5 });
     let mut valid = train.clone();

@@ -96,8 +96,18 @@ fn tuning_is_seeded() {
     assert_eq!(tune_scorer(&days, &base, 3, 2, 9).unwrap(), a);
     let b = tune_scorer(&days, &base, 3, 2, 10).unwrap();
     let sampled = |r: &aml_train::pipeline::TuningResult| {
-        r.trials[1..].iter().map(|t| t.params.clone()).collect::<Vec<_>>()
+        r.trials[1..]
+            .iter()
+            .map(|t| t.params.clone())
+            .collect::<Vec<_>>()
     };
-    assert_ne!(sampled(&a), sampled(&b), "another seed samples other parameters");
-    assert!(tune_scorer(&days[..1], &base, 2, 2, 9).is_err(), "one day cannot be folded");
+    assert_ne!(
+        sampled(&a),
+        sampled(&b),
+        "another seed samples other parameters"
+    );
+    assert!(
+        tune_scorer(&days[..1], &base, 2, 2, 9).is_err(),
+        "one day cannot be folded"
+    );
 }
