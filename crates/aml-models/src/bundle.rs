@@ -258,45 +258,6 @@ impl<M: Model> Bundle<M> {
             version,
         })
     }
-
-    /// First 12 hex digits of the SHA-256 of the canonical `metadata.json`.
-    pub fn version(&self) -> &str {
-        &self.version
-    }
-
-    /// The metadata.
-    pub fn metadata(&self) -> &BundleMetadata {
-        &self.metadata
-    }
-
-    /// The feature spec all three models were trained with.
-    pub fn feature_spec(&self) -> &FeatureSpec {
-        &self.metadata.feature_spec
-    }
-
-    /// The alert scorer.
-    pub fn scorer(&self) -> &AlertScorer<M> {
-        &self.scorer
-    }
-
-    /// The alert ranker.
-    pub fn ranker(&self) -> &AlertRanker {
-        &self.ranker
-    }
-
-    /// The cluster scorer.
-    pub fn cluster_scorer(&self) -> &ClusterScorer {
-        &self.cluster_scorer
-    }
-
-    /// Version of each model file, by model name.
-    pub fn model_versions(&self) -> BTreeMap<String, String> {
-        self.metadata
-            .models
-            .iter()
-            .map(|(k, m)| (k.clone(), m.version.clone()))
-            .collect()
-    }
 }
 
 impl Bundle {
@@ -401,6 +362,47 @@ impl Bundle {
         ];
         aml_core::io::write_output_dir(dir, OUTPUT_KIND, inputs, &contents)?;
         Ok(())
+    }
+}
+
+impl<M: Model> Bundle<M> {
+    /// First 12 hex digits of the SHA-256 of the canonical `metadata.json`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> &BundleMetadata {
+        &self.metadata
+    }
+
+    /// The feature spec all three models were trained with.
+    pub fn feature_spec(&self) -> &FeatureSpec {
+        &self.metadata.feature_spec
+    }
+
+    /// The alert scorer.
+    pub fn scorer(&self) -> &AlertScorer<M> {
+        &self.scorer
+    }
+
+    /// The alert ranker.
+    pub fn ranker(&self) -> &AlertRanker {
+        &self.ranker
+    }
+
+    /// The cluster scorer.
+    pub fn cluster_scorer(&self) -> &ClusterScorer {
+        &self.cluster_scorer
+    }
+
+    /// Version of each model file, by model name.
+    pub fn model_versions(&self) -> BTreeMap<String, String> {
+        self.metadata
+            .models
+            .iter()
+            .map(|(k, m)| (k.clone(), m.version.clone()))
+            .collect()
     }
 }
 
