@@ -29,7 +29,7 @@ use aml_core::submission::{
 };
 use aml_explain::{Explanation, TreeShapExplainer, DEFAULT_TOP_K};
 use aml_features::{FeatureMatrix, FeatureWarning, PreparedBatch};
-use aml_models::{competition_ranks, Bundle};
+use aml_models::{competition_ranks, Bundle, Model};
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
 
@@ -51,6 +51,12 @@ pub enum MinerError {
     /// TreeSHAP failed.
     #[error(transparent)]
     Explain(#[from] aml_explain::ExplainError),
+    /// The alert scorer's model is not a tree ensemble, so its scores cannot be explained.
+    #[error("alert scorer model {version}: no tree ensemble to explain its scores with (Model::tree_ensemble is None)")]
+    NotExplainable {
+        /// The model's version.
+        version: String,
+    },
     /// Writing the submission failed (or its values are not fit to be signed).
     #[error(transparent)]
     Submission(#[from] aml_core::SubmissionError),
@@ -293,14 +299,20 @@ impl Stages<'_> {
 }
 
 /// Alert feature matrix and per-alert calibrated probabilities + explain_json.
-fn scores_from_matrix(
+fn scores_from_matrix<M: Model>(
     matrix: &FeatureMatrix,
-    bundle: &Bundle,
+    bundle: &Bundle<M>,
     latency_ms: f64,
 ) -> Result<Vec<ScoreRow>, MinerError> {
     let scorer = bundle.scorer();
     let probabilities = scorer.score(matrix)?;
-    let explainer = TreeShapExplainer::new(scorer.model().ensemble())?;
+    let ensemble = scorer
+        .model()
+        .tree_ensemble()
+        .ok_or_else(|| MinerError::NotExplainable {
+            version: scorer.model().version(),
+        })?;
+    let explainer = TreeShapExplainer::new(ensemble)?;
     let explanations = explainer.explain(matrix.values.view(), DEFAULT_TOP_K)?;
     let version = bundle.version().to_string();
     Ok(matrix
@@ -325,14 +337,17 @@ fn scores_from_matrix(
 
 /// P(illicit) and the top-5 TreeSHAP explanation of every alert of `batch`, by alert_id.
 /// `latency_ms` is 0.0 (see the module docs).
-pub fn score_alerts(batch: &Batch, bundle: &Bundle) -> Result<Vec<ScoreRow>, MinerError> {
+pub fn score_alerts<M: Model>(
+    batch: &Batch,
+    bundle: &Bundle<M>,
+) -> Result<Vec<ScoreRow>, MinerError> {
     let matrix = bundle.feature_spec().transform(batch)?;
     scores_from_matrix(&matrix, bundle, 0.0)
 }
 
-fn rankings_from(
+fn rankings_from<M: Model>(
     matrix: &FeatureMatrix,
-    bundle: &Bundle,
+    bundle: &Bundle<M>,
     scores: &[ScoreRow],
 ) -> Result<Vec<RankingRow>, MinerError> {
     let probabilities: Vec<f64> = scores.iter().map(|s| s.score).collect();
@@ -353,18 +368,18 @@ fn rankings_from(
 
 /// Ranking scores and ranks (1 = most urgent, ties share the lowest rank) of every alert, by
 /// alert_id; `scores` are [`score_alerts`]'s rows for the same batch.
-pub fn rank_alerts(
+pub fn rank_alerts<M: Model>(
     batch: &Batch,
-    bundle: &Bundle,
+    bundle: &Bundle<M>,
     scores: &[ScoreRow],
 ) -> Result<Vec<RankingRow>, MinerError> {
     let matrix = bundle.feature_spec().transform(batch)?;
     rankings_from(&matrix, bundle, scores)
 }
 
-fn clusters_from(
+fn clusters_from<M: Model>(
     prepared: &PreparedBatch<'_>,
-    bundle: &Bundle,
+    bundle: &Bundle<M>,
     scores: &[ScoreRow],
 ) -> Result<Vec<ClusterScoreRow>, MinerError> {
     let probabilities: Vec<f64> = scores.iter().map(|s| s.score).collect();
@@ -387,18 +402,18 @@ fn clusters_from(
 
 /// P(the cluster holds an illicit alert) for every cluster of `batch`, by cluster_id;
 /// `scores` are [`score_alerts`]'s rows for the same batch.
-pub fn score_clusters(
+pub fn score_clusters<M: Model>(
     batch: &Batch,
-    bundle: &Bundle,
+    bundle: &Bundle<M>,
     scores: &[ScoreRow],
 ) -> Result<Vec<ClusterScoreRow>, MinerError> {
     clusters_from(&PreparedBatch::new(batch), bundle, scores)
 }
 
 /// Scores, ranks and cluster-scores `batch` in one pass (the graph is built once).
-pub fn score_rows(
+pub fn score_rows<M: Model>(
     batch: &Batch,
-    bundle: &Bundle,
+    bundle: &Bundle<M>,
     options: &ScoreOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<ScoredBatch, MinerError> {
@@ -532,7 +547,7 @@ struct Provenance<'a> {
     timestamp: &'a str,
 }
 
-fn manifest(bundle: &Bundle, batch: &Batch, provenance: &Provenance<'_>) -> Manifest {
+fn manifest<M: Model>(bundle: &Bundle<M>, batch: &Batch, provenance: &Provenance<'_>) -> Manifest {
     let Provenance {
         timings,
         image_digest,
@@ -636,9 +651,9 @@ fn top_alerts(scored: &ScoredBatch) -> Vec<TopAlert> {
 /// contain it, and an existing `out_dir` must be a submission (or empty), else nothing is touched
 /// (see [`aml_core::io::write_output_dir`]). A refused batch or a score that is not fit to be
 /// signed leaves any previous submission in `out_dir` as it was.
-pub fn score_batch(
+pub fn score_batch<M: Model>(
     input: BatchInput<'_>,
-    bundle: &Bundle,
+    bundle: &Bundle<M>,
     out_dir: &Path,
     key: &SigningKey,
     key_source: KeySource,

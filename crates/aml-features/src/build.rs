@@ -17,6 +17,9 @@ fn alert_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch<'_>>) {
     address::address_block(spec, sink);
     cluster::cluster_block(spec, sink);
     flow::flow_block(spec, sink);
+    for block in &spec.extra_blocks {
+        (block.build)(sink);
+    }
 }
 
 /// Makes names unique across blocks (a category value could mimic another feature's name).
@@ -105,6 +108,7 @@ impl FeatureSpec {
                 .collect(),
             pagerank: builder.pagerank,
             reach_cap: builder.reach_cap,
+            extra_blocks: Vec::new(),
         }
     }
 }
@@ -129,4 +133,75 @@ never 0, and no feature is ever infinite. Alert rows are sorted by `alert_id`, c
         intro,
         &[("Alert matrix", &alerts), ("Cluster matrix", &clusters)],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::AlertBlock;
+
+    fn doubled_confidence(sink: &mut ColumnSink<'_, PreparedBatch<'_>>) {
+        sink.group("custom");
+        sink.add("confidence_x2", "twice alert_confidence_score", |p| {
+            let a = &p.batch.alerts;
+            p.alert_rows
+                .iter()
+                .map(|&r| 2.0 * a.alert_confidence_score[r])
+                .collect()
+        });
+    }
+
+    const BLOCK: AlertBlock = AlertBlock {
+        name: "doubled_confidence",
+        build: doubled_confidence,
+    };
+
+    #[test]
+    fn an_extra_block_adds_its_columns_last_and_stays_out_of_the_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = aml_synth::SynthConfig {
+            n_alerts: 30,
+            n_addresses: 150,
+            n_flows: 400,
+            ..aml_synth::SynthConfig::small()
+        };
+        let path = aml_synth::write_batch(&dir.path().join("b"), &config, 0).unwrap();
+        let (batch, _) = Batch::load(&path).unwrap();
+        let plain = FeatureBuilder::new().fit(&[&batch]).unwrap();
+        let custom = plain.clone().with_block(BLOCK);
+        assert_ne!(custom, plain);
+        assert_eq!(custom.to_json(), plain.to_json(), "code is not serialised");
+        assert_eq!(FeatureSpec::from_json(&custom.to_json()).unwrap(), plain);
+
+        let defs = custom.describe();
+        let last = defs.last().unwrap();
+        assert_eq!(
+            (last.name.as_str(), last.group.as_str()),
+            ("confidence_x2", "custom")
+        );
+        assert_eq!(defs.len(), plain.describe().len() + 1);
+
+        let base = plain.transform(&batch).unwrap();
+        let m = custom.transform(&batch).unwrap();
+        assert_eq!(m.feature_names, custom.feature_names());
+        assert_eq!(m.values.ncols(), base.values.ncols() + 1);
+        let confidence = m.column_index("alert_confidence_score").unwrap();
+        for row in 0..m.n_rows() {
+            let bits = |v: &f32| v.to_bits();
+            let head: Vec<u32> = m
+                .values
+                .row(row)
+                .iter()
+                .take(base.n_features())
+                .map(bits)
+                .collect();
+            assert_eq!(
+                head,
+                base.values.row(row).iter().map(bits).collect::<Vec<_>>()
+            );
+            assert_eq!(m.values[[row, m.n_features() - 1]], {
+                crate::columns::to_matrix_value(2.0 * f64::from(m.values[[row, confidence]]))
+            });
+        }
+    }
 }

@@ -63,7 +63,20 @@ fn internal_edges(g: &FlowGraph, members: &[u32]) -> (usize, f64) {
     (edges, usd)
 }
 
-fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '_>>) {
+/// The cluster sink every block below writes to.
+type ClusterSink<'s, 'p, 'a> = ColumnSink<'s, ClusterContext<'p, 'a>>;
+
+/// Runs every cluster block against `sink`, in the fixed column order.
+fn cluster_blocks(spec: &FeatureSpec, sink: &mut ClusterSink<'_, '_, '_>) {
+    attribute_block(spec, sink);
+    member_alert_block(sink);
+    member_score_block(sink);
+    member_address_block(sink);
+    member_graph_block(sink);
+}
+
+/// The cluster's published attributes and its one-hot `cluster_type`.
+fn attribute_block(spec: &FeatureSpec, sink: &mut ClusterSink<'_, '_, '_>) {
     sink.group("cluster attributes");
     let attribute_defs: [(&str, &str); 8] = [
         ("cluster_total_alerts", "total_alerts as published"),
@@ -123,7 +136,10 @@ fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '
             )
         },
     );
+}
 
+/// Aggregates over the cluster's member alerts.
+fn member_alert_block(sink: &mut ClusterSink<'_, '_, '_>) {
     sink.group("member alerts");
     let member_defs: [(&str, &str); 9] = [
         (
@@ -192,7 +208,10 @@ fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '
         }
         cols
     });
+}
 
+/// Aggregates of the member alerts' scores (NaN until the pipeline provides scores).
+fn member_score_block(sink: &mut ClusterSink<'_, '_, '_>) {
     sink.group("member scores");
     let score_defs: [(&str, &str); 3] = [
         (
@@ -224,7 +243,10 @@ fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '
         }
         cols
     });
+}
 
+/// Address coverage and aggregates of [`ADDRESS_AGGREGATES`] over the cluster's addresses.
+fn member_address_block(sink: &mut ClusterSink<'_, '_, '_>) {
     sink.group("member addresses");
     let mut address_defs = vec![(
         "address_coverage".to_string(),
@@ -273,7 +295,10 @@ fn cluster_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<ClusterContext<'_, '
         }
         cols
     });
+}
 
+/// Money-flow structure among the cluster's addresses.
+fn member_graph_block(sink: &mut ClusterSink<'_, '_, '_>) {
     sink.group("member graph");
     let graph_defs: [(&str, &str); 4] = [
         (

@@ -30,7 +30,7 @@ pub mod stats;
 
 pub use build::{feature_catalog, features_markdown};
 pub use cluster_matrix::build_cluster_matrix;
-pub use columns::FeatureDef;
+pub use columns::{ColumnSink, FeatureDef};
 pub use error::{FeatureError, FeatureWarning};
 pub use graph::FlowGraph;
 pub use matrix::FeatureMatrix;
@@ -39,4 +39,4 @@ pub use selection::{
     constant_columns, drop_constant_and_duplicate, duplicate_columns, rank_by_importance,
     top_k_by_importance,
 };
-pub use spec::{FeatureBuilder, FeatureSpec, PageRankParams, FEATURE_SPEC_VERSION};
+pub use spec::{AlertBlock, FeatureBuilder, FeatureSpec, PageRankParams, FEATURE_SPEC_VERSION};

@@ -5,8 +5,10 @@
 //! address-feature columns) is frozen into a [`FeatureSpec`] that serialises to JSON and
 //! travels with the model.
 
+use crate::columns::ColumnSink;
 use crate::error::FeatureError;
 use crate::names::{normalise_category, Vocab};
+use crate::prepared::PreparedBatch;
 use aml_core::batch::Batch;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,6 +38,45 @@ impl Default for PageRankParams {
     }
 }
 
+/// A feature block supplied by the caller: like the built-in blocks, `build` declares each column
+/// (name and meaning) on the sink and, when the sink computes, returns its values from the
+/// prepared batch (one per alert, in alert_id order). Add it with [`FeatureSpec::with_block`];
+/// its columns follow the built-in ones in [`FeatureSpec::describe`], `feature_names` and
+/// every matrix the spec builds.
+///
+/// ```
+/// use aml_features::{AlertBlock, ColumnSink, FeatureSpec, PreparedBatch};
+/// fn amount_per_indicator(sink: &mut ColumnSink<'_, PreparedBatch<'_>>) {
+///     sink.group("custom");
+///     sink.add("volume_per_indicator", "volume_usd / (1 + risk indicators)", |p| {
+///         let a = &p.batch.alerts;
+///         p.alert_rows.iter().map(|&r| a.volume_usd[r] / (1.0 + a.risk_indicators[r].len() as f64)).collect()
+///     });
+/// }
+/// let block = AlertBlock { name: "amount_per_indicator", build: amount_per_indicator };
+/// let spec = FeatureSpec::template().with_block(block);
+/// assert_eq!(spec.feature_names().last().unwrap(), "volume_per_indicator");
+/// ```
+#[derive(Clone, Copy)]
+pub struct AlertBlock {
+    /// The block's name: two blocks are equal when their names are.
+    pub name: &'static str,
+    /// Declares (and computes) the block's columns.
+    pub build: fn(&mut ColumnSink<'_, PreparedBatch<'_>>),
+}
+
+impl PartialEq for AlertBlock {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl std::fmt::Debug for AlertBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AlertBlock({:?})", self.name)
+    }
+}
+
 /// Everything learned at fit time; apply it with [`FeatureSpec::transform`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureSpec {
@@ -61,6 +102,12 @@ pub struct FeatureSpec {
     pub pagerank: PageRankParams,
     /// Cap on the 2-hop reach count (bounds the work spent on hub neighbourhoods).
     pub reach_cap: u32,
+    /// Caller-supplied blocks run after the built-in ones ([`FeatureSpec::with_block`]). They
+    /// are code, not data: not part of the JSON, so a spec read back (e.g. from a bundle) has
+    /// none until the caller adds them again, and a model trained with them then fails the
+    /// bundle's feature-name check instead of scoring shifted columns.
+    #[serde(skip)]
+    pub extra_blocks: Vec<AlertBlock>,
 }
 
 impl FeatureSpec {
@@ -68,6 +115,12 @@ impl FeatureSpec {
     pub fn to_json(&self) -> String {
         // Serialising plain data structs cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The spec with `block` appended to its [`FeatureSpec::extra_blocks`].
+    pub fn with_block(mut self, block: AlertBlock) -> FeatureSpec {
+        self.extra_blocks.push(block);
+        self
     }
 
     /// Parses a spec written by [`FeatureSpec::to_json`].
@@ -193,6 +246,7 @@ impl FeatureBuilder {
             address_columns: columns,
             pagerank: self.pagerank,
             reach_cap: self.reach_cap.max(1),
+            extra_blocks: Vec::new(),
         })
     }
 }

@@ -184,28 +184,30 @@ impl BundleMetadata {
     }
 }
 
-/// The three models of a miner plus their metadata.
+/// The three models of a miner plus their metadata. The alert scorer's model is a
+/// [`GbdtModel`] unless a miner plugs in its own [`Model`] (built with [`Bundle::new`]; only
+/// GBDT bundles are saved and loaded).
 #[derive(Debug, Clone)]
-pub struct Bundle {
+pub struct Bundle<M: Model = GbdtModel> {
     metadata: BundleMetadata,
-    scorer: AlertScorer,
+    scorer: AlertScorer<M>,
     ranker: AlertRanker,
     cluster_scorer: ClusterScorer,
     version: String,
 }
 
-impl Bundle {
+impl<M: Model> Bundle<M> {
     /// Assembles a bundle from freshly trained models. The per-model `file`, `version`,
     /// `feature_names`, `num_trees` and the scorer's `calibration` entries of `metadata` are
     /// (re)filled from the models; everything is then checked as [`Bundle::load`] does.
     pub fn new(
         mut metadata: BundleMetadata,
-        scorer: AlertScorer,
+        scorer: AlertScorer<M>,
         ranker: AlertRanker,
         cluster_scorer: ClusterScorer,
-    ) -> Result<Bundle, BundleError> {
+    ) -> Result<Bundle<M>, BundleError> {
         metadata.format_version = BUNDLE_FORMAT_VERSION;
-        let models: [(&str, &str, &GbdtModel); 3] = [
+        let models: [(&str, &str, &dyn Model); 3] = [
             ("alert_scorer", files::ALERT_SCORER, scorer.model()),
             ("alert_ranker", files::ALERT_RANKER, ranker.model()),
             (
@@ -231,7 +233,7 @@ impl Bundle {
             entry.file = file.to_string();
             entry.version = model.version();
             entry.feature_names = model.feature_names().to_vec();
-            entry.num_trees = model.ensemble().trees.len();
+            entry.num_trees = model.tree_ensemble().map_or(0, |e| e.trees.len());
             entry.calibration = None;
         }
         if let Some(entry) = metadata.models.get_mut("alert_scorer") {
@@ -242,10 +244,10 @@ impl Bundle {
 
     fn checked(
         metadata: BundleMetadata,
-        scorer: AlertScorer,
+        scorer: AlertScorer<M>,
         ranker: AlertRanker,
         cluster_scorer: ClusterScorer,
-    ) -> Result<Bundle, BundleError> {
+    ) -> Result<Bundle<M>, BundleError> {
         check_consistency(&metadata, &scorer, &ranker, &cluster_scorer)?;
         let version = model_version(&metadata.to_json());
         Ok(Bundle {
@@ -256,7 +258,9 @@ impl Bundle {
             version,
         })
     }
+}
 
+impl Bundle {
     /// Loads and checks a bundle directory (see the module docs for what is checked).
     pub fn load(dir: &Path) -> Result<Bundle, BundleError> {
         let meta_path = dir.join(files::METADATA);
@@ -359,7 +363,9 @@ impl Bundle {
         aml_core::io::write_output_dir(dir, OUTPUT_KIND, inputs, &contents)?;
         Ok(())
     }
+}
 
+impl<M: Model> Bundle<M> {
     /// First 12 hex digits of the SHA-256 of the canonical `metadata.json`.
     pub fn version(&self) -> &str {
         &self.version
@@ -376,7 +382,7 @@ impl Bundle {
     }
 
     /// The alert scorer.
-    pub fn scorer(&self) -> &AlertScorer {
+    pub fn scorer(&self) -> &AlertScorer<M> {
         &self.scorer
     }
 
@@ -413,9 +419,9 @@ fn compare_names(model: &str, expected: &[String], found: &[String]) -> Result<(
 }
 
 /// Checks metadata against the models and the models against the feature spec.
-fn check_consistency(
+fn check_consistency<M: Model>(
     metadata: &BundleMetadata,
-    scorer: &AlertScorer,
+    scorer: &AlertScorer<M>,
     ranker: &AlertRanker,
     cluster_scorer: &ClusterScorer,
 ) -> Result<(), BundleError> {
@@ -444,7 +450,7 @@ fn check_consistency(
         &cluster_names,
         cluster_scorer.feature_names(),
     )?;
-    let models: [(&str, &GbdtModel); 3] = [
+    let models: [(&str, &dyn Model); 3] = [
         ("alert_scorer", scorer.model()),
         ("alert_ranker", ranker.model()),
         ("cluster_scorer", cluster_scorer.model()),

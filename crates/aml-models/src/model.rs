@@ -47,6 +47,13 @@ pub trait Model: Send + Sync {
     fn predict_raw(&self, features: ArrayView2<'_, f32>) -> Result<Vec<f64>, ModelError>;
     /// First 12 hex digits of the SHA-256 of the model text.
     fn version(&self) -> String;
+    /// The model as a tree ensemble computing the same [`Model::predict`] output, if it is one:
+    /// TreeSHAP explains the alert scorer's scores through it, and a bundle records its tree
+    /// count. `None` by default; [`GbdtModel`] returns its ensemble, and a linfa or smartcore
+    /// tree model can return its conversion (`aml_explain::adapters`).
+    fn tree_ensemble(&self) -> Option<&TreeEnsemble> {
+        None
+    }
     /// Writes the model text atomically (temporary file in the same directory, then rename).
     fn save(&self, path: &Path) -> Result<(), ModelError>;
     /// Reads a model written by [`Model::save`] (or by LightGBM for [`GbdtModel`]).
@@ -176,6 +183,10 @@ impl Model for GbdtModel {
 
     fn version(&self) -> String {
         model_version(&self.text)
+    }
+
+    fn tree_ensemble(&self) -> Option<&TreeEnsemble> {
+        Some(&self.ensemble)
     }
 
     fn save(&self, path: &Path) -> Result<(), ModelError> {

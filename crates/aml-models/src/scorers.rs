@@ -192,10 +192,12 @@ fn require_binary(scorer: &'static str, model: &GbdtModel) -> Result<(), ScorerE
     }
 }
 
-/// Binary GBDT on the alert feature matrix: P(illicit) per alert.
+/// P(illicit) per alert from a model of the alert feature matrix: a binary GBDT
+/// ([`AlertScorer::new`]) or any other [`Model`] whose `predict` gives probabilities
+/// ([`AlertScorer::with_model`]); this is the seam where a miner plugs in its own model.
 #[derive(Debug, Clone)]
-pub struct AlertScorer {
-    model: GbdtModel,
+pub struct AlertScorer<M: Model = GbdtModel> {
+    model: M,
     calibration: Option<Calibration>,
 }
 
@@ -203,6 +205,14 @@ impl AlertScorer {
     /// Wraps a binary model and an optional calibration map.
     pub fn new(model: GbdtModel, calibration: Option<Calibration>) -> Result<Self, ScorerError> {
         require_binary("alert_scorer", &model)?;
+        Self::with_model(model, calibration)
+    }
+}
+
+impl<M: Model> AlertScorer<M> {
+    /// Wraps any model whose [`Model::predict`] is P(illicit) in `[0, 1]`, and an optional
+    /// calibration map. The scores it writes are explained through [`Model::tree_ensemble`].
+    pub fn with_model(model: M, calibration: Option<Calibration>) -> Result<Self, ScorerError> {
         if let Some(c) = &calibration {
             c.validate()?;
         }
@@ -210,7 +220,7 @@ impl AlertScorer {
     }
 
     /// The underlying model (for TreeSHAP and the bundle).
-    pub fn model(&self) -> &GbdtModel {
+    pub fn model(&self) -> &M {
         &self.model
     }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use aml_core::batch::Batch;
-use aml_features::{FeatureBuilder, FeatureSpec};
+use aml_features::{AlertBlock, FeatureBuilder, FeatureSpec};
 use aml_models::Model as _;
 use aml_models::{
     AlertRanker, AlertScorer, Bundle, BundleMetadata, ClusterScorer, GbdtModel, ModelMetadata,
@@ -38,6 +38,10 @@ pub struct TrainConfig {
     pub calibration: CalibrationMode,
     /// Also train and evaluate the baselines (their rows go into the metrics table).
     pub baselines: bool,
+    /// Caller-supplied feature blocks added to the fitted spec (see [`AlertBlock`]); code, so
+    /// not part of the JSON form.
+    #[serde(skip)]
+    pub feature_blocks: Vec<AlertBlock>,
 }
 
 impl TrainConfig {
@@ -80,6 +84,7 @@ impl TrainConfig {
             cluster_params,
             calibration: CalibrationMode::Auto,
             baselines: true,
+            feature_blocks: Vec::new(),
         }
     }
 }
@@ -121,6 +126,15 @@ pub fn prepare_days(
     batches: Vec<Batch>,
     validation_days: usize,
 ) -> Result<(FeatureSpec, Vec<DayData>, usize), PipelineError> {
+    prepare_days_with(batches, validation_days, &[])
+}
+
+/// [`prepare_days`] with `blocks` added to the fitted spec after the built-in blocks.
+pub fn prepare_days_with(
+    batches: Vec<Batch>,
+    validation_days: usize,
+    blocks: &[AlertBlock],
+) -> Result<(FeatureSpec, Vec<DayData>, usize), PipelineError> {
     check_distinct_days(&batches, |i| format!("batch {}", batches[i].meta.batch_id))?;
     if validation_days == 0 || batches.len() <= validation_days {
         return Err(PipelineError::NotEnoughData(format!(
@@ -130,7 +144,8 @@ pub fn prepare_days(
     }
     let n_train = batches.len() - validation_days;
     let refs: Vec<&Batch> = batches[..n_train].iter().collect();
-    let spec = FeatureBuilder::new().fit(&refs)?;
+    let mut spec = FeatureBuilder::new().fit(&refs)?;
+    spec.extra_blocks.extend_from_slice(blocks);
     let days = batches
         .into_iter()
         .map(|b| DayData::new(b, &spec))
@@ -328,14 +343,8 @@ pub fn out_of_fold_scores(
     Ok(scores)
 }
 
-/// Trains the alert scorer, ranker and cluster scorer on `batches` (labelled history, sorted by
-/// date, see [`super::load_history`]), evaluates them and the baselines on the validation days,
-/// and assembles a checked [`Bundle`]. `progress` is told each stage's name as it starts.
-pub fn train_bundle(
-    batches: Vec<Batch>,
-    config: &TrainConfig,
-    progress: &mut dyn FnMut(&str),
-) -> Result<TrainReport, PipelineError> {
+/// Checks every model's parameters before any work.
+fn validate_params(config: &TrainConfig) -> Result<(), PipelineError> {
     for (model, params) in [
         ("alert_scorer", &config.scorer_params),
         ("alert_ranker", &config.ranker_params),
@@ -346,12 +355,15 @@ pub fn train_bundle(
             source,
         })?;
     }
-    progress("features");
-    let (spec, days, n_train) = prepare_days(batches, config.validation_days)?;
-    let (train_days, valid_days) = days.split_at(n_train);
-    let names = spec.feature_names();
-    let train_rows = labelled(train_days, None);
-    let valid_rows = labelled(valid_days, None);
+    Ok(())
+}
+
+/// Refuses training rows with one class only and validation days without a labelled alert.
+fn check_rows(
+    train_rows: &Labelled,
+    valid_rows: &Labelled,
+    n_train: usize,
+) -> Result<(), PipelineError> {
     if let Some(&first) = train_rows.labels.first() {
         if train_rows.labels.iter().all(|&l| l == first) {
             let label = u8::from(first != 0.0);
@@ -368,14 +380,30 @@ pub fn train_bundle(
             "no labelled alert on the validation day(s)".into(),
         ));
     }
+    Ok(())
+}
 
-    progress("alert scorer");
+/// The fitted alert scorer with its calibration decision and metrics row.
+struct ScorerStage {
+    scorer: AlertScorer,
+    calibration: CalibrationChoice,
+    row: MetricsRow,
+}
+
+/// Fits the alert scorer, chooses its calibration and adds its metrics rows to `table`.
+fn scorer_stage(
+    config: &TrainConfig,
+    names: &[String],
+    train_rows: &Labelled,
+    valid_rows: &Labelled,
+    table: &mut MetricsTable,
+) -> Result<ScorerStage, PipelineError> {
     let scorer_model = fit_gbdt(
         "alert_scorer",
         &config.scorer_params,
-        names.clone(),
-        &train_rows,
-        &valid_rows,
+        names.to_vec(),
+        train_rows,
+        valid_rows,
         false,
     )?;
     let raw_scorer = AlertScorer::new(scorer_model.clone(), None)?;
@@ -386,15 +414,14 @@ pub fn train_bundle(
     // the other half): scoring the rows the kept map was fitted on would flatter it.
     let valid_scores = cross_fitted_scores(calibration.kind, &valid_rows.labels, &valid_uncal)
         .unwrap_or_else(|| valid_uncal.clone());
-    let mut table = MetricsTable::default();
-    let scorer_row = MetricsRow::evaluate(
+    let row = MetricsRow::evaluate(
         "alert_scorer",
         &valid_rows.labels,
         &valid_rows.relevance,
         &valid_scores,
         true,
     );
-    table.rows.push(scorer_row.clone());
+    table.rows.push(row.clone());
     if scorer.calibration().is_some() {
         table.rows.push(MetricsRow::evaluate(
             "alert_scorer (uncalibrated)",
@@ -404,14 +431,26 @@ pub fn train_bundle(
             true,
         ));
     }
+    Ok(ScorerStage {
+        scorer,
+        calibration,
+        row,
+    })
+}
 
-    progress("alert ranker");
-    // The ranker and the cluster scorer take the scorer's probability as a feature. On the
-    // training days it must come from scorers that never saw that day, else it is
-    // over-confident there and the downstream models learn to trust it too much.
+/// The scorer's probability of every alert of every day: out-of-fold on the training days
+/// (the ranker and the cluster scorer take it as a feature, and on the training days it must
+/// come from scorers that never saw that day, else it is over-confident there and the
+/// downstream models learn to trust it too much), the scorer's own on the validation days.
+fn day_scores(
+    config: &TrainConfig,
+    names: &[String],
+    (train_days, valid_days): (&[DayData], &[DayData]),
+    scorer: &AlertScorer,
+) -> Result<Vec<Vec<f64>>, PipelineError> {
     let mut day_scores = out_of_fold_scores(
         &config.scorer_params,
-        &names,
+        names,
         train_days,
         scorer.model().ensemble().trees.len(),
         scorer.calibration(),
@@ -419,7 +458,19 @@ pub fn train_bundle(
     for day in valid_days {
         day_scores.push(scorer.score(&day.matrix)?);
     }
-    let mut ranker_names = names.clone();
+    Ok(day_scores)
+}
+
+/// Fits the ranker on the alert matrix plus `day_scores` and evaluates it on the validation days.
+fn ranker_stage(
+    config: &TrainConfig,
+    names: &[String],
+    (train_days, valid_days): (&[DayData], &[DayData]),
+    day_scores: &[Vec<f64>],
+    valid_rows: &Labelled,
+) -> Result<(AlertRanker, MetricsRow), PipelineError> {
+    let n_train = train_days.len();
+    let mut ranker_names = names.to_vec();
     ranker_names.push(SCORER_FEATURE.to_string());
     let ranker_train = labelled(train_days, Some(&day_scores[..n_train]));
     let ranker_valid = labelled(valid_days, Some(&day_scores[n_train..]));
@@ -437,18 +488,27 @@ pub fn train_bundle(
         let all = ranker.ranking_scores(&day.matrix, scores)?;
         ranking_scores.extend(day.labelled_rows().into_iter().map(|r| all[r]));
     }
-    let ranker_row = MetricsRow::evaluate(
+    let row = MetricsRow::evaluate(
         "alert_ranker",
         &valid_rows.labels,
         &valid_rows.relevance,
         &ranking_scores,
         false,
     );
-    table.rows.push(ranker_row.clone());
+    Ok((ranker, row))
+}
 
-    progress("cluster scorer");
+/// Fits the cluster scorer on every day's cluster matrix (member scores from `day_scores`) and
+/// evaluates it on the validation days.
+fn cluster_stage(
+    config: &TrainConfig,
+    spec: &FeatureSpec,
+    days: &[DayData],
+    n_train: usize,
+    day_scores: &[Vec<f64>],
+) -> Result<(ClusterScorer, MetricsRow), PipelineError> {
     let mut cluster_parts = Vec::with_capacity(days.len());
-    for (day, scores) in days.iter().zip(&day_scores) {
+    for (day, scores) in days.iter().zip(day_scores) {
         let (m, _) = spec.build_cluster_matrix(&day.batch, Some(scores.as_slice()))?;
         let labels = cluster_labels(day, &m.row_ids);
         cluster_parts.push((m, labels));
@@ -486,13 +546,93 @@ pub fn train_bundle(
     )?;
     let cluster_scorer = ClusterScorer::new(cluster_model)?;
     let cluster_valid_scores = cluster_scorer.model().predict(cluster_valid.x.view())?;
-    let cluster_row = MetricsRow::evaluate(
+    let row = MetricsRow::evaluate(
         "cluster_scorer",
         &cluster_valid.labels,
         &cluster_valid.relevance,
         &cluster_valid_scores,
         true,
     );
+    Ok((cluster_scorer, row))
+}
+
+/// The bundle's metadata: feature spec, training provenance and one entry per model.
+fn bundle_metadata(
+    config: &TrainConfig,
+    spec: FeatureSpec,
+    (train_days, valid_days): (&[DayData], &[DayData]),
+    (n_train_alerts, n_validation_alerts): (usize, usize),
+    [scorer_row, ranker_row, cluster_row]: [&MetricsRow; 3],
+) -> BundleMetadata {
+    let date = |d: &DayData| d.date.clone();
+    let training = TrainingInfo {
+        train_days: train_days.iter().map(date).collect(),
+        validation_days: valid_days.iter().map(date).collect(),
+        first_day: train_days
+            .first()
+            .or(valid_days.first())
+            .map(date)
+            .unwrap_or_default(),
+        last_day: valid_days
+            .last()
+            .or(train_days.last())
+            .map(date)
+            .unwrap_or_default(),
+        n_train_alerts,
+        n_validation_alerts,
+        seed: config.seed,
+    };
+    let mut models = BTreeMap::new();
+    models.insert(
+        "alert_scorer".to_string(),
+        model_entry(&config.scorer_params, scorer_row),
+    );
+    models.insert(
+        "alert_ranker".to_string(),
+        model_entry(&config.ranker_params, ranker_row),
+    );
+    models.insert(
+        "cluster_scorer".to_string(),
+        model_entry(&config.cluster_params, cluster_row),
+    );
+    BundleMetadata {
+        format_version: aml_models::bundle::BUNDLE_FORMAT_VERSION,
+        library_version: env!("CARGO_PKG_VERSION").to_string(),
+        feature_spec: spec,
+        training,
+        models,
+    }
+}
+
+/// Trains the alert scorer, ranker and cluster scorer on `batches` (labelled history, sorted by
+/// date, see [`super::load_history`]), evaluates them and the baselines on the validation days,
+/// and assembles a checked [`Bundle`]. `progress` is told each stage's name as it starts.
+pub fn train_bundle(
+    batches: Vec<Batch>,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<TrainReport, PipelineError> {
+    validate_params(config)?;
+    progress("features");
+    let (spec, days, n_train) =
+        prepare_days_with(batches, config.validation_days, &config.feature_blocks)?;
+    let split = days.split_at(n_train);
+    let names = spec.feature_names();
+    let train_rows = labelled(split.0, None);
+    let valid_rows = labelled(split.1, None);
+    check_rows(&train_rows, &valid_rows, n_train)?;
+    let mut table = MetricsTable::default();
+
+    progress("alert scorer");
+    let scored = scorer_stage(config, &names, &train_rows, &valid_rows, &mut table)?;
+
+    progress("alert ranker");
+    let day_scores = day_scores(config, &names, split, &scored.scorer)?;
+    let (ranker, ranker_row) = ranker_stage(config, &names, split, &day_scores, &valid_rows)?;
+    table.rows.push(ranker_row.clone());
+
+    progress("cluster scorer");
+    let (cluster_scorer, cluster_row) = cluster_stage(config, &spec, &days, n_train, &day_scores)?;
     table.rows.push(cluster_row.clone());
 
     if config.baselines {
@@ -505,40 +645,17 @@ pub fn train_bundle(
         )?);
     }
 
-    let date = |d: &DayData| d.date.clone();
-    let training = TrainingInfo {
-        train_days: train_days.iter().map(date).collect(),
-        validation_days: valid_days.iter().map(date).collect(),
-        first_day: days.first().map(date).unwrap_or_default(),
-        last_day: days.last().map(date).unwrap_or_default(),
-        n_train_alerts: train_rows.labels.len(),
-        n_validation_alerts: valid_rows.labels.len(),
-        seed: config.seed,
-    };
-    let mut models = BTreeMap::new();
-    models.insert(
-        "alert_scorer".to_string(),
-        model_entry(&config.scorer_params, &scorer_row),
+    let metadata = bundle_metadata(
+        config,
+        spec,
+        split,
+        (train_rows.labels.len(), valid_rows.labels.len()),
+        [&scored.row, &ranker_row, &cluster_row],
     );
-    models.insert(
-        "alert_ranker".to_string(),
-        model_entry(&config.ranker_params, &ranker_row),
-    );
-    models.insert(
-        "cluster_scorer".to_string(),
-        model_entry(&config.cluster_params, &cluster_row),
-    );
-    let metadata = BundleMetadata {
-        format_version: aml_models::bundle::BUNDLE_FORMAT_VERSION,
-        library_version: env!("CARGO_PKG_VERSION").to_string(),
-        feature_spec: spec,
-        training,
-        models,
-    };
-    let bundle = Bundle::new(metadata, scorer, ranker, cluster_scorer)?;
+    let bundle = Bundle::new(metadata, scored.scorer, ranker, cluster_scorer)?;
     Ok(TrainReport {
         bundle,
         metrics: table,
-        calibration,
+        calibration: scored.calibration,
     })
 }
