@@ -10,6 +10,7 @@ pub mod error;
 pub mod io;
 pub mod meta;
 pub mod read;
+pub mod schema;
 pub mod submission;
 pub mod tables;
 mod validate;
