@@ -296,8 +296,11 @@ macro_rules! access_of {
 /// The [`ColumnSpec`] list of a table: `/// doc` then `name: kind SotType [modifiers]` per column, where the
 /// modifiers are `.id()`, `.optional()` and `.default("text")`.
 macro_rules! columns {
-    ($( #[doc = $doc:literal] $name:ident : $kind:ident $sot:ident $(. $modifier:ident ( $($arg:literal)? ))* ),+ $(,)?) => {
-        &[$( ColumnSpec::new(stringify!($name), SotType::$sot, kind_of!($kind), $doc) $(. $modifier($($arg)?))* ),+]
+    ($( $(#[doc = $doc:literal])+ $name:ident : $kind:ident $sot:ident $(. $modifier:ident ( $($arg:literal)? ))* ),+ $(,)?) => {
+        &[$(
+            ColumnSpec::new(stringify!($name), SotType::$sot, kind_of!($kind), concat!($($doc),+).trim_ascii())
+                $(. $modifier($($arg)?))*
+        ),+]
     };
 }
 
@@ -308,7 +311,7 @@ macro_rules! sot_table {
         $(#[$table_doc:meta])*
         $schema:ident = $file:expr, $source:literal;
         pub struct $table:ident {
-            $( #[doc = $doc:literal] $name:ident : $kind:ident $sot:ident $(. $modifier:ident ( $($arg:literal)? ))* ),+ $(,)?
+            $( $(#[doc = $doc:literal])+ $name:ident : $kind:ident $sot:ident $(. $modifier:ident ( $($arg:literal)? ))* ),+ $(,)?
         }
     ) => {
         $(#[$table_doc])*
@@ -316,7 +319,7 @@ macro_rules! sot_table {
             file: $file,
             source: $source,
             nullable: true,
-            columns: columns!($( #[doc = $doc] $name: $kind $sot $(. $modifier($($arg)?))* ),+),
+            columns: columns!($( $(#[doc = $doc])+ $name: $kind $sot $(. $modifier($($arg)?))* ),+),
         };
 
         $(#[$table_doc])*
@@ -324,7 +327,7 @@ macro_rules! sot_table {
         #[doc = concat!("Generated from [`", stringify!($schema), "`]: one field per column, in file order.")]
         #[derive(Debug, Clone, PartialEq, Default)]
         pub struct $table {
-            $( #[doc = $doc] pub $name: field_of!($kind), )+
+            $( $(#[doc = $doc])+ pub $name: field_of!($kind), )+
         }
 
         impl Table for $table {
@@ -773,7 +776,7 @@ macro_rules! submission_table {
         $(#[$table_doc:meta])*
         $schema:ident = $file:expr;
         pub struct $row:ident {
-            $( #[doc = $doc:literal] $name:ident : $ty:ty = $sot:ident $(. $modifier:ident ( $($arg:literal)? ))* ),+ $(,)?
+            $( $(#[doc = $doc:literal])+ $name:ident : $ty:ty = $sot:ident $(. $modifier:ident ( $($arg:literal)? ))* ),+ $(,)?
         }
     ) => {
         $(#[$table_doc])*
@@ -782,7 +785,7 @@ macro_rules! submission_table {
             source: "submission",
             nullable: false,
             columns: &[$(
-                ColumnSpec::new(stringify!($name), SotType::$sot, submission_kind(SotType::$sot), $doc)
+                ColumnSpec::new(stringify!($name), SotType::$sot, submission_kind(SotType::$sot), concat!($($doc),+).trim_ascii())
                     $(. $modifier($($arg)?))*
             ),+],
         };
@@ -790,7 +793,7 @@ macro_rules! submission_table {
         #[doc = concat!("One row of [`", stringify!($schema), "`].")]
         #[derive(Debug, Clone, PartialEq)]
         pub struct $row {
-            $( #[doc = $doc] pub $name: $ty, )+
+            $( $(#[doc = $doc])+ pub $name: $ty, )+
         }
 
         impl SubmissionRow for $row {

@@ -7,7 +7,7 @@
 //! `json.dumps(receipt_without_signature, sort_keys=True)` produces, because validators verify it in Python.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, RecordBatch, StringArray};

@@ -39,6 +39,7 @@ pub(crate) enum Col<R> {
     ListU16(fn(&R) -> &[u16]),
 }
 
+#[cfg(test)]
 impl<R> Col<R> {
     /// The contract type this accessor writes.
     pub(crate) fn sot(&self) -> SotType {
