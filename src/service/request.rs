@@ -168,7 +168,10 @@ impl Record<'_> {
 }
 
 /// The declaration of the column `name` of `table` (every name passed here is declared).
-fn spec(table: &aml_core::schema::TableSchema, name: &str) -> Result<&'static ColumnSpec, SchemaError> {
+fn spec(
+    table: &aml_core::schema::TableSchema,
+    name: &str,
+) -> Result<&'static ColumnSpec, SchemaError> {
     table
         .column(name)
         .ok_or_else(|| schema_error(name, format!("not a column of {}", table.file)))
@@ -251,7 +254,10 @@ struct FlowRows {
 
 impl FlowRows {
     fn push(&mut self, r: &Record<'_>) -> Result<(), SchemaError> {
-        let (from, to) = (spec(&MONEY_FLOWS, "from_address")?, spec(&MONEY_FLOWS, "to_address")?);
+        let (from, to) = (
+            spec(&MONEY_FLOWS, "from_address")?,
+            spec(&MONEY_FLOWS, "to_address")?,
+        );
         self.ends.push((
             r.text(from.name, from.default, from.identifier)?,
             r.text(to.name, to.default, to.identifier)?,
@@ -494,7 +500,10 @@ fn records<'a>(rows: usize, columns: &[(&'a str, ColumnRef<'a>)]) -> Vec<Map<Str
 /// The records of a declared table.
 fn table_records<T: Table>(table: &T, rows: usize) -> Vec<Value> {
     let columns: Vec<(&str, ColumnRef<'_>)> = T::SCHEMA.names().zip(table.columns()).collect();
-    records(rows, &columns).into_iter().map(Value::Object).collect()
+    records(rows, &columns)
+        .into_iter()
+        .map(Value::Object)
+        .collect()
 }
 
 /// The request body for `batch` (the inverse of [`batch_from_json`]; NaN becomes `null`). Used by tests,

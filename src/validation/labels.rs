@@ -19,8 +19,7 @@ pub enum LabelsError {
 /// Reads `address` and `risk_level` from `path` into [`AddressLabels`] sorted by (address, risk level),
 /// so `label_of` / `relevance_of` work; the other columns may be absent and are left empty.
 pub fn read_labels_file(path: &Path) -> Result<AddressLabels, LabelsError> {
-    let read: AddressLabels =
-        aml_core::read::read_table_columns(path, &["address", "risk_level"])?;
+    let read: AddressLabels = aml_core::read::read_table_columns(path, &["address", "risk_level"])?;
     if let Some(row) = read.address.iter().position(String::is_empty) {
         return Err(aml_core::BatchError::InvalidValue(aml_core::InvalidValue {
             file: path.display().to_string(),

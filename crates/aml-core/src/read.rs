@@ -459,24 +459,28 @@ pub fn read_table_columns<T: Table>(path: &Path, names: &[&str]) -> Result<T, Ba
         .iter()
         .filter(|spec| names.contains(&spec.name))
         .collect();
-    let missing = names.iter().find(|name| {
-        T::SCHEMA.column(name).is_none() || file.schema().index_of(name).is_err()
-    });
+    let missing = names
+        .iter()
+        .find(|name| T::SCHEMA.column(name).is_none() || file.schema().index_of(name).is_err());
     if let Some(name) = missing {
         return Err(file.missing_column(name));
     }
     let projection = file.require(specs.iter().copied())?;
-    let parts = file.read(&projection, T::default, |table: &mut T, batch, first_row| {
-        for (spec, target) in T::SCHEMA.columns.iter().zip(table.columns_mut()) {
-            if names.contains(&spec.name) {
-                let array = column(&file, batch, spec.name)?;
-                push_column(array.as_ref(), file.origin(spec.name, first_row), target)?;
-            } else {
-                target.fill_empty(batch.num_rows());
+    let parts = file.read(
+        &projection,
+        T::default,
+        |table: &mut T, batch, first_row| {
+            for (spec, target) in T::SCHEMA.columns.iter().zip(table.columns_mut()) {
+                if names.contains(&spec.name) {
+                    let array = column(&file, batch, spec.name)?;
+                    push_column(array.as_ref(), file.origin(spec.name, first_row), target)?;
+                } else {
+                    target.fill_empty(batch.num_rows());
+                }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     let mut whole = T::default();
     for mut part in parts {
         for (target, source) in whole.columns_mut().into_iter().zip(part.columns_mut()) {
@@ -510,7 +514,11 @@ pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
     // The identifier, text and array columns of the contract: required unless declared optional.
     let mut projection = Vec::new();
     let mut present: Vec<&str> = Vec::new();
-    for spec in FEATURES.columns.iter().filter(|spec| spec.kind != Kind::Number) {
+    for spec in FEATURES
+        .columns
+        .iter()
+        .filter(|spec| spec.kind != Kind::Number)
+    {
         if let Some(index) = file.find(spec.name, spec.kind, !spec.optional)? {
             projection.push(index);
             present.push(spec.name);
@@ -583,7 +591,11 @@ pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
     }
     let mut whole = init();
     for mut part in parts {
-        for ((_, target), (_, source)) in whole.fixed_columns_mut().into_iter().zip(part.fixed_columns_mut()) {
+        for ((_, target), (_, source)) in whole
+            .fixed_columns_mut()
+            .into_iter()
+            .zip(part.fixed_columns_mut())
+        {
             target.append(source);
         }
         for (target, source) in whole.numeric.iter_mut().zip(&mut part.numeric) {
@@ -698,7 +710,10 @@ pub fn read_money_flows_with(path: &Path, columns: FlowColumns) -> Result<MoneyF
         |part: &mut FlowPart, batch, first_row| {
             let origin = |name| file.origin(name, first_row);
             let flows = &mut part.flows;
-            for (name, ids) in [("from_address", &mut flows.from), ("to_address", &mut flows.to)] {
+            for (name, ids) in [
+                ("from_address", &mut flows.from),
+                ("to_address", &mut flows.to),
+            ] {
                 let array = column(&file, batch, name)?;
                 let view = TextView::new(array.as_ref()).ok_or_else(|| BatchError::WrongType {
                     file: file.name.clone(),

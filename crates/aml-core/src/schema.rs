@@ -259,14 +259,30 @@ pub trait Table: Default + Send {
 
 /// [`Kind`] of a column token of [`sot_table!`].
 macro_rules! kind_of {
-    (text) => { Kind::Text };
-    (date) => { Kind::Date };
-    (number) => { Kind::Number };
-    (integer) => { Kind::Integer };
-    (window) => { Kind::Window };
-    (text_list) => { Kind::TextList };
-    (int_list) => { Kind::IntList };
-    (flag) => { Kind::Flag };
+    (text) => {
+        Kind::Text
+    };
+    (date) => {
+        Kind::Date
+    };
+    (number) => {
+        Kind::Number
+    };
+    (integer) => {
+        Kind::Integer
+    };
+    (window) => {
+        Kind::Window
+    };
+    (text_list) => {
+        Kind::TextList
+    };
+    (int_list) => {
+        Kind::IntList
+    };
+    (flag) => {
+        Kind::Flag
+    };
 }
 
 /// Field type of a column token of [`sot_table!`].
@@ -283,14 +299,30 @@ macro_rules! field_of {
 
 /// [`ColumnRef`]/[`ColumnMut`] variant of a column token of [`sot_table!`].
 macro_rules! access_of {
-    ($access:ident, text, $e:expr) => { $access::Texts($e) };
-    ($access:ident, date, $e:expr) => { $access::Dates($e) };
-    ($access:ident, number, $e:expr) => { $access::Numbers($e) };
-    ($access:ident, integer, $e:expr) => { $access::Integers($e) };
-    ($access:ident, window, $e:expr) => { $access::Windows($e) };
-    ($access:ident, text_list, $e:expr) => { $access::TextLists($e) };
-    ($access:ident, int_list, $e:expr) => { $access::IntLists($e) };
-    ($access:ident, flag, $e:expr) => { $access::Flags($e) };
+    ($access:ident, text, $e:expr) => {
+        $access::Texts($e)
+    };
+    ($access:ident, date, $e:expr) => {
+        $access::Dates($e)
+    };
+    ($access:ident, number, $e:expr) => {
+        $access::Numbers($e)
+    };
+    ($access:ident, integer, $e:expr) => {
+        $access::Integers($e)
+    };
+    ($access:ident, window, $e:expr) => {
+        $access::Windows($e)
+    };
+    ($access:ident, text_list, $e:expr) => {
+        $access::TextLists($e)
+    };
+    ($access:ident, int_list, $e:expr) => {
+        $access::IntLists($e)
+    };
+    ($access:ident, flag, $e:expr) => {
+        $access::Flags($e)
+    };
 }
 
 /// The [`ColumnSpec`] list of a table: `/// doc` then `name: kind SotType [modifiers]` per column, where the

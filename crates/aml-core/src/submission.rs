@@ -447,18 +447,24 @@ pub fn encode_rows<R: SubmissionRow>(rows: &[R]) -> Result<Vec<u8>, SubmissionEr
     for (index, spec) in schema.columns.iter().enumerate() {
         let column = cells.iter().map(|row| &row[index]);
         let array: ArrayRef = match spec.sot {
-            SotType::String => Arc::new(StringArray::from_iter_values(column.map(|cell| match cell {
-                Cell::Text(text) => text.as_str(),
-                _ => "",
-            }))),
-            SotType::Int32 => Arc::new(Int32Array::from_iter_values(column.map(|cell| match cell {
-                Cell::Int(value) => *value,
-                _ => 0,
-            }))),
-            _ => Arc::new(Float64Array::from_iter_values(column.map(|cell| match cell {
-                Cell::Float(value) => *value,
-                _ => f64::NAN,
-            }))),
+            SotType::String => Arc::new(StringArray::from_iter_values(column.map(
+                |cell| match cell {
+                    Cell::Text(text) => text.as_str(),
+                    _ => "",
+                },
+            ))),
+            SotType::Int32 => Arc::new(Int32Array::from_iter_values(column.map(
+                |cell| match cell {
+                    Cell::Int(value) => *value,
+                    _ => 0,
+                },
+            ))),
+            _ => Arc::new(Float64Array::from_iter_values(column.map(
+                |cell| match cell {
+                    Cell::Float(value) => *value,
+                    _ => f64::NAN,
+                },
+            ))),
         };
         fields.push(Field::new(spec.name, arrow_type(spec.sot), schema.nullable));
         arrays.push(array);
@@ -545,10 +551,14 @@ pub fn read_rows<R: SubmissionRow>(path: &Path) -> Result<Vec<R>, SubmissionErro
         indices.push(index);
     }
     let parts = file
-        .read(&indices, Vec::new, |part: &mut Vec<RecordBatch>, batch, _| {
-            part.push(batch.clone());
-            Ok(())
-        })
+        .read(
+            &indices,
+            Vec::new,
+            |part: &mut Vec<RecordBatch>, batch, _| {
+                part.push(batch.clone());
+                Ok(())
+            },
+        )
         .map_err(|e| read_error(path, e))?;
     let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
     let mut columns = Vec::with_capacity(indices.len());
@@ -573,17 +583,24 @@ pub fn read_rows<R: SubmissionRow>(path: &Path) -> Result<Vec<R>, SubmissionErro
                     }
                 }
                 SotType::Int32 => cells.extend(
-                    array.as_primitive::<Int32Type>().values().iter().map(|v| Cell::Int(*v)),
+                    array
+                        .as_primitive::<Int32Type>()
+                        .values()
+                        .iter()
+                        .map(|v| Cell::Int(*v)),
                 ),
                 _ => cells.extend(
-                    array.as_primitive::<Float64Type>().values().iter().map(|v| Cell::Float(*v)),
+                    array
+                        .as_primitive::<Float64Type>()
+                        .values()
+                        .iter()
+                        .map(|v| Cell::Float(*v)),
                 ),
             }
         }
         columns.push(cells);
     }
-    R::from_columns(columns)
-        .ok_or_else(|| parquet_error(path, "columns of different lengths"))
+    R::from_columns(columns).ok_or_else(|| parquet_error(path, "columns of different lengths"))
 }
 
 /// Reads `scores.parquet`, checking column names and types.

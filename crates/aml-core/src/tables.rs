@@ -7,8 +7,8 @@
 
 use std::cmp::Ordering;
 
-use crate::schema::{ColumnMut, ColumnRef};
 pub use crate::schema::{AddressLabels, Alerts, Clusters};
+use crate::schema::{ColumnMut, ColumnRef};
 
 /// Alert severity as published by the analyzers. Ordered `Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -144,10 +144,19 @@ impl AddressFeatures {
             ("window_days", ColumnRef::Windows(&self.window_days)),
             ("processing_date", ColumnRef::Dates(&self.processing_date)),
             ("address", ColumnRef::Texts(&self.address)),
-            ("hourly_activity", ColumnRef::IntLists(&self.hourly_activity)),
+            (
+                "hourly_activity",
+                ColumnRef::IntLists(&self.hourly_activity),
+            ),
             ("daily_activity", ColumnRef::IntLists(&self.daily_activity)),
-            ("dominant_asset_in", ColumnRef::Texts(&self.dominant_asset_in)),
-            ("dominant_asset_out", ColumnRef::Texts(&self.dominant_asset_out)),
+            (
+                "dominant_asset_in",
+                ColumnRef::Texts(&self.dominant_asset_in),
+            ),
+            (
+                "dominant_asset_out",
+                ColumnRef::Texts(&self.dominant_asset_out),
+            ),
         ]
     }
 
@@ -155,12 +164,27 @@ impl AddressFeatures {
     pub fn fixed_columns_mut(&mut self) -> [(&'static str, ColumnMut<'_>); 7] {
         [
             ("window_days", ColumnMut::Windows(&mut self.window_days)),
-            ("processing_date", ColumnMut::Dates(&mut self.processing_date)),
+            (
+                "processing_date",
+                ColumnMut::Dates(&mut self.processing_date),
+            ),
             ("address", ColumnMut::Texts(&mut self.address)),
-            ("hourly_activity", ColumnMut::IntLists(&mut self.hourly_activity)),
-            ("daily_activity", ColumnMut::IntLists(&mut self.daily_activity)),
-            ("dominant_asset_in", ColumnMut::Texts(&mut self.dominant_asset_in)),
-            ("dominant_asset_out", ColumnMut::Texts(&mut self.dominant_asset_out)),
+            (
+                "hourly_activity",
+                ColumnMut::IntLists(&mut self.hourly_activity),
+            ),
+            (
+                "daily_activity",
+                ColumnMut::IntLists(&mut self.daily_activity),
+            ),
+            (
+                "dominant_asset_in",
+                ColumnMut::Texts(&mut self.dominant_asset_in),
+            ),
+            (
+                "dominant_asset_out",
+                ColumnMut::Texts(&mut self.dominant_asset_out),
+            ),
         ]
     }
 
@@ -295,12 +319,21 @@ impl MoneyFlows {
             ("tx_count", ColumnRef::Numbers(&self.tx_count)),
             ("amount_sum", ColumnRef::Numbers(&self.amount_sum)),
             ("amount_usd_sum", ColumnRef::Numbers(&self.amount_usd_sum)),
-            ("first_seen_timestamp", ColumnRef::Integers(&self.first_seen_timestamp)),
-            ("last_seen_timestamp", ColumnRef::Integers(&self.last_seen_timestamp)),
+            (
+                "first_seen_timestamp",
+                ColumnRef::Integers(&self.first_seen_timestamp),
+            ),
+            (
+                "last_seen_timestamp",
+                ColumnRef::Integers(&self.last_seen_timestamp),
+            ),
             ("active_days", ColumnRef::Numbers(&self.active_days)),
             ("avg_tx_size_usd", ColumnRef::Numbers(&self.avg_tx_size_usd)),
             ("unique_assets", ColumnRef::Numbers(&self.unique_assets)),
-            ("reciprocity_ratio", ColumnRef::Numbers(&self.reciprocity_ratio)),
+            (
+                "reciprocity_ratio",
+                ColumnRef::Numbers(&self.reciprocity_ratio),
+            ),
             ("is_bidirectional", ColumnRef::Flags(&self.is_bidirectional)),
         ]
     }
@@ -310,14 +343,32 @@ impl MoneyFlows {
         [
             ("tx_count", ColumnMut::Numbers(&mut self.tx_count)),
             ("amount_sum", ColumnMut::Numbers(&mut self.amount_sum)),
-            ("amount_usd_sum", ColumnMut::Numbers(&mut self.amount_usd_sum)),
-            ("first_seen_timestamp", ColumnMut::Integers(&mut self.first_seen_timestamp)),
-            ("last_seen_timestamp", ColumnMut::Integers(&mut self.last_seen_timestamp)),
+            (
+                "amount_usd_sum",
+                ColumnMut::Numbers(&mut self.amount_usd_sum),
+            ),
+            (
+                "first_seen_timestamp",
+                ColumnMut::Integers(&mut self.first_seen_timestamp),
+            ),
+            (
+                "last_seen_timestamp",
+                ColumnMut::Integers(&mut self.last_seen_timestamp),
+            ),
             ("active_days", ColumnMut::Numbers(&mut self.active_days)),
-            ("avg_tx_size_usd", ColumnMut::Numbers(&mut self.avg_tx_size_usd)),
+            (
+                "avg_tx_size_usd",
+                ColumnMut::Numbers(&mut self.avg_tx_size_usd),
+            ),
             ("unique_assets", ColumnMut::Numbers(&mut self.unique_assets)),
-            ("reciprocity_ratio", ColumnMut::Numbers(&mut self.reciprocity_ratio)),
-            ("is_bidirectional", ColumnMut::Flags(&mut self.is_bidirectional)),
+            (
+                "reciprocity_ratio",
+                ColumnMut::Numbers(&mut self.reciprocity_ratio),
+            ),
+            (
+                "is_bidirectional",
+                ColumnMut::Flags(&mut self.is_bidirectional),
+            ),
         ]
     }
 
@@ -335,7 +386,6 @@ impl MoneyFlows {
 /// The value columns of `money_flows.parquet` that [`FlowColumns::Scoring`](crate::read::FlowColumns)
 /// decodes besides the two addresses: what features use.
 pub const SCORING_FLOW_COLUMNS: [&str; 2] = ["tx_count", "amount_usd_sum"];
-
 
 impl AddressLabels {
     /// Number of labels.

@@ -112,9 +112,17 @@ fn declared_shape<T: Table>(table: &T) -> Result<(), BatchError> {
     let schema = T::SCHEMA;
     let columns: Vec<(&crate::schema::ColumnSpec, ColumnRef<'_>)> =
         schema.columns.iter().zip(table.columns()).collect();
-    let key = columns.iter().position(|(spec, _)| spec.identifier).unwrap_or(0);
-    let lengths = columns.iter().map(|(spec, column)| (spec.name, column.len()));
-    aligned(schema.file, lengths.clone().skip(key).take(1).chain(lengths))?;
+    let key = columns
+        .iter()
+        .position(|(spec, _)| spec.identifier)
+        .unwrap_or(0);
+    let lengths = columns
+        .iter()
+        .map(|(spec, column)| (spec.name, column.len()));
+    aligned(
+        schema.file,
+        lengths.clone().skip(key).take(1).chain(lengths),
+    )?;
     for (spec, column) in &columns {
         if let (true, ColumnRef::Texts(values)) = (spec.identifier, column) {
             non_empty(schema.file, spec.name, values)?;
@@ -192,11 +200,10 @@ pub(crate) fn alerts(alerts: &Alerts) -> Result<(), BatchError> {
 /// Features: aligned columns, non-empty addresses, unique column names, counts not negative.
 pub(crate) fn features(features: &AddressFeatures) -> Result<(), BatchError> {
     let file = files::FEATURES;
-    let fixed = features.fixed_columns().map(|(name, column)| (name, column.len()));
-    aligned(
-        file,
-        [("address", features.len())].into_iter().chain(fixed),
-    )?;
+    let fixed = features
+        .fixed_columns()
+        .map(|(name, column)| (name, column.len()));
+    aligned(file, [("address", features.len())].into_iter().chain(fixed))?;
     non_empty(file, "address", &features.address)?;
     let mut names: Vec<&str> = features
         .numeric

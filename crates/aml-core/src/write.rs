@@ -171,7 +171,10 @@ pub fn encode_money_flows(flows: &MoneyFlows) -> Result<Vec<u8>, BatchError> {
         .columns
         .iter()
         .map(|spec| {
-            let array = match (spec.name, values.iter().find(|(name, _)| *name == spec.name)) {
+            let array = match (
+                spec.name,
+                values.iter().find(|(name, _)| *name == spec.name),
+            ) {
                 ("from_address", _) => names(&m.from),
                 ("to_address", _) => names(&m.to),
                 (_, Some((_, column))) => array_of(*column),

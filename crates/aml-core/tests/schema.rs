@@ -131,7 +131,9 @@ fn a_declared_column_missing_from_a_file_is_named() {
     let mut columns = read_columns(&path);
     columns.retain(|(name, _)| name != "severity_max");
     write_columns(&path, columns);
-    let error = aml_core::read::read_clusters(&path).unwrap_err().to_string();
+    let error = aml_core::read::read_clusters(&path)
+        .unwrap_err()
+        .to_string();
     assert!(
         error.contains("clusters.parquet") && error.contains("severity_max"),
         "{error}"
@@ -167,7 +169,11 @@ fn submission_round_trip<R: SubmissionRow + PartialEq + std::fmt::Debug>(rows: V
 fn every_submission_table_is_written_and_read_by_its_declaration() {
     assert_eq!(
         SUBMISSION_TABLES.map(|t| t.file),
-        ["scores.parquet", "rankings.parquet", "cluster_scores.parquet"]
+        [
+            "scores.parquet",
+            "rankings.parquet",
+            "cluster_scores.parquet"
+        ]
     );
     submission_round_trip(vec![
         ScoreRow {

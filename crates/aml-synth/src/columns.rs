@@ -6,7 +6,7 @@
 //! each value, and arrays are built straight from the rows without an intermediate copy.
 
 use super::SynthError;
-use aml_core::schema::{SotType, TableSchema};
+use aml_core::schema::TableSchema;
 use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, ListBuilder,
     StringArray, StringBuilder, UInt16Array, UInt16Builder, UInt32Array, UInt64Array, UInt8Array,
@@ -42,7 +42,8 @@ pub(crate) enum Col<R> {
 #[cfg(test)]
 impl<R> Col<R> {
     /// The contract type this accessor writes.
-    pub(crate) fn sot(&self) -> SotType {
+    pub(crate) fn sot(&self) -> aml_core::schema::SotType {
+        use aml_core::schema::SotType;
         match self {
             Col::U8(_) => SotType::UInt8,
             Col::U16(_) => SotType::UInt16,
@@ -246,6 +247,7 @@ mod tests {
     /// Every synthetic table has one accessor per declared column, of the declared contract type.
     #[test]
     fn every_table_writes_its_declared_columns_and_types() {
+        use aml_core::schema::SotType;
         fn check<R>(table: &TableSchema, cols: &[(&'static str, Col<R>)]) {
             let written: Vec<(&str, SotType)> = cols.iter().map(|(n, c)| (*n, c.sot())).collect();
             let declared: Vec<(&str, SotType)> =

@@ -28,7 +28,12 @@ fn cast_error(file: &str, name: &str, array: &ArrayRef, expected: &str) -> Batch
 }
 
 /// Appends a column's values as f64 (null = NaN).
-fn push_f64(file: &str, name: &str, array: &ArrayRef, out: &mut Vec<f64>) -> Result<(), BatchError> {
+fn push_f64(
+    file: &str,
+    name: &str,
+    array: &ArrayRef,
+    out: &mut Vec<f64>,
+) -> Result<(), BatchError> {
     let as_f64 = cast(array, &DataType::Float64)
         .map_err(|_| cast_error(file, name, array, "numbers or booleans"))?;
     let values = as_f64.as_primitive::<Float64Type>();
@@ -134,13 +139,19 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<SplitTable, Dat
                 if let Some(i) = label_index {
                     push_f64(file.name(), &names[i], batch.column(i), &mut part.labels)?;
                 } else {
-                    part.labels.extend(std::iter::repeat_n(0.0, batch.num_rows()));
+                    part.labels
+                        .extend(std::iter::repeat_n(0.0, batch.num_rows()));
                 }
                 for (column, &i) in part.features.iter_mut().zip(&feature_indices) {
                     push_f64(file.name(), &names[i], batch.column(i), column)?;
                 }
                 if let Some(g) = group_index {
-                    push_keys(file.name(), &names[g], batch.column(g), &mut part.group_keys)?;
+                    push_keys(
+                        file.name(),
+                        &names[g],
+                        batch.column(g),
+                        &mut part.group_keys,
+                    )?;
                 }
                 Ok(())
             },
