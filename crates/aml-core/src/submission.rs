@@ -437,7 +437,7 @@ fn arrow_type(sot: SotType) -> DataType {
 }
 
 /// The Parquet bytes of submission rows: the columns of `R::SCHEMA` in order, non-nullable, encoded with
-/// fixed properties ([`crate::io::encode_parquet`], one row group), so identical rows give identical bytes.
+/// fixed properties (`aml_core::io::encode_parquet`, one row group), so identical rows give identical bytes.
 pub fn encode_rows<R: SubmissionRow>(rows: &[R]) -> Result<Vec<u8>, SubmissionError> {
     let schema = R::SCHEMA;
     let path = Path::new(schema.file);
