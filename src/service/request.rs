@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aml_core::meta::Meta;
+use aml_core::schema::{ColumnMut, ColumnRef, ColumnSpec, Table, FEATURES, MONEY_FLOWS};
 use aml_core::tables::{
     AddressFeatures, Alerts, Clusters, MoneyFlows, NumericColumn, CONTRACT_FEATURE_COLUMNS,
     FEATURE_IDENTIFIER_COLUMNS,
@@ -146,27 +147,41 @@ fn number_value(value: Option<&Value>) -> Result<f64, &'static str> {
     }
 }
 
-/// Appends one `alerts` record.
-fn push_alert(t: &mut Alerts, r: &Record<'_>) -> Result<(), SchemaError> {
-    t.window_days.push(r.u32("window_days")?);
-    t.processing_date
-        .push(r.text("processing_date", "", false)?);
-    t.alert_id.push(r.text("alert_id", "", true)?);
-    t.address.push(r.text("address", "", true)?);
-    t.typology_type.push(r.text("typology_type", "", false)?);
-    t.pattern_id.push(r.text("pattern_id", "", false)?);
-    t.pattern_type.push(r.text("pattern_type", "", false)?);
-    t.severity.push(r.text("severity", "medium", false)?);
-    t.suspected_address_type
-        .push(r.text("suspected_address_type", "unknown", false)?);
-    t.suspected_address_subtype
-        .push(r.text("suspected_address_subtype", "", false)?);
-    t.alert_confidence_score
-        .push(r.number("alert_confidence_score")?);
-    t.description.push(r.text("description", "", false)?);
-    t.volume_usd.push(r.number("volume_usd")?);
-    t.evidence_json.push(r.text("evidence_json", "", false)?);
-    t.risk_indicators.push(r.texts("risk_indicators")?);
+impl Record<'_> {
+    /// Appends the value of the column `spec` to `column`, read by the column's kind: identifiers are
+    /// required, a missing text takes the declared default, a missing number is NaN (0 for integers).
+    fn push(&self, spec: &ColumnSpec, column: ColumnMut<'_>) -> Result<(), SchemaError> {
+        let key = spec.name;
+        match column {
+            ColumnMut::Texts(values) | ColumnMut::Dates(values) => {
+                values.push(self.text(key, spec.default, spec.identifier)?)
+            }
+            ColumnMut::Numbers(values) => values.push(self.number(key)?),
+            ColumnMut::Integers(values) => values.push(self.unsigned(key)?),
+            ColumnMut::Windows(values) => values.push(self.u32(key)?),
+            ColumnMut::TextLists(values) => values.push(self.texts(key)?),
+            ColumnMut::IntLists(values) => values.push(self.u16s(key)?),
+            ColumnMut::Flags(values) => values.push(self.flag(key)?),
+        }
+        Ok(())
+    }
+}
+
+/// The declaration of the column `name` of `table` (every name passed here is declared).
+fn spec(
+    table: &aml_core::schema::TableSchema,
+    name: &str,
+) -> Result<&'static ColumnSpec, SchemaError> {
+    table
+        .column(name)
+        .ok_or_else(|| schema_error(name, format!("not a column of {}", table.file)))
+}
+
+/// Appends one record of a declared table, column by column in schema order.
+fn push_record<T: Table>(t: &mut T, r: &Record<'_>) -> Result<(), SchemaError> {
+    for (spec, column) in T::SCHEMA.columns.iter().zip(t.columns_mut()) {
+        r.push(spec, column)?;
+    }
     Ok(())
 }
 
@@ -199,16 +214,9 @@ impl<'c> FeatureRows<'c> {
     fn push(&mut self, r: &Record<'_>) -> Result<(), SchemaError> {
         let t = &mut self.table;
         let rows_before = t.address.len();
-        t.window_days.push(r.u32("window_days")?);
-        t.processing_date
-            .push(r.text("processing_date", "", false)?);
-        t.address.push(r.text("address", "", true)?);
-        t.hourly_activity.push(r.u16s("hourly_activity")?);
-        t.daily_activity.push(r.u16s("daily_activity")?);
-        t.dominant_asset_in
-            .push(r.text("dominant_asset_in", "", false)?);
-        t.dominant_asset_out
-            .push(r.text("dominant_asset_out", "", false)?);
+        for (name, column) in t.fixed_columns_mut() {
+            r.push(spec(&FEATURES, name)?, column)?;
+        }
         for key in r.fields.keys() {
             if let Some(&name) = self.wanted.get(key.as_str()) {
                 self.columns
@@ -236,32 +244,6 @@ impl<'c> FeatureRows<'c> {
     }
 }
 
-/// Appends one `clusters` record.
-fn push_cluster(t: &mut Clusters, r: &Record<'_>) -> Result<(), SchemaError> {
-    t.window_days.push(r.u32("window_days")?);
-    t.processing_date
-        .push(r.text("processing_date", "", false)?);
-    t.cluster_id.push(r.text("cluster_id", "", true)?);
-    t.cluster_type.push(r.text("cluster_type", "", false)?);
-    t.primary_address
-        .push(r.text("primary_address", "", false)?);
-    t.pattern_id.push(r.text("pattern_id", "", false)?);
-    t.primary_alert_id
-        .push(r.text("primary_alert_id", "", false)?);
-    t.related_alert_ids.push(r.texts("related_alert_ids")?);
-    t.addresses_involved.push(r.texts("addresses_involved")?);
-    t.total_alerts.push(r.number("total_alerts")?);
-    t.total_volume_usd.push(r.number("total_volume_usd")?);
-    t.severity_max
-        .push(r.text("severity_max", "medium", false)?);
-    t.confidence_avg.push(r.number("confidence_avg")?);
-    t.earliest_alert_timestamp
-        .push(r.unsigned("earliest_alert_timestamp")?);
-    t.latest_alert_timestamp
-        .push(r.unsigned("latest_alert_timestamp")?);
-    Ok(())
-}
-
 /// `money_flows` records being read: the columns, and each row's two addresses until the address
 /// dictionary is built at the end.
 #[derive(Default)]
@@ -272,23 +254,17 @@ struct FlowRows {
 
 impl FlowRows {
     fn push(&mut self, r: &Record<'_>) -> Result<(), SchemaError> {
+        let (from, to) = (
+            spec(&MONEY_FLOWS, "from_address")?,
+            spec(&MONEY_FLOWS, "to_address")?,
+        );
         self.ends.push((
-            r.text("from_address", "", true)?,
-            r.text("to_address", "", true)?,
+            r.text(from.name, from.default, from.identifier)?,
+            r.text(to.name, to.default, to.identifier)?,
         ));
-        let t = &mut self.table;
-        t.tx_count.push(r.number("tx_count")?);
-        t.amount_sum.push(r.number("amount_sum")?);
-        t.amount_usd_sum.push(r.number("amount_usd_sum")?);
-        t.first_seen_timestamp
-            .push(r.unsigned("first_seen_timestamp")?);
-        t.last_seen_timestamp
-            .push(r.unsigned("last_seen_timestamp")?);
-        t.active_days.push(r.number("active_days")?);
-        t.avg_tx_size_usd.push(r.number("avg_tx_size_usd")?);
-        t.unique_assets.push(r.number("unique_assets")?);
-        t.reciprocity_ratio.push(r.number("reciprocity_ratio")?);
-        t.is_bidirectional.push(r.flag("is_bidirectional")?);
+        for (name, column) in self.table.value_columns_mut() {
+            r.push(spec(&MONEY_FLOWS, name)?, column)?;
+        }
         Ok(())
     }
 
@@ -369,9 +345,9 @@ impl Tables<'_> {
 
     fn push(&mut self, table: &str, r: &Record<'_>) -> Result<(), SchemaError> {
         match table {
-            "alerts" => push_alert(&mut self.alerts, r),
+            "alerts" => push_record(&mut self.alerts, r),
             "features" => self.features.push(r),
-            "clusters" => push_cluster(&mut self.clusters, r),
+            "clusters" => push_record(&mut self.clusters, r),
             _ => self.money_flows.push(r),
         }
     }
@@ -496,73 +472,71 @@ fn finite_or_null(v: f64) -> Value {
     serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
 }
 
+/// Row `i` of `column` as a JSON value (NaN becomes `null`).
+fn cell_json(column: &ColumnRef<'_>, i: usize) -> Value {
+    match column {
+        ColumnRef::Texts(values) | ColumnRef::Dates(values) => Value::from(values[i].as_str()),
+        ColumnRef::Numbers(values) => finite_or_null(values[i]),
+        ColumnRef::Integers(values) => Value::from(values[i]),
+        ColumnRef::Windows(values) => Value::from(values[i]),
+        ColumnRef::TextLists(values) => Value::from(values[i].clone()),
+        ColumnRef::IntLists(values) => Value::from(values[i].clone()),
+        ColumnRef::Flags(values) => Value::from(values[i]),
+    }
+}
+
+/// The records of `rows` rows of named columns, keys in column order.
+fn records<'a>(rows: usize, columns: &[(&'a str, ColumnRef<'a>)]) -> Vec<Map<String, Value>> {
+    (0..rows)
+        .map(|i| {
+            columns
+                .iter()
+                .map(|(name, column)| (name.to_string(), cell_json(column, i)))
+                .collect()
+        })
+        .collect()
+}
+
+/// The records of a declared table.
+fn table_records<T: Table>(table: &T, rows: usize) -> Vec<Value> {
+    let columns: Vec<(&str, ColumnRef<'_>)> = T::SCHEMA.names().zip(table.columns()).collect();
+    records(rows, &columns)
+        .into_iter()
+        .map(Value::Object)
+        .collect()
+}
+
 /// The request body for `batch` (the inverse of [`batch_from_json`]; NaN becomes `null`). Used by tests,
 /// the load generator and clients that hold a batch in memory.
 pub fn batch_to_json(batch: &Batch) -> Value {
-    let a = &batch.alerts;
-    let alerts: Vec<Value> = (0..a.len())
-        .map(|i| {
-            serde_json::json!({
-                "window_days": a.window_days[i], "processing_date": a.processing_date[i],
-                "alert_id": a.alert_id[i], "address": a.address[i], "typology_type": a.typology_type[i],
-                "pattern_id": a.pattern_id[i], "pattern_type": a.pattern_type[i], "severity": a.severity[i],
-                "suspected_address_type": a.suspected_address_type[i],
-                "suspected_address_subtype": a.suspected_address_subtype[i],
-                "alert_confidence_score": finite_or_null(a.alert_confidence_score[i]),
-                "description": a.description[i], "volume_usd": finite_or_null(a.volume_usd[i]),
-                "evidence_json": a.evidence_json[i], "risk_indicators": a.risk_indicators[i],
-            })
-        })
-        .collect();
+    let alerts = table_records(&batch.alerts, batch.alerts.len());
     let f = &batch.features;
-    let features: Vec<Value> = (0..f.len())
-        .map(|i| {
-            let mut record = serde_json::json!({
-                "window_days": f.window_days[i], "processing_date": f.processing_date[i],
-                "address": f.address[i], "hourly_activity": f.hourly_activity[i],
-                "daily_activity": f.daily_activity[i], "dominant_asset_in": f.dominant_asset_in[i],
-                "dominant_asset_out": f.dominant_asset_out[i],
-            });
-            if let Value::Object(map) = &mut record {
-                for column in &f.numeric {
-                    map.insert(column.name.clone(), finite_or_null(column.values[i]));
-                }
+    let features: Vec<Value> = records(f.len(), &f.fixed_columns())
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut record)| {
+            for column in &f.numeric {
+                record.insert(column.name.clone(), finite_or_null(column.values[i]));
             }
-            record
+            Value::Object(record)
         })
         .collect();
-    let c = &batch.clusters;
-    let clusters: Vec<Value> = (0..c.len())
-        .map(|i| {
-            serde_json::json!({
-                "window_days": c.window_days[i], "processing_date": c.processing_date[i],
-                "cluster_id": c.cluster_id[i], "cluster_type": c.cluster_type[i],
-                "primary_address": c.primary_address[i], "pattern_id": c.pattern_id[i],
-                "primary_alert_id": c.primary_alert_id[i], "related_alert_ids": c.related_alert_ids[i],
-                "addresses_involved": c.addresses_involved[i],
-                "total_alerts": finite_or_null(c.total_alerts[i]),
-                "total_volume_usd": finite_or_null(c.total_volume_usd[i]),
-                "severity_max": c.severity_max[i], "confidence_avg": finite_or_null(c.confidence_avg[i]),
-                "earliest_alert_timestamp": c.earliest_alert_timestamp[i],
-                "latest_alert_timestamp": c.latest_alert_timestamp[i],
-            })
-        })
-        .collect();
+    let clusters = table_records(&batch.clusters, batch.clusters.len());
     let m = &batch.money_flows;
-    let money_flows: Vec<Value> = (0..m.len())
-        .map(|i| {
-            serde_json::json!({
-                "from_address": m.addresses[m.from[i] as usize], "to_address": m.addresses[m.to[i] as usize],
-                "tx_count": finite_or_null(m.tx_count[i]), "amount_sum": finite_or_null(m.amount_sum[i]),
-                "amount_usd_sum": finite_or_null(m.amount_usd_sum[i]),
-                "first_seen_timestamp": m.first_seen_timestamp[i], "last_seen_timestamp": m.last_seen_timestamp[i],
-                "active_days": finite_or_null(m.active_days[i]),
-                "avg_tx_size_usd": finite_or_null(m.avg_tx_size_usd[i]),
-                "unique_assets": finite_or_null(m.unique_assets[i]),
-                "reciprocity_ratio": finite_or_null(m.reciprocity_ratio[i]),
-                "is_bidirectional": m.is_bidirectional[i],
-            })
-        })
+    let names = |ids: &[u32]| -> Vec<String> {
+        ids.iter()
+            .map(|&id| m.addresses[id as usize].clone())
+            .collect()
+    };
+    let (from, to) = (names(&m.from), names(&m.to));
+    let mut flow_columns = vec![
+        ("from_address", ColumnRef::Texts(&from)),
+        ("to_address", ColumnRef::Texts(&to)),
+    ];
+    flow_columns.extend(m.value_columns());
+    let money_flows: Vec<Value> = records(m.len(), &flow_columns)
+        .into_iter()
+        .map(Value::Object)
         .collect();
     serde_json::json!({
         "meta": batch.meta, "alerts": alerts, "features": features, "clusters": clusters,

@@ -1,101 +1,36 @@
 //! Reads a standalone `address_labels.parquet` (the `--labels FILE` of the validator), keeping only what
-//! tier 3 needs: address and risk level.
+//! tier 3 needs: address and risk level. The file is read by aml-core's labels reader
+//! ([`aml_core::read::read_table_columns`] over [`aml_core::schema::ADDRESS_LABELS`]), the same one a
+//! batch's labels go through.
 
 use std::path::Path;
 
 use aml_core::tables::AddressLabels;
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// Why a labels file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LabelsError {
-    /// The file could not be opened.
-    #[error("{path}: {source}")]
-    Io {
-        /// File.
-        path: String,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// Parquet decoding failed.
-    #[error("{path}: parquet error: {reason}")]
-    Parquet {
-        /// File.
-        path: String,
-        /// Decoder message.
-        reason: String,
-    },
-    /// A required column is missing, not text, or null.
-    #[error("{path}: column `{column}`: {reason}")]
-    Column {
-        /// File.
-        path: String,
-        /// Column.
-        column: String,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
-fn text_column(
-    path: &Path,
-    batch: &arrow::array::RecordBatch,
-    column: &str,
-) -> Result<Vec<String>, LabelsError> {
-    let fail = |reason: &str| LabelsError::Column {
-        path: path.display().to_string(),
-        column: column.to_string(),
-        reason: reason.to_string(),
-    };
-    let array = batch
-        .column_by_name(column)
-        .ok_or_else(|| fail("missing column"))?;
-    let array = arrow::compute::cast(array, &DataType::Utf8).map_err(|_| fail("not text"))?;
-    if array.null_count() > 0 {
-        return Err(fail("contains nulls"));
-    }
-    Ok(array
-        .as_string::<i32>()
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect())
+    /// The file could not be opened or decoded, or lacks `address` or `risk_level` (the message names
+    /// the file and the column).
+    #[error(transparent)]
+    Read(#[from] aml_core::BatchError),
 }
 
 /// Reads `address` and `risk_level` from `path` into [`AddressLabels`] sorted by (address, risk level),
-/// so `label_of` / `relevance_of` work; other fields are left at their defaults.
+/// so `label_of` / `relevance_of` work; the other columns may be absent and are left empty.
 pub fn read_labels_file(path: &Path) -> Result<AddressLabels, LabelsError> {
-    let file = std::fs::File::open(path).map_err(|source| LabelsError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let parquet_error = |e: parquet::errors::ParquetError| LabelsError::Parquet {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    // The parquet crate can panic on a corrupt file: decode inside the boundary that reports it.
-    let decode = || -> Result<Vec<(String, String)>, LabelsError> {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.build())
-            .map_err(parquet_error)?;
-        let mut pairs = Vec::new();
-        for batch in reader {
-            let batch = batch.map_err(|e| LabelsError::Parquet {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            let address = text_column(path, &batch, "address")?;
-            let risk = text_column(path, &batch, "risk_level")?;
-            pairs.extend(address.into_iter().zip(risk));
-        }
-        Ok(pairs)
-    };
-    let mut pairs =
-        aml_core::read::catch_decode_panic(decode).map_err(|message| LabelsError::Parquet {
-            path: path.display().to_string(),
-            reason: format!("decoder panicked: {message}"),
-        })??;
+    let read: AddressLabels = aml_core::read::read_table_columns(path, &["address", "risk_level"])?;
+    if let Some(row) = read.address.iter().position(String::is_empty) {
+        return Err(aml_core::BatchError::InvalidValue(aml_core::InvalidValue {
+            file: path.display().to_string(),
+            column: "address".to_string(),
+            row,
+            value: "\"\"".to_string(),
+            reason: "empty or null address".to_string(),
+        })
+        .into());
+    }
+    let mut pairs: Vec<(String, String)> = read.address.into_iter().zip(read.risk_level).collect();
     pairs.sort();
     let n = pairs.len();
     let (address, risk_level) = pairs.into_iter().unzip();

@@ -16,31 +16,16 @@ use arrow::datatypes::{
 
 use crate::error::BatchError;
 
-/// What a column is read as; decides which Arrow types are accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// f64 (NaN for null): ints, floats, decimals, booleans, digit strings.
-    Number,
-    /// Non-negative integer (ids, counts, ms timestamps): ints, integral floats/decimals/strings, timestamps.
-    Integer,
-    /// `YYYY-MM-DD`: Date32, Date64, timestamps, date strings.
-    Date,
-    /// UTF-8 text: Utf8, LargeUtf8, Utf8View, dictionaries of those.
-    Text,
-    /// List of text.
-    TextList,
-    /// List of small non-negative integers (hourly/daily activity).
-    IntList,
-    /// Boolean (or 0/1 integers).
-    Flag,
-}
+pub(crate) use crate::schema::Kind;
 
 impl Kind {
     /// Human description of the accepted types, for [`BatchError::WrongType`].
     pub(crate) fn expected(self) -> &'static str {
         match self {
             Kind::Number => "a number (int, float, decimal, boolean or digit string)",
-            Kind::Integer => "an integer (int, integral float/decimal, digit string or timestamp)",
+            Kind::Integer | Kind::Window => {
+                "an integer (int, integral float/decimal, digit string or timestamp)"
+            }
             Kind::Date => "a date (Date32, Date64, timestamp or YYYY-MM-DD string)",
             Kind::Text => "a string (Utf8, LargeUtf8, Utf8View or dictionary of strings)",
             Kind::TextList => "a list of strings",
@@ -61,7 +46,9 @@ impl Kind {
         match self {
             _ if matches!(data_type, D::Null) => true,
             Kind::Number => is_number || is_text,
-            Kind::Integer => is_number || is_text || matches!(data_type, D::Timestamp(_, _)),
+            Kind::Integer | Kind::Window => {
+                is_number || is_text || matches!(data_type, D::Timestamp(_, _))
+            }
             Kind::Date => {
                 is_text || matches!(data_type, D::Date32 | D::Date64 | D::Timestamp(_, _))
             }
@@ -545,6 +532,25 @@ pub(crate) fn push_u16_lists(
         out.push(counts);
     }
     Ok(())
+}
+
+/// Appends `array` to `column`, converting it by the column's kind.
+pub(crate) fn push_column(
+    array: &dyn Array,
+    origin: Origin,
+    column: crate::schema::ColumnMut<'_>,
+) -> Result<(), BatchError> {
+    use crate::schema::ColumnMut as C;
+    match column {
+        C::Texts(out) => push_texts(array, origin, out),
+        C::Dates(out) => push_dates(array, origin, out),
+        C::Numbers(out) => push_numbers(array, origin, out),
+        C::Integers(out) => push_integers(array, origin, out),
+        C::Windows(out) => push_u32(array, origin, out),
+        C::TextLists(out) => push_text_lists(array, origin, out),
+        C::IntLists(out) => push_u16_lists(array, origin, out),
+        C::Flags(out) => push_flags(array, origin, out),
+    }
 }
 
 /// Borrowed access to a string column of any accepted encoding, without allocating per row.

@@ -18,6 +18,8 @@ pub mod meta;
 #[cfg(feature = "tables")]
 pub mod read;
 #[cfg(feature = "tables")]
+pub mod schema;
+#[cfg(feature = "tables")]
 pub mod submission;
 #[cfg(feature = "tables")]
 pub mod tables;

@@ -17,15 +17,13 @@ use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 
 use crate::batch::files;
-use crate::columns::{
-    push_dates, push_flags, push_integers, push_numbers, push_text_lists, push_texts,
-    push_u16_lists, push_u32, Kind, Origin, TextView,
-};
+use crate::columns::{push_column, push_numbers, Kind, Origin, TextView};
 use crate::error::{BatchError, BatchWarning};
 use crate::meta::Meta;
+use crate::schema::{ColumnSpec, Table, FEATURES, MONEY_FLOWS};
 use crate::tables::{
     AddressFeatures, AddressLabels, Alerts, Clusters, MoneyFlows, NumericColumn,
-    CONTRACT_FEATURE_COLUMNS, FEATURE_IDENTIFIER_COLUMNS,
+    CONTRACT_FEATURE_COLUMNS, FEATURE_IDENTIFIER_COLUMNS, SCORING_FLOW_COLUMNS,
 };
 
 /// Rows per decoded record batch: large enough to amortise per-batch overhead, small enough to bound memory.
@@ -227,15 +225,19 @@ pub(crate) fn read_tables(
     Ok((alerts?, features?, clusters?, flows?, labels?))
 }
 
-/// An opened Parquet file with its parsed footer.
-struct ParquetFile {
+/// An opened Parquet file with its parsed footer: THE Parquet reader of the workspace.
+///
+/// Every decode runs inside [`catch_decode_panic`], row groups are decoded in parallel with only the
+/// projected columns, and every error names the file (and the column, or the row, where known).
+pub struct ParquetFile {
     name: String,
     path: PathBuf,
     metadata: ArrowReaderMetadata,
 }
 
 impl ParquetFile {
-    fn open(path: &Path) -> Result<ParquetFile, BatchError> {
+    /// Opens `path` and parses its footer.
+    pub fn open(path: &Path) -> Result<ParquetFile, BatchError> {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -257,6 +259,16 @@ impl ParquetFile {
             path: path.to_path_buf(),
             metadata,
         })
+    }
+
+    /// The file name, as errors name it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The Arrow schema of the file.
+    pub fn schema(&self) -> &arrow::datatypes::SchemaRef {
+        self.metadata.schema()
     }
 
     fn origin<'a>(&'a self, column: &'a str, first_row: usize) -> Origin<'a> {
@@ -292,21 +304,42 @@ impl ParquetFile {
         Ok(Some(index))
     }
 
+    /// The error for a column the caller needs that the file lacks: the file's own decode error when
+    /// it does not decode (a corrupt file is reported as corrupt first), else
+    /// [`BatchError::MissingColumn`]. Decodes the whole file, so only for the error path.
+    pub fn missing_column(&self, column: &str) -> BatchError {
+        let every: Vec<usize> = (0..self.schema().fields().len()).collect();
+        match self.read(&every, || (), |_, _, _| Ok(())) {
+            Err(error) => error,
+            Ok(_) => BatchError::MissingColumn {
+                file: self.name.clone(),
+                column: column.to_string(),
+            },
+        }
+    }
+
     /// Indices of required columns, checking presence and type of each in the given order.
-    fn require(&self, columns: &[(&str, Kind)]) -> Result<Vec<usize>, BatchError> {
+    fn require<'c>(
+        &self,
+        columns: impl IntoIterator<Item = &'c ColumnSpec>,
+    ) -> Result<Vec<usize>, BatchError> {
         columns
-            .iter()
-            .map(|(column, kind)| {
-                Ok(self
-                    .find(column, *kind, true)?
-                    .expect("required column found"))
+            .into_iter()
+            .map(|spec| {
+                self.find(spec.name, spec.kind, true)?
+                    .ok_or_else(|| BatchError::MissingColumn {
+                        file: self.name.clone(),
+                        column: spec.name.to_string(),
+                    })
             })
             .collect()
     }
 
-    /// Decodes the projected `columns` row group by row group in parallel. `consume` receives each record
-    /// batch with the file row of its first row; the parts come back in row-group order.
-    fn read<A, Init, Consume>(
+    /// Decodes the projected `columns` (indices into [`ParquetFile::schema`]) row group by row group in
+    /// parallel. `consume` receives each record batch with the file row of its first row; the parts come
+    /// back in row-group order (one part for a file without row groups). A decoder panic is an error
+    /// naming the file and the column whose decoding panics.
+    pub fn read<A, Init, Consume>(
         &self,
         columns: &[usize],
         init: Init,
@@ -411,113 +444,66 @@ fn column<'a>(
         })
 }
 
-/// Kind used for the schema check of each reader token.
-macro_rules! kind_of {
-    (number) => {
-        Kind::Number
-    };
-    (integer) => {
-        Kind::Integer
-    };
-    (window) => {
-        Kind::Integer
-    };
-    (date) => {
-        Kind::Date
-    };
-    (text) => {
-        Kind::Text
-    };
-    (text_list) => {
-        Kind::TextList
-    };
-    (u16_list) => {
-        Kind::IntList
-    };
-    (flag) => {
-        Kind::Flag
-    };
+/// Reads the table `T` from `path` in file order: every column of `T::SCHEMA` is required with an
+/// accepted type, and decoded by its kind.
+pub fn read_table<T: Table>(path: &Path) -> Result<T, BatchError> {
+    read_table_columns(path, &T::SCHEMA.names().collect::<Vec<_>>())
 }
 
-/// Conversion function of each reader token.
-macro_rules! push_of {
-    (number) => {
-        push_numbers
-    };
-    (integer) => {
-        push_integers
-    };
-    (window) => {
-        push_u32
-    };
-    (date) => {
-        push_dates
-    };
-    (text) => {
-        push_texts
-    };
-    (text_list) => {
-        push_text_lists
-    };
-    (u16_list) => {
-        push_u16_lists
-    };
-    (flag) => {
-        push_flags
-    };
-}
-
-/// A reader for a table whose struct fields are named exactly like its (all required) columns.
-macro_rules! table_reader {
-    ($(#[$doc:meta])* $name:ident, $table:ty; $($token:ident $field:ident),+ $(,)?) => {
-        $(#[$doc])*
-        pub fn $name(path: &Path) -> Result<$table, BatchError> {
-            let file = ParquetFile::open(path)?;
-            let projection = file.require(&[$((stringify!($field), kind_of!($token))),+])?;
-            let parts = file.read(&projection, <$table>::default, |table: &mut $table, batch, first_row| {
-                $({
-                    let push = push_of!($token);
-                    push(
-                        column(&file, batch, stringify!($field))?.as_ref(),
-                        file.origin(stringify!($field), first_row),
-                        &mut table.$field,
-                    )?;
-                })+
-                Ok(())
-            })?;
-            let mut whole = <$table>::default();
-            for mut part in parts {
-                $( whole.$field.append(&mut part.$field); )+
+/// Reads only the columns `names` of the table `T` (each required with an accepted type); the other
+/// columns of `T` are filled with empty values (`""`, NaN, 0) so the table stays aligned.
+pub fn read_table_columns<T: Table>(path: &Path, names: &[&str]) -> Result<T, BatchError> {
+    let file = ParquetFile::open(path)?;
+    let specs: Vec<&ColumnSpec> = T::SCHEMA
+        .columns
+        .iter()
+        .filter(|spec| names.contains(&spec.name))
+        .collect();
+    let missing = names
+        .iter()
+        .find(|name| T::SCHEMA.column(name).is_none() || file.schema().index_of(name).is_err());
+    if let Some(name) = missing {
+        return Err(file.missing_column(name));
+    }
+    let projection = file.require(specs.iter().copied())?;
+    let parts = file.read(
+        &projection,
+        T::default,
+        |table: &mut T, batch, first_row| {
+            for (spec, target) in T::SCHEMA.columns.iter().zip(table.columns_mut()) {
+                if names.contains(&spec.name) {
+                    let array = column(&file, batch, spec.name)?;
+                    push_column(array.as_ref(), file.origin(spec.name, first_row), target)?;
+                } else {
+                    target.fill_empty(batch.num_rows());
+                }
             }
-            Ok(whole)
+            Ok(())
+        },
+    )?;
+    let mut whole = T::default();
+    for mut part in parts {
+        for (target, source) in whole.columns_mut().into_iter().zip(part.columns_mut()) {
+            target.append(source);
         }
-    };
+    }
+    Ok(whole)
 }
 
-table_reader!(
-    /// Reads `alerts.parquet` (every contract column required), in file order.
-    read_alerts, Alerts;
-    window window_days, date processing_date, text alert_id, text address, text typology_type,
-    text pattern_id, text pattern_type, text severity, text suspected_address_type,
-    text suspected_address_subtype, number alert_confidence_score, text description, number volume_usd,
-    text evidence_json, text_list risk_indicators,
-);
+/// Reads `alerts.parquet` (every contract column required), in file order.
+pub fn read_alerts(path: &Path) -> Result<Alerts, BatchError> {
+    read_table(path)
+}
 
-table_reader!(
-    /// Reads `clusters.parquet` (every contract column required), in file order.
-    read_clusters, Clusters;
-    window window_days, date processing_date, text cluster_id, text cluster_type, text primary_address,
-    text pattern_id, text primary_alert_id, text_list related_alert_ids, text_list addresses_involved,
-    number total_alerts, number total_volume_usd, text severity_max, number confidence_avg,
-    integer earliest_alert_timestamp, integer latest_alert_timestamp,
-);
+/// Reads `clusters.parquet` (every contract column required), in file order.
+pub fn read_clusters(path: &Path) -> Result<Clusters, BatchError> {
+    read_table(path)
+}
 
-table_reader!(
-    /// Reads `address_labels.parquet` (every contract column required), in file order.
-    read_labels, AddressLabels;
-    text network, text address, text label, text address_type, text address_subtype, text trust_level,
-    text source, text risk_level, number confidence_score, integer created_timestamp, integer updated_timestamp,
-);
+/// Reads `address_labels.parquet` (every contract column required), in file order.
+pub fn read_labels(path: &Path) -> Result<AddressLabels, BatchError> {
+    read_table(path)
+}
 
 /// Reads `features.parquet`, in file order. `window_days`, `processing_date` and `address` are required;
 /// the activity arrays and dominant assets are optional (empty when absent). Every contract numeric column
@@ -525,22 +511,17 @@ table_reader!(
 /// text or nested columns are ignored. Numeric columns are in contract order, then extras by name.
 pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
     let file = ParquetFile::open(path)?;
-    let mut projection = file.require(&[
-        ("window_days", Kind::Integer),
-        ("processing_date", Kind::Date),
-        ("address", Kind::Text),
-    ])?;
-    let optional = [
-        ("hourly_activity", Kind::IntList),
-        ("daily_activity", Kind::IntList),
-        ("dominant_asset_in", Kind::Text),
-        ("dominant_asset_out", Kind::Text),
-    ];
-    let mut present = [false; 4];
-    for (slot, (column, kind)) in optional.iter().enumerate() {
-        if let Some(index) = file.find(column, *kind, false)? {
+    // The identifier, text and array columns of the contract: required unless declared optional.
+    let mut projection = Vec::new();
+    let mut present: Vec<&str> = Vec::new();
+    for spec in FEATURES
+        .columns
+        .iter()
+        .filter(|spec| spec.kind != Kind::Number)
+    {
+        if let Some(index) = file.find(spec.name, spec.kind, !spec.optional)? {
             projection.push(index);
-            present[slot] = true;
+            present.push(spec.name);
         }
     }
     let schema = file.metadata.schema().clone();
@@ -585,41 +566,12 @@ pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
         &projection,
         init,
         |part: &mut AddressFeatures, batch, first_row| {
-            let rows = batch.num_rows();
-            let origin = |name| file.origin(name, first_row);
-            push_u32(
-                column(&file, batch, "window_days")?.as_ref(),
-                origin("window_days"),
-                &mut part.window_days,
-            )?;
-            push_dates(
-                column(&file, batch, "processing_date")?.as_ref(),
-                origin("processing_date"),
-                &mut part.processing_date,
-            )?;
-            push_texts(
-                column(&file, batch, "address")?.as_ref(),
-                origin("address"),
-                &mut part.address,
-            )?;
-            for (present, (name, list)) in present[..2].iter().zip([
-                ("hourly_activity", &mut part.hourly_activity),
-                ("daily_activity", &mut part.daily_activity),
-            ]) {
-                if *present {
-                    push_u16_lists(column(&file, batch, name)?.as_ref(), origin(name), list)?;
+            for (name, target) in part.fixed_columns_mut() {
+                if present.contains(&name) {
+                    let array = column(&file, batch, name)?;
+                    push_column(array.as_ref(), file.origin(name, first_row), target)?;
                 } else {
-                    list.resize(list.len() + rows, Vec::new());
-                }
-            }
-            for (present, (name, texts)) in present[2..].iter().zip([
-                ("dominant_asset_in", &mut part.dominant_asset_in),
-                ("dominant_asset_out", &mut part.dominant_asset_out),
-            ]) {
-                if *present {
-                    push_texts(column(&file, batch, name)?.as_ref(), origin(name), texts)?;
-                } else {
-                    texts.resize(texts.len() + rows, String::new());
+                    target.fill_empty(batch.num_rows());
                 }
             }
             for numeric in &mut part.numeric {
@@ -639,15 +591,13 @@ pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
     }
     let mut whole = init();
     for mut part in parts {
-        whole.window_days.append(&mut part.window_days);
-        whole.processing_date.append(&mut part.processing_date);
-        whole.address.append(&mut part.address);
-        whole.hourly_activity.append(&mut part.hourly_activity);
-        whole.daily_activity.append(&mut part.daily_activity);
-        whole.dominant_asset_in.append(&mut part.dominant_asset_in);
-        whole
-            .dominant_asset_out
-            .append(&mut part.dominant_asset_out);
+        for ((_, target), (_, source)) in whole
+            .fixed_columns_mut()
+            .into_iter()
+            .zip(part.fixed_columns_mut())
+        {
+            target.append(source);
+        }
         for (target, source) in whole.numeric.iter_mut().zip(&mut part.numeric) {
             target.values.append(&mut source.values);
         }
@@ -729,26 +679,6 @@ pub enum FlowColumns {
     Scoring,
 }
 
-/// Flow columns always decoded.
-const FLOW_KEY_COLUMNS: [(&str, Kind); 4] = [
-    ("from_address", Kind::Text),
-    ("to_address", Kind::Text),
-    ("tx_count", Kind::Number),
-    ("amount_usd_sum", Kind::Number),
-];
-
-/// Flow columns decoded with [`FlowColumns::All`] only.
-const FLOW_VALUE_COLUMNS: [(&str, Kind); 8] = [
-    ("amount_sum", Kind::Number),
-    ("first_seen_timestamp", Kind::Integer),
-    ("last_seen_timestamp", Kind::Integer),
-    ("active_days", Kind::Number),
-    ("avg_tx_size_usd", Kind::Number),
-    ("unique_assets", Kind::Number),
-    ("reciprocity_ratio", Kind::Number),
-    ("is_bidirectional", Kind::Flag),
-];
-
 /// Reads `money_flows.parquet` completely ([`FlowColumns::All`]).
 pub fn read_money_flows(path: &Path) -> Result<MoneyFlows, BatchError> {
     read_money_flows_with(path, FlowColumns::All)
@@ -760,23 +690,30 @@ pub fn read_money_flows(path: &Path) -> Result<MoneyFlows, BatchError> {
 /// value columns only with [`FlowColumns::All`].
 pub fn read_money_flows_with(path: &Path, columns: FlowColumns) -> Result<MoneyFlows, BatchError> {
     let file = ParquetFile::open(path)?;
-    file.require(&[
-        ("dominant_asset", Kind::Text),
-        ("hourly_pattern", Kind::IntList),
-        ("weekly_pattern", Kind::IntList),
-    ])?;
-    let values = file.require(&FLOW_VALUE_COLUMNS)?;
-    let mut projection = file.require(&FLOW_KEY_COLUMNS)?;
+    let indices = file.require(MONEY_FLOWS.columns)?;
     let all = columns == FlowColumns::All;
-    if all {
-        projection.extend(values);
-    }
+    // The addresses, then the value columns MoneyFlows keeps that `columns` asks for.
+    let kept = MoneyFlows::default().value_columns().map(|(name, _)| name);
+    let decoded = |spec: &ColumnSpec| {
+        kept.contains(&spec.name) && (all || SCORING_FLOW_COLUMNS.contains(&spec.name))
+    };
+    let projection: Vec<usize> = MONEY_FLOWS
+        .columns
+        .iter()
+        .zip(&indices)
+        .filter(|(spec, _)| spec.identifier || decoded(spec))
+        .map(|(_, &index)| index)
+        .collect();
     let parts = file.read(
         &projection,
         FlowPart::new,
         |part: &mut FlowPart, batch, first_row| {
             let origin = |name| file.origin(name, first_row);
-            for name in ["from_address", "to_address"] {
+            let flows = &mut part.flows;
+            for (name, ids) in [
+                ("from_address", &mut flows.from),
+                ("to_address", &mut flows.to),
+            ] {
                 let array = column(&file, batch, name)?;
                 let view = TextView::new(array.as_ref()).ok_or_else(|| BatchError::WrongType {
                     file: file.name.clone(),
@@ -784,44 +721,13 @@ pub fn read_money_flows_with(path: &Path, columns: FlowColumns) -> Result<MoneyF
                     found: array.data_type().to_string(),
                     expected: Kind::Text.expected().to_string(),
                 })?;
-                let ids = if name == "from_address" {
-                    &mut part.flows.from
-                } else {
-                    &mut part.flows.to
-                };
                 intern(&mut part.index, &view, origin(name), ids)?;
             }
-            let flows = &mut part.flows;
-            for (name, values) in [
-                ("tx_count", &mut flows.tx_count),
-                ("amount_usd_sum", &mut flows.amount_usd_sum),
-            ] {
-                push_numbers(column(&file, batch, name)?.as_ref(), origin(name), values)?;
+            for (name, target) in flows.value_columns_mut() {
+                if all || SCORING_FLOW_COLUMNS.contains(&name) {
+                    push_column(column(&file, batch, name)?.as_ref(), origin(name), target)?;
+                }
             }
-            if !all {
-                return Ok(());
-            }
-            let numbers = [
-                ("amount_sum", &mut flows.amount_sum),
-                ("active_days", &mut flows.active_days),
-                ("avg_tx_size_usd", &mut flows.avg_tx_size_usd),
-                ("unique_assets", &mut flows.unique_assets),
-                ("reciprocity_ratio", &mut flows.reciprocity_ratio),
-            ];
-            for (name, values) in numbers {
-                push_numbers(column(&file, batch, name)?.as_ref(), origin(name), values)?;
-            }
-            for (name, values) in [
-                ("first_seen_timestamp", &mut flows.first_seen_timestamp),
-                ("last_seen_timestamp", &mut flows.last_seen_timestamp),
-            ] {
-                push_integers(column(&file, batch, name)?.as_ref(), origin(name), values)?;
-            }
-            push_flags(
-                column(&file, batch, "is_bidirectional")?.as_ref(),
-                origin("is_bidirectional"),
-                &mut flows.is_bidirectional,
-            )?;
             Ok(())
         },
     )?;

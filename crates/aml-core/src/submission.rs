@@ -7,17 +7,17 @@
 //! `json.dumps(receipt_without_signature, sort_keys=True)` produces, because validators verify it in Python.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Schema};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::TextView;
-use crate::error::SubmissionError;
+use crate::error::{BatchError, SubmissionError};
+use crate::schema::{Cell, SotType, SubmissionRow};
 
 /// File names of a submission directory.
 pub mod files {
@@ -33,42 +33,7 @@ pub mod files {
     pub const RECEIPT: &str = "receipt.json";
 }
 
-/// One row of `scores.parquet`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScoreRow {
-    /// The scored alert.
-    pub alert_id: String,
-    /// Probability of illicit activity in `[0, 1]`.
-    pub score: f64,
-    /// Model that produced the score.
-    pub model_version: String,
-    /// Scoring latency attributed to this alert, in milliseconds.
-    pub latency_ms: f64,
-    /// `{"score": .., "top_features": [..]}` explanation.
-    pub explain_json: String,
-}
-
-/// One row of `rankings.parquet`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RankingRow {
-    /// The ranked alert.
-    pub alert_id: String,
-    /// Ranking model output (higher is more urgent).
-    pub ranking_score: f64,
-    /// 1 = most urgent; ties share the lowest rank.
-    pub rank: i32,
-}
-
-/// One row of `cluster_scores.parquet`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClusterScoreRow {
-    /// The scored cluster.
-    pub cluster_id: String,
-    /// Cluster score in `[0, 1]`.
-    pub score: f64,
-    /// Model that produced the score.
-    pub model_version: String,
-}
+pub use crate::schema::{ClusterScoreRow, RankingRow, ScoreRow};
 
 /// `manifest.json`: what produced the submission, so a run can be reproduced.
 ///
@@ -462,83 +427,67 @@ fn io_error(path: &Path, source: std::io::Error) -> SubmissionError {
     }
 }
 
-/// Encodes one record batch with fixed properties, so identical rows give identical bytes.
-fn encode_parquet(path: &Path, batch: &RecordBatch) -> Result<Vec<u8>, SubmissionError> {
-    crate::io::encode_parquet(batch.schema(), std::slice::from_ref(batch), usize::MAX)
+/// The Arrow type a submission column is written and read as.
+fn arrow_type(sot: SotType) -> DataType {
+    match sot {
+        SotType::Int32 => DataType::Int32,
+        SotType::String => DataType::Utf8,
+        _ => DataType::Float64,
+    }
+}
+
+/// The Parquet bytes of submission rows: the columns of `R::SCHEMA` in order, non-nullable, encoded with
+/// fixed properties (`aml_core::io::encode_parquet`, one row group), so identical rows give identical bytes.
+pub fn encode_rows<R: SubmissionRow>(rows: &[R]) -> Result<Vec<u8>, SubmissionError> {
+    let schema = R::SCHEMA;
+    let path = Path::new(schema.file);
+    let cells: Vec<Vec<Cell>> = rows.iter().map(SubmissionRow::cells).collect();
+    let mut fields = Vec::with_capacity(schema.columns.len());
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.columns.len());
+    for (index, spec) in schema.columns.iter().enumerate() {
+        let column = cells.iter().map(|row| &row[index]);
+        let array: ArrayRef = match spec.sot {
+            SotType::String => Arc::new(StringArray::from_iter_values(column.map(
+                |cell| match cell {
+                    Cell::Text(text) => text.as_str(),
+                    _ => "",
+                },
+            ))),
+            SotType::Int32 => Arc::new(Int32Array::from_iter_values(column.map(
+                |cell| match cell {
+                    Cell::Int(value) => *value,
+                    _ => 0,
+                },
+            ))),
+            _ => Arc::new(Float64Array::from_iter_values(column.map(
+                |cell| match cell {
+                    Cell::Float(value) => *value,
+                    _ => f64::NAN,
+                },
+            ))),
+        };
+        fields.push(Field::new(spec.name, arrow_type(spec.sot), schema.nullable));
+        arrays.push(array);
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| parquet_error(path, e))?;
+    crate::io::encode_parquet(schema, std::slice::from_ref(&batch), usize::MAX)
         .map_err(|e| parquet_error(path, e))
 }
 
-fn utf8<'a>(values: impl Iterator<Item = &'a String>) -> ArrayRef {
-    Arc::new(StringArray::from_iter_values(values))
-}
-
-fn float64(values: impl Iterator<Item = f64>) -> ArrayRef {
-    Arc::new(Float64Array::from_iter_values(values))
-}
-
-fn record_batch(
-    path: &Path,
-    columns: Vec<(&str, Arc<dyn Array>)>,
-) -> Result<RecordBatch, SubmissionError> {
-    let fields: Vec<Field> = columns
-        .iter()
-        .map(|(name, array)| Field::new(*name, array.data_type().clone(), false))
-        .collect();
-    RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns.into_iter().map(|(_, array)| array).collect(),
-    )
-    .map_err(|e| parquet_error(path, e))
-}
-
-/// `scores.parquet` bytes: alert_id Utf8, score Float64, model_version Utf8, latency_ms Float64, explain_json Utf8.
+/// `scores.parquet` bytes: the columns of [`crate::schema::SCORES`].
 pub fn encode_scores(rows: &[ScoreRow]) -> Result<Vec<u8>, SubmissionError> {
-    let path = Path::new(files::SCORES);
-    let batch = record_batch(
-        path,
-        vec![
-            ("alert_id", utf8(rows.iter().map(|r| &r.alert_id))),
-            ("score", float64(rows.iter().map(|r| r.score))),
-            ("model_version", utf8(rows.iter().map(|r| &r.model_version))),
-            ("latency_ms", float64(rows.iter().map(|r| r.latency_ms))),
-            ("explain_json", utf8(rows.iter().map(|r| &r.explain_json))),
-        ],
-    )?;
-    encode_parquet(path, &batch)
+    encode_rows(rows)
 }
 
-/// `rankings.parquet` bytes: alert_id Utf8, ranking_score Float64, rank Int32.
+/// `rankings.parquet` bytes: the columns of [`crate::schema::RANKINGS`].
 pub fn encode_rankings(rows: &[RankingRow]) -> Result<Vec<u8>, SubmissionError> {
-    let path = Path::new(files::RANKINGS);
-    let batch = record_batch(
-        path,
-        vec![
-            ("alert_id", utf8(rows.iter().map(|r| &r.alert_id))),
-            (
-                "ranking_score",
-                float64(rows.iter().map(|r| r.ranking_score)),
-            ),
-            (
-                "rank",
-                Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.rank))) as ArrayRef,
-            ),
-        ],
-    )?;
-    encode_parquet(path, &batch)
+    encode_rows(rows)
 }
 
-/// `cluster_scores.parquet` bytes: cluster_id Utf8, score Float64, model_version Utf8.
+/// `cluster_scores.parquet` bytes: the columns of [`crate::schema::CLUSTER_SCORES`].
 pub fn encode_cluster_scores(rows: &[ClusterScoreRow]) -> Result<Vec<u8>, SubmissionError> {
-    let path = Path::new(files::CLUSTER_SCORES);
-    let batch = record_batch(
-        path,
-        vec![
-            ("cluster_id", utf8(rows.iter().map(|r| &r.cluster_id))),
-            ("score", float64(rows.iter().map(|r| r.score))),
-            ("model_version", utf8(rows.iter().map(|r| &r.model_version))),
-        ],
-    )?;
-    encode_parquet(path, &batch)
+    encode_rows(rows)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SubmissionError> {
@@ -560,164 +509,113 @@ pub fn write_cluster_scores(path: &Path, rows: &[ClusterScoreRow]) -> Result<(),
     write_atomically(path, &encode_cluster_scores(rows)?)
 }
 
-/// Decoded columns of a submission Parquet file, each checked for the contract type and for nulls.
-struct Columns {
-    path: PathBuf,
-    batches: Vec<RecordBatch>,
+/// A reader error as a submission error naming the file.
+fn read_error(path: &Path, error: BatchError) -> SubmissionError {
+    match error {
+        BatchError::Io { path, source } => SubmissionError::Io { path, source },
+        BatchError::MissingFile { .. } => io_error(path, std::io::ErrorKind::NotFound.into()),
+        BatchError::MissingColumn { column, .. } => SubmissionError::Schema {
+            path: path.to_path_buf(),
+            column,
+            reason: "missing column".to_string(),
+        },
+        BatchError::CorruptParquet { reason, .. } => parquet_error(path, reason),
+        other => parquet_error(path, other),
+    }
 }
 
-impl Columns {
-    fn read(path: &Path) -> Result<Columns, SubmissionError> {
-        let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
-        let batches = crate::read::catch_decode_panic(|| {
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .and_then(|builder| builder.build())
-                .map_err(|e| parquet_error(path, e))?;
-            reader
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| parquet_error(path, e))
-        })
-        .map_err(|message| parquet_error(path, format!("decoder panicked: {message}")))??;
-        Ok(Columns {
-            path: path.to_path_buf(),
-            batches,
-        })
-    }
-
-    fn schema_error(&self, column: &str, reason: impl Into<String>) -> SubmissionError {
-        SubmissionError::Schema {
-            path: self.path.clone(),
-            column: column.to_string(),
-            reason: reason.into(),
+/// Reads a submission file through [`crate::read::ParquetFile`]: every column of `R::SCHEMA` must be
+/// present with exactly its type (any string encoding for text) and hold no null.
+pub fn read_rows<R: SubmissionRow>(path: &Path) -> Result<Vec<R>, SubmissionError> {
+    let file = crate::read::ParquetFile::open(path).map_err(|e| read_error(path, e))?;
+    let schema_error = |column: &str, reason: String| SubmissionError::Schema {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        reason,
+    };
+    let mut indices = Vec::with_capacity(R::SCHEMA.columns.len());
+    for spec in R::SCHEMA.columns {
+        let index = file
+            .schema()
+            .index_of(spec.name)
+            .map_err(|_| read_error(path, file.missing_column(spec.name)))?;
+        let found = file.schema().field(index).data_type();
+        let expected = arrow_type(spec.sot);
+        let text_ok = expected == DataType::Utf8 && crate::columns::Kind::Text.accepts(found);
+        if *found != expected && !text_ok {
+            return Err(schema_error(
+                spec.name,
+                format!("type {found} instead of {expected}"),
+            ));
         }
+        indices.push(index);
     }
-
-    fn arrays(
-        &self,
-        column: &str,
-        expected: &DataType,
-    ) -> Result<Vec<&Arc<dyn Array>>, SubmissionError> {
-        let mut arrays = Vec::with_capacity(self.batches.len());
-        for batch in &self.batches {
+    let parts = file
+        .read(
+            &indices,
+            Vec::new,
+            |part: &mut Vec<RecordBatch>, batch, _| {
+                part.push(batch.clone());
+                Ok(())
+            },
+        )
+        .map_err(|e| read_error(path, e))?;
+    let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
+    let mut columns = Vec::with_capacity(indices.len());
+    for spec in R::SCHEMA.columns {
+        let mut cells = Vec::new();
+        for batch in &batches {
             let array = batch
-                .column_by_name(column)
-                .ok_or_else(|| self.schema_error(column, "missing column"))?;
-            let text_ok = *expected == DataType::Utf8 && TextView::new(array.as_ref()).is_some();
-            if array.data_type() != expected && !text_ok {
-                return Err(self.schema_error(
-                    column,
-                    format!("type {} instead of {expected}", array.data_type()),
-                ));
-            }
+                .column_by_name(spec.name)
+                .ok_or_else(|| schema_error(spec.name, "missing column".to_string()))?;
             if array.null_count() > 0 {
-                return Err(self.schema_error(column, "contains nulls"));
+                return Err(schema_error(spec.name, "contains nulls".to_string()));
             }
-            arrays.push(array);
-        }
-        Ok(arrays)
-    }
-
-    fn texts(&self, column: &str) -> Result<Vec<String>, SubmissionError> {
-        let mut out = Vec::new();
-        for array in self.arrays(column, &DataType::Utf8)? {
-            let view = TextView::new(array.as_ref())
-                .ok_or_else(|| self.schema_error(column, "not text"))?;
-            for row in 0..view.len() {
-                out.push(
-                    view.get(row)
-                        .ok_or_else(|| self.schema_error(column, "contains nulls"))?
-                        .to_string(),
-                );
+            match spec.sot {
+                SotType::String => {
+                    let view = TextView::new(array.as_ref())
+                        .ok_or_else(|| schema_error(spec.name, "not text".to_string()))?;
+                    for row in 0..view.len() {
+                        let text = view
+                            .get(row)
+                            .ok_or_else(|| schema_error(spec.name, "contains nulls".to_string()))?;
+                        cells.push(Cell::Text(text.to_string()));
+                    }
+                }
+                SotType::Int32 => cells.extend(
+                    array
+                        .as_primitive::<Int32Type>()
+                        .values()
+                        .iter()
+                        .map(|v| Cell::Int(*v)),
+                ),
+                _ => cells.extend(
+                    array
+                        .as_primitive::<Float64Type>()
+                        .values()
+                        .iter()
+                        .map(|v| Cell::Float(*v)),
+                ),
             }
         }
-        Ok(out)
+        columns.push(cells);
     }
-
-    fn floats(&self, column: &str) -> Result<Vec<f64>, SubmissionError> {
-        let arrays = self.arrays(column, &DataType::Float64)?;
-        Ok(arrays
-            .iter()
-            .flat_map(|a| a.as_primitive::<Float64Type>().values().iter().copied())
-            .collect())
-    }
-
-    fn ints(&self, column: &str) -> Result<Vec<i32>, SubmissionError> {
-        let arrays = self.arrays(column, &DataType::Int32)?;
-        Ok(arrays
-            .iter()
-            .flat_map(|a| a.as_primitive::<Int32Type>().values().iter().copied())
-            .collect())
-    }
+    R::from_columns(columns).ok_or_else(|| parquet_error(path, "columns of different lengths"))
 }
 
 /// Reads `scores.parquet`, checking column names and types.
 pub fn read_scores(path: &Path) -> Result<Vec<ScoreRow>, SubmissionError> {
-    let columns = Columns::read(path)?;
-    let (alert_id, score, model_version) = (
-        columns.texts("alert_id")?,
-        columns.floats("score")?,
-        columns.texts("model_version")?,
-    );
-    let (latency_ms, explain_json) = (
-        columns.floats("latency_ms")?,
-        columns.texts("explain_json")?,
-    );
-    Ok(alert_id
-        .into_iter()
-        .zip(score)
-        .zip(model_version)
-        .zip(latency_ms)
-        .zip(explain_json)
-        .map(
-            |((((alert_id, score), model_version), latency_ms), explain_json)| ScoreRow {
-                alert_id,
-                score,
-                model_version,
-                latency_ms,
-                explain_json,
-            },
-        )
-        .collect())
+    read_rows(path)
 }
 
 /// Reads `rankings.parquet`, checking column names and types.
 pub fn read_rankings(path: &Path) -> Result<Vec<RankingRow>, SubmissionError> {
-    let columns = Columns::read(path)?;
-    let (alert_id, ranking_score, rank) = (
-        columns.texts("alert_id")?,
-        columns.floats("ranking_score")?,
-        columns.ints("rank")?,
-    );
-    Ok(alert_id
-        .into_iter()
-        .zip(ranking_score)
-        .zip(rank)
-        .map(|((alert_id, ranking_score), rank)| RankingRow {
-            alert_id,
-            ranking_score,
-            rank,
-        })
-        .collect())
+    read_rows(path)
 }
 
 /// Reads `cluster_scores.parquet`, checking column names and types.
 pub fn read_cluster_scores(path: &Path) -> Result<Vec<ClusterScoreRow>, SubmissionError> {
-    let columns = Columns::read(path)?;
-    let (cluster_id, score, model_version) = (
-        columns.texts("cluster_id")?,
-        columns.floats("score")?,
-        columns.texts("model_version")?,
-    );
-    Ok(cluster_id
-        .into_iter()
-        .zip(score)
-        .zip(model_version)
-        .map(|((cluster_id, score), model_version)| ClusterScoreRow {
-            cluster_id,
-            score,
-            model_version,
-        })
-        .collect())
+    read_rows(path)
 }
 
 fn to_pretty_json<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, SubmissionError> {

@@ -7,6 +7,9 @@
 
 use std::cmp::Ordering;
 
+pub use crate::schema::{AddressLabels, Alerts, Clusters};
+use crate::schema::{ColumnMut, ColumnRef};
+
 /// Alert severity as published by the analyzers. Ordered `Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Severity {
@@ -64,41 +67,6 @@ impl Severity {
     }
 }
 
-/// `alerts.parquet` (`analyzers_alerts`): one row per alert; canonical order is by `alert_id`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Alerts {
-    /// Look-back window of the analyzer, in days.
-    pub window_days: Vec<u32>,
-    /// The batch date, `YYYY-MM-DD`.
-    pub processing_date: Vec<String>,
-    /// Unique alert identifier.
-    pub alert_id: Vec<String>,
-    /// The alerted address; joins [`AddressFeatures::address`].
-    pub address: Vec<String>,
-    /// Open vocabulary typology (layering, fan_in, ...).
-    pub typology_type: Vec<String>,
-    /// Pattern identifier, `""` when not pattern based.
-    pub pattern_id: Vec<String>,
-    /// Pattern family (cycle, layering, ...) or `""`.
-    pub pattern_type: Vec<String>,
-    /// Severity text as published (parse with [`Severity::parse`]).
-    pub severity: Vec<String>,
-    /// Suspected address type (exchange, mixer, ...; default `unknown`).
-    pub suspected_address_type: Vec<String>,
-    /// Suspected address subtype (default `""`).
-    pub suspected_address_subtype: Vec<String>,
-    /// The analyzer's own confidence in `[0, 1]`.
-    pub alert_confidence_score: Vec<f64>,
-    /// Free text.
-    pub description: Vec<String>,
-    /// USD volume behind the alert (non-negative).
-    pub volume_usd: Vec<f64>,
-    /// JSON text whose structure varies by typology.
-    pub evidence_json: Vec<String>,
-    /// Names of the triggered risk indicators.
-    pub risk_indicators: Vec<Vec<String>>,
-}
-
 impl Alerts {
     /// Number of alerts.
     pub fn len(&self) -> usize {
@@ -128,96 +96,13 @@ pub struct NumericColumn {
 }
 
 /// Columns of `features.parquet` that identify the row or hold arrays and text: everything else
-/// numeric or boolean is a numeric feature column.
-pub const FEATURE_IDENTIFIER_COLUMNS: [&str; 7] = [
-    "window_days",
-    "processing_date",
-    "address",
-    "hourly_activity",
-    "daily_activity",
-    "dominant_asset_in",
-    "dominant_asset_out",
-];
+/// numeric or boolean is a numeric feature column. Derived from [`crate::schema::FEATURES`].
+pub const FEATURE_IDENTIFIER_COLUMNS: [&str; 7] = crate::schema::FEATURE_OTHER_NAMES;
 
-/// The numeric and boolean feature columns the contract names, in contract order. Columns present in a file
-/// appear in [`AddressFeatures::numeric`] in this order, followed by any extra numeric columns sorted by name.
-pub const CONTRACT_FEATURE_COLUMNS: &[&str] = &[
-    "degree_in",
-    "degree_out",
-    "degree_total",
-    "unique_counterparties",
-    "total_in_usd",
-    "total_out_usd",
-    "net_flow_usd",
-    "total_volume_usd",
-    "avg_tx_in_usd",
-    "avg_tx_out_usd",
-    "median_tx_in_usd",
-    "median_tx_out_usd",
-    "max_tx_usd",
-    "min_tx_usd",
-    "amount_variance",
-    "amount_skewness",
-    "amount_kurtosis",
-    "volume_std",
-    "volume_cv",
-    "flow_concentration",
-    "tx_in_count",
-    "tx_out_count",
-    "tx_total_count",
-    "activity_days",
-    "activity_span_days",
-    "avg_daily_volume_usd",
-    "peak_hour",
-    "peak_day",
-    "regularity_score",
-    "burst_factor",
-    "reciprocity_ratio",
-    "flow_diversity",
-    "counterparty_concentration",
-    "concentration_ratio",
-    "velocity_score",
-    "structuring_score",
-    "unique_assets_in",
-    "unique_assets_out",
-    "asset_diversity_score",
-    "peak_activity_hour",
-    "peak_activity_day",
-    "hourly_entropy",
-    "daily_entropy",
-    "weekend_transaction_ratio",
-    "night_transaction_ratio",
-    "small_transaction_ratio",
-    "consistency_score",
-    "pagerank",
-    "betweenness",
-    "closeness",
-    "clustering_coefficient",
-    "kcore",
-    "community_id",
-    "centrality_score",
-    "khop1_count",
-    "khop2_count",
-    "khop3_count",
-    "khop1_volume_usd",
-    "khop2_volume_usd",
-    "khop3_volume_usd",
-    "flow_reciprocity_entropy",
-    "counterparty_stability",
-    "flow_burstiness",
-    "transaction_regularity",
-    "amount_predictability",
-    "is_new_address",
-    "is_dormant_reactivated",
-    "unique_recipients_count",
-    "unique_senders_count",
-    "first_activity_timestamp",
-    "last_activity_timestamp",
-    "behavioral_anomaly_score",
-    "graph_anomaly_score",
-    "global_anomaly_score",
-    "quality_score",
-];
+/// The numeric and boolean feature columns the contract names, in contract order (the numeric columns of
+/// [`crate::schema::FEATURES`]). Columns present in a file appear in [`AddressFeatures::numeric`] in this
+/// order, followed by any extra numeric columns sorted by name.
+pub const CONTRACT_FEATURE_COLUMNS: &[&str] = &crate::schema::FEATURE_NUMERIC_NAMES;
 
 /// `features.parquet` (`analyzers_features`, wide): one row per address; canonical order is by `address`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -252,6 +137,57 @@ impl AddressFeatures {
         self.address.is_empty()
     }
 
+    /// The columns besides [`AddressFeatures::numeric`], named like the columns of
+    /// [`crate::schema::FEATURES`], in the order the writer puts them first.
+    pub fn fixed_columns(&self) -> [(&'static str, ColumnRef<'_>); 7] {
+        [
+            ("window_days", ColumnRef::Windows(&self.window_days)),
+            ("processing_date", ColumnRef::Dates(&self.processing_date)),
+            ("address", ColumnRef::Texts(&self.address)),
+            (
+                "hourly_activity",
+                ColumnRef::IntLists(&self.hourly_activity),
+            ),
+            ("daily_activity", ColumnRef::IntLists(&self.daily_activity)),
+            (
+                "dominant_asset_in",
+                ColumnRef::Texts(&self.dominant_asset_in),
+            ),
+            (
+                "dominant_asset_out",
+                ColumnRef::Texts(&self.dominant_asset_out),
+            ),
+        ]
+    }
+
+    /// [`AddressFeatures::fixed_columns`], mutably.
+    pub fn fixed_columns_mut(&mut self) -> [(&'static str, ColumnMut<'_>); 7] {
+        [
+            ("window_days", ColumnMut::Windows(&mut self.window_days)),
+            (
+                "processing_date",
+                ColumnMut::Dates(&mut self.processing_date),
+            ),
+            ("address", ColumnMut::Texts(&mut self.address)),
+            (
+                "hourly_activity",
+                ColumnMut::IntLists(&mut self.hourly_activity),
+            ),
+            (
+                "daily_activity",
+                ColumnMut::IntLists(&mut self.daily_activity),
+            ),
+            (
+                "dominant_asset_in",
+                ColumnMut::Texts(&mut self.dominant_asset_in),
+            ),
+            (
+                "dominant_asset_out",
+                ColumnMut::Texts(&mut self.dominant_asset_out),
+            ),
+        ]
+    }
+
     /// Values of the numeric column `name`, if present.
     pub fn column(&self, name: &str) -> Option<&[f64]> {
         self.numeric
@@ -266,41 +202,6 @@ impl AddressFeatures {
             .binary_search_by(|probe| probe.as_str().cmp(address))
             .ok()
     }
-}
-
-/// `clusters.parquet` (`analyzers_alert_clusters`): groups of related alerts; canonical order is by `cluster_id`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Clusters {
-    /// Look-back window, in days.
-    pub window_days: Vec<u32>,
-    /// The batch date, `YYYY-MM-DD`.
-    pub processing_date: Vec<String>,
-    /// Unique cluster identifier.
-    pub cluster_id: Vec<String>,
-    /// same_entity, pattern, network, proximity (open vocabulary).
-    pub cluster_type: Vec<String>,
-    /// Primary address for same_entity clusters, else `""`.
-    pub primary_address: Vec<String>,
-    /// Pattern identifier for pattern clusters, else `""`.
-    pub pattern_id: Vec<String>,
-    /// Representative alert.
-    pub primary_alert_id: Vec<String>,
-    /// Every alert in the cluster (may name unknown alerts: reported as warnings).
-    pub related_alert_ids: Vec<Vec<String>>,
-    /// Every address in the cluster.
-    pub addresses_involved: Vec<Vec<String>>,
-    /// Number of alerts in the cluster.
-    pub total_alerts: Vec<f64>,
-    /// USD volume of the cluster.
-    pub total_volume_usd: Vec<f64>,
-    /// Highest severity text.
-    pub severity_max: Vec<String>,
-    /// Mean alert confidence.
-    pub confidence_avg: Vec<f64>,
-    /// Earliest alert time, ms since the Unix epoch.
-    pub earliest_alert_timestamp: Vec<u64>,
-    /// Latest alert time, ms since the Unix epoch.
-    pub latest_alert_timestamp: Vec<u64>,
 }
 
 impl Clusters {
@@ -411,48 +312,80 @@ impl MoneyFlows {
             )
     }
 
-    /// Lengths of the value columns that [`FlowColumns::Scoring`](crate::read::FlowColumns)
-    /// leaves empty: `(contract column name, length)`.
-    pub fn optional_column_lengths(&self) -> [(&'static str, usize); 8] {
+    /// The value columns (every kept column but `from`/`to`), named like the columns of
+    /// [`crate::schema::MONEY_FLOWS`], in file order.
+    pub fn value_columns(&self) -> [(&'static str, ColumnRef<'_>); 10] {
         [
-            ("amount_sum", self.amount_sum.len()),
-            ("first_seen_timestamp", self.first_seen_timestamp.len()),
-            ("last_seen_timestamp", self.last_seen_timestamp.len()),
-            ("active_days", self.active_days.len()),
-            ("avg_tx_size_usd", self.avg_tx_size_usd.len()),
-            ("unique_assets", self.unique_assets.len()),
-            ("reciprocity_ratio", self.reciprocity_ratio.len()),
-            ("is_bidirectional", self.is_bidirectional.len()),
+            ("tx_count", ColumnRef::Numbers(&self.tx_count)),
+            ("amount_sum", ColumnRef::Numbers(&self.amount_sum)),
+            ("amount_usd_sum", ColumnRef::Numbers(&self.amount_usd_sum)),
+            (
+                "first_seen_timestamp",
+                ColumnRef::Integers(&self.first_seen_timestamp),
+            ),
+            (
+                "last_seen_timestamp",
+                ColumnRef::Integers(&self.last_seen_timestamp),
+            ),
+            ("active_days", ColumnRef::Numbers(&self.active_days)),
+            ("avg_tx_size_usd", ColumnRef::Numbers(&self.avg_tx_size_usd)),
+            ("unique_assets", ColumnRef::Numbers(&self.unique_assets)),
+            (
+                "reciprocity_ratio",
+                ColumnRef::Numbers(&self.reciprocity_ratio),
+            ),
+            ("is_bidirectional", ColumnRef::Flags(&self.is_bidirectional)),
         ]
+    }
+
+    /// [`MoneyFlows::value_columns`], mutably.
+    pub fn value_columns_mut(&mut self) -> [(&'static str, ColumnMut<'_>); 10] {
+        [
+            ("tx_count", ColumnMut::Numbers(&mut self.tx_count)),
+            ("amount_sum", ColumnMut::Numbers(&mut self.amount_sum)),
+            (
+                "amount_usd_sum",
+                ColumnMut::Numbers(&mut self.amount_usd_sum),
+            ),
+            (
+                "first_seen_timestamp",
+                ColumnMut::Integers(&mut self.first_seen_timestamp),
+            ),
+            (
+                "last_seen_timestamp",
+                ColumnMut::Integers(&mut self.last_seen_timestamp),
+            ),
+            ("active_days", ColumnMut::Numbers(&mut self.active_days)),
+            (
+                "avg_tx_size_usd",
+                ColumnMut::Numbers(&mut self.avg_tx_size_usd),
+            ),
+            ("unique_assets", ColumnMut::Numbers(&mut self.unique_assets)),
+            (
+                "reciprocity_ratio",
+                ColumnMut::Numbers(&mut self.reciprocity_ratio),
+            ),
+            (
+                "is_bidirectional",
+                ColumnMut::Flags(&mut self.is_bidirectional),
+            ),
+        ]
+    }
+
+    /// Lengths of the value columns that [`FlowColumns::Scoring`](crate::read::FlowColumns)
+    /// leaves empty (all but [`SCORING_FLOW_COLUMNS`]): `(contract column name, length)`.
+    pub fn optional_column_lengths(&self) -> Vec<(&'static str, usize)> {
+        self.value_columns()
+            .into_iter()
+            .filter(|(name, _)| !SCORING_FLOW_COLUMNS.contains(name))
+            .map(|(name, column)| (name, column.len()))
+            .collect()
     }
 }
 
-/// `address_labels.parquet` (`core_address_labels`): ground truth, only in training/history batches.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct AddressLabels {
-    /// Network name.
-    pub network: Vec<String>,
-    /// Labelled address; canonical order is by address.
-    pub address: Vec<String>,
-    /// Free label text.
-    pub label: Vec<String>,
-    /// Address type.
-    pub address_type: Vec<String>,
-    /// Address subtype.
-    pub address_subtype: Vec<String>,
-    /// Trust level of the label.
-    pub trust_level: Vec<String>,
-    /// Label source.
-    pub source: Vec<String>,
-    /// low, medium, high or critical: drives the training label and ranking relevance.
-    pub risk_level: Vec<String>,
-    /// Confidence of the label in `[0, 1]`.
-    pub confidence_score: Vec<f64>,
-    /// Creation time, ms since the Unix epoch.
-    pub created_timestamp: Vec<u64>,
-    /// Update time, ms since the Unix epoch.
-    pub updated_timestamp: Vec<u64>,
-}
+/// The value columns of `money_flows.parquet` that [`FlowColumns::Scoring`](crate::read::FlowColumns)
+/// decodes besides the two addresses: what features use.
+pub const SCORING_FLOW_COLUMNS: [&str; 2] = ["tx_count", "amount_usd_sum"];
 
 impl AddressLabels {
     /// Number of labels.

@@ -5,9 +5,10 @@
 use crate::batch::files;
 use crate::error::BatchError;
 use crate::meta::Meta;
+use crate::schema::{ColumnRef, Table};
 use crate::tables::{
     AddressFeatures, AddressLabels, Alerts, Clusters, MoneyFlows, NumericColumn,
-    CONTRACT_FEATURE_COLUMNS,
+    CONTRACT_FEATURE_COLUMNS, SCORING_FLOW_COLUMNS,
 };
 
 /// Feature columns that are counts or gross volumes: a negative value means a broken exporter.
@@ -93,11 +94,41 @@ fn probability(file: &str, column: &str, values: &[f64]) -> Result<(), BatchErro
     }
 }
 
-macro_rules! lengths {
-    ($file:expr, $table:expr, $key:ident; $($field:ident),+ $(,)?) => {{
-        let expected = $table.$key.len();
-        $( check_len($file, stringify!($field), expected, $table.$field.len())?; )+
-    }};
+/// Every column of `columns` has the length of the first, else the error names the first that differs.
+fn aligned<'a>(
+    file: &str,
+    columns: impl IntoIterator<Item = (&'a str, usize)>,
+) -> Result<(), BatchError> {
+    let mut columns = columns.into_iter();
+    let Some((_, expected)) = columns.next() else {
+        return Ok(());
+    };
+    columns.try_for_each(|(column, found)| check_len(file, column, expected, found))
+}
+
+/// A declared table: every column as long as its first identifier column, and every identifier
+/// column free of empty values.
+fn declared_shape<T: Table>(table: &T) -> Result<(), BatchError> {
+    let schema = T::SCHEMA;
+    let columns: Vec<(&crate::schema::ColumnSpec, ColumnRef<'_>)> =
+        schema.columns.iter().zip(table.columns()).collect();
+    let key = columns
+        .iter()
+        .position(|(spec, _)| spec.identifier)
+        .unwrap_or(0);
+    let lengths = columns
+        .iter()
+        .map(|(spec, column)| (spec.name, column.len()));
+    aligned(
+        schema.file,
+        lengths.clone().skip(key).take(1).chain(lengths),
+    )?;
+    for (spec, column) in &columns {
+        if let (true, ColumnRef::Texts(values)) = (spec.identifier, column) {
+            non_empty(schema.file, spec.name, values)?;
+        }
+    }
+    Ok(())
 }
 
 /// The batch as a whole: META's `processing_date` is a date and every alert row carries it, and
@@ -157,11 +188,7 @@ pub(crate) fn batch_shape(
 /// Alerts: aligned columns, non-empty keys, confidence in [0,1], non-negative volume.
 pub(crate) fn alerts(alerts: &Alerts) -> Result<(), BatchError> {
     let file = files::ALERTS;
-    lengths!(file, alerts, alert_id; window_days, processing_date, address, typology_type, pattern_id,
-        pattern_type, severity, suspected_address_type, suspected_address_subtype, alert_confidence_score,
-        description, volume_usd, evidence_json, risk_indicators);
-    non_empty(file, "alert_id", &alerts.alert_id)?;
-    non_empty(file, "address", &alerts.address)?;
+    declared_shape(alerts)?;
     probability(
         file,
         "alert_confidence_score",
@@ -173,8 +200,10 @@ pub(crate) fn alerts(alerts: &Alerts) -> Result<(), BatchError> {
 /// Features: aligned columns, non-empty addresses, unique column names, counts not negative.
 pub(crate) fn features(features: &AddressFeatures) -> Result<(), BatchError> {
     let file = files::FEATURES;
-    lengths!(file, features, address; window_days, processing_date, hourly_activity, daily_activity,
-        dominant_asset_in, dominant_asset_out);
+    let fixed = features
+        .fixed_columns()
+        .map(|(name, column)| (name, column.len()));
+    aligned(file, [("address", features.len())].into_iter().chain(fixed))?;
     non_empty(file, "address", &features.address)?;
     let mut names: Vec<&str> = features
         .numeric
@@ -215,10 +244,7 @@ pub(crate) fn features(features: &AddressFeatures) -> Result<(), BatchError> {
 /// Clusters: aligned columns, non-empty ids, non-negative counts and volumes, confidence in [0,1].
 pub(crate) fn clusters(clusters: &Clusters) -> Result<(), BatchError> {
     let file = files::CLUSTERS;
-    lengths!(file, clusters, cluster_id; window_days, processing_date, cluster_type, primary_address,
-        pattern_id, primary_alert_id, related_alert_ids, addresses_involved, total_alerts, total_volume_usd,
-        severity_max, confidence_avg, earliest_alert_timestamp, latest_alert_timestamp);
-    non_empty(file, "cluster_id", &clusters.cluster_id)?;
+    declared_shape(clusters)?;
     non_negative(file, "total_alerts", &clusters.total_alerts)?;
     non_negative(file, "total_volume_usd", &clusters.total_volume_usd)?;
     probability(file, "confidence_avg", &clusters.confidence_avg)
@@ -227,7 +253,17 @@ pub(crate) fn clusters(clusters: &Clusters) -> Result<(), BatchError> {
 /// Money flows: aligned columns, ids inside the dictionary, non-negative counts and volumes.
 pub(crate) fn money_flows(flows: &MoneyFlows) -> Result<(), BatchError> {
     let file = files::MONEY_FLOWS;
-    lengths!(file, flows, from; to, tx_count, amount_usd_sum);
+    let scoring = flows
+        .value_columns()
+        .into_iter()
+        .filter(|(name, _)| SCORING_FLOW_COLUMNS.contains(name))
+        .map(|(name, column)| (name, column.len()));
+    aligned(
+        file,
+        [("from", flows.from.len()), ("to", flows.to.len())]
+            .into_iter()
+            .chain(scoring),
+    )?;
     // The other value columns are either aligned or not loaded at all (`FlowColumns::Scoring`).
     let n = flows.from.len();
     for (column, len) in flows.optional_column_lengths() {
@@ -261,9 +297,7 @@ pub(crate) fn money_flows(flows: &MoneyFlows) -> Result<(), BatchError> {
 /// Labels: aligned columns, non-empty addresses, confidence in [0,1].
 pub(crate) fn labels(labels: &AddressLabels) -> Result<(), BatchError> {
     let file = files::ADDRESS_LABELS;
-    lengths!(file, labels, address; network, label, address_type, address_subtype, trust_level, source,
-        risk_level, confidence_score, created_timestamp, updated_timestamp);
-    non_empty(file, "address", &labels.address)?;
+    declared_shape(labels)?;
     probability(file, "confidence_score", &labels.confidence_score)
 }
 

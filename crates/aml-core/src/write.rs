@@ -17,6 +17,7 @@ use arrow::datatypes::{Field, Schema};
 use crate::batch::{files, Batch};
 use crate::error::BatchError;
 use crate::meta::Meta;
+use crate::schema::{ColumnRef, Table, TableSchema, FEATURES, MONEY_FLOWS};
 use crate::tables::{AddressFeatures, AddressLabels, Alerts, Clusters, MoneyFlows};
 
 /// Rows per row group of written tables: several row groups per big file let readers decode in parallel.
@@ -85,14 +86,28 @@ fn count_lists(values: &[Vec<u16>]) -> ArrayRef {
     Arc::new(builder.finish())
 }
 
-fn encode(file: &str, columns: Vec<(&str, ArrayRef)>) -> Result<Vec<u8>, BatchError> {
+/// The Arrow array of one column, by the type it is held in.
+fn array_of(column: ColumnRef<'_>) -> ArrayRef {
+    match column {
+        ColumnRef::Texts(values) => texts(values),
+        ColumnRef::Dates(values) => dates(values),
+        ColumnRef::Numbers(values) => floats(values),
+        ColumnRef::Integers(values) => timestamps(values),
+        ColumnRef::Windows(values) => windows(values),
+        ColumnRef::TextLists(values) => text_lists(values),
+        ColumnRef::IntLists(values) => count_lists(values),
+        ColumnRef::Flags(values) => Arc::new(BooleanArray::from(values.to_vec())),
+    }
+}
+
+fn encode(table: &TableSchema, columns: Vec<(&str, ArrayRef)>) -> Result<Vec<u8>, BatchError> {
     let encode_error = |reason: String| BatchError::Encode {
-        file: file.to_string(),
+        file: table.file.to_string(),
         reason,
     };
     let fields: Vec<Field> = columns
         .iter()
-        .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+        .map(|(name, array)| Field::new(*name, array.data_type().clone(), table.nullable))
         .collect();
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(
@@ -104,87 +119,45 @@ fn encode(file: &str, columns: Vec<(&str, ArrayRef)>) -> Result<Vec<u8>, BatchEr
         .map_err(|e| encode_error(e.to_string()))
 }
 
+/// The Parquet bytes of any declared table: every column of `T::SCHEMA`, in order.
+pub fn encode_table<T: Table>(table: &T) -> Result<Vec<u8>, BatchError> {
+    let columns = T::SCHEMA
+        .names()
+        .zip(table.columns())
+        .map(|(name, column)| (name, array_of(column)))
+        .collect();
+    encode(T::SCHEMA, columns)
+}
+
 /// `alerts.parquet` bytes.
 pub fn encode_alerts(alerts: &Alerts) -> Result<Vec<u8>, BatchError> {
-    let a = alerts;
-    encode(
-        files::ALERTS,
-        vec![
-            ("window_days", windows(&a.window_days)),
-            ("processing_date", dates(&a.processing_date)),
-            ("alert_id", texts(&a.alert_id)),
-            ("address", texts(&a.address)),
-            ("typology_type", texts(&a.typology_type)),
-            ("pattern_id", texts(&a.pattern_id)),
-            ("pattern_type", texts(&a.pattern_type)),
-            ("severity", texts(&a.severity)),
-            ("suspected_address_type", texts(&a.suspected_address_type)),
-            (
-                "suspected_address_subtype",
-                texts(&a.suspected_address_subtype),
-            ),
-            ("alert_confidence_score", floats(&a.alert_confidence_score)),
-            ("description", texts(&a.description)),
-            ("volume_usd", floats(&a.volume_usd)),
-            ("evidence_json", texts(&a.evidence_json)),
-            ("risk_indicators", text_lists(&a.risk_indicators)),
-        ],
-    )
+    encode_table(alerts)
 }
 
 /// `features.parquet` bytes: identifiers, activity arrays, dominant assets, then every numeric column.
 pub fn encode_features(features: &AddressFeatures) -> Result<Vec<u8>, BatchError> {
-    let f = features;
-    let mut columns = vec![
-        ("window_days", windows(&f.window_days)),
-        ("processing_date", dates(&f.processing_date)),
-        ("address", texts(&f.address)),
-        ("hourly_activity", count_lists(&f.hourly_activity)),
-        ("daily_activity", count_lists(&f.daily_activity)),
-        ("dominant_asset_in", texts(&f.dominant_asset_in)),
-        ("dominant_asset_out", texts(&f.dominant_asset_out)),
-    ];
+    let mut columns: Vec<(&str, ArrayRef)> = features
+        .fixed_columns()
+        .into_iter()
+        .map(|(name, column)| (name, array_of(column)))
+        .collect();
     columns.extend(
-        f.numeric
+        features
+            .numeric
             .iter()
             .map(|column| (column.name.as_str(), floats(&column.values))),
     );
-    encode(files::FEATURES, columns)
+    encode(&FEATURES, columns)
 }
 
 /// `clusters.parquet` bytes.
 pub fn encode_clusters(clusters: &Clusters) -> Result<Vec<u8>, BatchError> {
-    let c = clusters;
-    encode(
-        files::CLUSTERS,
-        vec![
-            ("window_days", windows(&c.window_days)),
-            ("processing_date", dates(&c.processing_date)),
-            ("cluster_id", texts(&c.cluster_id)),
-            ("cluster_type", texts(&c.cluster_type)),
-            ("primary_address", texts(&c.primary_address)),
-            ("pattern_id", texts(&c.pattern_id)),
-            ("primary_alert_id", texts(&c.primary_alert_id)),
-            ("related_alert_ids", text_lists(&c.related_alert_ids)),
-            ("addresses_involved", text_lists(&c.addresses_involved)),
-            ("total_alerts", floats(&c.total_alerts)),
-            ("total_volume_usd", floats(&c.total_volume_usd)),
-            ("severity_max", texts(&c.severity_max)),
-            ("confidence_avg", floats(&c.confidence_avg)),
-            (
-                "earliest_alert_timestamp",
-                timestamps(&c.earliest_alert_timestamp),
-            ),
-            (
-                "latest_alert_timestamp",
-                timestamps(&c.latest_alert_timestamp),
-            ),
-        ],
-    )
+    encode_table(clusters)
 }
 
-/// `money_flows.parquet` bytes. [`MoneyFlows`] does not keep `dominant_asset`, `hourly_pattern` and
-/// `weekly_pattern`, so they are written empty (`""` and empty lists) to keep the file contract-complete.
+/// `money_flows.parquet` bytes, every column of [`MONEY_FLOWS`] in order. [`MoneyFlows`] does not keep
+/// `dominant_asset`, `hourly_pattern` and `weekly_pattern`, so they are written empty (`""` and empty
+/// lists) to keep the file contract-complete.
 pub fn encode_money_flows(flows: &MoneyFlows) -> Result<Vec<u8>, BatchError> {
     let m = flows;
     let names = |ids: &[u32]| -> ArrayRef {
@@ -192,51 +165,31 @@ pub fn encode_money_flows(flows: &MoneyFlows) -> Result<Vec<u8>, BatchError> {
             ids.iter().map(|&id| m.addresses[id as usize].as_str()),
         ))
     };
-    let empty_lists = count_lists(&vec![Vec::new(); m.len()]);
-    encode(
-        files::MONEY_FLOWS,
-        vec![
-            ("from_address", names(&m.from)),
-            ("to_address", names(&m.to)),
-            ("tx_count", floats(&m.tx_count)),
-            ("amount_sum", floats(&m.amount_sum)),
-            ("amount_usd_sum", floats(&m.amount_usd_sum)),
-            ("first_seen_timestamp", timestamps(&m.first_seen_timestamp)),
-            ("last_seen_timestamp", timestamps(&m.last_seen_timestamp)),
-            ("active_days", floats(&m.active_days)),
-            ("avg_tx_size_usd", floats(&m.avg_tx_size_usd)),
-            ("unique_assets", floats(&m.unique_assets)),
-            ("dominant_asset", texts(&vec![String::new(); m.len()])),
-            ("hourly_pattern", empty_lists.clone()),
-            ("weekly_pattern", empty_lists),
-            ("reciprocity_ratio", floats(&m.reciprocity_ratio)),
-            (
-                "is_bidirectional",
-                Arc::new(BooleanArray::from(m.is_bidirectional.clone())),
-            ),
-        ],
-    )
+    let values = m.value_columns();
+    let (empty_texts, empty_lists) = (vec![String::new(); m.len()], vec![Vec::new(); m.len()]);
+    let columns = MONEY_FLOWS
+        .columns
+        .iter()
+        .map(|spec| {
+            let array = match (
+                spec.name,
+                values.iter().find(|(name, _)| *name == spec.name),
+            ) {
+                ("from_address", _) => names(&m.from),
+                ("to_address", _) => names(&m.to),
+                (_, Some((_, column))) => array_of(*column),
+                (_, None) if spec.kind == crate::schema::Kind::IntList => count_lists(&empty_lists),
+                (_, None) => texts(&empty_texts),
+            };
+            (spec.name, array)
+        })
+        .collect();
+    encode(&MONEY_FLOWS, columns)
 }
 
 /// `address_labels.parquet` bytes.
 pub fn encode_labels(labels: &AddressLabels) -> Result<Vec<u8>, BatchError> {
-    let l = labels;
-    encode(
-        files::ADDRESS_LABELS,
-        vec![
-            ("network", texts(&l.network)),
-            ("address", texts(&l.address)),
-            ("label", texts(&l.label)),
-            ("address_type", texts(&l.address_type)),
-            ("address_subtype", texts(&l.address_subtype)),
-            ("trust_level", texts(&l.trust_level)),
-            ("source", texts(&l.source)),
-            ("risk_level", texts(&l.risk_level)),
-            ("confidence_score", floats(&l.confidence_score)),
-            ("created_timestamp", timestamps(&l.created_timestamp)),
-            ("updated_timestamp", timestamps(&l.updated_timestamp)),
-        ],
-    )
+    encode_table(labels)
 }
 
 /// Writes a batch directory: every table atomically, then META.json with the row counts and sha256 of the

@@ -6,7 +6,7 @@
 //! by the rule matching its community's typology. Severity and confidence mix the rule
 //! strength with a weak truth signal, so they rank alerts only partly right.
 
-use super::columns::Col;
+use super::columns::{declared, Col};
 use super::features::FeatureRow;
 use super::graph::Graph;
 use super::rng::{below, normal, rng_for, sigmoid, stream, unit};
@@ -88,32 +88,26 @@ pub(crate) struct AlertRow {
 
 /// alerts.parquet columns in contract order.
 pub(crate) fn alert_columns() -> Vec<(&'static str, Col<AlertRow>)> {
-    vec![
-        ("window_days", Col::U16(|r| r.window_days)),
-        ("processing_date", Col::Date(|r| r.processing_date)),
-        ("alert_id", Col::Str(|r| &r.alert_id)),
-        ("address", Col::Str(|r| &r.address)),
-        ("typology_type", Col::Str(|r| &r.typology_type)),
-        ("pattern_id", Col::Str(|r| &r.pattern_id)),
-        ("pattern_type", Col::Str(|r| &r.pattern_type)),
-        ("severity", Col::Str(|r| &r.severity)),
-        (
-            "suspected_address_type",
+    declared(
+        &aml_core::schema::ALERTS,
+        vec![
+            Col::U16(|r| r.window_days),
+            Col::Date(|r| r.processing_date),
+            Col::Str(|r| &r.alert_id),
+            Col::Str(|r| &r.address),
+            Col::Str(|r| &r.typology_type),
+            Col::Str(|r| &r.pattern_id),
+            Col::Str(|r| &r.pattern_type),
+            Col::Str(|r| &r.severity),
             Col::Str(|r| &r.suspected_address_type),
-        ),
-        (
-            "suspected_address_subtype",
             Col::Str(|r| &r.suspected_address_subtype),
-        ),
-        (
-            "alert_confidence_score",
             Col::F32(|r| r.alert_confidence_score),
-        ),
-        ("description", Col::Str(|r| &r.description)),
-        ("volume_usd", Col::Dec(|r| r.volume_usd)),
-        ("evidence_json", Col::Str(|r| &r.evidence_json)),
-        ("risk_indicators", Col::ListStr(|r| &r.risk_indicators)),
-    ]
+            Col::Str(|r| &r.description),
+            Col::Dec(|r| r.volume_usd),
+            Col::Str(|r| &r.evidence_json),
+            Col::ListStr(|r| &r.risk_indicators),
+        ],
+    )
 }
 
 const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
@@ -520,32 +514,26 @@ pub(crate) struct ClusterRow {
 
 /// clusters.parquet columns in contract order.
 pub(crate) fn cluster_columns() -> Vec<(&'static str, Col<ClusterRow>)> {
-    vec![
-        ("window_days", Col::U16(|r| r.window_days)),
-        ("processing_date", Col::Date(|r| r.processing_date)),
-        ("cluster_id", Col::Str(|r| &r.cluster_id)),
-        ("cluster_type", Col::Str(|r| &r.cluster_type)),
-        ("primary_address", Col::Str(|r| &r.primary_address)),
-        ("pattern_id", Col::Str(|r| &r.pattern_id)),
-        ("primary_alert_id", Col::Str(|r| &r.primary_alert_id)),
-        ("related_alert_ids", Col::ListStr(|r| &r.related_alert_ids)),
-        (
-            "addresses_involved",
+    declared(
+        &aml_core::schema::CLUSTERS,
+        vec![
+            Col::U16(|r| r.window_days),
+            Col::Date(|r| r.processing_date),
+            Col::Str(|r| &r.cluster_id),
+            Col::Str(|r| &r.cluster_type),
+            Col::Str(|r| &r.primary_address),
+            Col::Str(|r| &r.pattern_id),
+            Col::Str(|r| &r.primary_alert_id),
+            Col::ListStr(|r| &r.related_alert_ids),
             Col::ListStr(|r| &r.addresses_involved),
-        ),
-        ("total_alerts", Col::U32(|r| r.total_alerts)),
-        ("total_volume_usd", Col::Dec(|r| r.total_volume_usd)),
-        ("severity_max", Col::Str(|r| &r.severity_max)),
-        ("confidence_avg", Col::F32(|r| r.confidence_avg)),
-        (
-            "earliest_alert_timestamp",
+            Col::U32(|r| r.total_alerts),
+            Col::Dec(|r| r.total_volume_usd),
+            Col::Str(|r| &r.severity_max),
+            Col::F32(|r| r.confidence_avg),
             Col::U64(|r| r.earliest_alert_timestamp),
-        ),
-        (
-            "latest_alert_timestamp",
             Col::U64(|r| r.latest_alert_timestamp),
-        ),
-    ]
+        ],
+    )
 }
 
 fn cluster_of(
@@ -728,19 +716,22 @@ pub(crate) struct LabelRow {
 
 /// address_labels.parquet columns in contract order.
 pub(crate) fn label_columns() -> Vec<(&'static str, Col<LabelRow>)> {
-    vec![
-        ("network", Col::Str(|r| &r.network)),
-        ("address", Col::Str(|r| &r.address)),
-        ("label", Col::Str(|r| &r.label)),
-        ("address_type", Col::Str(|r| &r.address_type)),
-        ("address_subtype", Col::Str(|r| &r.address_subtype)),
-        ("trust_level", Col::Str(|r| &r.trust_level)),
-        ("source", Col::Str(|r| &r.source)),
-        ("risk_level", Col::Str(|r| &r.risk_level)),
-        ("confidence_score", Col::F32(|r| r.confidence_score)),
-        ("created_timestamp", Col::U64(|r| r.created_timestamp)),
-        ("updated_timestamp", Col::U64(|r| r.updated_timestamp)),
-    ]
+    declared(
+        &aml_core::schema::ADDRESS_LABELS,
+        vec![
+            Col::Str(|r| &r.network),
+            Col::Str(|r| &r.address),
+            Col::Str(|r| &r.label),
+            Col::Str(|r| &r.address_type),
+            Col::Str(|r| &r.address_subtype),
+            Col::Str(|r| &r.trust_level),
+            Col::Str(|r| &r.source),
+            Col::Str(|r| &r.risk_level),
+            Col::F32(|r| r.confidence_score),
+            Col::U64(|r| r.created_timestamp),
+            Col::U64(|r| r.updated_timestamp),
+        ],
+    )
 }
 
 /// A benign false-positive candidate: (score, node, noisy rule ranking).

@@ -1,11 +1,13 @@
 //! Typed column specs and the Parquet writer shared by every synthetic table.
 //!
 //! A table is a list of `(name, Col)` pairs where each `Col` says the Arrow type and how to read
-//! the value from a row struct, so the contract's names and types live in one readable list per
-//! table, and arrays are built straight from the rows without an intermediate copy.
+//! the value from a row struct. The names and types come from the contract's declaration in
+//! [`aml_core::schema`] ([`declared`]): a table's list only says, in declaration order, how to read
+//! each value, and arrays are built straight from the rows without an intermediate copy.
 
 use super::SynthError;
 use aml_core::io::AtomicFile;
+use aml_core::schema::TableSchema;
 use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, ListBuilder,
     StringArray, StringBuilder, UInt16Array, UInt16Builder, UInt32Array, UInt64Array, UInt8Array,
@@ -36,6 +38,34 @@ pub(crate) enum Col<R> {
     Date(fn(&R) -> i32),
     ListStr(fn(&R) -> &[String]),
     ListU16(fn(&R) -> &[u16]),
+}
+
+#[cfg(test)]
+impl<R> Col<R> {
+    /// The contract type this accessor writes.
+    pub(crate) fn sot(&self) -> aml_core::schema::SotType {
+        use aml_core::schema::SotType;
+        match self {
+            Col::U8(_) => SotType::UInt8,
+            Col::U16(_) => SotType::UInt16,
+            Col::U32(_) => SotType::UInt32,
+            Col::U64(_) => SotType::UInt64,
+            Col::F32(_) => SotType::Float32,
+            Col::F64(_) => SotType::Float64,
+            Col::Dec(_) => SotType::Decimal,
+            Col::Bool(_) => SotType::Boolean,
+            Col::Str(_) => SotType::String,
+            Col::Date(_) => SotType::Date,
+            Col::ListStr(_) => SotType::StringArray,
+            Col::ListU16(_) => SotType::UInt16Array,
+        }
+    }
+}
+
+/// The columns of `table`, named by its declaration, paired in order with the accessors `cols` (one per
+/// declared column, of the declared type: the tests of this module check every table).
+pub(crate) fn declared<R>(table: &TableSchema, cols: Vec<Col<R>>) -> Vec<(&'static str, Col<R>)> {
+    table.names().zip(cols).collect()
 }
 
 /// Decimal(38,18) precision and scale used for every USD column.
@@ -199,6 +229,24 @@ pub(crate) fn write_bytes(path: &Path, bytes: &[u8]) -> Result<String, SynthErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every synthetic table has one accessor per declared column, of the declared contract type.
+    #[test]
+    fn every_table_writes_its_declared_columns_and_types() {
+        use aml_core::schema::SotType;
+        fn check<R>(table: &TableSchema, cols: &[(&'static str, Col<R>)]) {
+            let written: Vec<(&str, SotType)> = cols.iter().map(|(n, c)| (*n, c.sot())).collect();
+            let declared: Vec<(&str, SotType)> =
+                table.columns.iter().map(|c| (c.name, c.sot)).collect();
+            assert_eq!(written, declared, "{}", table.file);
+        }
+        use aml_core::schema as s;
+        check(&s::ALERTS, &crate::alerts::alert_columns());
+        check(&s::CLUSTERS, &crate::alerts::cluster_columns());
+        check(&s::ADDRESS_LABELS, &crate::alerts::label_columns());
+        check(&s::FEATURES, &crate::features::columns());
+        check(&s::MONEY_FLOWS, &crate::flows::columns());
+    }
 
     #[test]
     fn decimal_is_rounded_to_micro_units() {

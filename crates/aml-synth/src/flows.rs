@@ -2,7 +2,7 @@
 //! disk in fixed chunks (each chunk materialised in parallel with its own random stream and
 //! written in chunk order), so millions of rows never sit in memory as Arrow arrays at once.
 
-use super::columns::{record_batch, Col, TableWriter};
+use super::columns::{declared, record_batch, Col, TableWriter};
 use super::features::{day_weights, hour_weights, spread};
 use super::graph::Graph;
 use super::rng::{rng_for, stream, unit};
@@ -41,23 +41,26 @@ pub(crate) struct FlowRow<'a> {
 
 /// money_flows.parquet columns in contract order.
 pub(crate) fn columns<'a>() -> Vec<(&'static str, Col<FlowRow<'a>>)> {
-    vec![
-        ("from_address", Col::Str(|r| r.from_address)),
-        ("to_address", Col::Str(|r| r.to_address)),
-        ("tx_count", Col::U64(|r| r.tx_count)),
-        ("amount_sum", Col::Dec(|r| r.amount_sum)),
-        ("amount_usd_sum", Col::Dec(|r| r.amount_usd_sum)),
-        ("first_seen_timestamp", Col::U64(|r| r.first_seen_timestamp)),
-        ("last_seen_timestamp", Col::U64(|r| r.last_seen_timestamp)),
-        ("active_days", Col::U32(|r| r.active_days)),
-        ("avg_tx_size_usd", Col::Dec(|r| r.avg_tx_size_usd)),
-        ("unique_assets", Col::U32(|r| r.unique_assets)),
-        ("dominant_asset", Col::Str(|r| r.dominant_asset)),
-        ("hourly_pattern", Col::ListU16(|r| &r.hourly_pattern)),
-        ("weekly_pattern", Col::ListU16(|r| &r.weekly_pattern)),
-        ("reciprocity_ratio", Col::F32(|r| r.reciprocity_ratio)),
-        ("is_bidirectional", Col::Bool(|r| r.is_bidirectional)),
-    ]
+    declared(
+        &aml_core::schema::MONEY_FLOWS,
+        vec![
+            Col::Str(|r| r.from_address),
+            Col::Str(|r| r.to_address),
+            Col::U64(|r| r.tx_count),
+            Col::Dec(|r| r.amount_sum),
+            Col::Dec(|r| r.amount_usd_sum),
+            Col::U64(|r| r.first_seen_timestamp),
+            Col::U64(|r| r.last_seen_timestamp),
+            Col::U32(|r| r.active_days),
+            Col::Dec(|r| r.avg_tx_size_usd),
+            Col::U32(|r| r.unique_assets),
+            Col::Str(|r| r.dominant_asset),
+            Col::ListU16(|r| &r.hourly_pattern),
+            Col::ListU16(|r| &r.weekly_pattern),
+            Col::F32(|r| r.reciprocity_ratio),
+            Col::Bool(|r| r.is_bidirectional),
+        ],
+    )
 }
 
 /// Day-level context for flow rows.

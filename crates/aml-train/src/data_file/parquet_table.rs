@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
+use aml_core::BatchError;
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type};
 use ndarray::Array2;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{group_sizes_by, invalid, io_error, DataFileError, ReadOptions, SplitTable};
 
@@ -17,15 +17,25 @@ fn can_be_feature(data_type: &DataType) -> bool {
     data_type.is_numeric() || *data_type == DataType::Boolean
 }
 
+/// The error for a column arrow cannot convert to `expected`.
+fn cast_error(file: &str, name: &str, array: &ArrayRef, expected: &str) -> BatchError {
+    BatchError::WrongType {
+        file: file.to_string(),
+        column: name.to_string(),
+        found: array.data_type().to_string(),
+        expected: expected.to_string(),
+    }
+}
+
 /// Appends a column's values as f64 (null = NaN).
 fn push_f64(
-    path: &Path,
+    file: &str,
     name: &str,
     array: &ArrayRef,
     out: &mut Vec<f64>,
-) -> Result<(), DataFileError> {
+) -> Result<(), BatchError> {
     let as_f64 = cast(array, &DataType::Float64)
-        .map_err(|e| invalid(path, format!("column {name:?}: {e}")))?;
+        .map_err(|_| cast_error(file, name, array, "numbers or booleans"))?;
     let values = as_f64.as_primitive::<Float64Type>();
     out.extend((0..values.len()).map(|i| {
         if values.is_null(i) {
@@ -39,13 +49,13 @@ fn push_f64(
 
 /// Appends a column's values as strings (the group key; null = `None`).
 fn push_keys(
-    path: &Path,
+    file: &str,
     name: &str,
     array: &ArrayRef,
     out: &mut Vec<Option<String>>,
-) -> Result<(), DataFileError> {
+) -> Result<(), BatchError> {
     let as_text = cast(array, &DataType::Utf8)
-        .map_err(|e| invalid(path, format!("group column {name:?}: {e}")))?;
+        .map_err(|_| cast_error(file, name, array, "a group key castable to text"))?;
     let values = as_text.as_string::<i32>();
     out.extend(
         (0..values.len()).map(|i| (!values.is_null(i)).then(|| values.value(i).to_string())),
@@ -53,21 +63,27 @@ fn push_keys(
     Ok(())
 }
 
+/// The decoded columns of one row group.
+#[derive(Default)]
+struct Part {
+    labels: Vec<f64>,
+    features: Vec<Vec<f64>>,
+    group_keys: Vec<Option<String>>,
+}
+
 /// Reads a Parquet file: label column (default `label`), optional group
 /// column, every other column a feature (numeric or boolean, else an error).
 ///
-/// The parquet crate can panic on a corrupt file; the panic is caught here and reported as an
-/// invalid file, so no input ends the process.
+/// The file is decoded by aml-core's Parquet reader ([`aml_core::read::ParquetFile`]): a panic of the
+/// parquet crate on a corrupt file is an error naming the file and column, never the end of the process.
 pub(crate) fn read(path: &Path, options: &ReadOptions) -> Result<SplitTable, DataFileError> {
-    aml_core::read::catch_decode_panic(|| decode(path, options))
-        .map_err(|message| invalid(path, format!("parquet: decoder panicked: {message}")))?
-}
-
-fn decode(path: &Path, options: &ReadOptions) -> Result<SplitTable, DataFileError> {
-    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
-    let parquet_error = |e: parquet::errors::ParquetError| invalid(path, format!("parquet: {e}"));
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
-    let schema = builder.schema().clone();
+    let reader_error = |error: BatchError| match error {
+        BatchError::Io { path, source } => io_error(&path, source),
+        BatchError::MissingFile { .. } => io_error(path, std::io::ErrorKind::NotFound.into()),
+        other => invalid(path, format!("parquet: {other}")),
+    };
+    let file = aml_core::read::ParquetFile::open(path).map_err(reader_error)?;
+    let schema = file.schema().clone();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let position = |name: &str| names.iter().position(|n| n == name);
     let label_name = options.label.as_deref().unwrap_or(DEFAULT_LABEL_COLUMN);
@@ -111,22 +127,45 @@ fn decode(path: &Path, options: &ReadOptions) -> Result<SplitTable, DataFileErro
             ));
         }
     }
+    let every: Vec<usize> = (0..names.len()).collect();
+    let parts = file
+        .read(
+            &every,
+            || Part {
+                features: vec![Vec::new(); feature_indices.len()],
+                ..Part::default()
+            },
+            |part: &mut Part, batch, _| {
+                if let Some(i) = label_index {
+                    push_f64(file.name(), &names[i], batch.column(i), &mut part.labels)?;
+                } else {
+                    part.labels
+                        .extend(std::iter::repeat_n(0.0, batch.num_rows()));
+                }
+                for (column, &i) in part.features.iter_mut().zip(&feature_indices) {
+                    push_f64(file.name(), &names[i], batch.column(i), column)?;
+                }
+                if let Some(g) = group_index {
+                    push_keys(
+                        file.name(),
+                        &names[g],
+                        batch.column(g),
+                        &mut part.group_keys,
+                    )?;
+                }
+                Ok(())
+            },
+        )
+        .map_err(reader_error)?;
     let mut labels = Vec::new();
     let mut feature_columns: Vec<Vec<f64>> = vec![Vec::new(); feature_indices.len()];
     let mut group_keys = Vec::new();
-    for batch in builder.build().map_err(parquet_error)? {
-        let batch = batch.map_err(|e| invalid(path, format!("parquet: {e}")))?;
-        if let Some(i) = label_index {
-            push_f64(path, &names[i], batch.column(i), &mut labels)?;
-        } else {
-            labels.extend(std::iter::repeat_n(0.0, batch.num_rows()));
+    for mut part in parts {
+        labels.append(&mut part.labels);
+        for (whole, column) in feature_columns.iter_mut().zip(&mut part.features) {
+            whole.append(column);
         }
-        for (column, &i) in feature_columns.iter_mut().zip(&feature_indices) {
-            push_f64(path, &names[i], batch.column(i), column)?;
-        }
-        if let Some(g) = group_index {
-            push_keys(path, &names[g], batch.column(g), &mut group_keys)?;
-        }
+        group_keys.append(&mut part.group_keys);
     }
     if let Some(row) = labels.iter().position(|l| !l.is_finite()) {
         return Err(invalid(
