@@ -1,5 +1,4 @@
 //! aml-miner: deterministic AML alert scoring.
-#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub use aml_core as core;

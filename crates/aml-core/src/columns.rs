@@ -429,31 +429,25 @@ pub(crate) fn push_flags(
 /// Element range `(start, end)` in the child array of each list row; `None` for a null row.
 type RowRanges = Vec<Option<(usize, usize)>>;
 
+/// Element ranges of a `List` / `LargeList` array (offsets of either width) and its child array.
+fn offset_ranges<O: arrow::array::OffsetSizeTrait>(
+    list: &arrow::array::GenericListArray<O>,
+    is_null: impl Fn(usize) -> bool,
+) -> (RowRanges, arrow::array::ArrayRef) {
+    let offsets = list.value_offsets();
+    let ranges = (0..list.len())
+        .map(|row| (!is_null(row)).then(|| (offsets[row].as_usize(), offsets[row + 1].as_usize())))
+        .collect();
+    (ranges, list.values().clone())
+}
+
 /// Offsets of a list array: element range of each row (`None` for a null row) and the child array.
 fn list_ranges(array: &dyn Array) -> Option<(RowRanges, arrow::array::ArrayRef)> {
     let nulls = array.logical_nulls();
     let is_null = |row: usize| nulls.as_ref().is_some_and(|n: &NullBuffer| n.is_null(row));
     let (ranges, child): (RowRanges, _) = match array.data_type() {
-        DataType::List(_) => {
-            let list = array.as_list::<i32>();
-            let offsets = list.value_offsets();
-            let ranges = (0..list.len())
-                .map(|row| {
-                    (!is_null(row)).then(|| (offsets[row] as usize, offsets[row + 1] as usize))
-                })
-                .collect();
-            (ranges, list.values().clone())
-        }
-        DataType::LargeList(_) => {
-            let list = array.as_list::<i64>();
-            let offsets = list.value_offsets();
-            let ranges = (0..list.len())
-                .map(|row| {
-                    (!is_null(row)).then(|| (offsets[row] as usize, offsets[row + 1] as usize))
-                })
-                .collect();
-            (ranges, list.values().clone())
-        }
+        DataType::List(_) => offset_ranges(array.as_list::<i32>(), is_null),
+        DataType::LargeList(_) => offset_ranges(array.as_list::<i64>(), is_null),
         DataType::FixedSizeList(_, size) => {
             let list = array.as_fixed_size_list();
             let size = *size as usize;

@@ -1,6 +1,5 @@
 // The README is the crate documentation, so its example is compiled by `cargo test --doc`.
 #![doc = include_str!("../README.md")]
-#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 // Always built (the engine crates use them without arrow, parquet or ed25519): `io` and `date`,

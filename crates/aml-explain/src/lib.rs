@@ -12,7 +12,6 @@
 //! sums to the class's raw score (the plain sum over trees, also for `average_output` models).
 //! Numerical and categorical splits, every missing-value rule, multiclass and random-forest
 //! ensembles are explained; linear trees are refused, as LightGBM refuses them.
-#![deny(missing_docs)]
 
 pub mod adapters;
 mod error;

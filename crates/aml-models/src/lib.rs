@@ -26,7 +26,6 @@
 //! assert_eq!(model.predict(x.view()).unwrap(), vec![0.25; 3]);
 //! assert_eq!(model.version().len(), 12);
 //! ```
-#![deny(missing_docs)]
 
 #[cfg(feature = "miner")]
 pub mod bundle;

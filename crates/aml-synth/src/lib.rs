@@ -9,7 +9,6 @@
 //! the day's money-flow graph, features, alerts, clusters and labels from streams seeded by
 //! `(seed, day, purpose, chunk)`. Same config and seed give byte-identical files whatever the
 //! thread count. [`write_batch`] runs these stages in order.
-#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod alerts;

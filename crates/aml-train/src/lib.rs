@@ -13,7 +13,6 @@
 //! Cargo features (both on by default): `miner` adds [`pipeline`] (SOT history -> model bundle,
 //! the domain side) and `parquet` adds Parquet input to [`data_file`]. Without them the crate is
 //! the engine alone and depends on no SOT schema, arrow, parquet or ed25519.
-#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod binning;
