@@ -147,7 +147,7 @@ def main():
 
     ours("ours lambdarank whole day", "lambdarank")
     ours("ours lambdarank whole day trunc 500", "lambdarank", "lambdarank-truncation-level", 500)
-    ours("ours rank_xendcg whole day", "rank-xendcg")
+    ours("ours rank_xendcg whole day", "rank_xendcg")
 
     best = max((r for r in rows if r[3]), key=lambda r: r[1])
     print(f"{'model':<40} {'NDCG@' + str(a.k):>9} {'train s':>8} {'x best LGBM':>12}")

@@ -13,9 +13,7 @@
 //! 50,000 rows is fine (LightGBM refuses queries over 10,000 rows; we do not).
 //! Row weights multiply each row's gradient and hessian.
 
-use rayon::prelude::*;
-
-use super::ObjectiveFunction;
+use super::{for_each_query, ObjectiveFunction};
 use crate::dataset::Dataset;
 use crate::error::TrainError;
 use crate::params::GbdtParams;
@@ -175,19 +173,9 @@ impl ObjectiveFunction for LambdaRank {
     }
 
     fn gradients(&self, scores: &[f64], out: &mut [[f32; 2]]) {
-        let mut slices = Vec::with_capacity(self.bounds.len() - 1);
-        let mut rest = out;
-        for w in self.bounds.windows(2) {
-            let (head, tail) = rest.split_at_mut(w[1] - w[0]);
-            slices.push((w[0], head));
-            rest = tail;
-        }
-        slices
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(q, (start, o))| {
-                self.query_gradients(q, &scores[start..start + o.len()], o)
-            });
+        for_each_query(&self.bounds, out, |q, start, o| {
+            self.query_gradients(q, &scores[start..start + o.len()], o)
+        });
     }
 }
 
