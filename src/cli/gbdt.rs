@@ -59,6 +59,9 @@ enum ObjectiveArg {
     Binary,
     Lambdarank,
     Regression,
+    /// XE-NDCG ranking (LightGBM's `rank_xendcg`).
+    #[value(name = "rank_xendcg")]
+    RankXendcg,
 }
 
 #[derive(clap::Args)]
@@ -89,6 +92,9 @@ struct TrainArgs {
     lambda_l2: f64,
     #[arg(long, default_value_t = 255)]
     max_bin: usize,
+    /// LambdaRank: only pairs with a row in the top N positions count.
+    #[arg(long, default_value_t = GbdtParams::default().lambdarank_truncation_level)]
+    lambdarank_truncation_level: usize,
     /// Stop when the validation metric has not improved for N rounds.
     #[arg(long)]
     early_stopping: Option<usize>,
@@ -159,6 +165,7 @@ fn run_train(args: &TrainArgs) -> CliResult {
         ObjectiveArg::Binary => Objective::Binary,
         ObjectiveArg::Lambdarank => Objective::LambdaRank,
         ObjectiveArg::Regression => Objective::Regression,
+        ObjectiveArg::RankXendcg => Objective::RankXendcg,
     };
     let params = GbdtParams {
         objective,
@@ -171,6 +178,7 @@ fn run_train(args: &TrainArgs) -> CliResult {
         bagging_freq: args.bagging_freq,
         lambda_l2: args.lambda_l2,
         max_bin: args.max_bin,
+        lambdarank_truncation_level: args.lambdarank_truncation_level,
         early_stopping_rounds: args.early_stopping,
         seed: args.seed,
         num_threads: args.threads,

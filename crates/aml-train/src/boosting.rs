@@ -7,7 +7,7 @@
 //! LightGBM-compatible. Training stops early when a tree cannot split any
 //! more (a first-round constant tree carrying the initial score is kept).
 
-use aml_models::{ObjectiveKind, Tree, TreeEnsemble};
+use aml_models::{IdentityObjective, ObjectiveKind, Tree, TreeEnsemble};
 use rayon::prelude::*;
 
 use crate::binning::BinnedData;
@@ -331,6 +331,7 @@ impl<'a> Booster<'a> {
             },
             Objective::LambdaRank => ObjectiveKind::LambdaRank,
             Objective::Regression => ObjectiveKind::Regression,
+            Objective::RankXendcg => ObjectiveKind::Identity(IdentityObjective::RankXendcg),
         };
         let ensemble = TreeEnsemble {
             trees: self.trees,

@@ -20,6 +20,9 @@ pub enum Objective {
     LambdaRank,
     /// Squared error (LightGBM `regression`).
     Regression,
+    /// XE-NDCG, a cross-entropy ranking loss within query groups (LightGBM `rank_xendcg`).
+    #[serde(rename = "rank_xendcg")]
+    RankXendcg,
 }
 
 impl Objective {
@@ -27,7 +30,7 @@ impl Objective {
     pub fn default_metric(self) -> Metric {
         match self {
             Objective::Binary => Metric::LogLoss,
-            Objective::LambdaRank => Metric::Ndcg(10),
+            Objective::LambdaRank | Objective::RankXendcg => Metric::Ndcg(10),
             Objective::Regression => Metric::L2,
         }
     }

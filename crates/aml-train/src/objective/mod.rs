@@ -5,10 +5,12 @@
 mod binary;
 mod lambdarank;
 mod regression;
+mod xendcg;
 
 pub use binary::BinaryLogLoss;
 pub use lambdarank::LambdaRank;
 pub use regression::SquaredError;
+pub use xendcg::XeNdcg;
 
 use rayon::prelude::*;
 
@@ -40,6 +42,7 @@ pub fn build(
         )?),
         Objective::Regression => Box::new(SquaredError::new(data)),
         Objective::LambdaRank => Box::new(LambdaRank::new(data, params)?),
+        Objective::RankXendcg => Box::new(XeNdcg::new(data, params)?),
     })
 }
 
@@ -52,6 +55,26 @@ pub(crate) fn fill_rows(out: &mut [[f32; 2]], f: impl Fn(usize) -> [f32; 2] + Sy
                 *o = f(c * CHUNK + j);
             }
         });
+}
+
+/// Runs `f(query, first_row, rows_out)` for every query in parallel; query `q` owns rows
+/// `bounds[q]..bounds[q + 1]` of `out` (each query writes only its own rows: deterministic).
+pub(crate) fn for_each_query(
+    bounds: &[usize],
+    out: &mut [[f32; 2]],
+    f: impl Fn(usize, usize, &mut [[f32; 2]]) + Sync,
+) {
+    let mut slices = Vec::with_capacity(bounds.len().saturating_sub(1));
+    let mut rest = out;
+    for w in bounds.windows(2) {
+        let (head, tail) = rest.split_at_mut(w[1] - w[0]);
+        slices.push((w[0], head));
+        rest = tail;
+    }
+    slices
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(q, (start, o))| f(q, start, o));
 }
 
 /// Weighted mean of `values` (sequential, so it never depends on thread count).
