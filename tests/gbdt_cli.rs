@@ -172,34 +172,48 @@ fn lambdarank_from_libsvm_with_query_file_and_regression_from_tsv() {
         "5",
     ];
     let rank_data = p("rank.svm");
-    let mut args = vec![
-        "train",
-        "--data",
-        s(&rank_data),
-        "--objective",
-        "lambdarank",
-        "--out",
-    ];
-    let rank_model = p("rank.txt");
-    args.push(s(&rank_model));
-    args.extend_from_slice(&common);
-    cli(&args).unwrap();
-    let out = p("rank.tsv");
-    cli(&[
-        "predict",
-        "--model",
-        s(&rank_model),
-        "--data",
-        s(&p("rank.svm")),
-        "--out",
-        s(&out),
-    ])
-    .unwrap();
-    let scores: Vec<f64> = read_tsv(&out).into_iter().map(|row| row[0]).collect();
-    let data = aml_train::data_file::read_data_file(&p("rank.svm"), &Default::default()).unwrap();
+    let data = aml_train::data_file::read_data_file(&rank_data, &Default::default()).unwrap();
     let groups = data.groups.clone().unwrap();
-    let ndcg = metric::mean_ndcg_at_k(&data.labels, &scores, &groups, 5);
-    assert!(ndcg > 0.8, "train NDCG@5 {ndcg}");
+    // Both ranking objectives, and the truncation flag (a model trained with truncation 1 must
+    // differ from the default's, or the flag is not wired through).
+    let cases: [(&str, &str, &[&str]); 3] = [
+        ("lambdarank", "rank.txt", &[]),
+        (
+            "lambdarank",
+            "rank_trunc1.txt",
+            &["--lambdarank-truncation-level", "1"],
+        ),
+        ("rank_xendcg", "xendcg.txt", &[]),
+    ];
+    for (objective, name, extra) in cases {
+        let model = p(name);
+        let mut args = vec!["train", "--data", s(&rank_data), "--objective", objective];
+        args.extend_from_slice(&["--out", s(&model)]);
+        args.extend_from_slice(&common);
+        args.extend_from_slice(extra);
+        cli(&args).unwrap();
+        let text = std::fs::read_to_string(&model).unwrap();
+        assert!(text.contains(&format!("objective={objective}")), "{name}");
+        let out = p(&format!("{name}.tsv"));
+        cli(&[
+            "predict",
+            "--model",
+            s(&model),
+            "--data",
+            s(&rank_data),
+            "--out",
+            s(&out),
+        ])
+        .unwrap();
+        let scores: Vec<f64> = read_tsv(&out).into_iter().map(|row| row[0]).collect();
+        let ndcg = metric::mean_ndcg_at_k(&data.labels, &scores, &groups, 5);
+        assert!(ndcg > 0.8, "{name}: train NDCG@5 {ndcg}");
+    }
+    let trees = |name: &str| {
+        let text = std::fs::read_to_string(p(name)).unwrap();
+        text[text.find("Tree=0").unwrap()..].to_string()
+    };
+    assert_ne!(trees("rank.txt"), trees("rank_trunc1.txt"));
 
     let reg_data = p("reg.tsv");
     let mut args = vec![
