@@ -1,5 +1,8 @@
 //! Tier 2: behaviour. Pattern traps are alerts the data owner planted with a known answer: a trap with
-//! `expected_result` 1 should land in the top 10% of scores, one with 0 in the bottom half.
+//! `expected_result` 1 should score strictly above the 90th percentile of all scores, one with 0
+//! strictly below the median, the percentiles computed as numpy's default (linear) `percentile`,
+//! as the validator computes them. Strict comparisons make ties count against the alert, so the
+//! result does not depend on how tied scores would be ordered.
 
 use std::collections::BTreeMap;
 
@@ -9,10 +12,10 @@ use serde::Serialize;
 
 use super::Check;
 
-/// Share of the scores forming the "top" that an `expected_result = 1` trap must reach.
-pub const TOP_SHARE: f64 = 0.10;
-/// Share of the scores forming the "bottom" that an `expected_result = 0` trap must stay in.
-pub const BOTTOM_SHARE: f64 = 0.50;
+/// Percentile of all scores an `expected_result = 1` trap's alerts must score strictly above.
+pub const TOP_PERCENTILE: f64 = 90.0;
+/// Percentile (the median) an `expected_result = 0` trap's alerts must score strictly below.
+pub const BOTTOM_PERCENTILE: f64 = 50.0;
 /// A trap passes when strictly more than this share of its alerts comply.
 pub const TRAP_COMPLIANCE: f64 = 0.70;
 /// Tier 2 passes when at least this share of the traps pass.
@@ -23,7 +26,7 @@ pub const TRAPS_PASS_SHARE: f64 = 0.80;
 pub struct TrapResult {
     /// Trap id from META.json.
     pub trap_id: String,
-    /// 1 = should be in the top 10%, 0 = should be in the bottom half.
+    /// 1 = should score above the 90th percentile, 0 = below the median.
     pub expected_result: u8,
     /// Alerts in the trap.
     pub n_alerts: usize,
@@ -50,37 +53,24 @@ pub struct Tier2Report {
     pub score: f64,
 }
 
-/// Position of each score among all scores, answering "is it in the top / bottom share" with ties in the
-/// alert's favour: an alert is in the top `share` when fewer than `ceil(share * n)` scores are strictly
-/// higher, and in the bottom `share` when fewer than `ceil(share * n)` scores are strictly lower.
-struct ScoreOrder {
-    sorted: Vec<f64>,
-}
-
-impl ScoreOrder {
-    fn new(scores: &[ScoreRow]) -> ScoreOrder {
-        let mut sorted: Vec<f64> = scores
-            .iter()
-            .map(|r| r.score)
-            .filter(|s| !s.is_nan())
-            .collect();
-        sorted.sort_by(f64::total_cmp);
-        ScoreOrder { sorted }
-    }
-
-    fn quota(&self, share: f64) -> usize {
-        (share * self.sorted.len() as f64).ceil() as usize
-    }
-
-    fn in_top(&self, score: f64, share: f64) -> bool {
-        let higher = self.sorted.len() - self.sorted.partition_point(|s| *s <= score);
-        higher < self.quota(share)
-    }
-
-    fn in_bottom(&self, score: f64, share: f64) -> bool {
-        let lower = self.sorted.partition_point(|s| *s < score);
-        lower < self.quota(share)
-    }
+/// numpy's default `percentile` (method "linear") of the non-NaN scores: the value at virtual index
+/// `(n - 1) * q / 100` of the sorted scores, interpolated between its neighbours the way numpy does
+/// (from the nearer end, so a percentile between two equal scores is exactly that score). `None`
+/// when there is no score.
+pub fn percentile(scores: &[f64], q: f64) -> Option<f64> {
+    let mut sorted: Vec<f64> = scores.iter().copied().filter(|s| !s.is_nan()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let last = sorted.len().checked_sub(1)?;
+    let index = last as f64 * (q / 100.0);
+    let below = (index.floor() as usize).min(last);
+    let above = (below + 1).min(last);
+    let (a, b, t) = (sorted[below], sorted[above], index - below as f64);
+    let diff = b - a;
+    Some(if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    })
 }
 
 /// Evaluates every trap of `meta` against `scores`.
@@ -90,7 +80,9 @@ pub fn traps(meta: &Meta, scores: &[ScoreRow]) -> Vec<TrapResult> {
         .filter(|r| !r.score.is_nan())
         .map(|r| (r.alert_id.as_str(), r.score))
         .collect();
-    let order = ScoreOrder::new(scores);
+    let all: Vec<f64> = scores.iter().map(|r| r.score).collect();
+    let top = percentile(&all, TOP_PERCENTILE).unwrap_or(f64::INFINITY);
+    let median = percentile(&all, BOTTOM_PERCENTILE).unwrap_or(f64::NEG_INFINITY);
     meta.pattern_traps
         .iter()
         .map(|trap| {
@@ -98,8 +90,8 @@ pub fn traps(meta: &Meta, scores: &[ScoreRow]) -> Vec<TrapResult> {
                 .alert_ids
                 .iter()
                 .filter(|id| match by_id.get(id.as_str()) {
-                    Some(&score) if trap.expected_result == 1 => order.in_top(score, TOP_SHARE),
-                    Some(&score) => order.in_bottom(score, BOTTOM_SHARE),
+                    Some(&score) if trap.expected_result == 1 => score > top,
+                    Some(&score) => score < median,
                     None => false,
                 })
                 .count();
@@ -199,7 +191,8 @@ mod tests {
 
     #[test]
     fn top_and_bottom_follow_ranks() {
-        // 20 alerts with scores 0.00 .. 0.95: top 10% = a19, a18; bottom half = a00..a09.
+        // 20 alerts with scores 0.00 .. 0.95: 90th percentile 0.855 (a18, a19 above), median 0.475
+        // (a00..a09 below).
         let scores = rows(&(0..20).map(|i| i as f64 / 20.0).collect::<Vec<_>>());
         let trap = |id: &str, ids: &[&str], expected| PatternTrap {
             trap_id: id.into(),
@@ -224,6 +217,48 @@ mod tests {
         let report = check(&meta, &scores, None);
         assert!((report.trap_pass_rate - 0.4).abs() < 1e-12);
         assert!(!report.passed);
+    }
+
+    #[test]
+    fn percentiles_are_numpy_linear() {
+        // Values from numpy.percentile(x, q) with the default method.
+        let x = [0.3, 0.1, 0.4, 0.2];
+        assert_eq!(percentile(&x, 50.0), Some(0.25));
+        assert_eq!(percentile(&x, 90.0), Some(0.37000000000000005));
+        assert_eq!(percentile(&[0.5], 90.0), Some(0.5));
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&[0.2, 0.2, 0.2, 0.9], 50.0), Some(0.2));
+    }
+
+    #[test]
+    fn ties_count_against_the_trap() {
+        // 11 scores of 0 and 9 of 1: the median is 0, so a benign trap scored 0 is not below it,
+        // and the 90th percentile is 1, so an illicit trap scored 1 is not above it. Ranking the
+        // tied alerts in the trap's favour would have passed both.
+        let mut values = vec![0.0; 11];
+        values.extend([1.0; 9]);
+        let scores = rows(&values);
+        let trap = |id: &str, ids: &[&str], expected| PatternTrap {
+            trap_id: id.into(),
+            alert_ids: ids.iter().map(|s| s.to_string()).collect(),
+            expected_result: expected,
+        };
+        let meta = Meta {
+            pattern_traps: vec![
+                trap("benign", &["a00", "a01", "a02"], 0),
+                trap("illicit", &["a18", "a19"], 1),
+            ],
+            ..Meta::default()
+        };
+        let result = traps(&meta, &scores);
+        assert_eq!(result[0].n_comply, 0);
+        assert_eq!(result[1].n_comply, 0);
+        // Untie them and both pass.
+        let mut untied = values.clone();
+        untied[..3].fill(-0.1);
+        untied[18..].fill(1.1);
+        let result = traps(&meta, &rows(&untied));
+        assert!(result.iter().all(|t| t.passed));
     }
 
     #[test]
