@@ -189,16 +189,19 @@ mod tests {
             .collect()
     }
 
+    fn trap(id: &str, ids: &[&str], expected_result: u8) -> PatternTrap {
+        PatternTrap {
+            trap_id: id.into(),
+            alert_ids: ids.iter().map(|s| s.to_string()).collect(),
+            expected_result,
+        }
+    }
+
     #[test]
     fn top_and_bottom_follow_ranks() {
         // 20 alerts with scores 0.00 .. 0.95: 90th percentile 0.855 (a18, a19 above), median 0.475
         // (a00..a09 below).
         let scores = rows(&(0..20).map(|i| i as f64 / 20.0).collect::<Vec<_>>());
-        let trap = |id: &str, ids: &[&str], expected| PatternTrap {
-            trap_id: id.into(),
-            alert_ids: ids.iter().map(|s| s.to_string()).collect(),
-            expected_result: expected,
-        };
         let meta = Meta {
             pattern_traps: vec![
                 trap("hi", &["a19", "a18"], 1),
@@ -238,11 +241,6 @@ mod tests {
         let mut values = vec![0.0; 11];
         values.extend([1.0; 9]);
         let scores = rows(&values);
-        let trap = |id: &str, ids: &[&str], expected| PatternTrap {
-            trap_id: id.into(),
-            alert_ids: ids.iter().map(|s| s.to_string()).collect(),
-            expected_result: expected,
-        };
         let meta = Meta {
             pattern_traps: vec![
                 trap("benign", &["a00", "a01", "a02"], 0),
