@@ -164,13 +164,7 @@ impl<'a> Booster<'a> {
         objective: &'a dyn ObjectiveFunction,
         binned: &'a BinnedData,
     ) -> Self {
-        let constraints = SplitConstraints {
-            lambda_l1: params.lambda_l1,
-            lambda_l2: params.lambda_l2,
-            min_data_in_leaf: params.min_data_in_leaf as u64,
-            min_sum_hessian_in_leaf: params.min_sum_hessian_in_leaf,
-            min_gain_to_split: params.min_gain_to_split,
-        };
+        let constraints = SplitConstraints::from(params);
         let limits = GrowthLimits {
             num_leaves: params.num_leaves,
             max_depth: params.max_depth,

@@ -32,6 +32,18 @@ pub struct SplitConstraints {
     pub min_gain_to_split: f64,
 }
 
+impl From<&crate::params::GbdtParams> for SplitConstraints {
+    fn from(p: &crate::params::GbdtParams) -> Self {
+        SplitConstraints {
+            lambda_l1: p.lambda_l1,
+            lambda_l2: p.lambda_l2,
+            min_data_in_leaf: p.min_data_in_leaf as u64,
+            min_sum_hessian_in_leaf: p.min_sum_hessian_in_leaf,
+            min_gain_to_split: p.min_gain_to_split,
+        }
+    }
+}
+
 /// Gradient sums of a set of rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LeafSums {

@@ -495,14 +495,7 @@ fn pruned_splits(
     tree: &Tree,
     x: &Array2<f64>,
 ) -> Vec<usize> {
-    let p = &case.params;
-    let constraints = SplitConstraints {
-        lambda_l1: p.lambda_l1,
-        lambda_l2: p.lambda_l2,
-        min_data_in_leaf: p.min_data_in_leaf as u64,
-        min_sum_hessian_in_leaf: p.min_sum_hessian_in_leaf,
-        min_gain_to_split: p.min_gain_to_split,
-    };
+    let constraints = SplitConstraints::from(&case.params);
     let splittable = |rows: &[usize], f: usize| {
         let mapper = &binned.mappers[f];
         let mut hist = vec![BinStats::default(); mapper.num_bins()];
