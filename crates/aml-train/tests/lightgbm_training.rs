@@ -285,51 +285,76 @@ fn compare_tree(ours: &Tree, theirs: &Tree, x: &Array2<f64>, columns: &[Vec<f64>
         {
             out.push(format!("node {n}: children differ"));
         }
-        if ours.internal_count[n] != theirs.internal_count[n] {
-            out.push(format!(
-                "node {n}: internal_count {} vs {}",
-                ours.internal_count[n], theirs.internal_count[n]
-            ));
-        }
+        let what = format!("node {n}: internal_count");
+        differ_eq(
+            &mut out,
+            &what,
+            ours.internal_count[n],
+            theirs.internal_count[n],
+        );
         // LightGBM writes split gains and internal values with 6 significant digits.
-        if !close(ours.split_gain[n], theirs.split_gain[n], PRINTED_TOL) {
-            out.push(format!(
-                "node {n}: split_gain {:e} vs {:e}",
-                ours.split_gain[n], theirs.split_gain[n]
-            ));
-        }
-        if !close(
+        let (gain, value) = (
+            format!("node {n}: split_gain"),
+            format!("node {n}: internal_value"),
+        );
+        differ_close(
+            &mut out,
+            &gain,
+            ours.split_gain[n],
+            theirs.split_gain[n],
+            PRINTED_TOL,
+        );
+        differ_close(
+            &mut out,
+            &value,
             ours.internal_value[n],
             theirs.internal_value[n],
             PRINTED_TOL,
-        ) {
-            out.push(format!(
-                "node {n}: internal_value {:e} vs {:e}",
-                ours.internal_value[n], theirs.internal_value[n]
-            ));
-        }
+        );
     }
     for l in 0..ours.num_leaves() {
-        if ours.leaf_count[l] != theirs.leaf_count[l] {
-            out.push(format!(
-                "leaf {l}: count {} vs {}",
-                ours.leaf_count[l], theirs.leaf_count[l]
-            ));
-        }
-        if !close(ours.leaf_value[l], theirs.leaf_value[l], REL_TOL) {
-            out.push(format!(
-                "leaf {l}: value {:e} vs {:e}",
-                ours.leaf_value[l], theirs.leaf_value[l]
-            ));
-        }
-        if !close(ours.leaf_weight[l], theirs.leaf_weight[l], REL_TOL) {
-            out.push(format!(
-                "leaf {l}: weight {:e} vs {:e}",
-                ours.leaf_weight[l], theirs.leaf_weight[l]
-            ));
-        }
+        differ_eq(
+            &mut out,
+            &format!("leaf {l}: count"),
+            ours.leaf_count[l],
+            theirs.leaf_count[l],
+        );
+        let (value, weight) = (format!("leaf {l}: value"), format!("leaf {l}: weight"));
+        differ_close(
+            &mut out,
+            &value,
+            ours.leaf_value[l],
+            theirs.leaf_value[l],
+            REL_TOL,
+        );
+        differ_close(
+            &mut out,
+            &weight,
+            ours.leaf_weight[l],
+            theirs.leaf_weight[l],
+            REL_TOL,
+        );
     }
     out
+}
+
+/// Records `what {ours} vs {theirs}` when two exact quantities differ.
+fn differ_eq<T: PartialEq + std::fmt::Display>(
+    out: &mut Vec<String>,
+    what: &str,
+    ours: T,
+    theirs: T,
+) {
+    if ours != theirs {
+        out.push(format!("{what} {ours} vs {theirs}"));
+    }
+}
+
+/// Records `what {ours:e} vs {theirs:e}` when two values are not within `tol` (relative).
+fn differ_close(out: &mut Vec<String>, what: &str, ours: f64, theirs: f64, tol: f64) {
+    if !close(ours, theirs, tol) {
+        out.push(format!("{what} {ours:e} vs {theirs:e}"));
+    }
 }
 
 /// Sorted distinct non-missing values of every column.
