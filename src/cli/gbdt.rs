@@ -95,6 +95,13 @@ struct TrainArgs {
     /// LambdaRank: only pairs with a row in the top N positions count.
     #[arg(long, default_value_t = GbdtParams::default().lambdarank_truncation_level)]
     lambdarank_truncation_level: usize,
+    /// LambdaRank: each row below the truncation level also pairs with M partners drawn from
+    /// the rows below it of other labels (0: LightGBM's pairs only).
+    #[arg(long, default_value_t = 0, value_name = "M")]
+    lambdarank_pair_sample: usize,
+    /// LambdaRank: divide each row's gradient and hessian by sqrt(pairs it took part in).
+    #[arg(long)]
+    lambdarank_pair_norm: bool,
     /// Stop when the validation metric has not improved for N rounds.
     #[arg(long)]
     early_stopping: Option<usize>,
@@ -179,6 +186,8 @@ fn run_train(args: &TrainArgs) -> CliResult {
         lambda_l2: args.lambda_l2,
         max_bin: args.max_bin,
         lambdarank_truncation_level: args.lambdarank_truncation_level,
+        lambdarank_pair_sample: args.lambdarank_pair_sample,
+        lambdarank_pair_norm: args.lambdarank_pair_norm,
         early_stopping_rounds: args.early_stopping,
         seed: args.seed,
         num_threads: args.threads,

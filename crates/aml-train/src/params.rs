@@ -82,6 +82,18 @@ impl Metric {
     }
 }
 
+/// Largest `lambdarank_pair_sample`: more partners per row only cost time (measured worse
+/// from 30 on, `crates/aml-train/README.md`).
+pub const MAX_LAMBDARANK_PAIR_SAMPLE: usize = 1000;
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+
 /// All training parameters. `Default` gives LightGBM's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -124,6 +136,17 @@ pub struct GbdtParams {
     pub label_gain: Option<Vec<f64>>,
     /// Normalise LambdaRank gradients per query like LightGBM.
     pub lambdarank_norm: bool,
+    /// LambdaRank: every row below the truncation level also pairs with this many partners
+    /// drawn (seeded) from the rows below it of other labels, weighted so that the expected
+    /// sum is LambdaRank over all those deep pairs. 0 (the default) draws none: LightGBM's
+    /// pairs only. Not written out (model file, metadata) while 0, so files stay as before.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lambdarank_pair_sample: usize,
+    /// LambdaRank: divide each row's gradient and hessian by the square root of the number of
+    /// pairs it took part in. Off by default (LightGBM has no such option); not written out
+    /// while off.
+    #[serde(skip_serializing_if = "is_false")]
+    pub lambdarank_pair_norm: bool,
     /// Stop when the validation metric has not improved for this many rounds.
     pub early_stopping_rounds: Option<usize>,
     /// Metric for validation and early stopping; `None` = the objective's default.
@@ -161,6 +184,8 @@ impl Default for GbdtParams {
             lambdarank_truncation_level: 30,
             label_gain: None,
             lambdarank_norm: true,
+            lambdarank_pair_sample: 0,
+            lambdarank_pair_norm: false,
             early_stopping_rounds: None,
             metric: None,
             provide_training_metric: false,
@@ -261,6 +286,15 @@ impl GbdtParams {
             return Err(TrainError::param(
                 "lambdarank_truncation_level",
                 "must be >= 1",
+            ));
+        }
+        if self.lambdarank_pair_sample > MAX_LAMBDARANK_PAIR_SAMPLE {
+            return Err(TrainError::param(
+                "lambdarank_pair_sample",
+                format!(
+                    "must be <= {MAX_LAMBDARANK_PAIR_SAMPLE} (partners drawn per row and round), got {}",
+                    self.lambdarank_pair_sample
+                ),
             ));
         }
         if let Some(gain) = &self.label_gain {
