@@ -174,14 +174,31 @@ fn lambdarank_from_libsvm_with_query_file_and_regression_from_tsv() {
     let rank_data = p("rank.svm");
     let data = aml_train::data_file::read_data_file(&rank_data, &Default::default()).unwrap();
     let groups = data.groups.clone().unwrap();
-    // Both ranking objectives, and the truncation flag (a model trained with truncation 1 must
-    // differ from the default's, or the flag is not wired through).
-    let cases: [(&str, &str, &[&str]); 3] = [
+    // Both ranking objectives, and the LambdaRank flags (a model trained with truncation 1 must
+    // differ from the default's, one with sampled deep pairs from truncation 1's, one with
+    // another sigmoid and label gains from the default's, or the flag is not wired through).
+    let cases: [(&str, &str, &[&str]); 5] = [
         ("lambdarank", "rank.txt", &[]),
         (
             "lambdarank",
             "rank_trunc1.txt",
             &["--lambdarank-truncation-level", "1"],
+        ),
+        (
+            "lambdarank",
+            "rank_trunc1_sampled.txt",
+            &[
+                "--lambdarank-truncation-level",
+                "1",
+                "--lambdarank-pair-sample",
+                "2",
+                "--lambdarank-pair-norm",
+            ],
+        ),
+        (
+            "lambdarank",
+            "rank_sigmoid.txt",
+            &["--sigmoid", "2", "--label-gain", "0,1,2,4"],
         ),
         ("rank_xendcg", "xendcg.txt", &[]),
     ];
@@ -214,6 +231,8 @@ fn lambdarank_from_libsvm_with_query_file_and_regression_from_tsv() {
         text[text.find("Tree=0").unwrap()..].to_string()
     };
     assert_ne!(trees("rank.txt"), trees("rank_trunc1.txt"));
+    assert_ne!(trees("rank_trunc1.txt"), trees("rank_trunc1_sampled.txt"));
+    assert_ne!(trees("rank.txt"), trees("rank_sigmoid.txt"));
 
     let reg_data = p("reg.tsv");
     let mut args = vec![

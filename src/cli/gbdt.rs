@@ -102,6 +102,12 @@ struct TrainArgs {
     /// LambdaRank: divide each row's gradient and hessian by sqrt(pairs it took part in).
     #[arg(long)]
     lambdarank_pair_norm: bool,
+    /// Sigmoid scale of binary log loss and LambdaRank.
+    #[arg(long, default_value_t = GbdtParams::default().sigmoid)]
+    sigmoid: f64,
+    /// LambdaRank: gain of each relevance grade, comma separated (default `2^grade - 1`).
+    #[arg(long, value_delimiter = ',', value_name = "GAINS")]
+    label_gain: Option<Vec<f64>>,
     /// Stop when the validation metric has not improved for N rounds.
     #[arg(long)]
     early_stopping: Option<usize>,
@@ -188,6 +194,8 @@ fn run_train(args: &TrainArgs) -> CliResult {
         lambdarank_truncation_level: args.lambdarank_truncation_level,
         lambdarank_pair_sample: args.lambdarank_pair_sample,
         lambdarank_pair_norm: args.lambdarank_pair_norm,
+        sigmoid: args.sigmoid,
+        label_gain: args.label_gain.clone(),
         early_stopping_rounds: args.early_stopping,
         seed: args.seed,
         num_threads: args.threads,
