@@ -15,8 +15,15 @@ scores the test day with `aml-miner gbdt predict --raw`. Our time is the wall ti
 command (reading the TSV included); LightGBM's is Dataset construction plus training. The ratio is
 train time over the train time of the best-NDCG LightGBM row.
 
+Rows of ours that draw random numbers (LambdaRank pair sampling, XE-NDCG's gamma) run once per
+training seed (`--seeds`, default 3) and print the mean and the min..max. Everything repeats for
+every day pair (`--day-pairs`, default 1:2 and 3:4: training and test day generator seeds); the
+summary says which rows beat the best LightGBM row on every day pair with every seed. `--extra`
+adds rows of ours with any `gbdt train` flags (to compare settings in one run).
+
 Usage: python3 benches/peers/ranking_vs_lightgbm.py [--rows 50000] [--features 50] [--trees 100]
-       [--leaves 31] [--lr 0.05] [--threads 2] [--workdir DIR] [--keep-build]
+       [--leaves 31] [--lr 0.05] [--threads 2] [--day-pairs 1:2,3:4] [--seeds 3]
+       [--extra 'NAME=--objective lambdarank ...'] [--skip-slow] [--workdir DIR] [--keep-build]
 Needs: numpy, lightgbm 4 (not needed by `cargo test`).
 """
 import argparse
@@ -69,6 +76,21 @@ def write_tsv(path, x, y, query=None):
             fh.write("".join(f"{q}\n" for q in query))
 
 
+def parse_day_pairs(text):
+    """`1:2,3:4` -> [(1, 2), (3, 4)]: generator seeds of (training day, test day)."""
+    pairs = []
+    for item in filter(None, text.split(",")):
+        train_seed, test_seed = item.split(":")
+        pairs.append((int(train_seed), int(test_seed)))
+    return pairs
+
+
+def spread(values):
+    """`mean` and `min..max` of a list (one value: itself)."""
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.min()), float(v.max())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=50_000)
@@ -78,6 +100,18 @@ def main():
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--k", type=int, default=500)
+    ap.add_argument("--day-pairs", default="1:2,3:4",
+                    help="generator seeds train:test, comma separated (1:2 = the bench days)")
+    ap.add_argument("--seeds", type=int, default=3,
+                    help="training seeds of our seeded rows (pair sampling, XE-NDCG gamma)")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=FLAGS",
+                    help="another row of ours: `aml-miner gbdt train` FLAGS (objective included), "
+                         "run over every seed, e.g. 'sig 2=--objective lambdarank --sigmoid 2'")
+    ap.add_argument("--lgbm-trees", type=int, action="append", default=[], metavar="N",
+                    help="also LightGBM's rank_xendcg 5x10K and L2 rows with N trees (to compare "
+                         "rows of ours with more trees fairly)")
+    ap.add_argument("--skip-slow", action="store_true",
+                    help="leave out the truncation-500 rows (the slowest, 20-40 s each)")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep-build", action="store_true", help="do not delete target/release")
     a = ap.parse_args()
@@ -85,75 +119,118 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     work = a.workdir or tempfile.mkdtemp(prefix="ranking_bench_")
     os.makedirs(work, exist_ok=True)
-    x, y = make_day(np.random.default_rng(1), a.rows, a.features)
-    xt, yt = make_day(np.random.default_rng(2), a.rows, a.features)
-    print(f"train day: {a.rows} rows x {a.features} features, grades "
-          f"{np.bincount(y.astype(int), minlength=4).tolist()}; test day {len(yt)} rows; "
-          f"{a.trees} trees, {a.leaves} leaves, lr {a.lr}, {a.threads} threads; metric NDCG@{a.k}")
-
-    base = dict(num_leaves=a.leaves, learning_rate=a.lr, num_threads=a.threads, verbose=-1,
-                seed=0, deterministic=True)
-    rows = []
-
-    def lightgbm(name, objective, groups=None, **extra):
-        params = dict(base, objective=objective, **extra)
-        t0 = time.perf_counter()
-        booster = lgb.train(params, lgb.Dataset(x, label=y, group=groups), num_boost_round=a.trees)
-        secs = time.perf_counter() - t0
-        ndcg = ndcg_at(yt, booster.predict(xt, raw_score=True, num_threads=a.threads), a.k)
-        rows.append((name, ndcg, secs, True))
-
-    def chunks(size):
-        return [size] * (a.rows // size) + ([a.rows % size] if a.rows % size else [])
-
-    lightgbm("LightGBM lambdarank 5x10K", "lambdarank", chunks(10_000))
-    lightgbm("LightGBM lambdarank 50x1K", "lambdarank", chunks(1_000))
-    lightgbm("LightGBM lambdarank 5x10K trunc 500", "lambdarank", chunks(10_000),
-             lambdarank_truncation_level=500)
-    lightgbm("LightGBM rank_xendcg 5x10K", "rank_xendcg", chunks(10_000))
-    lightgbm("LightGBM L2 regression", "regression")
-
     # Ours: release CLI, its own target dir.
     env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(root, "target"), CARGO_INCREMENTAL="0")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "aml-miner"], cwd=root,
                    env=env, check=True)
     exe = os.path.join(root, "target", "release", "aml-miner")
-    train_path = os.path.join(work, "train.tsv")
-    test_path = os.path.join(work, "test.tsv")
-    write_tsv(train_path, x, y, [a.rows])
-    write_tsv(test_path, xt, yt)
     help_text = subprocess.run([exe, "gbdt", "train", "--help"], capture_output=True,
                                text=True).stdout
+    seeds = list(range(a.seeds))
+    sampled = ["--objective", "lambdarank", "--lambdarank-pair-sample", "3",
+               "--lambdarank-pair-norm"]
+    # (name, flags, seeded): every seeded row runs once per seed.
+    our_rows = [
+        ("ours lambdarank whole day", ["--objective", "lambdarank"], False),
+        ("ours rank_xendcg whole day", ["--objective", "rank_xendcg"], True),
+        ("ours lambdarank whole day, pair sample m=3 + sqrt norm", sampled, True),
+    ]
+    if not a.skip_slow:
+        our_rows.insert(1, ("ours lambdarank whole day trunc 500",
+                            ["--objective", "lambdarank", "--lambdarank-truncation-level", "500"],
+                            False))
+    for spec in a.extra:
+        name, flags = spec.split("=", 1)
+        our_rows.append((name, flags.split(), True))
 
-    def ours(name, objective, *extra):
-        needed = f"--{extra[0]}" if extra else objective
-        if needed not in help_text:
-            rows.append((name + " (not available)", float("nan"), float("nan"), False))
-            return
-        model = os.path.join(work, f"{name.replace(' ', '_')}.txt")
-        preds = model + ".pred"
-        cmd = [exe, "gbdt", "train", "--data", train_path, "--objective", objective,
-               "--num-trees", str(a.trees), "--num-leaves", str(a.leaves),
-               "--learning-rate", str(a.lr), "--threads", str(a.threads), "--out", model]
-        if extra:
-            cmd += [f"--{extra[0]}", str(extra[1])]
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
-        secs = time.perf_counter() - t0
-        subprocess.run([exe, "gbdt", "predict", "--model", model, "--data", test_path, "--raw",
-                        "--out", preds], check=True, stderr=subprocess.DEVNULL)
-        scores = np.loadtxt(preds, dtype=np.float64)
-        rows.append((name, ndcg_at(yt, scores, a.k), secs, False))
+    summary = {}  # name -> list of (ndcg mean per day pair)
+    for day_pair, (train_seed, test_seed) in enumerate(parse_day_pairs(a.day_pairs), start=1):
+        x, y = make_day(np.random.default_rng(train_seed), a.rows, a.features)
+        xt, yt = make_day(np.random.default_rng(test_seed), a.rows, a.features)
+        print(f"\nday pair {day_pair}: train day seed {train_seed}, test day seed {test_seed}; "
+              f"{a.rows} rows x {a.features} features, grades "
+              f"{np.bincount(y.astype(int), minlength=4).tolist()}; {a.trees} trees, "
+              f"{a.leaves} leaves, lr {a.lr}, {a.threads} threads; metric NDCG@{a.k}")
 
-    ours("ours lambdarank whole day", "lambdarank")
-    ours("ours lambdarank whole day trunc 500", "lambdarank", "lambdarank-truncation-level", 500)
-    ours("ours rank_xendcg whole day", "rank_xendcg")
+        base = dict(num_leaves=a.leaves, learning_rate=a.lr, num_threads=a.threads, verbose=-1,
+                    seed=0, deterministic=True)
+        rows = []
 
-    best = max((r for r in rows if r[3]), key=lambda r: r[1])
-    print(f"{'model':<40} {'NDCG@' + str(a.k):>9} {'train s':>8} {'x best LGBM':>12}")
-    for name, ndcg, secs, _ in rows:
-        print(f"{name:<40} {ndcg:>9.4f} {secs:>8.2f} {secs / best[2]:>12.2f}")
-    print(f"(best LightGBM row: {best[0]}, NDCG@{a.k} {best[1]:.4f}, {best[2]:.2f} s)")
+        def lightgbm(name, objective, groups=None, trees=None, **extra):
+            params = dict(base, objective=objective, **extra)
+            t0 = time.perf_counter()
+            booster = lgb.train(params, lgb.Dataset(x, label=y, group=groups),
+                                num_boost_round=trees or a.trees)
+            secs = time.perf_counter() - t0
+            ndcg = ndcg_at(yt, booster.predict(xt, raw_score=True, num_threads=a.threads), a.k)
+            rows.append((name, [ndcg], [secs], True))
+
+        def chunks(size):
+            return [size] * (a.rows // size) + ([a.rows % size] if a.rows % size else [])
+
+        lightgbm("LightGBM lambdarank 5x10K", "lambdarank", chunks(10_000))
+        lightgbm("LightGBM lambdarank 50x1K", "lambdarank", chunks(1_000))
+        if not a.skip_slow:
+            lightgbm("LightGBM lambdarank 5x10K trunc 500", "lambdarank", chunks(10_000),
+                     lambdarank_truncation_level=500)
+        lightgbm("LightGBM rank_xendcg 5x10K", "rank_xendcg", chunks(10_000))
+        lightgbm("LightGBM L2 regression", "regression")
+        for trees in a.lgbm_trees:
+            lightgbm(f"LightGBM rank_xendcg 5x10K, {trees} trees", "rank_xendcg", chunks(10_000),
+                     trees=trees)
+            lightgbm(f"LightGBM L2 regression, {trees} trees", "regression", trees=trees)
+
+        train_path = os.path.join(work, f"train{day_pair}.tsv")
+        test_path = os.path.join(work, f"test{day_pair}.tsv")
+        write_tsv(train_path, x, y, [a.rows])
+        write_tsv(test_path, xt, yt)
+
+        def ours(name, flags, seeded):
+            missing = [f for f in flags if f.startswith("--") and f not in help_text]
+            if missing:
+                rows.append((name + f" (no {' '.join(missing)})", [float("nan")],
+                             [float("nan")], False))
+                return
+            ndcgs, times = [], []
+            for seed in (seeds if seeded else [0]):
+                model = os.path.join(work, "model.txt")
+                preds = model + ".pred"
+                # A row's own --num-trees / --num-leaves / --learning-rate replace the defaults.
+                defaults = {"--num-trees": a.trees, "--num-leaves": a.leaves,
+                            "--learning-rate": a.lr}
+                base = [t for k, v in defaults.items() if k not in flags for t in (k, str(v))]
+                cmd = [exe, "gbdt", "train", "--data", train_path, *base,
+                       "--threads", str(a.threads), "--seed", str(seed), "--out", model, *flags]
+                t0 = time.perf_counter()
+                subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+                times.append(time.perf_counter() - t0)
+                subprocess.run([exe, "gbdt", "predict", "--model", model, "--data", test_path,
+                                "--raw", "--out", preds], check=True, stderr=subprocess.DEVNULL)
+                ndcgs.append(ndcg_at(yt, np.loadtxt(preds, dtype=np.float64), a.k))
+            rows.append((name, ndcgs, times, False))
+
+        for name, flags, seeded in our_rows:
+            ours(name, flags, seeded)
+
+        best = max((r for r in rows if r[3]), key=lambda r: r[1][0])
+        best_secs = best[2][0]
+        print(f"{'model':<58} {'NDCG@' + str(a.k):>9} {'min..max':>15} {'train s':>8} "
+              f"{'x best LGBM':>11}")
+        for name, ndcgs, times, _ in rows:
+            mean, lo, hi = spread(ndcgs)
+            secs = float(np.mean(times))
+            span = f"{lo:.4f}..{hi:.4f}" if len(ndcgs) > 1 else ""
+            print(f"{name:<58} {mean:>9.4f} {span:>15} {secs:>8.2f} {secs / best_secs:>11.2f}")
+            summary.setdefault(name, []).append((mean, lo, best[1][0]))
+        print(f"(best LightGBM row: {best[0]}, NDCG@{a.k} {best[1][0]:.4f}, {best_secs:.2f} s; "
+              f"seeded rows: mean and min..max over seeds {seeds})")
+
+    print(f"\nsummary over day pairs: NDCG@{a.k} mean over seeds per day pair, and whether the "
+          "row's worst seed beats the best LightGBM row on every day pair")
+    for name, per_pair in summary.items():
+        cells = " ".join(f"{mean:.4f}" for mean, _, _ in per_pair)
+        wins = all(lo > best for _, lo, best in per_pair)
+        print(f"{name:<58} {cells}  {'beats best LightGBM' if wins else ''}")
     if not a.keep_build:
         shutil.rmtree(os.path.join(root, "target", "release"), ignore_errors=True)
     if not a.workdir:
