@@ -634,7 +634,7 @@ mod tests {
     #[test]
     fn top_pair_counts_match_counting_the_pairs() {
         let n = 60;
-        let (labels, scores, order) = ranked_query(n, 6);
+        let (labels, _, order) = ranked_query(n, 6);
         for top in [1, 7, n - 1] {
             let mut want = vec![0u32; n];
             for i in 0..top {
@@ -671,10 +671,10 @@ mod tests {
         let sums = plain.query_sums(0, 0, 0, &scores).unwrap();
         let mut gh = vec![[0.0f32; 2]; n];
         normed.gradients(&scores, &mut gh);
-        for k in 0..n {
+        for (k, g) in gh.iter().enumerate() {
             let root = f64::from(sums.pairs[k].max(1)).sqrt();
-            assert_eq!(gh[k][0], (sums.lambdas[k] / root) as f32, "row {k}");
-            assert_eq!(gh[k][1], (sums.hessians[k] / root) as f32, "row {k}");
+            assert_eq!(g[0], (sums.lambdas[k] / root) as f32, "row {k}");
+            assert_eq!(g[1], (sums.hessians[k] / root) as f32, "row {k}");
         }
         assert!(sums.pairs.iter().any(|&c| c > 4));
     }
