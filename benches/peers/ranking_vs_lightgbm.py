@@ -140,8 +140,8 @@ def main():
                             ["--objective", "lambdarank", "--lambdarank-truncation-level", "500"],
                             False))
     for spec in a.extra:
-        name, flags = spec.split("=", 1)
-        our_rows.append((name, flags.split(), True))
+        name, flags = spec.split("=--", 1)  # names may hold "=" ("m=3"), flags start with --
+        our_rows.append((name, ("--" + flags).split(), True))
 
     summary = {}  # name -> list of (ndcg mean per day pair)
     for day_pair, (train_seed, test_seed) in enumerate(parse_day_pairs(a.day_pairs), start=1):
@@ -150,7 +150,7 @@ def main():
         print(f"\nday pair {day_pair}: train day seed {train_seed}, test day seed {test_seed}; "
               f"{a.rows} rows x {a.features} features, grades "
               f"{np.bincount(y.astype(int), minlength=4).tolist()}; {a.trees} trees, "
-              f"{a.leaves} leaves, lr {a.lr}, {a.threads} threads; metric NDCG@{a.k}")
+              f"{a.leaves} leaves, lr {a.lr}, {a.threads} threads; metric NDCG@{a.k}", flush=True)
 
         base = dict(num_leaves=a.leaves, learning_rate=a.lr, num_threads=a.threads, verbose=-1,
                     seed=0, deterministic=True)
@@ -220,7 +220,8 @@ def main():
             mean, lo, hi = spread(ndcgs)
             secs = float(np.mean(times))
             span = f"{lo:.4f}..{hi:.4f}" if len(ndcgs) > 1 else ""
-            print(f"{name:<58} {mean:>9.4f} {span:>15} {secs:>8.2f} {secs / best_secs:>11.2f}")
+            print(f"{name:<58} {mean:>9.4f} {span:>15} {secs:>8.2f} {secs / best_secs:>11.2f}",
+                  flush=True)
             summary.setdefault(name, []).append((mean, lo, best[1][0]))
         print(f"(best LightGBM row: {best[0]}, NDCG@{a.k} {best[1][0]:.4f}, {best_secs:.2f} s; "
               f"seeded rows: mean and min..max over seeds {seeds})")
