@@ -29,6 +29,9 @@ import time
 
 import numpy as np
 
+# LightGBM's OpenMP threads spin while waiting; on a shared, oversubscribed machine that makes
+# the 2-thread peers 10-20x slower (the figures do not change). Set before lightgbm is loaded.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline_seeds  # noqa: E402
 
