@@ -3,7 +3,8 @@
 //! on training and validation days together with that many trees, keeping the calibration.
 //! Configurations written before these options keep early stopping on the validation day.
 
-use aml_synth::{write_batch, SynthConfig};
+mod common;
+
 use aml_train::metric::log_loss;
 use aml_train::pipeline::data::split_days;
 use aml_train::pipeline::training::{fit_gbdt, labelled, prepare_days};
@@ -15,33 +16,13 @@ use aml_models::Model as _;
 
 fn history() -> Vec<Batch> {
     let root = tempfile::tempdir().unwrap();
-    let config = SynthConfig {
-        n_alerts: 300,
-        n_addresses: 2_000,
-        n_flows: 6_000,
-        with_labels: true,
-        date: "2025-10-01".into(),
-        ..SynthConfig::small()
-    };
-    let dirs: Vec<_> = (0..4)
-        .map(|d| write_batch(&root.path().join(format!("d{d}")), &config, d).unwrap())
-        .collect();
-    load_history(&dirs).unwrap()
+    let world = common::labelled_world(300, 2_000, 6_000);
+    load_history(&common::write_days(root.path(), &world, 4)).unwrap()
 }
 
 /// Small, fast training config (as the miner tests use).
 fn small_config() -> TrainConfig {
-    let mut c = TrainConfig::new(7);
-    for p in [
-        &mut c.scorer_params,
-        &mut c.ranker_params,
-        &mut c.cluster_params,
-    ] {
-        p.num_iterations = 25;
-        p.min_data_in_leaf = 10;
-    }
-    c.baselines = false;
-    c
+    common::fast_config(7, 25, 10)
 }
 
 /// Training days (the first three) featurised with the spec fitted on them, and the spec's names.
