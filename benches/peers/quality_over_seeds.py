@@ -62,7 +62,9 @@ def one_seed(args, seed, extra):
     train_s = run([args.bin, "train", "--history", *[os.path.join(days, d) for d in TRAIN_DAYS],
                    "--out", model, "--seed", str(args.train_seed), "--no-baselines", *extra])
     with open(os.path.join(model, "metadata.json")) as f:
-        spec = json.load(f)["feature_spec"]
+        metadata = json.load(f)
+    spec = metadata["feature_spec"]
+    scorer_trees = metadata["models"]["alert_scorer"]["num_trees"]
     spec_path = os.path.join(out, "feature_spec.json")
     with open(spec_path, "w") as f:
         json.dump(spec, f)
@@ -79,7 +81,7 @@ def one_seed(args, seed, extra):
     trains = [f"{matrices[d]}:{os.path.join(days, d)}" for d in TRAIN_DAYS]
     tables, peer_s = pipeline_seeds.quality_tables(trains, tests)
     rows = pipeline_seeds.mean_rows(tables)
-    return {"seed": seed, "train_s": train_s, "peer_train_s": peer_s, "rows": rows,
+    return {"seed": seed, "train_s": train_s, "scorer_trees": scorer_trees, "peer_train_s": peer_s, "rows": rows,
             "per_day": [dict(day=d, rows=t) for d, t in zip(TEST_DAYS, tables)]}
 
 
@@ -117,6 +119,7 @@ def print_report(results, summary):
     gain = summary["AUC gain over the template pipeline"]
     print(f"\nour scorer's AUC minus the template pipeline's: {cell(gain)}")
     train = spread([r["train_s"] for r in results])
+    print("alert_scorer trees per seed: " + ", ".join(str(r["scorer_trees"]) for r in results))
     print(f"aml-miner train wall (no baselines): {train['mean']:.1f} s mean "
           f"({train['min']:.1f}..{train['max']:.1f}); LightGBM peers (300 trees): "
           + ", ".join(f"{k} {np.mean([r['peer_train_s'][k] for r in results]):.1f} s"

@@ -37,7 +37,9 @@ fn rounds_are_the_best_round_of_the_mean_fold_curve() {
     let (days, _) = train_days();
     let params = small_config().scorer_params;
     assert_eq!(params.effective_metric(), Metric::LogLoss);
-    let choice = cv_rounds(&days, &params, 3).unwrap().expect("three usable folds");
+    let choice = cv_rounds(&days, &params, 3)
+        .unwrap()
+        .expect("three usable folds");
     assert_eq!(choice, cv_rounds(&days, &params, 3).unwrap().unwrap());
     assert_eq!(choice.folds, 3);
     assert_eq!(choice.metric, Metric::LogLoss);
