@@ -1,7 +1,7 @@
 //! The alert scorer's fit (issue 15 item 5): its number of rounds is the best round of the mean
 //! day-grouped cross-validation curve on the training days, and the shipped scorer is refitted
-//! on training and validation days together with that many trees, keeping the calibration.
-//! Configurations written before these options keep early stopping on the validation day.
+//! on training and validation days together with that many trees, keeping the calibration (both
+//! opt-in). Configurations without these options keep early stopping on the validation day.
 
 mod common;
 
@@ -78,7 +78,9 @@ fn rounds_are_the_best_round_of_the_mean_fold_curve() {
 
 #[test]
 fn shipped_scorer_has_the_cv_rounds_and_is_refitted_on_every_day() {
-    let config = small_config();
+    let mut config = small_config();
+    config.scorer_cv_folds = 3;
+    config.scorer_refit_all_days = true;
     let report = train_bundle(history(), &config, &mut |_| {}).unwrap();
     let (days, names) = train_days();
     let choice = cv_rounds(&days, &config.scorer_params, config.scorer_cv_folds)
@@ -116,7 +118,10 @@ fn shipped_scorer_has_the_cv_rounds_and_is_refitted_on_every_day() {
 
 #[test]
 fn configurations_without_the_options_keep_early_stopping() {
-    let mut json = serde_json::to_value(small_config()).unwrap();
+    let mut on = small_config();
+    on.scorer_cv_folds = 3;
+    on.scorer_refit_all_days = true;
+    let mut json = serde_json::to_value(on).unwrap();
     let map = json.as_object_mut().unwrap();
     assert!(map.remove("scorer_cv_folds").is_some());
     assert!(map.remove("scorer_refit_all_days").is_some());
