@@ -2,14 +2,24 @@
 
 Two modes.
 
-quality: train LightGBM on the same feature matrices our scorer was trained on (written by
-    `cargo run --release --example build_features -- --spec SPEC.json`), score the next day,
-    and print one metrics table with our scorer (read from its scores.parquet), the LightGBM
-    peer and a severity+confidence-only LightGBM baseline. Labels follow the contract rule
-    (high/critical -> 1, low/medium -> 0, unlabelled alerts left out).
+quality: score held-out days with our scorer (read from its scores.parquet) and with three
+    LightGBM peers trained on the same days, and print one metrics table per test day (and their
+    mean when there are several). Rows:
+    - aml-miner alert_scorer (and alert_ranker when rankings.parquet sits next to scores.parquet);
+    - "template pipeline": the seeds' own pipeline, LightGBM with PARAMS (300 trees) on the seeds'
+      feature set (`seeds_features`: alert fields + raw address features + cluster counts) built
+      from the batch directories themselves: the bar issue 15 item 5 measures against;
+    - "LightGBM on our features": the same LightGBM on OUR feature matrices (written by
+      `aml-miner features --batch DAY --spec SPEC.json --out M.parquet`, SPEC = the bundle's
+      `feature_spec`), which separates the features' share of the gap from the learner's;
+    - a severity+confidence-only LightGBM baseline.
+    Labels follow the contract rule (high/critical -> 1, low/medium -> 0, unlabelled alerts left
+    out). Every peer is trained once on all --train days and scores every --test day.
 
-    python benches/peers/pipeline_seeds.py quality --train M1.parquet:B1 ... --test M.parquet:B \
-        --scores SUBMISSION/scores.parquet
+    python benches/peers/pipeline_seeds.py quality --train M1.parquet:B1 ... \
+        --test M8.parquet:B8 --scores SUB8/scores.parquet [--test M9.parquet:B9 --scores ...]
+
+    benches/peers/quality_over_seeds.py runs this over several generator seeds.
 
 speed: time the seeds-style daily run on one batch directory: pandas load + merge features,
     LightGBM predict, shap TreeExplainer on every alert, top-5 JSON, rank, write parquet.
@@ -70,28 +80,81 @@ def markdown(rows):
     return "\n".join(lines)
 
 
-def quality(args):
-    trains = [a for i, a in enumerate(args) if i > 0 and args[i - 1] == "--train"]
-    test = args[args.index("--test") + 1]
-    scores = args[args.index("--scores") + 1]
+def flag_values(args, flag):
+    """Every value given after `flag` in `args`, in order."""
+    return [a for i, a in enumerate(args) if i > 0 and args[i - 1] == flag]
+
+
+def template_matrix(batch_dir, columns=None):
+    """The seeds' feature matrix of one labelled day (labelled alerts only) and its labels;
+    `columns` aligns a test day with the training columns."""
+    ids, x = seeds_features(batch_dir)
+    rel = labels_for(batch_dir, ids.to_numpy())
+    keep = ~np.isnan(rel)
+    x = x[keep]
+    if columns is not None:
+        x = x.reindex(columns=columns)
+    return x, rel[keep], ids.to_numpy()[keep]
+
+
+def quality_tables(trains, tests):
+    """Trains the peers once on `trains` ("matrix.parquet:batch_dir" pairs) and returns one list
+    of metric rows per test day and the two 300-tree peers' training seconds; `tests` holds
+    ("matrix.parquet:batch_dir", scores.parquet) pairs."""
     parts = [load(p) for p in trains]
     x = pd.concat([p[0] for p in parts]); rel = np.concatenate([p[1] for p in parts])
-    xt, relt, idt = load(test)
-    y, yt = (rel >= 2).astype(float), (relt >= 2).astype(float)
-    rows = []
-    ours = pd.read_parquet(scores).set_index("alert_id")["score"].reindex(idt).to_numpy()
-    rows.append(metrics("aml-miner alert_scorer", yt, relt, ours))
-    rankings = scores.replace("scores.parquet", "rankings.parquet")
-    if rankings != scores and os.path.exists(rankings):
-        ranked = pd.read_parquet(rankings).set_index("alert_id")["ranking_score"].reindex(idt).to_numpy()
-        rows.append(metrics("aml-miner alert_ranker", yt, relt, ranked, prob=False))
+    y = (rel >= 2).astype(float)
+    tparts = [template_matrix(p.split(":")[1]) for p in trains]
+    tx = pd.concat([p[0] for p in tparts]); ty = (np.concatenate([p[1] for p in tparts]) >= 2).astype(float)
     t0 = time.perf_counter()
-    model = lgb.train(PARAMS, lgb.Dataset(x, y), num_boost_round=300)
-    rows.append(metrics(f"LightGBM peer (300 trees, {time.perf_counter() - t0:.1f} s)", yt, relt, model.predict(xt)))
+    template = lgb.train(PARAMS, lgb.Dataset(tx, ty), num_boost_round=300)
+    template_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    peer = lgb.train(PARAMS, lgb.Dataset(x, y), num_boost_round=300)
+    peer_s = time.perf_counter() - t0
     cols = ["severity_ordinal", "alert_confidence_score"]
     base = lgb.train(PARAMS, lgb.Dataset(x[cols], y), num_boost_round=100)
-    rows.append(metrics("severity+confidence LightGBM", yt, relt, base.predict(xt[cols])))
-    print(markdown(rows))
+    tables = []
+    for test, scores in tests:
+        xt, relt, idt = load(test)
+        yt = (relt >= 2).astype(float)
+        rows = []
+        ours = pd.read_parquet(scores).set_index("alert_id")["score"].reindex(idt).to_numpy()
+        rows.append(metrics("aml-miner alert_scorer", yt, relt, ours))
+        rankings = scores.replace("scores.parquet", "rankings.parquet")
+        if rankings != scores and os.path.exists(rankings):
+            ranked = pd.read_parquet(rankings).set_index("alert_id")["ranking_score"].reindex(idt).to_numpy()
+            rows.append(metrics("aml-miner alert_ranker", yt, relt, ranked, prob=False))
+        txt, _, tid = template_matrix(test.split(":")[1], tx.columns)
+        tp = pd.Series(template.predict(txt), index=tid).reindex(idt).to_numpy()
+        rows.append(metrics("template pipeline: LightGBM on seeds features", yt, relt, tp))
+        rows.append(metrics("LightGBM on our features", yt, relt, peer.predict(xt)))
+        rows.append(metrics("severity+confidence LightGBM", yt, relt, base.predict(xt[cols])))
+        tables.append(rows)
+    return tables, {"template pipeline": template_s, "LightGBM on our features": peer_s}
+
+
+def mean_rows(tables):
+    """Row-wise mean of tables with the same models in the same order (n summed)."""
+    out = []
+    for group in zip(*tables):
+        row = {"model": group[0]["model"], "n": sum(r["n"] for r in group)}
+        for k in group[0]:
+            if k not in row:
+                row[k] = float(np.mean([r[k] for r in group]))
+        out.append(row)
+    return out
+
+
+def quality(args):
+    trains = flag_values(args, "--train")
+    tests = list(zip(flag_values(args, "--test"), flag_values(args, "--scores"), strict=True))
+    tables, seconds = quality_tables(trains, tests)
+    print("peer training (300 trees): " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()) + "\n")
+    for (test, _), rows in zip(tests, tables):
+        print(f"test day {test.split(':')[1]}\n\n{markdown(rows)}\n")
+    if len(tables) > 1:
+        print(f"mean over {len(tables)} test days\n\n{markdown(mean_rows(tables))}")
 
 
 def seeds_features(batch_dir):

@@ -1,6 +1,8 @@
 //! Training refuses history it cannot learn from: every label one class, two batches of the same
 //! day, and `num_iterations = 0`, each with its own error.
 
+mod common;
+
 use std::path::PathBuf;
 
 use aml_core::Batch;
@@ -10,28 +12,11 @@ use aml_train::{train, Dataset, GbdtParams, TrainError};
 use ndarray::Array2;
 
 fn tiny() -> SynthConfig {
-    SynthConfig {
-        n_alerts: 120,
-        n_addresses: 600,
-        n_flows: 2_000,
-        with_labels: true,
-        date: "2025-10-01".into(),
-        ..SynthConfig::small()
-    }
+    common::labelled_world(120, 600, 2_000)
 }
 
 fn fast_config() -> TrainConfig {
-    let mut c = TrainConfig::new(3);
-    for p in [
-        &mut c.scorer_params,
-        &mut c.ranker_params,
-        &mut c.cluster_params,
-    ] {
-        p.num_iterations = 5;
-        p.min_data_in_leaf = 5;
-    }
-    c.baselines = false;
-    c
+    common::fast_config(3, 5, 5)
 }
 
 #[test]

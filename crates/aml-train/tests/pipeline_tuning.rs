@@ -1,9 +1,10 @@
 //! Tuning: the winner is the trial with the best mean out-of-fold AUC-PR, each trial's figure is
 //! the mean over day-grouped folds it claims, and the search is seeded.
 
+mod common;
+
 use aml_features::FeatureBuilder;
 use aml_models::Model as _;
-use aml_synth::{write_batch, SynthConfig};
 use aml_train::metric::average_precision;
 use aml_train::pipeline::data::split_days;
 use aml_train::pipeline::training::{fit_gbdt, labelled};
@@ -12,17 +13,7 @@ use aml_train::GbdtParams;
 
 fn days() -> Vec<DayData> {
     let root = tempfile::tempdir().unwrap();
-    let config = SynthConfig {
-        n_alerts: 150,
-        n_addresses: 800,
-        n_flows: 2_500,
-        with_labels: true,
-        date: "2025-10-01".into(),
-        ..SynthConfig::small()
-    };
-    let dirs: Vec<_> = (0..4)
-        .map(|d| write_batch(&root.path().join(format!("d{d}")), &config, d).unwrap())
-        .collect();
+    let dirs = common::write_days(root.path(), &common::labelled_world(150, 800, 2_500), 4);
     let batches = load_history(&dirs).unwrap();
     let refs: Vec<_> = batches.iter().collect();
     let spec = FeatureBuilder::new().fit(&refs).unwrap();

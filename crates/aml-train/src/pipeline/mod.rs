@@ -6,7 +6,9 @@
 //! - [`calibration`]: Platt and isotonic calibration, kept only when they lower the Brier score.
 //! - [`evaluation`]: the metrics table (AUC, AUC-PR, Brier, log loss, NDCG@500, precision@100, ECE).
 //! - [`baselines`]: severity+confidence GBDT, linfa-trees decision tree, smartcore random forest.
-//! - [`tuning`]: seeded random search with k-fold cross-validation grouped by day.
+//! - [`tuning`]: k-fold cross-validation grouped by day: the scorer's number of rounds, and a
+//!   seeded random search of its parameters.
+//! - [`refit`]: the shipped scorer fitted again on training and validation days together.
 //! - [`training`]: [`train_bundle`], which ties everything together.
 //!
 //! Validation is time based: the last day(s) of the history are held out for early stopping,
@@ -21,13 +23,14 @@ pub mod baselines;
 pub mod calibration;
 pub mod data;
 pub mod evaluation;
+pub mod refit;
 pub mod training;
 pub mod tuning;
 
 pub use data::{load_history, DayData};
 pub use evaluation::{MetricsRow, MetricsTable};
 pub use training::{train_bundle, TrainConfig, TrainReport};
-pub use tuning::{tune_scorer, TuningResult};
+pub use tuning::{cv_rounds, tune_scorer, with_cv_rounds, RoundsChoice, TuningResult};
 
 use std::path::PathBuf;
 
