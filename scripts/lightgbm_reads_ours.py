@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """The write side of LightGBM compatibility (issue 12): LightGBM reads our model files.
 
-Two checks, each bit for bit against LightGBM 4.x:
+Three checks, each bit for bit against LightGBM 4.x:
   1. every zoo model (crates/aml-models/tests/fixtures/zoo_*.model.txt) re-saved by our writer
      (`gbdt resave`) loads in LightGBM and gives the same raw scores (and the same pred_contrib,
      where LightGBM explains the model) as LightGBM's own file, on the zoo inputs;
   2. a model of every objective we train (`gbdt train`: binary, lambdarank, regression), on float64
      data with NaNs and zeros, loads in LightGBM and LightGBM's raw scores equal ours
-     (`gbdt predict --raw`).
+     (`gbdt predict --raw`), and the training parameters in its `parameters:` block read back in
+     LightGBM as the values we trained with;
+  3. every model of the shipped bundle (trained_models/*.txt, written by the training pipeline)
+     loads in LightGBM, its parameters read back as the bundle's metadata.json records them, and
+     LightGBM's raw scores equal ours on float64 rows with NaNs and zeros.
 
     python3 scripts/lightgbm_reads_ours.py [--gbdt PATH]
 
@@ -16,6 +20,7 @@ and uses target/debug/examples/gbdt. Exit status 0 when every check passes, 1 ot
 """
 import argparse
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -96,6 +101,13 @@ def read_preds(path):
         return np.array([float(line.split("\t")[0]) for line in fh])
 
 
+def check_params(case, booster, want):
+    """LightGBM's reading of our `parameters:` block equals the values we trained with."""
+    got = booster.params
+    bad = [f"{k}={got.get(k)!r} (want {v!r})" for k, v in want.items() if got.get(k) != v]
+    return [f"{case}: LightGBM reads parameters {', '.join(bad)}"] if bad else []
+
+
 def check_trained(gbdt, work):
     failures = []
     rng = np.random.default_rng(20261130)
@@ -123,12 +135,52 @@ def check_trained(gbdt, work):
             args += ["--group", "qid"]
         subprocess.run(args, check=True)
         ours = read_preds(preds)
-        theirs = lgb.Booster(model_file=model).predict(x, raw_score=True)
+        booster = lgb.Booster(model_file=model)
+        failures += check_params(f"trained {objective}", booster,
+                                 {"objective": objective, "num_leaves": 15, "seed": 7, "num_iterations": 40})
+        theirs = booster.predict(x, raw_score=True)
         if not same(ours, theirs):
             worst = np.max(np.abs(ours - theirs))
             failures.append(f"trained {objective}: LightGBM's raw scores differ from ours (max |diff| {worst})")
         else:
             print(f"trained {objective}: LightGBM reads our model, same raw scores on {n} rows")
+    return failures
+
+
+def check_shipped(gbdt, work):
+    failures = []
+    bundle = os.path.join(ROOT, "trained_models")
+    with open(os.path.join(bundle, "metadata.json")) as fh:
+        models = json.load(fh)["models"]
+    rng = np.random.default_rng(7)
+    for name, entry in sorted(models.items()):
+        model = os.path.join(bundle, entry["file"])
+        try:
+            booster = lgb.Booster(model_file=model)
+        except Exception as e:  # LightGBM's Python side raises several types here
+            failures.append(f"shipped {name}: LightGBM cannot load it ({type(e).__name__}: {e})")
+            continue
+        params = entry.get("params", {})
+        want = {k: params[k] for k in ("objective", "num_leaves", "learning_rate", "seed") if k in params}
+        if params.get("metric") is not None and isinstance(params["metric"], dict) and "ndcg" in params["metric"]:
+            want["metric"], want["eval_at"] = ["ndcg"], [params["metric"]["ndcg"]]
+        failures += check_params(f"shipped {name}", booster, want)
+        names = booster.feature_name()
+        x = rng.normal(size=(500, len(names))) * rng.choice([0.01, 1.0, 1e4], size=len(names))
+        x[rng.random(x.shape) < 0.1] = 0.0
+        x[rng.random(x.shape) < 0.1] = np.nan
+        data = os.path.join(work, f"shipped_{name}.csv")
+        with open(data, "w") as fh:
+            fh.write(",".join(["label"] + names) + "\n")
+            for row in x:
+                fh.write(",".join(["0"] + ["nan" if np.isnan(v) else repr(float(v)) for v in row]) + "\n")
+        preds = os.path.join(work, f"shipped_{name}.raw.tsv")
+        subprocess.run([gbdt, "predict", "--model", model, "--data", data, "--label", "label", "--raw",
+                        "--out", preds], check=True)
+        if not same(read_preds(preds), booster.predict(x, raw_score=True)):
+            failures.append(f"shipped {name}: LightGBM's raw scores differ from ours")
+        else:
+            print(f"shipped {name}: LightGBM reads the bundle's model and its parameters, same raw scores")
     return failures
 
 
@@ -138,7 +190,7 @@ def main():
     a = ap.parse_args()
     gbdt = gbdt_binary(a.gbdt)
     with tempfile.TemporaryDirectory() as work:
-        failures = check_zoo(gbdt, work) + check_trained(gbdt, work)
+        failures = check_zoo(gbdt, work) + check_trained(gbdt, work) + check_shipped(gbdt, work)
     for f in failures:
         print("FAIL", f, file=sys.stderr)
     print(f"lightgbm {lgb.__version__}: {'all checks pass' if not failures else f'{len(failures)} failures'}")

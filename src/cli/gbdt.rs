@@ -221,7 +221,8 @@ fn run_train(args: &TrainArgs) -> CliResult {
     };
     let output = train(&params, &train_set, valid_set.as_ref(), Some(&mut on_round))?;
     bar.finish();
-    GbdtModel::from_ensemble(output.ensemble)?.save(&args.out)?;
+    GbdtModel::from_ensemble_with_parameters(output.ensemble, params.lightgbm_parameter_lines())?
+        .save(&args.out)?;
     eprintln!(
         "best iteration {}; model written to {}",
         output.best_iteration,

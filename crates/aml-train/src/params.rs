@@ -210,6 +210,66 @@ impl GbdtParams {
             .unwrap_or_else(|| (0..31).map(|i| 2f64.powi(i) - 1.0).collect())
     }
 
+    /// The `[key: value]` lines of a LightGBM model file's `parameters:` block, in LightGBM's
+    /// own syntax so LightGBM reads them back as the values we trained with: LightGBM's names
+    /// (`early_stopping_round`, `is_provide_training_metric`; `boosting` is `gbdt`), booleans as `1`/`0` (LightGBM
+    /// reads `true` as false there), lists comma-separated, and an NDCG metric as `ndcg` with
+    /// `eval_at`. Unset options are left out. Keys are sorted; our own extensions
+    /// (`lambdarank_pair_*`) appear only when set, and LightGBM ignores them with a warning.
+    ///
+    /// ```
+    /// use aml_train::params::{GbdtParams, Metric, Objective};
+    /// let p = GbdtParams {
+    ///     objective: Objective::LambdaRank,
+    ///     metric: Some(Metric::Ndcg(500)),
+    ///     early_stopping_rounds: Some(30),
+    ///     ..GbdtParams::default()
+    /// };
+    /// let lines = p.lightgbm_parameter_lines();
+    /// assert!(lines.contains(&"[metric: ndcg]".to_string()));
+    /// assert!(lines.contains(&"[eval_at: 500]".to_string()));
+    /// assert!(lines.contains(&"[early_stopping_round: 30]".to_string()));
+    /// assert!(lines.contains(&"[lambdarank_norm: 1]".to_string()));
+    /// ```
+    pub fn lightgbm_parameter_lines(&self) -> Vec<String> {
+        let mut pairs = vec![("boosting".to_string(), "gbdt".to_string())];
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(self) {
+            for (key, value) in map {
+                let key = match key.as_str() {
+                    "metric" => continue,
+                    "early_stopping_rounds" => "early_stopping_round".to_string(),
+                    "provide_training_metric" => "is_provide_training_metric".to_string(),
+                    _ => key,
+                };
+                let text = match value {
+                    serde_json::Value::Null => continue,
+                    serde_json::Value::Bool(b) => u8::from(b).to_string(),
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Array(items) => items
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    other => other.to_string(),
+                };
+                pairs.push((key, text));
+            }
+        }
+        match self.metric {
+            Some(Metric::Ndcg(k)) => {
+                pairs.push(("metric".into(), "ndcg".into()));
+                pairs.push(("eval_at".into(), k.to_string()));
+            }
+            Some(metric) => pairs.push(("metric".into(), metric.name())),
+            None => {}
+        }
+        pairs.sort();
+        pairs
+            .into_iter()
+            .map(|(k, v)| format!("[{k}: {v}]"))
+            .collect()
+    }
+
     /// Checks every parameter's range; the error names the parameter.
     ///
     /// ```
@@ -379,5 +439,52 @@ mod tests {
                 "{p:?}"
             );
         }
+    }
+
+    /// LightGBM's Python `Booster` turns the `parameters:` block into JSON and reads `true`
+    /// as false: every value must be a plain scalar or a comma list, booleans 1/0.
+    #[test]
+    fn parameter_lines_are_lightgbm_syntax() {
+        let p = GbdtParams {
+            objective: Objective::LambdaRank,
+            metric: Some(Metric::Ndcg(500)),
+            label_gain: Some(vec![0.0, 1.0, 3.0]),
+            early_stopping_rounds: Some(30),
+            lambdarank_pair_sample: 3,
+            lambdarank_pair_norm: true,
+            ..GbdtParams::default()
+        };
+        let lines = p.lightgbm_parameter_lines();
+        for line in &lines {
+            assert!(line.starts_with('[') && line.ends_with(']'), "{line}");
+            for bad in ['{', '"', '}'] {
+                assert!(!line.contains(bad), "{line}");
+            }
+            assert!(!line.contains("true") && !line.contains("false"), "{line}");
+        }
+        for want in [
+            "[boosting: gbdt]",
+            "[objective: lambdarank]",
+            "[metric: ndcg]",
+            "[eval_at: 500]",
+            "[label_gain: 0.0,1.0,3.0]",
+            "[early_stopping_round: 30]",
+            "[is_provide_training_metric: 0]",
+            "[lambdarank_norm: 1]",
+            "[lambdarank_pair_norm: 1]",
+            "[lambdarank_pair_sample: 3]",
+        ] {
+            assert!(
+                lines.iter().any(|l| l == want),
+                "{want} missing in {lines:?}"
+            );
+        }
+        let mut sorted = lines.clone();
+        sorted.sort();
+        assert_eq!(sorted, lines);
+        let plain = GbdtParams::default().lightgbm_parameter_lines();
+        assert!(!plain.iter().any(|l| l.starts_with("[metric:")
+            || l.starts_with("[label_gain:")
+            || l.starts_with("[lambdarank_pair")));
     }
 }

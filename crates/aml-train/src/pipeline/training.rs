@@ -283,28 +283,11 @@ pub fn fit_gbdt(
         Some(dataset(valid_rows)?)
     };
     let out = train(params, &train_ds, valid_ds.as_ref(), None).map_err(err)?;
-    let parameters = parameter_lines(params);
+    let parameters = params.lightgbm_parameter_lines();
     Ok(GbdtModel::from_ensemble_with_parameters(
         out.ensemble,
         parameters,
     )?)
-}
-
-/// `[key: value]` lines for the model file's `parameters:` block (JSON scalar values).
-fn parameter_lines(params: &GbdtParams) -> Vec<String> {
-    let value = serde_json::to_value(params).unwrap_or_default();
-    let mut lines = Vec::new();
-    if let serde_json::Value::Object(map) = value {
-        for (k, v) in map {
-            let text = match v {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Null => continue,
-                other => other.to_string(),
-            };
-            lines.push(format!("[{k}: {text}]"));
-        }
-    }
-    lines
 }
 
 fn model_entry(params: &GbdtParams, row: &MetricsRow) -> ModelMetadata {
