@@ -147,8 +147,9 @@ fn solve(mut h: Vec<Vec<f64>>, mut g: Vec<f64>) -> Option<Vec<f64>> {
         g.swap(col, pivot);
         for r in col + 1..n {
             let f = h[r][col] / h[col][col];
-            for c in col..n {
-                h[r][c] -= f * h[col][c];
+            let (above, below) = h.split_at_mut(r);
+            for (x, &p) in below[0][col..].iter_mut().zip(&above[col][col..]) {
+                *x -= f * p;
             }
             g[r] -= f * g[col];
         }
