@@ -150,6 +150,7 @@ pub fn print_report(report: &pipeline::TrainReport, out: &Path) {
         report.bundle.scorer().calibration().map(|c| match c {
             aml_models::Calibration::Platt { .. } => "platt",
             aml_models::Calibration::Isotonic { .. } => "isotonic",
+            aml_models::Calibration::EvidencePlatt { .. } => "evidence_platt",
         })
     );
     println!("{}", report.metrics.to_markdown());

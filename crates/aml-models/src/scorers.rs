@@ -1,7 +1,8 @@
 //! The three models a miner runs every day, on top of [`GbdtModel`]:
 //!
 //! - [`AlertScorer`]: binary GBDT on the alert [`FeatureMatrix`] -> P(illicit) in `[0, 1]`,
-//!   optionally passed through a fitted [`Calibration`].
+//!   optionally passed through a fitted [`Calibration`] (which may also read the alert's own
+//!   evidence columns, such as its confidence).
 //! - [`AlertRanker`]: LambdaRank GBDT on the alert matrix plus one extra column, the scorer's
 //!   probability ([`SCORER_FEATURE`]); gives a `ranking_score` and a `rank` (1 = most urgent,
 //!   ties share the lowest rank).
@@ -73,7 +74,8 @@ pub enum ScorerError {
     Model(#[from] ModelError),
 }
 
-/// A monotone map from a model's probability to a calibrated probability.
+/// A map from a model's probability (and, for [`Calibration::EvidencePlatt`], the alert's own
+/// evidence columns) to a calibrated probability, non-decreasing in the model's probability.
 ///
 /// Fitted by `aml_train::pipeline::calibration` on the validation day and kept only when it
 /// lowers the Brier score there. Stored in the bundle's `metadata.json`.
@@ -96,6 +98,29 @@ pub enum Calibration {
         /// Knot values (calibrated probabilities), non-decreasing, in `[0, 1]`.
         y: Vec<f64>,
     },
+    /// Platt scaling that also sees the alert's own evidence:
+    /// `p' = 1 / (1 + exp(-(a * logit(p) + b + sum_k weight_k * x_k)))`, where `x_k` is the
+    /// alert's value in the matrix column `evidence[k].feature` (its `fill` when missing).
+    /// `a >= 0`, so the map never reverses the model's order among alerts with equal evidence.
+    EvidencePlatt {
+        /// Slope on the log-odds (non-negative).
+        a: f64,
+        /// Intercept.
+        b: f64,
+        /// Evidence columns with their fitted weights.
+        evidence: Vec<EvidenceTerm>,
+    },
+}
+
+/// One evidence column of a [`Calibration::EvidencePlatt`] map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceTerm {
+    /// Alert matrix column (one of the scorer model's features).
+    pub feature: String,
+    /// Weight of the column's value on the log-odds.
+    pub weight: f64,
+    /// Value used for a missing (NaN) entry: the column's mean on the fitting rows.
+    pub fill: f64,
 }
 
 impl Calibration {
@@ -106,6 +131,25 @@ impl Calibration {
             Calibration::Platt { a, b } => {
                 if !a.is_finite() || !b.is_finite() {
                     return bad("platt coefficients must be finite");
+                }
+            }
+            Calibration::EvidencePlatt { a, b, evidence } => {
+                if !a.is_finite() || !b.is_finite() || *a < 0.0 {
+                    return bad("evidence_platt a must be finite and non-negative, b finite");
+                }
+                for (k, term) in evidence.iter().enumerate() {
+                    if !term.weight.is_finite() || !term.fill.is_finite() {
+                        return bad(&format!(
+                            "evidence_platt term {:?}: weight and fill must be finite",
+                            term.feature
+                        ));
+                    }
+                    if evidence[..k].iter().any(|t| t.feature == term.feature) {
+                        return bad(&format!(
+                            "evidence_platt column {:?} appears twice",
+                            term.feature
+                        ));
+                    }
                 }
             }
             Calibration::Isotonic { x, y } => {
@@ -123,7 +167,52 @@ impl Calibration {
         Ok(())
     }
 
-    /// Calibrated probability of `p`.
+    /// The matrix columns the map reads besides the probability (empty unless
+    /// [`Calibration::EvidencePlatt`]), in the order [`Calibration::apply_with`] expects them.
+    pub fn evidence_features(&self) -> Vec<&str> {
+        match self {
+            Calibration::EvidencePlatt { evidence, .. } => {
+                evidence.iter().map(|t| t.feature.as_str()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Calibrated probability of `p` for an alert whose evidence columns
+    /// ([`Calibration::evidence_features`], same order) hold `evidence`; a missing (NaN or
+    /// absent) value counts as the term's `fill`.
+    ///
+    /// ```
+    /// use aml_models::scorers::{Calibration, EvidenceTerm};
+    /// let term = EvidenceTerm { feature: "confidence".into(), weight: 2.0, fill: 0.5 };
+    /// let cal = Calibration::EvidencePlatt { a: 1.0, b: -1.0, evidence: vec![term] };
+    /// assert!((cal.apply_with(0.5, &[0.5]) - 0.5).abs() < 1e-12);
+    /// assert!(cal.apply_with(0.5, &[0.9]) > cal.apply_with(0.5, &[0.1]));
+    /// assert_eq!(cal.apply_with(0.5, &[f64::NAN]), cal.apply(0.5));
+    /// ```
+    pub fn apply_with(&self, p: f64, evidence: &[f64]) -> f64 {
+        match self {
+            Calibration::EvidencePlatt {
+                a,
+                b,
+                evidence: terms,
+            } => {
+                let shift: f64 = terms
+                    .iter()
+                    .enumerate()
+                    .map(|(k, t)| {
+                        let x = evidence.get(k).copied().filter(|v| !v.is_nan());
+                        t.weight * x.unwrap_or(t.fill)
+                    })
+                    .sum();
+                1.0 / (1.0 + (-(a * logit(p) + b + shift)).exp())
+            }
+            other => other.apply(p),
+        }
+    }
+
+    /// Calibrated probability of `p` (an [`Calibration::EvidencePlatt`] map takes every
+    /// evidence column at its `fill`; use [`Calibration::apply_with`] to pass the alert's own).
     ///
     /// ```
     /// use aml_models::scorers::Calibration;
@@ -136,6 +225,7 @@ impl Calibration {
     pub fn apply(&self, p: f64) -> f64 {
         match self {
             Calibration::Platt { a, b } => 1.0 / (1.0 + (-(a * logit(p) + b)).exp()),
+            Calibration::EvidencePlatt { .. } => self.apply_with(p, &[]),
             Calibration::Isotonic { x, y } => {
                 let n = x.len();
                 if p <= x[0] {
@@ -215,6 +305,15 @@ impl<M: Model> AlertScorer<M> {
     pub fn with_model(model: M, calibration: Option<Calibration>) -> Result<Self, ScorerError> {
         if let Some(c) = &calibration {
             c.validate()?;
+            if let Some(missing) = c
+                .evidence_features()
+                .into_iter()
+                .find(|f| !model.feature_names().iter().any(|n| n == f))
+            {
+                return Err(ScorerError::Calibration(format!(
+                    "calibration reads column {missing:?}, which is not a model feature"
+                )));
+            }
         }
         Ok(AlertScorer { model, calibration })
     }
@@ -239,20 +338,41 @@ impl<M: Model> AlertScorer<M> {
         Ok(self.model.predict(x)?)
     }
 
-    /// Maps uncalibrated probabilities through the calibration (identity without one).
-    pub fn calibrate(&self, probs: &mut [f64]) {
-        if let Some(c) = &self.calibration {
-            for p in probs.iter_mut() {
-                *p = c.apply(*p);
-            }
+    /// Maps uncalibrated probabilities of the rows of `x` (columns in model order) through the
+    /// calibration (identity without one); an evidence calibration reads its columns from `x`.
+    pub fn calibrate(&self, probs: &mut [f64], x: ArrayView2<'_, f32>) -> Result<(), ScorerError> {
+        let Some(c) = &self.calibration else {
+            return Ok(());
+        };
+        if probs.len() != x.nrows() {
+            return Err(ScorerError::LengthMismatch {
+                scorer: "alert_scorer",
+                what: "probabilities to calibrate",
+                expected: x.nrows(),
+                got: probs.len(),
+            });
         }
+        let names = self.feature_names();
+        let columns: Vec<usize> = c
+            .evidence_features()
+            .into_iter()
+            .filter_map(|f| names.iter().position(|n| n == f))
+            .collect();
+        let mut evidence = vec![0.0; columns.len()];
+        for (p, row) in probs.iter_mut().zip(x.rows()) {
+            for (e, &j) in evidence.iter_mut().zip(&columns) {
+                *e = f64::from(row[j]);
+            }
+            *p = c.apply_with(*p, &evidence);
+        }
+        Ok(())
     }
 
     /// P(illicit) for every row of `matrix` (calibrated when a calibration is present).
     pub fn score(&self, matrix: &FeatureMatrix) -> Result<Vec<f64>, ScorerError> {
         check_feature_names("alert_scorer", self.feature_names(), &matrix.feature_names)?;
         let mut p = self.predict_uncalibrated(matrix.values.view())?;
-        self.calibrate(&mut p);
+        self.calibrate(&mut p, matrix.values.view())?;
         Ok(p)
     }
 }

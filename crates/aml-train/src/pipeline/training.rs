@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::baselines;
 use super::calibration::{
-    choose_calibration, cross_fitted_scores, CalibrationChoice, CalibrationMode,
+    choose_calibration, cross_fitted_scores, CalibrationChoice, CalibrationMode, Evidence,
 };
 use super::data::{check_distinct_days, cluster_labels, select_rows, split_days, stack, DayData};
 use super::evaluation::{MetricsRow, MetricsTable};
@@ -410,12 +410,23 @@ fn scorer_stage(
     )?;
     let raw_scorer = AlertScorer::new(scorer_model.clone(), None)?;
     let valid_uncal = raw_scorer.predict_uncalibrated(valid_rows.x.view())?;
-    let calibration = choose_calibration(config.calibration, &valid_rows.labels, &valid_uncal);
+    let evidence = Evidence::from_matrix(names, valid_rows.x.view());
+    let calibration = choose_calibration(
+        config.calibration,
+        &valid_rows.labels,
+        &valid_uncal,
+        &evidence,
+    );
     let scorer = AlertScorer::new(scorer_model, calibration.calibration.clone())?;
     // Calibrated validation scores are cross-fitted (each half calibrated by a map fitted on
     // the other half): scoring the rows the kept map was fitted on would flatter it.
-    let valid_scores = cross_fitted_scores(calibration.kind, &valid_rows.labels, &valid_uncal)
-        .unwrap_or_else(|| valid_uncal.clone());
+    let valid_scores = cross_fitted_scores(
+        calibration.kind,
+        &valid_rows.labels,
+        &valid_uncal,
+        &evidence,
+    )
+    .unwrap_or_else(|| valid_uncal.clone());
     let row = MetricsRow::evaluate(
         "alert_scorer",
         &valid_rows.labels,
