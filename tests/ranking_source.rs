@@ -85,6 +85,15 @@ fn score(bundle: &Bundle, out: &Path) {
     .unwrap();
 }
 
+/// Whether the submission in `out` has a ranking score that is not the alert's score.
+fn ranked_by_ranker(out: &Path) -> bool {
+    let (sub, _) = read_submission(out).unwrap();
+    sub.scores
+        .iter()
+        .zip(&sub.rankings)
+        .any(|(s, r)| r.ranking_score != s.score)
+}
+
 fn manifest(out: &Path) -> Manifest {
     serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap()
 }
@@ -171,12 +180,7 @@ fn ranker_that_does_not_beat_the_scorer_leaves_rankings_in_score_order() {
     assert_eq!(source.model, RankingModel::AlertRanker, "{}", source.reason);
     let out = tmp.path().join("shipped");
     score(&shipped, &out);
-    let (sub, _) = read_submission(&out).unwrap();
-    assert!(sub
-        .scores
-        .iter()
-        .zip(&sub.rankings)
-        .any(|(s, r)| r.ranking_score != s.score));
+    assert!(ranked_by_ranker(&out));
     assert_eq!(manifest(&out).ranking_source, Some(source));
 }
 
@@ -213,12 +217,7 @@ fn ranking_choice_round_trips_and_bundles_without_it_rank_with_the_ranker() {
     assert_eq!(old_bundle.ranking_source().model, RankingModel::AlertRanker);
     let out = tmp.path().join("out");
     score(&old_bundle, &out);
-    let (sub, _) = read_submission(&out).unwrap();
-    assert!(sub
-        .scores
-        .iter()
-        .zip(&sub.rankings)
-        .any(|(s, r)| r.ranking_score != s.score));
+    assert!(ranked_by_ranker(&out));
 
     // Manifests written before `ranking_source` existed still read.
     let old_manifest: Manifest = serde_json::from_str(r#"{"model_version": "x"}"#).unwrap();

@@ -152,5 +152,7 @@ pub fn print_report(report: &pipeline::TrainReport, out: &Path) {
             aml_models::Calibration::Isotonic { .. } => "isotonic",
         })
     );
+    let ranking = report.bundle.ranking_source();
+    println!("rankings from {:?}: {}\n", ranking.model, ranking.reason);
     println!("{}", report.metrics.to_markdown());
 }
