@@ -24,8 +24,8 @@ use std::time::Instant;
 
 use aml_core::batch::Batch;
 use aml_core::submission::{
-    write_submission, ClusterScoreRow, Hardware, Manifest, RankingRow, Receipt, ScoreRow,
-    Submission,
+    write_submission, ClusterScoreRow, Hardware, Manifest, RankingModel, RankingRow, Receipt,
+    ScoreRow, Submission,
 };
 use aml_explain::{Explanation, TreeShapExplainer, DEFAULT_TOP_K};
 use aml_features::{FeatureMatrix, FeatureWarning, PreparedBatch};
@@ -351,7 +351,12 @@ fn rankings_from<M: Model>(
     scores: &[ScoreRow],
 ) -> Result<Vec<RankingRow>, MinerError> {
     let probabilities: Vec<f64> = scores.iter().map(|s| s.score).collect();
-    let ranking_scores = bundle.ranker().ranking_scores(matrix, &probabilities)?;
+    // The bundle says which model orders the alerts: the ranker, or (when it did not beat the
+    // scorer on the held-out days) the scorer's score itself.
+    let ranking_scores = match bundle.ranking_source().model {
+        RankingModel::AlertRanker => bundle.ranker().ranking_scores(matrix, &probabilities)?,
+        RankingModel::AlertScorer => probabilities,
+    };
     let ranks = competition_ranks(&ranking_scores);
     Ok(matrix
         .row_ids
@@ -605,6 +610,7 @@ fn manifest<M: Model>(bundle: &Bundle<M>, batch: &Batch, provenance: &Provenance
         libs,
         seeds,
         hardware: hardware(),
+        ranking_source: Some(bundle.ranking_source()),
         extra,
     }
 }

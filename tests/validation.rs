@@ -512,30 +512,30 @@ fn exit_code(batch: &Path, submission: &Path) -> u8 {
 fn example_exit_code_is_non_zero_when_a_tier_fails() {
     use validate_submission::{EXIT_FAILED, EXIT_PASSED, EXIT_UNREADABLE};
     let f = fixture();
-    // The fixture's small model misses traps: tier 1 passes, tier 2 fails, and that is a failure.
-    let report = validate(good(), false);
+    // Every trap alert moved to the side its trap does not expect: tier 1 still passes, tier 2
+    // fails, and that is a failure. (Built by hand: whether the fixture's own small model meets
+    // the traps depends on the generated day, not on the validator.)
+    let on_side = |name: &str, expected_side: bool| {
+        variant(name, |s| {
+            for trap in &f.batch.meta.pattern_traps {
+                for id in &trap.alert_ids {
+                    let row = s.scores.iter_mut().find(|r| &r.alert_id == id).unwrap();
+                    let high = (trap.expected_result == 1) == expected_side;
+                    set_score(row, if high { 0.999 } else { 0.0 });
+                }
+            }
+        })
+    };
+    let traps_missed = on_side("traps_missed", false);
+    let report = validate(&traps_missed, false);
     assert!(
         report.tier1.passed && !report.tier2.passed,
         "{}",
         report.to_text()
     );
-    assert_eq!(exit_code(&f.day, good()), EXIT_FAILED);
+    assert_eq!(exit_code(&f.day, &traps_missed), EXIT_FAILED);
     // The same submission with every trap alert moved to its expected side passes both tiers.
-    let traps_met = variant("traps_met", |s| {
-        for trap in &f.batch.meta.pattern_traps {
-            for id in &trap.alert_ids {
-                let row = s.scores.iter_mut().find(|r| &r.alert_id == id).unwrap();
-                set_score(
-                    row,
-                    if trap.expected_result == 1 {
-                        0.999
-                    } else {
-                        0.0
-                    },
-                );
-            }
-        }
-    });
+    let traps_met = on_side("traps_met", true);
     let report = validate(&traps_met, false);
     assert!(report.passed(), "{}", report.to_text());
     assert_eq!(exit_code(&f.day, &traps_met), EXIT_PASSED);

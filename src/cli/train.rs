@@ -153,5 +153,7 @@ pub fn print_report(report: &pipeline::TrainReport, out: &Path) {
             aml_models::Calibration::EvidencePlatt { .. } => "evidence_platt",
         })
     );
+    let ranking = report.bundle.ranking_source();
+    println!("rankings from {:?}: {}\n", ranking.model, ranking.reason);
     println!("{}", report.metrics.to_markdown());
 }

@@ -64,9 +64,33 @@ pub struct Manifest {
     /// The machine that scored.
     #[serde(default)]
     pub hardware: Hardware,
+    /// Which model's score `rankings.parquet` orders by, and why (absent in manifests written
+    /// before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking_source: Option<RankingSource>,
     /// Any other keys.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The model whose score orders `rankings.parquet`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankingModel {
+    /// The alert ranker: `ranking_score` is its score (boosted from the scorer's log-odds).
+    AlertRanker,
+    /// The alert scorer: `ranking_score` is the alert's `score` (the ranker did not help).
+    AlertScorer,
+}
+
+/// `ranking_source` of the bundle's and the submission's metadata: where the rankings come from
+/// and why (the measured numbers behind the choice).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RankingSource {
+    /// The model whose score orders the alerts.
+    pub model: RankingModel,
+    /// Why, in words and numbers.
+    pub reason: String,
 }
 
 /// `hardware` of [`Manifest`]: the template's `cpu` and `ram_gb`, plus any other keys (cores, threads,

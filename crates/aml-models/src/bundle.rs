@@ -3,11 +3,16 @@
 //! ```text
 //! <bundle>/
 //!   alert_scorer.txt     LightGBM text model (binary)
-//!   alert_ranker.txt     LightGBM text model (lambdarank)
+//!   alert_ranker.txt     LightGBM text model (lambdarank, rank_xendcg or binary)
 //!   cluster_scorer.txt   LightGBM text model (binary)
 //!   metadata.json        BundleMetadata: per-model version hash, parameters, seed, training
 //!                        metrics, calibration; the FeatureSpec; training date range; library version
 //! ```
+//!
+//! `metadata.json`'s `ranking` says whether the submission's rankings come from the alert
+//! ranker or from the scorer's score (when the ranker did not beat the scorer on the held-out
+//! days), with the numbers behind the choice. The ranker file is present and checked either way,
+//! so every bundle has the same files; a bundle without `ranking` ranks with the ranker.
 //!
 //! The model files load in LightGBM as they are. [`Bundle::load`] refuses a bundle that is
 //! incomplete (a missing file or model entry), tampered with (a model file whose SHA-256 prefix
@@ -26,6 +31,8 @@ use std::path::{Path, PathBuf};
 
 use aml_features::{FeatureSpec, FEATURE_SPEC_VERSION};
 use serde::{Deserialize, Serialize};
+
+use aml_core::submission::{RankingModel, RankingSource};
 
 use crate::model::{model_version, GbdtModel, Model, ModelError};
 use crate::scorers::{
@@ -173,6 +180,67 @@ pub struct BundleMetadata {
     pub training: TrainingInfo,
     /// One entry per model: `alert_scorer`, `alert_ranker`, `cluster_scorer`.
     pub models: BTreeMap<String, ModelMetadata>,
+    /// How the alert ranker was chosen and whether rankings come from it or from the scorer.
+    /// Absent in bundles trained before it was recorded: they rank with the alert ranker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<RankingChoice>,
+}
+
+/// Ranking quality of one ordering, averaged over days (each day ranked on its own).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RankingMetrics {
+    /// NDCG@100 with graded relevance (`None` = no day with a relevant alert).
+    pub ndcg_100: Option<f64>,
+    /// NDCG@500 with graded relevance.
+    pub ndcg_500: Option<f64>,
+    /// Share of illicit alerts among the 100 ranked first.
+    pub precision_100: Option<f64>,
+}
+
+/// One ranker candidate, evaluated out of fold on the training days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankerCandidateResult {
+    /// Candidate name (from the training configuration).
+    pub name: String,
+    /// Parameters set on top of the ranker's base parameters.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Trees kept by early stopping in each fold.
+    pub fold_trees: Vec<usize>,
+    /// Its out-of-fold ranking of the training days.
+    pub out_of_fold: RankingMetrics,
+}
+
+/// `ranking` of `metadata.json`: the out-of-fold choice of the ranker's objective and number of
+/// trees, its held-out comparison with ranking by the scorer, and which one the rankings use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankingChoice {
+    /// Where the submission's rankings come from, and why.
+    pub source: RankingSource,
+    /// The rule that decided `source`.
+    pub rule: String,
+    /// The rule's NDCG@500 margin.
+    pub margin: f64,
+    /// The candidate trained as `alert_ranker.txt`.
+    pub chosen: String,
+    /// Day-grouped folds of the training days the candidates were compared on.
+    pub folds: usize,
+    /// Every candidate, in configuration order.
+    pub candidates: Vec<RankerCandidateResult>,
+    /// Ranking the same out-of-fold days by the (out-of-fold) scorer probability.
+    pub out_of_fold_scorer: RankingMetrics,
+    /// The held-out validation days of the comparison below.
+    pub held_out_days: Vec<String>,
+    /// The chosen ranker on the held-out days.
+    pub held_out_ranker: RankingMetrics,
+    /// Ranking by the scorer's score on the held-out days.
+    pub held_out_scorer: RankingMetrics,
+}
+
+impl RankingChoice {
+    /// Whether the rule lets the ranker order the submission.
+    pub fn ranker_ships(&self) -> bool {
+        self.source.model == RankingModel::AlertRanker
+    }
 }
 
 impl BundleMetadata {
@@ -389,6 +457,20 @@ impl<M: Model> Bundle<M> {
     /// The alert ranker.
     pub fn ranker(&self) -> &AlertRanker {
         &self.ranker
+    }
+
+    /// Which model's score orders the rankings, and why: the recorded choice, or the alert
+    /// ranker for bundles trained before the choice was recorded.
+    pub fn ranking_source(&self) -> RankingSource {
+        match &self.metadata.ranking {
+            Some(choice) => choice.source.clone(),
+            None => RankingSource {
+                model: RankingModel::AlertRanker,
+                reason: "the bundle records no ranking choice (trained before it was recorded): \
+                         rankings come from the alert ranker"
+                    .to_string(),
+            },
+        }
     }
 
     /// The cluster scorer.

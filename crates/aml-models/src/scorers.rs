@@ -3,7 +3,8 @@
 //! - [`AlertScorer`]: binary GBDT on the alert [`FeatureMatrix`] -> P(illicit) in `[0, 1]`,
 //!   optionally passed through a fitted [`Calibration`] (which may also read the alert's own
 //!   evidence columns, such as its confidence).
-//! - [`AlertRanker`]: LambdaRank GBDT on the alert matrix plus one extra column, the scorer's
+//! - [`AlertRanker`]: ranking GBDT (lambdarank, rank_xendcg or binary, chosen out of fold at
+//!   training time) on the alert matrix plus one extra column, the scorer's
 //!   probability ([`SCORER_FEATURE`]); gives a `ranking_score` and a `rank` (1 = most urgent,
 //!   ties share the lowest rank).
 //! - [`ClusterScorer`]: binary GBDT on the cluster matrix -> P(cluster holds an illicit alert).
@@ -22,7 +23,7 @@ use ndarray::{concatenate, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{GbdtModel, Model, ModelError};
-use crate::tree::ObjectiveKind;
+use crate::tree::{IdentityObjective, ObjectiveKind};
 
 /// Name of the ranker's extra input column: the alert scorer's (calibrated) probability.
 pub const SCORER_FEATURE: &str = "scorer_probability";
@@ -377,20 +378,28 @@ impl<M: Model> AlertScorer<M> {
     }
 }
 
-/// LambdaRank GBDT on the alert matrix plus the scorer's probability.
+/// Ranking GBDT on the alert matrix plus the scorer's probability.
 #[derive(Debug, Clone)]
 pub struct AlertRanker {
     model: GbdtModel,
 }
 
 impl AlertRanker {
-    /// Wraps a LambdaRank model whose last feature is [`SCORER_FEATURE`].
+    /// Wraps a ranking model (lambdarank, rank_xendcg, binary or L2 regression: its raw score
+    /// orders the alerts) whose last feature is [`SCORER_FEATURE`].
     pub fn new(model: GbdtModel) -> Result<Self, ScorerError> {
-        if model.ensemble().objective != ObjectiveKind::LambdaRank {
+        let ranks = matches!(
+            model.ensemble().objective,
+            ObjectiveKind::LambdaRank
+                | ObjectiveKind::Identity(IdentityObjective::RankXendcg)
+                | ObjectiveKind::Binary { .. }
+                | ObjectiveKind::Regression
+        );
+        if !ranks {
             return Err(ScorerError::WrongObjective {
                 scorer: "alert_ranker",
                 found: model.ensemble().objective.clone(),
-                expected: "lambdarank",
+                expected: "lambdarank, rank_xendcg, binary or regression",
             });
         }
         if model.feature_names().last().map(String::as_str) != Some(SCORER_FEATURE) {

@@ -22,6 +22,9 @@ pub struct MetricsRow {
     pub brier: Option<f64>,
     /// Log loss (probabilities only).
     pub log_loss: Option<f64>,
+    /// NDCG@100 with graded relevance.
+    #[serde(default)]
+    pub ndcg_100: Option<f64>,
     /// NDCG@500 with graded relevance.
     pub ndcg_500: Option<f64>,
     /// Precision among the 100 highest scores.
@@ -52,6 +55,7 @@ impl MetricsRow {
             auc_pr: finite(average_precision(labels, scores)),
             brier: prob(brier(labels, scores)),
             log_loss: prob(log_loss(labels, scores)),
+            ndcg_100: finite(ndcg_at_k(relevance, scores, 100)),
             ndcg_500: finite(ndcg_at_k(relevance, scores, 500)),
             precision_100: finite(precision_at_k(labels, scores, 100)),
             ece: prob(expected_calibration_error(labels, scores, 10)),
@@ -65,6 +69,7 @@ impl MetricsRow {
             ("auc_pr", self.auc_pr),
             ("brier", self.brier),
             ("log_loss", self.log_loss),
+            ("ndcg_100", self.ndcg_100),
             ("ndcg_500", self.ndcg_500),
             ("precision_100", self.precision_100),
             ("ece", self.ece),
@@ -92,17 +97,18 @@ impl MetricsTable {
     pub fn to_markdown(&self) -> String {
         let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
         let mut s = String::from(
-            "| model | n | AUC | AUC-PR | Brier | log loss | NDCG@500 | P@100 | ECE |\n|---|---|---|---|---|---|---|---|---|\n",
+            "| model | n | AUC | AUC-PR | Brier | log loss | NDCG@100 | NDCG@500 | P@100 | ECE |\n|---|---|---|---|---|---|---|---|---|---|\n",
         );
         for r in &self.rows {
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 r.model,
                 r.n,
                 cell(r.auc),
                 cell(r.auc_pr),
                 cell(r.brier),
                 cell(r.log_loss),
+                cell(r.ndcg_100),
                 cell(r.ndcg_500),
                 cell(r.precision_100),
                 cell(r.ece)

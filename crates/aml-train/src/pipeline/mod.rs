@@ -6,6 +6,8 @@
 //! - [`calibration`]: Platt and isotonic calibration, kept only when they lower the Brier score.
 //! - [`evaluation`]: the metrics table (AUC, AUC-PR, Brier, log loss, NDCG@500, precision@100, ECE).
 //! - [`baselines`]: severity+confidence GBDT, linfa-trees decision tree, smartcore random forest.
+//! - [`ranking`]: the alert ranker's objective and trees chosen out of fold, and whether it
+//!   beats ranking by the scorer on the held-out days (else the scorer's score ranks).
 //! - [`tuning`]: k-fold cross-validation grouped by day: the scorer's number of rounds, and a
 //!   seeded random search of its parameters.
 //! - [`refit`]: the shipped scorer fitted again on training and validation days together.
@@ -23,6 +25,7 @@ pub mod baselines;
 pub mod calibration;
 pub mod data;
 pub mod evaluation;
+pub mod ranking;
 pub mod refit;
 pub mod training;
 pub mod tuning;

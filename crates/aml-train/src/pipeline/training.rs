@@ -7,7 +7,7 @@ use aml_features::{AlertBlock, FeatureBuilder, FeatureSpec};
 use aml_models::Model as _;
 use aml_models::{
     AlertRanker, AlertScorer, Bundle, BundleMetadata, ClusterScorer, GbdtModel, ModelMetadata,
-    TrainingInfo, SCORER_FEATURE,
+    TrainingInfo,
 };
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use super::calibration::{
 };
 use super::data::{check_distinct_days, cluster_labels, select_rows, split_days, stack, DayData};
 use super::evaluation::{MetricsRow, MetricsTable};
+use super::ranking::{self, RankerCandidate};
 use super::refit::refit_scorer;
 use super::tuning::{with_cv_rounds, RoundsChoice};
 use super::PipelineError;
@@ -32,8 +33,17 @@ pub struct TrainConfig {
     pub validation_days: usize,
     /// Alert scorer parameters (binary).
     pub scorer_params: GbdtParams,
-    /// Alert ranker parameters (lambdarank).
+    /// Alert ranker base parameters (lambdarank); each of `ranker_candidates` sets a few
+    /// parameters on top of them.
     pub ranker_params: GbdtParams,
+    /// The ranker's candidates, compared out of fold on the training days (see
+    /// [`super::ranking`]); a new objective option is tried by adding a candidate here.
+    #[serde(default = "ranking::default_ranker_candidates")]
+    pub ranker_candidates: Vec<RankerCandidate>,
+    /// Rankings come from the ranker only when its held-out NDCG@500 exceeds ranking by the
+    /// scorer's score by more than this; otherwise from the scorer's score.
+    #[serde(default = "ranking::default_ship_margin")]
+    pub ranker_ship_margin: f64,
     /// Cluster scorer parameters (binary).
     pub cluster_params: GbdtParams,
     /// Which probability calibration to consider for the scorer.
@@ -92,6 +102,8 @@ impl TrainConfig {
             validation_days: 1,
             scorer_params,
             ranker_params,
+            ranker_candidates: ranking::default_ranker_candidates(),
+            ranker_ship_margin: ranking::DEFAULT_SHIP_MARGIN,
             cluster_params,
             calibration: CalibrationMode::Auto,
             // Both off: on three generator seeds, before and after the trap generator change
@@ -357,6 +369,13 @@ fn validate_params(config: &TrainConfig) -> Result<(), PipelineError> {
             source,
         })?;
     }
+    ranking::candidate_params(config)?;
+    if !config.ranker_ship_margin.is_finite() {
+        return Err(PipelineError::Config(format!(
+            "ranker_ship_margin must be a finite number, got {}",
+            config.ranker_ship_margin
+        )));
+    }
     Ok(())
 }
 
@@ -474,43 +493,6 @@ fn day_scores(
     Ok(day_scores)
 }
 
-/// Fits the ranker on the alert matrix plus `day_scores` and evaluates it on the validation days.
-fn ranker_stage(
-    config: &TrainConfig,
-    names: &[String],
-    (train_days, valid_days): (&[DayData], &[DayData]),
-    day_scores: &[Vec<f64>],
-    valid_rows: &Labelled,
-) -> Result<(AlertRanker, MetricsRow), PipelineError> {
-    let n_train = train_days.len();
-    let mut ranker_names = names.to_vec();
-    ranker_names.push(SCORER_FEATURE.to_string());
-    let ranker_train = labelled(train_days, Some(&day_scores[..n_train]));
-    let ranker_valid = labelled(valid_days, Some(&day_scores[n_train..]));
-    let ranker_model = fit_gbdt(
-        "alert_ranker",
-        &config.ranker_params,
-        ranker_names,
-        &ranker_train,
-        &ranker_valid,
-        true,
-    )?;
-    let ranker = AlertRanker::new(ranker_model)?;
-    let mut ranking_scores = Vec::new();
-    for (day, scores) in valid_days.iter().zip(&day_scores[n_train..]) {
-        let all = ranker.ranking_scores(&day.matrix, scores)?;
-        ranking_scores.extend(day.labelled_rows().into_iter().map(|r| all[r]));
-    }
-    let row = MetricsRow::evaluate(
-        "alert_ranker",
-        &valid_rows.labels,
-        &valid_rows.relevance,
-        &ranking_scores,
-        false,
-    );
-    Ok((ranker, row))
-}
-
 /// Fits the cluster scorer on every day's cluster matrix (member scores from `day_scores`) and
 /// evaluates it on the validation days.
 fn cluster_stage(
@@ -572,6 +554,7 @@ fn cluster_stage(
 /// The bundle's metadata: feature spec, training provenance and one entry per model.
 fn bundle_metadata(
     config: &TrainConfig,
+    ranker_params: &GbdtParams,
     spec: FeatureSpec,
     (train_days, valid_days): (&[DayData], &[DayData]),
     (n_train_alerts, n_validation_alerts): (usize, usize),
@@ -602,7 +585,7 @@ fn bundle_metadata(
     );
     models.insert(
         "alert_ranker".to_string(),
-        model_entry(&config.ranker_params, ranker_row),
+        model_entry(ranker_params, ranker_row),
     );
     models.insert(
         "cluster_scorer".to_string(),
@@ -614,6 +597,7 @@ fn bundle_metadata(
         feature_spec: spec,
         training,
         models,
+        ranking: None,
     }
 }
 
@@ -643,8 +627,9 @@ pub fn train_bundle(
 
     progress("alert ranker");
     let day_scores = day_scores(config, &names, split, &scored.scorer)?;
-    let (ranker, ranker_row) = ranker_stage(config, &names, split, &day_scores, &valid_rows)?;
-    table.rows.push(ranker_row.clone());
+    let ranked = ranking::ranker_stage(config, &names, split, &day_scores)?;
+    table.rows.push(ranked.row.clone());
+    table.rows.extend(ranked.extra_rows);
 
     progress("cluster scorer");
     let (cluster_scorer, cluster_row) = cluster_stage(config, &spec, &days, n_train, &day_scores)?;
@@ -661,14 +646,16 @@ pub fn train_bundle(
     }
 
     let scorer = refit_scorer(config, &names, (&train_rows, &valid_rows), scored.scorer)?;
-    let metadata = bundle_metadata(
+    let mut metadata = bundle_metadata(
         config,
+        &ranked.params,
         spec,
         split,
         (train_rows.labels.len(), valid_rows.labels.len()),
-        [&scored.row, &ranker_row, &cluster_row],
+        [&scored.row, &ranked.row, &cluster_row],
     );
-    let bundle = Bundle::new(metadata, scorer, ranker, cluster_scorer)?;
+    metadata.ranking = Some(ranked.choice);
+    let bundle = Bundle::new(metadata, scorer, ranked.ranker, cluster_scorer)?;
     Ok(TrainReport {
         bundle,
         metrics: table,
