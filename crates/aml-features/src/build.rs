@@ -139,12 +139,18 @@ Names in angle brackets stand for the values of a fitted vocabulary (`FeatureSpe
 `[a-z0-9_]`. Address columns are every numeric column of features.parquet seen at fit time except \
 identifiers and absolute timestamps; the contract's columns are listed. Missing values are NaN, \
 never 0, and no feature is ever infinite. Alert rows are sorted by `alert_id`, cluster rows by `cluster_id`.";
-    render_markdown(
+    let mut text = render_markdown(
         "Features",
         intro,
         &[("Alert matrix", &alerts), ("Cluster matrix", &clusters)],
-    )
+    );
+    text.push('\n');
+    text.push_str(OPTIONAL_GROUPS);
+    text
 }
+
+/// The optional groups' documentation and ablation figures (the end of `docs/features.md`).
+const OPTIONAL_GROUPS: &str = include_str!("optional_groups.md");
 
 #[cfg(test)]
 mod tests {

@@ -356,11 +356,7 @@ fn one_and_two_threads_agree() {
     let b = batch(tables(11, 60, 40, 400, 10));
     let spec = FeatureBuilder::new().fit(&[&b]).unwrap();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        common::on_threads(threads, || {
             (
                 bits(&spec.transform(&b).unwrap()),
                 bits(&spec.build_cluster_matrix(&b, None).unwrap().0),

@@ -119,11 +119,7 @@ fn community_labels_are_the_same_with_one_or_two_threads() {
     let spec = FeatureBuilder::new().fit(&[&b]).unwrap();
     assert_eq!(spec.groups, FeatureGroups::all());
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        common::on_threads(threads, || {
             let p = PreparedBatch::new(&b);
             (
                 p.graph.components(),
@@ -177,11 +173,7 @@ fn an_address_outside_the_flows_gets_nan_partition_features() {
     let mut t = tables(3, 2, 10, 30, 0);
     t.alerts.address[0] = "nowhere".into();
     let b = batch(t);
-    let m = FeatureBuilder::new()
-        .fit(&[&b])
-        .unwrap()
-        .transform(&b)
-        .unwrap();
+    let m = common::self_fitted_matrix(&b);
     let id = &b.alerts.alert_id[b
         .alerts
         .address
@@ -205,11 +197,7 @@ fn urgency_score_follows_its_formula() {
     t.alerts.alert_confidence_score = vec![0.5, 0.25, 1.0];
     t.alerts.volume_usd = vec![100.0, 0.0, 3.0];
     let b = batch(t);
-    let m = FeatureBuilder::new()
-        .fit(&[&b])
-        .unwrap()
-        .transform(&b)
-        .unwrap();
+    let m = common::self_fitted_matrix(&b);
     let expected = 0.25 * 0.5 * 101f64.ln();
     assert_eq!(value(&m, "alert_00000", "urgency_score"), expected as f32);
     assert_eq!(value(&m, "alert_00001", "urgency_score"), 0.0);

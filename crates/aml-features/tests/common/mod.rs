@@ -424,3 +424,21 @@ pub fn value(m: &aml_features::FeatureMatrix, row: &str, feature: &str) -> f32 {
 pub fn bits(m: &aml_features::FeatureMatrix) -> Vec<u32> {
     m.values.iter().map(|v| v.to_bits()).collect()
 }
+
+/// The alert matrix of `b` under a spec fitted on `b` itself.
+pub fn self_fitted_matrix(b: &Batch) -> aml_features::FeatureMatrix {
+    let spec = aml_features::FeatureBuilder::new()
+        .fit(&[b])
+        .unwrap_or_else(|e| panic!("fit: {e}"));
+    spec.transform(b)
+        .unwrap_or_else(|e| panic!("transform: {e}"))
+}
+
+/// Runs `f` on a rayon pool of `threads` threads.
+pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap_or_else(|e| panic!("thread pool: {e}"));
+    pool.install(f)
+}
