@@ -3,8 +3,14 @@
 //! Benign addresses are alerted when a noisy rule score is among the highest of the day (false
 //! positives concentrate on benign look-alikes: bots, merchants, payroll, arbitrage, hubs).
 //! A capped share of illicit members is "caught" (the analyzer's recall is imperfect), mostly
-//! by the rule matching its community's typology. Severity and confidence mix the rule
-//! strength with a weak truth signal, so they rank alerts only partly right.
+//! by the rule matching its community's typology. Severity mixes the rule strength with a weak
+//! truth signal. The evidence `rule_score` and the confidence are the analyzer's assessment at
+//! alert time: a small share of the (selection-biased) rule strength, a truth signal and fresh
+//! noise, so both rise with truth but rank alerts only partly right.
+//!
+//! Pattern traps are the data owner's known answers: illicit traps (members of the strongest
+//! communities, at least high severity) and benign traps (ordinary old wallets raised by the
+//! anomaly rule at low severity), five alerts each, always labelled without noise.
 
 use super::columns::{declared, Col};
 use super::features::FeatureRow;
@@ -82,6 +88,8 @@ pub(crate) struct AlertRow {
     pub risk_indicators: Vec<String>,
     /// Local node index of the address.
     pub node: usize,
+    /// Trap index (0-2 illicit, 3-5 benign) when the alert is one of a trap's alerts.
+    pub trap: Option<usize>,
     pub severity_rank: u8,
     pub timestamp_ms: u64,
 }
@@ -111,6 +119,25 @@ pub(crate) fn alert_columns() -> Vec<(&'static str, Col<AlertRow>)> {
 }
 
 const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+
+/// Weight of the rule strength in the evidence `rule_score` and the confidence.
+const EVIDENCE_STRENGTH_WEIGHT: f64 = 0.25;
+/// Weight of the truth (illicit 1, benign 0) in the evidence `rule_score` and the confidence.
+const EVIDENCE_TRUTH_WEIGHT: f64 = 1.5;
+/// Noise of the evidence `rule_score` (standard deviation).
+const EVIDENCE_NOISE: f64 = 0.8;
+/// Further noise of the confidence around the evidence.
+const CONFIDENCE_NOISE: f64 = 0.6;
+/// Shift of the confidence logit, so most alerts have a middling confidence.
+const CONFIDENCE_OFFSET: f64 = 0.4;
+/// Traps per kind (illicit, benign) and alerts listed per trap in META.json.
+const TRAPS_PER_KIND: usize = 3;
+const ALERTS_PER_TRAP: usize = 5;
+
+/// Traps 0-2 expect an illicit answer (1), traps 3-5 a benign one (0).
+fn is_illicit_trap(trap: usize) -> bool {
+    trap < TRAPS_PER_KIND
+}
 
 /// Day-level context for alerting.
 pub(crate) struct AlertContext<'a> {
@@ -195,16 +222,17 @@ fn build_alert(
             _ => 3,
         }
     };
-    let severity_rank = if p.trap.is_some() {
+    let severity_rank = if p.trap.is_some_and(is_illicit_trap) {
         severity_rank.max(2)
     } else {
         severity_rank
     };
-    let confidence = if p.forced_low {
-        0.2 + 0.2 * unit(rng)
-    } else {
-        sigmoid(0.5 * p.strength + 0.5 * truth + 0.9 * normal(rng))
-    };
+    // The analyzer's assessment: false positives were selected for their high noisy strength,
+    // so the strength only gets a small weight here and fresh noise replaces the selection's.
+    let assessed = EVIDENCE_STRENGTH_WEIGHT * p.strength
+        + EVIDENCE_TRUTH_WEIGHT * truth
+        + EVIDENCE_NOISE * normal(rng);
+    let confidence = sigmoid(assessed + CONFIDENCE_NOISE * normal(rng) - CONFIDENCE_OFFSET);
     let (stype, subtype) = match profile.role {
         Role::Exchange => ("exchange", "cex"),
         Role::Mixer => ("mixer", "tumbler"),
@@ -227,7 +255,7 @@ fn build_alert(
     };
     let evidence = serde_json::json!({
         "rule": rule,
-        "rule_score": (p.strength * 1e4).round() / 1e4,
+        "rule_score": (assessed * 1e4).round() / 1e4,
         "tx_count": f.tx_total_count,
         "counterparties": counterparties,
         "window_days": f.window_days,
@@ -256,6 +284,7 @@ fn build_alert(
         evidence_json: evidence.to_string(),
         risk_indicators: risk_indicators(f),
         node: p.node,
+        trap: p.trap,
         severity_rank,
         timestamp_ms: ctx.window_start_ms + (unit(rng) * spread_ms as f64) as u64,
     }
@@ -379,12 +408,12 @@ impl Plan {
     }
 
     /// Benign traps: ordinary old wallets with weak signals, raised by the anomaly rule at low
-    /// severity.
+    /// severity with its own (noisy) score, one alert per wallet and five wallets per trap.
     fn benign_traps(&mut self, ctx: &AlertContext, rng: &mut ChaCha8Rng) {
         let n = ctx.features.len();
         let mut benign_traps = 0;
         let mut tries = 0;
-        while benign_traps < 9 && tries < 10_000 && n > 0 {
+        while benign_traps < TRAPS_PER_KIND * ALERTS_PER_TRAP && tries < 10_000 && n > 0 {
             tries += 1;
             let v = below(rng, n);
             let p = &ctx.profiles[v];
@@ -396,15 +425,19 @@ impl Plan {
                 && f.global_anomaly_score < 0.4
             {
                 self.alerted[v] = true;
-                benign_traps += 1;
+                let strength = noisy_rules(rng, f)
+                    .into_iter()
+                    .find(|r| r.0 == UNSUPERVISED)
+                    .map_or(0.0, |r| r.1);
                 self.pending.push(Pending {
                     node: v,
                     rule: UNSUPERVISED,
-                    strength: -1.0,
+                    strength,
                     pattern_group: None,
-                    trap: Some(3 + (benign_traps - 1) / 3),
+                    trap: Some(TRAPS_PER_KIND + benign_traps / ALERTS_PER_TRAP),
                     forced_low: true,
                 });
+                benign_traps += 1;
             }
         }
     }
@@ -474,7 +507,7 @@ fn number(
     for (trap, a) in &alerts {
         if let Some(t) = trap {
             let ids = trap_ids.entry(*t).or_default();
-            if ids.len() < 5 {
+            if ids.len() < ALERTS_PER_TRAP {
                 ids.push(a.alert_id.clone());
             }
         }
@@ -483,7 +516,7 @@ fn number(
         .into_iter()
         .map(|(t, mut ids)| {
             ids.sort();
-            (format!("t{}", t + 1), ids, u8::from(t < 3))
+            (format!("t{}", t + 1), ids, u8::from(is_illicit_trap(t)))
         })
         .collect();
     AlertSet {
@@ -738,18 +771,24 @@ pub(crate) fn label_columns() -> Vec<(&'static str, Col<LabelRow>)> {
 type RankedCandidate = (f64, usize, Vec<(usize, f64)>);
 
 /// Ground-truth labels: most alerted addresses plus a small sample of the rest, with label noise.
+/// Trap addresses are the data owner's known answers: always labelled, without noise (benign
+/// traps low risk, illicit traps high or critical).
 pub(crate) fn labels(ctx: &AlertContext, alerts: &[AlertRow], network: &str) -> Vec<LabelRow> {
     let mut rng = rng_for(&[ctx.seed, stream::LABELS, ctx.day]);
     let n = ctx.features.len();
     let mut alerted = vec![false; n];
+    let mut trap_node = vec![false; n];
     for a in alerts {
         alerted[a.node] = true;
+        trap_node[a.node] |= a.trap.is_some();
     }
     let day_ms = 86_400_000u64;
     let now = ctx.window_start_ms + 7 * day_ms;
     let mut out = Vec::new();
     for (v, &is_alerted) in alerted.iter().enumerate() {
-        let keep = if is_alerted {
+        let keep = if trap_node[v] {
+            true
+        } else if is_alerted {
             unit(&mut rng) < 0.88
         } else {
             unit(&mut rng) < 0.01
@@ -759,7 +798,15 @@ pub(crate) fn labels(ctx: &AlertContext, alerts: &[AlertRow], network: &str) -> 
         }
         let p = &ctx.profiles[v];
         let u = unit(&mut rng);
-        let risk = if p.is_illicit() {
+        let risk = if trap_node[v] {
+            if !p.is_illicit() {
+                0
+            } else if u < 0.62 {
+                2
+            } else {
+                3
+            }
+        } else if p.is_illicit() {
             if u < 0.04 {
                 1
             } else if u < 0.66 {

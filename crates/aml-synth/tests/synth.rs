@@ -8,6 +8,9 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+mod common;
+use common::{batches, strings};
+
 const FILES: [&str; 5] = [
     "alerts.parquet",
     "features.parquet",
@@ -43,16 +46,6 @@ fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
         .install(f)
 }
 
-fn batches(path: &Path) -> Vec<arrow::record_batch::RecordBatch> {
-    let file = std::fs::File::open(path).unwrap();
-    ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap()
-        .map(|b| b.unwrap())
-        .collect()
-}
-
 fn schema_of(path: &Path) -> Vec<(String, DataType)> {
     let file = std::fs::File::open(path).unwrap();
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
@@ -62,15 +55,6 @@ fn schema_of(path: &Path) -> Vec<(String, DataType)> {
         .iter()
         .map(|f| (f.name().clone(), f.data_type().clone()))
         .collect()
-}
-
-fn strings(path: &Path, column: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for b in batches(path) {
-        let col = b.column_by_name(column).unwrap().as_string::<i32>();
-        out.extend(col.iter().map(|s| s.unwrap().to_string()));
-    }
-    out
 }
 
 #[test]
