@@ -1,16 +1,16 @@
 """Ablation of the optional feature groups (aml_features::FeatureGroups) on synthetic days.
 
 For each generator seed: generate 11 labelled days (2025-10-01 .. 10-11, the sizes of
-trained_models/README.md), fit the feature spec with every optional group on by training a bundle
-on the 7 history days (`aml-miner train`, its metadata.json carries the spec), featurise all 11
-days with that spec (`aml-miner features --spec --clusters-out`), then train LightGBM (the
+trained_models/README.md), featurise all 11 days with one spec (`aml-miner features --spec
+--clusters-out`): the shipped bundle's spec (trained_models/metadata.json, fitted on the same
+synthetic world) with every optional group switched on. Then train LightGBM (the
 parameters of benches/peers/pipeline_seeds.py) on the history days with and without each group's
 columns and evaluate on the held-out days 10-08 .. 10-11 (mean over the 4 days):
 alert AUC and NDCG@500 on graded relevance; for the cluster group, cluster AUC with the
 aml-train cluster label (1 if any member alert is labelled 1).
 
     python crates/aml-features/scripts/ablation.py --bin target/release/aml-miner \
-        --work /tmp/ablation --seeds 42 7
+        --spec trained_models/metadata.json --work /tmp/ablation --seeds 42 7
 """
 import argparse
 import json
@@ -64,7 +64,7 @@ def day_dir(work, seed, date):
     return f"{work}/seed{seed}/days/{date}"
 
 
-def prepare(bin_path, work, seed):
+def prepare(bin_path, metadata, work, seed):
     root = f"{work}/seed{seed}"
     if not os.path.exists(f"{root}/days"):
         run([bin_path, "generate", "--out", f"{root}/days", "--date", DATES[0], "--days", "11",
@@ -72,12 +72,11 @@ def prepare(bin_path, work, seed):
              "--labels"])
     days = sorted(os.listdir(f"{root}/days"))
     assert days == DATES, days
-    if not os.path.exists(f"{root}/bundle/metadata.json"):
-        run([bin_path, "train", "--history"] + [day_dir(work, seed, d) for d in HISTORY]
-            + ["--out", f"{root}/bundle", "--seed", "42"])
-    meta = json.load(open(f"{root}/bundle/metadata.json"))
+    spec = json.load(open(metadata))["feature_spec"]
+    spec["groups"] = {name: True for name in
+                      ["graph_components", "graph_communities", "urgency_score", "cluster_confidence_variance"]}
     with open(f"{root}/spec.json", "w") as f:
-        json.dump(meta["feature_spec"], f)
+        json.dump(spec, f)
     for d in DATES:
         if not os.path.exists(f"{root}/m_{d}.parquet"):
             run([bin_path, "features", "--batch", day_dir(work, seed, d), "--spec", f"{root}/spec.json",
@@ -119,31 +118,33 @@ def evaluate_clusters(train, test, drop):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
+    ap.add_argument("--spec", required=True, help="metadata.json whose feature_spec to use")
     ap.add_argument("--work", required=True)
     ap.add_argument("--seeds", type=int, nargs="+", default=[42, 7])
     args = ap.parse_args()
-    rows = []
+    print("| seed | variant | AUC | NDCG@500 | dAUC | dNDCG@500 |")
+    print("|---|---|---|---|---|---|", flush=True)
+
+    def row(seed, name, result, ref=None):
+        auc, ndcg = result
+        nd = "" if ndcg is None else f"{ndcg:.4f}"
+        d_auc = "" if ref is None else f"{auc - ref[0]:+.4f}"
+        d_ndcg = "" if ref is None or ndcg is None else f"{ndcg - ref[1]:+.4f}"
+        print(f"| {seed} | {name} | {auc:.4f} | {nd} | {d_auc} | {d_ndcg} |", flush=True)
+
     for seed in args.seeds:
-        prepare(args.bin, args.work, seed)
+        prepare(args.bin, args.spec, args.work, seed)
         train = [load_day(args.work, seed, d) for d in HISTORY]
         test = [load_day(args.work, seed, d) for d in HELD_OUT]
         all_new = sum(GROUPS.values(), [])
         base = evaluate(train, test, all_new)
-        rows.append((seed, "none of the new alert groups", base, None))
+        row(seed, "without the new alert groups", base)
         for group, cols in GROUPS.items():
-            rows.append((seed, f"+ {group} only", evaluate(train, test, [c for c in all_new if c not in cols]), base))
-        rows.append((seed, "all new alert groups", evaluate(train, test, []), base))
+            row(seed, f"+ {group} only", evaluate(train, test, [c for c in all_new if c not in cols]), base)
+        row(seed, "+ all new alert groups", evaluate(train, test, []), base)
         cbase = evaluate_clusters(train, test, ["confidence_variance"])
-        cwith = evaluate_clusters(train, test, [])
-        rows.append((seed, "cluster: without confidence_variance", (cbase, float("nan")), None))
-        rows.append((seed, "cluster: with confidence_variance", (cwith, float("nan")), (cbase, float("nan"))))
-    print("| seed | variant | AUC | NDCG@500 | dAUC | dNDCG@500 |")
-    print("|---|---|---|---|---|---|")
-    for seed, name, (auc, ndcg), ref in rows:
-        d = ("", "") if ref is None else (f"{auc - ref[0]:+.4f}", "" if np.isnan(ndcg) else f"{ndcg - ref[1]:+.4f}")
-        nd = "" if np.isnan(ndcg) else f"{ndcg:.4f}"
-        print(f"| {seed} | {name} | {auc:.4f} | {nd} | {d[0]} | {d[1]} |")
-
+        row(seed, "clusters without confidence_variance", (cbase, None))
+        row(seed, "clusters + confidence_variance", (evaluate_clusters(train, test, []), None), (cbase, None))
 
 if __name__ == "__main__":
     main()
