@@ -24,6 +24,14 @@ fn flows(edges: &[(u32, u32)], n: usize) -> MoneyFlows {
     f
 }
 
+/// A builder with every optional group on.
+fn all_groups() -> FeatureBuilder {
+    FeatureBuilder {
+        groups: FeatureGroups::all(),
+        ..FeatureBuilder::new()
+    }
+}
+
 /// Two directed 4-cliques (0-3 and 4-7) joined by the single edge 3 -> 4.
 fn clique_pair() -> Vec<(u32, u32)> {
     let mut edges = Vec::new();
@@ -116,7 +124,7 @@ fn partitions_do_not_depend_on_row_order_or_address_interning() {
 #[test]
 fn community_labels_are_the_same_with_one_or_two_threads() {
     let b = batch(tables(5, 80, 300, 1500, 8));
-    let spec = FeatureBuilder::new().fit(&[&b]).unwrap();
+    let spec = all_groups().fit(&[&b]).unwrap();
     assert_eq!(spec.groups, FeatureGroups::all());
     let run = |threads: usize| {
         common::on_threads(threads, || {
@@ -214,7 +222,7 @@ fn confidence_variance_by_hand() {
     t = common::with_cluster(t, "c_b", ids(&[3]), 2);
     t = common::with_cluster(t, "c_c", vec!["alert_99999".into()], 3);
     let b = batch(t);
-    let spec = FeatureBuilder::new().fit(&[&b]).unwrap();
+    let spec = all_groups().fit(&[&b]).unwrap();
     let (c, _) = spec.build_cluster_matrix(&b, None).unwrap();
     let mean = (0.2 + 0.4 + 0.9) / 3.0;
     let var: f64 = [0.2f64, 0.4, 0.9]
@@ -239,8 +247,10 @@ fn old_json(spec: &FeatureSpec) -> String {
 #[test]
 fn an_old_spec_builds_exactly_the_old_columns() {
     let b = batch(tables(12, 50, 40, 300, 6));
-    let new = FeatureBuilder::new().fit(&[&b]).unwrap();
+    let new = all_groups().fit(&[&b]).unwrap();
     let old = FeatureSpec::from_json(&old_json(&new)).unwrap();
+    assert_eq!(FeatureBuilder::new().groups, FeatureGroups::kept());
+    assert!(!FeatureGroups::kept().cluster_confidence_variance);
     assert_eq!(old.groups, FeatureGroups::default());
     let plain = FeatureBuilder {
         groups: FeatureGroups::default(),
