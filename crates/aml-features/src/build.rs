@@ -1,13 +1,13 @@
 //! Applying a [`FeatureSpec`] to a batch: the alert feature matrix, its names and its documentation.
 
-use crate::blocks::{address, alert, cluster, context, flow};
+use crate::blocks::{address, alert, cluster, community, context, flow};
 use crate::catalog::{contract_address_columns, render_markdown};
 use crate::columns::{ColumnSink, FeatureDef};
 use crate::error::{FeatureError, FeatureWarning};
 use crate::matrix::FeatureMatrix;
 use crate::names::{dedupe, Vocab};
 use crate::prepared::PreparedBatch;
-use crate::spec::{FeatureBuilder, FeatureSpec, FEATURE_SPEC_VERSION};
+use crate::spec::{FeatureBuilder, FeatureGroups, FeatureSpec, FEATURE_SPEC_VERSION};
 use aml_core::batch::Batch;
 
 /// Runs every alert block against `sink`, in the fixed column order.
@@ -17,6 +17,15 @@ fn alert_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch<'_>>) {
     address::address_block(spec, sink);
     cluster::cluster_block(spec, sink);
     flow::flow_block(spec, sink);
+    if spec.groups.graph_components {
+        community::component_block(sink);
+    }
+    if spec.groups.graph_communities {
+        community::community_block(spec, sink);
+    }
+    if spec.groups.urgency_score {
+        alert::urgency_block(sink);
+    }
     for block in &spec.extra_blocks {
         (block.build)(sink);
     }
@@ -108,6 +117,8 @@ impl FeatureSpec {
                 .collect(),
             pagerank: builder.pagerank,
             reach_cap: builder.reach_cap,
+            groups: FeatureGroups::all(),
+            communities: builder.communities,
             extra_blocks: Vec::new(),
         }
     }
@@ -128,12 +139,18 @@ Names in angle brackets stand for the values of a fitted vocabulary (`FeatureSpe
 `[a-z0-9_]`. Address columns are every numeric column of features.parquet seen at fit time except \
 identifiers and absolute timestamps; the contract's columns are listed. Missing values are NaN, \
 never 0, and no feature is ever infinite. Alert rows are sorted by `alert_id`, cluster rows by `cluster_id`.";
-    render_markdown(
+    let mut text = render_markdown(
         "Features",
         intro,
         &[("Alert matrix", &alerts), ("Cluster matrix", &clusters)],
-    )
+    );
+    text.push('\n');
+    text.push_str(OPTIONAL_GROUPS);
+    text
 }
+
+/// The optional groups' documentation and ablation figures (the end of `docs/features.md`).
+const OPTIONAL_GROUPS: &str = include_str!("optional_groups.md");
 
 #[cfg(test)]
 mod tests {

@@ -70,6 +70,9 @@ type ClusterSink<'s, 'p, 'a> = ColumnSink<'s, ClusterContext<'p, 'a>>;
 fn cluster_blocks(spec: &FeatureSpec, sink: &mut ClusterSink<'_, '_, '_>) {
     attribute_block(spec, sink);
     member_alert_block(sink);
+    if spec.groups.cluster_confidence_variance {
+        confidence_variance_block(sink);
+    }
     member_score_block(sink);
     member_address_block(sink);
     member_graph_block(sink);
@@ -208,6 +211,41 @@ fn member_alert_block(sink: &mut ClusterSink<'_, '_, '_>) {
         }
         cols
     });
+}
+
+/// Population variance of the finite values (two passes, summed in the given order); NaN when
+/// there are none.
+pub(crate) fn population_variance(values: &[f64]) -> f64 {
+    let finite = || values.iter().copied().filter(|v| v.is_finite());
+    let n = finite().count();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let mean = finite().sum::<f64>() / n as f64;
+    finite().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64
+}
+
+/// The optional `confidence_variance` (how much the member alerts disagree).
+fn confidence_variance_block(sink: &mut ClusterSink<'_, '_, '_>) {
+    sink.group("member alerts");
+    sink.add(
+        "confidence_variance",
+        "population variance of the member alerts' alert_confidence_score (NaN without members)",
+        |cx| {
+            let p = cx.prepared;
+            let a = &p.batch.alerts;
+            p.cluster_members
+                .iter()
+                .map(|members| {
+                    let values: Vec<f64> = members
+                        .iter()
+                        .map(|&m| a.alert_confidence_score[p.alert_rows[m as usize]])
+                        .collect();
+                    population_variance(&values)
+                })
+                .collect()
+        },
+    );
 }
 
 /// Aggregates of the member alerts' scores (NaN until the pipeline provides scores).

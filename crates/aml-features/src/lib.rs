@@ -22,6 +22,7 @@ pub mod error;
 pub mod graph;
 pub mod matrix;
 pub mod names;
+pub mod partition;
 pub mod prepared;
 pub mod selection;
 pub mod spec;
@@ -33,9 +34,12 @@ pub use columns::{ColumnSink, FeatureDef};
 pub use error::{FeatureError, FeatureWarning};
 pub use graph::FlowGraph;
 pub use matrix::FeatureMatrix;
+pub use partition::CommunityParams;
 pub use prepared::{MemberUnions, PreparedBatch, LARGE_CLUSTER};
 pub use selection::{
     constant_columns, drop_constant_and_duplicate, duplicate_columns, rank_by_importance,
     top_k_by_importance,
 };
-pub use spec::{AlertBlock, FeatureBuilder, FeatureSpec, PageRankParams, FEATURE_SPEC_VERSION};
+pub use spec::{
+    AlertBlock, FeatureBuilder, FeatureGroups, FeatureSpec, PageRankParams, FEATURE_SPEC_VERSION,
+};

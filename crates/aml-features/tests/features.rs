@@ -3,23 +3,9 @@
 mod common;
 
 use aml_core::tables::MoneyFlows;
-use aml_features::{
-    FeatureBuilder, FeatureMatrix, FeatureSpec, FeatureWarning, FlowGraph, PreparedBatch,
-};
-use common::{batch, shuffled, tables};
+use aml_features::{FeatureBuilder, FeatureSpec, FeatureWarning, FlowGraph, PreparedBatch};
+use common::{batch, bits, shuffled, tables, value};
 use proptest::prelude::*;
-
-fn value(m: &FeatureMatrix, row: &str, feature: &str) -> f32 {
-    let i = m.row_of(row).unwrap_or_else(|| panic!("row {row}"));
-    let j = m
-        .column_index(feature)
-        .unwrap_or_else(|| panic!("feature {feature}"));
-    m.values[[i, j]]
-}
-
-fn bits(m: &FeatureMatrix) -> Vec<u32> {
-    m.values.iter().map(|v| v.to_bits()).collect()
-}
 
 #[test]
 fn matrix_shape_names_and_order() {
@@ -266,27 +252,20 @@ fn flow_features_on_a_known_graph() {
         "addr_00001".into(),
     ];
     t.alerts.severity = vec!["low".into(), "low".into(), "critical".into()];
-    t.flows = flows(
-        &[
-            (0, 1, 10.0, 1.0),
-            (1, 0, 4.0, 2.0),
-            (0, 2, 6.0, 1.0),
-            (2, 3, 1.0, 1.0),
-            (0, 0, 50.0, 9.0),
-            (0, 2, 1.0, 1.0),
-        ],
-        4,
+    let t = common::with_flows(
+        t,
+        flows(
+            &[
+                (0, 1, 10.0, 1.0),
+                (1, 0, 4.0, 2.0),
+                (0, 2, 6.0, 1.0),
+                (2, 3, 1.0, 1.0),
+                (0, 0, 50.0, 9.0),
+                (0, 2, 1.0, 1.0),
+            ],
+            4,
+        ),
     );
-    t.flows.addresses = (0..4).map(|i| format!("addr_{i:05}")).collect();
-    let n = t.flows.from.len();
-    t.flows.amount_sum = vec![0.0; n];
-    t.flows.first_seen_timestamp = vec![0; n];
-    t.flows.last_seen_timestamp = vec![0; n];
-    t.flows.active_days = vec![0.0; n];
-    t.flows.avg_tx_size_usd = vec![0.0; n];
-    t.flows.unique_assets = vec![0.0; n];
-    t.flows.reciprocity_ratio = vec![0.0; n];
-    t.flows.is_bidirectional = vec![false; n];
     let b = batch(t);
     let spec = FeatureBuilder::new().fit(&[&b]).unwrap();
     let m = spec.transform(&b).unwrap();
@@ -377,11 +356,7 @@ fn one_and_two_threads_agree() {
     let b = batch(tables(11, 60, 40, 400, 10));
     let spec = FeatureBuilder::new().fit(&[&b]).unwrap();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        common::on_threads(threads, || {
             (
                 bits(&spec.transform(&b).unwrap()),
                 bits(&spec.build_cluster_matrix(&b, None).unwrap().0),

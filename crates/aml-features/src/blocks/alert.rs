@@ -128,3 +128,31 @@ pub(crate) fn alert_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatc
         )
     });
 }
+
+/// `urgency_score` of one alert: `(severity_ordinal + 1) / 4 x alert_confidence_score x
+/// ln(1 + max(volume_usd, 0))`. NaN when the confidence or the volume is missing.
+pub(crate) fn urgency(severity: u8, confidence: f64, volume_usd: f64) -> f64 {
+    if volume_usd.is_nan() {
+        return f64::NAN;
+    }
+    let weight = (f64::from(severity) + 1.0) / 4.0;
+    weight * confidence * volume_usd.max(0.0).ln_1p()
+}
+
+/// Declares (and computes) the optional `urgency_score` column.
+pub(crate) fn urgency_block(sink: &mut ColumnSink<PreparedBatch<'_>>) {
+    sink.group("urgency");
+    sink.add(
+        "urgency_score",
+        "(severity_ordinal + 1) / 4 x alert_confidence_score x ln(1 + max(volume_usd, 0)): \
+         how much a reviewer loses by looking at the alert late (NaN if an input is missing)",
+        |p| {
+            let a = &p.batch.alerts;
+            p.alert_rows
+                .iter()
+                .zip(&p.severity)
+                .map(|(&r, &s)| urgency(s, a.alert_confidence_score[r], a.volume_usd[r]))
+                .collect()
+        },
+    );
+}

@@ -3,6 +3,7 @@
 pub(crate) mod address;
 pub(crate) mod alert;
 pub(crate) mod cluster;
+pub(crate) mod community;
 pub(crate) mod context;
 pub(crate) mod flow;
 

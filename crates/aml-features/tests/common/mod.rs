@@ -391,3 +391,54 @@ pub fn with_cluster(mut t: Tables, id: &str, mut related: Vec<String>, seed: u64
     c.latest_alert_timestamp.push(1_700_003_600_000);
     t
 }
+
+/// Replaces the flows of `t` by `flows` (addresses `addr_00000`, ... and the given from/to/USD/tx
+/// columns), filling every other flow column with zeros.
+pub fn with_flows(mut t: Tables, mut flows: MoneyFlows) -> Tables {
+    flows.addresses = (0..flows.addresses.len())
+        .map(|i| format!("addr_{i:05}"))
+        .collect();
+    let n = flows.from.len();
+    flows.amount_sum = vec![0.0; n];
+    flows.first_seen_timestamp = vec![0; n];
+    flows.last_seen_timestamp = vec![0; n];
+    flows.active_days = vec![0.0; n];
+    flows.avg_tx_size_usd = vec![0.0; n];
+    flows.unique_assets = vec![0.0; n];
+    flows.reciprocity_ratio = vec![0.0; n];
+    flows.is_bidirectional = vec![false; n];
+    t.flows = flows;
+    t
+}
+
+/// The value of `feature` in row `row` of `m` (panics naming what is missing).
+pub fn value(m: &aml_features::FeatureMatrix, row: &str, feature: &str) -> f32 {
+    let i = m.row_of(row).unwrap_or_else(|| panic!("row {row}"));
+    let j = m
+        .column_index(feature)
+        .unwrap_or_else(|| panic!("feature {feature}"));
+    m.values[[i, j]]
+}
+
+/// Every value's bits, row by row.
+pub fn bits(m: &aml_features::FeatureMatrix) -> Vec<u32> {
+    m.values.iter().map(|v| v.to_bits()).collect()
+}
+
+/// The alert matrix of `b` under a spec fitted on `b` itself.
+pub fn self_fitted_matrix(b: &Batch) -> aml_features::FeatureMatrix {
+    let spec = aml_features::FeatureBuilder::new()
+        .fit(&[b])
+        .unwrap_or_else(|e| panic!("fit: {e}"));
+    spec.transform(b)
+        .unwrap_or_else(|e| panic!("transform: {e}"))
+}
+
+/// Runs `f` on a rayon pool of `threads` threads.
+pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap_or_else(|e| panic!("thread pool: {e}"));
+    pool.install(f)
+}

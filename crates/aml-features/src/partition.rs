@@ -1,0 +1,261 @@
+//! Partitions of the money-flow graph: weakly connected components and Louvain communities.
+//!
+//! Both ignore edge direction and amounts (an undirected, unweighted view of the deduplicated
+//! graph) and are deterministic by construction: nodes are visited in node-id order (ids come
+//! from the sorted address table, so they do not depend on file row order), every tie goes to
+//! the smallest label, work is sequential and every sum is an exact integer sum. Labels are
+//! canonical: a component is labelled by its smallest node, communities are numbered in order
+//! of their smallest node.
+
+use crate::graph::FlowGraph;
+use serde::{Deserialize, Serialize};
+
+/// Bounds of the Louvain optimisation (each bound keeps the cost O(bound x edges)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommunityParams {
+    /// Maximum aggregation levels.
+    pub max_levels: usize,
+    /// Maximum local-moving passes over all nodes per level.
+    pub max_passes: usize,
+}
+
+impl Default for CommunityParams {
+    fn default() -> Self {
+        CommunityParams {
+            max_levels: 6,
+            max_passes: 8,
+        }
+    }
+}
+
+/// An undirected weighted graph in CSR form; a self-loop entry holds twice the weight of the
+/// edges folded into the node (so a node's degree is the sum of its row).
+struct Undirected {
+    offsets: Vec<usize>,
+    neighbours: Vec<u32>,
+    weights: Vec<u64>,
+}
+
+impl Undirected {
+    fn n(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn row(&self, v: usize) -> std::ops::Range<usize> {
+        self.offsets[v]..self.offsets[v + 1]
+    }
+
+    /// The flow graph without direction: one unit-weight entry per distinct counterparty.
+    fn from_flows(g: &FlowGraph) -> Undirected {
+        let n = g.n_nodes;
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0);
+        let mut neighbours = Vec::with_capacity(g.out.neighbours.len() * 2);
+        for v in 0..n as u32 {
+            merge_sorted(g.out.of(v), g.inc.of(v), |u| neighbours.push(u));
+            offsets.push(neighbours.len());
+        }
+        let weights = vec![1; neighbours.len()];
+        Undirected {
+            offsets,
+            neighbours,
+            weights,
+        }
+    }
+}
+
+/// Calls `f` once per distinct value of two sorted, repeat-free lists, in increasing order.
+pub(crate) fn merge_sorted(a: &[u32], b: &[u32], mut f: impl FnMut(u32)) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let x = a.get(i).copied().unwrap_or(u32::MAX);
+        let y = b.get(j).copied().unwrap_or(u32::MAX);
+        let u = x.min(y);
+        if x == u {
+            i += 1;
+        }
+        if y == u {
+            j += 1;
+        }
+        f(u);
+    }
+}
+
+/// Union-find root with path halving.
+fn find(parent: &mut [u32], mut v: u32) -> u32 {
+    while parent[v as usize] != v {
+        let grand = parent[parent[v as usize] as usize];
+        parent[v as usize] = grand;
+        v = grand;
+    }
+    v
+}
+
+/// Renumbers `labels` as 0, 1, ... in order of each label's first node; returns the count.
+fn renumber(labels: &mut [u32]) -> usize {
+    let mut new_id = vec![u32::MAX; labels.len()];
+    let mut next = 0u32;
+    for l in labels.iter_mut() {
+        let slot = &mut new_id[*l as usize];
+        if *slot == u32::MAX {
+            *slot = next;
+            next += 1;
+        }
+        *l = *slot;
+    }
+    next as usize
+}
+
+impl FlowGraph {
+    /// Weakly connected component of every node, labelled by the component's smallest node id.
+    /// Union-find over the out-edges: O(edges · α(nodes)).
+    pub fn components(&self) -> Vec<u32> {
+        let mut parent: Vec<u32> = (0..self.n_nodes as u32).collect();
+        for v in 0..self.n_nodes as u32 {
+            for &u in self.out.of(v) {
+                let (a, b) = (find(&mut parent, v), find(&mut parent, u));
+                // The smaller root wins, so each root is its component's smallest node.
+                if a < b {
+                    parent[b as usize] = a;
+                } else if b < a {
+                    parent[a as usize] = b;
+                }
+            }
+        }
+        (0..self.n_nodes as u32)
+            .map(|v| find(&mut parent, v))
+            .collect()
+    }
+
+    /// Louvain communities (modularity on the undirected, unweighted graph) of every node,
+    /// numbered 0, 1, ... in order of each community's smallest node.
+    ///
+    /// Local moving visits nodes in id order and moves a node to the neighbouring community
+    /// with the largest modularity gain, only if strictly better than staying (ties: smallest
+    /// community id); then communities are folded into nodes and the next level starts. Each
+    /// pass is O(edges) with a dense counter, so the total is O(levels · passes · edges).
+    pub fn communities(&self, params: &CommunityParams) -> Vec<u32> {
+        let mut node_label: Vec<u32> = (0..self.n_nodes as u32).collect();
+        if self.n_nodes == 0 {
+            return node_label;
+        }
+        let mut level = Undirected::from_flows(self);
+        for _ in 0..params.max_levels {
+            let (mut labels, moved) = local_moving(&level, params.max_passes);
+            if !moved {
+                break;
+            }
+            let count = renumber(&mut labels);
+            for l in node_label.iter_mut() {
+                *l = labels[*l as usize];
+            }
+            level = aggregate(&level, &labels, count);
+        }
+        // Level ids are already in smallest-member order at each level, but renumbering over the
+        // original nodes makes the canonical order explicit.
+        renumber(&mut node_label);
+        node_label
+    }
+}
+
+/// One Louvain level: returns each node's community and whether any node moved.
+fn local_moving(g: &Undirected, max_passes: usize) -> (Vec<u32>, bool) {
+    let n = g.n();
+    let degree: Vec<u64> = (0..n).map(|v| g.weights[g.row(v)].iter().sum()).collect();
+    let two_m: u64 = degree.iter().sum();
+    let mut community: Vec<u32> = (0..n as u32).collect();
+    if two_m == 0 {
+        return (community, false);
+    }
+    let mut total: Vec<u64> = degree.clone();
+    let mut link = vec![0u64; n];
+    let mut touched: Vec<u32> = Vec::new();
+    let inv_two_m = 1.0 / two_m as f64;
+    let mut moved_any = false;
+    for _ in 0..max_passes {
+        let mut moved = false;
+        for v in 0..n {
+            let own = community[v];
+            for e in g.row(v) {
+                let u = g.neighbours[e] as usize;
+                if u == v {
+                    continue;
+                }
+                let c = community[u];
+                if link[c as usize] == 0 {
+                    touched.push(c);
+                }
+                link[c as usize] += g.weights[e];
+            }
+            let k = degree[v] as f64;
+            total[own as usize] -= degree[v];
+            // Gain of joining c (up to a common factor and the cost of leaving `own`).
+            let gain =
+                |c: u32, link_c: u64| link_c as f64 - total[c as usize] as f64 * k * inv_two_m;
+            // The best other community (ties: smallest id) replaces `own` only if strictly better.
+            let mut best = own;
+            let mut best_gain = f64::NEG_INFINITY;
+            for &c in touched.iter().filter(|&&c| c != own) {
+                let g_c = gain(c, link[c as usize]);
+                if g_c > best_gain || (g_c == best_gain && c < best) {
+                    best = c;
+                    best_gain = g_c;
+                }
+            }
+            if best_gain <= gain(own, link[own as usize]) {
+                best = own;
+            }
+            for &c in &touched {
+                link[c as usize] = 0;
+            }
+            touched.clear();
+            total[best as usize] += degree[v];
+            if best != own {
+                community[v] = best;
+                moved = true;
+            }
+        }
+        if !moved {
+            break;
+        }
+        moved_any = true;
+    }
+    (community, moved_any)
+}
+
+/// Folds each community of `labels` (0..count) into one node; internal edges become its
+/// self-loop entry (weights stay exact integers).
+fn aggregate(g: &Undirected, labels: &[u32], count: usize) -> Undirected {
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); count];
+    for (v, &c) in labels.iter().enumerate() {
+        members[c as usize].push(v as u32);
+    }
+    let mut acc = vec![0u64; count];
+    let mut touched: Vec<u32> = Vec::new();
+    let mut offsets = Vec::with_capacity(count + 1);
+    offsets.push(0);
+    let (mut neighbours, mut weights) = (Vec::new(), Vec::new());
+    for list in &members {
+        for &v in list {
+            for e in g.row(v as usize) {
+                let c = labels[g.neighbours[e] as usize];
+                if acc[c as usize] == 0 {
+                    touched.push(c);
+                }
+                acc[c as usize] += g.weights[e];
+            }
+        }
+        for &c in &touched {
+            neighbours.push(c);
+            weights.push(acc[c as usize]);
+            acc[c as usize] = 0;
+        }
+        touched.clear();
+        offsets.push(neighbours.len());
+    }
+    Undirected {
+        offsets,
+        neighbours,
+        weights,
+    }
+}
