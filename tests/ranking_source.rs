@@ -238,7 +238,10 @@ fn ranker_candidates_come_from_the_config() {
         .iter()
         .map(|c| c.name.as_str())
         .collect();
-    assert_eq!(names, ["lambdarank", "rank_xendcg", "binary"]);
+    assert_eq!(
+        names,
+        ["lambdarank", "lambdarank_sampled", "rank_xendcg", "binary"]
+    );
 
     // A candidate naming a parameter that does not exist is refused before any training.
     let mut config = small_config(0.005);

@@ -270,6 +270,20 @@ impl GbdtParams {
             .collect()
     }
 
+    /// Every parameter's JSON name, including the options that are left out of the JSON form
+    /// while unset (so a configuration may set them by name).
+    pub fn field_names() -> Vec<String> {
+        let all_set = GbdtParams {
+            lambdarank_pair_sample: 1,
+            lambdarank_pair_norm: true,
+            ..GbdtParams::default()
+        };
+        match serde_json::to_value(all_set) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Checks every parameter's range; the error names the parameter.
     ///
     /// ```

@@ -70,8 +70,9 @@ impl RankerCandidate {
         let object = value
             .as_object_mut()
             .ok_or_else(|| config_error("base parameters are not a JSON object".into()))?;
+        let known = GbdtParams::field_names();
         for (key, v) in &self.params {
-            if !object.contains_key(key) {
+            if !known.contains(key) {
                 return Err(config_error(format!("unknown parameter {key:?}")));
             }
             object.insert(key.clone(), v.clone());
@@ -91,6 +92,16 @@ impl RankerCandidate {
 pub fn default_ranker_candidates() -> Vec<RankerCandidate> {
     vec![
         RankerCandidate::new("lambdarank", []),
+        // Deep pairs sampled beyond the top 30 (aml-train README, "Ranking"): on whole-day
+        // queries it is the strongest LambdaRank measured.
+        RankerCandidate::new(
+            "lambdarank_sampled",
+            [
+                ("lambdarank_truncation_level", 30.into()),
+                ("lambdarank_pair_sample", 3.into()),
+                ("lambdarank_pair_norm", true.into()),
+            ],
+        ),
         RankerCandidate::new("rank_xendcg", [("objective", "rank_xendcg".into())]),
         RankerCandidate::new("binary", [("objective", "binary".into())]),
     ]
