@@ -319,6 +319,18 @@ pub enum OutputError {
         /// The file that identifies that kind.
         marker: String,
     },
+    /// The writer's own kind of directory is at the output path, but it also holds an entry that
+    /// kind never writes (an operator's notes, another tool's file): replacing the directory
+    /// would delete it.
+    #[error("{path}: refusing to replace this {kind}: it also holds {entry:?}, which a {kind} never contains (move it elsewhere first)")]
+    UnexpectedEntry {
+        /// The output path.
+        path: PathBuf,
+        /// The writer's kind of output.
+        kind: String,
+        /// The entry's name.
+        entry: String,
+    },
     /// The output path does not end in a directory name (`.`, `..`, `/`).
     #[error("{path}: an output path must end in a directory name")]
     NoName {

@@ -124,14 +124,18 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.commit()
 }
 
-/// A kind of output directory a writer owns: what it is called in errors and the file that
-/// identifies it. An existing directory is replaced only when it holds `marker` (or is empty).
+/// A kind of output directory a writer owns: what it is called in errors, the file that
+/// identifies it and every file it may hold. An existing directory is replaced only when it is
+/// empty, or holds `marker` and nothing but `files`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutputKind {
     /// Name in messages, e.g. `submission`.
     pub name: &'static str,
     /// File whose presence marks a directory as this kind, e.g. `receipt.json`.
     pub marker: &'static str,
+    /// Every file name a directory of this kind holds (the marker included); anything else in
+    /// an existing output is somebody else's, and the output is then not replaced.
+    pub files: &'static [&'static str],
 }
 
 fn output_io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
@@ -176,7 +180,9 @@ enum Existing {
 ///
 /// Refused: `out` being one of `inputs` or a directory containing one (compared after resolving
 /// symbolic links); a file, symbolic link or device at `out`; a non-empty directory without
-/// `kind.marker`. An absent `out`, an empty directory and a directory holding the marker pass.
+/// `kind.marker`; a directory with the marker that also holds an entry not in `kind.files`
+/// (replacing it would delete that entry). An absent `out`, an empty directory and a directory
+/// holding the marker and only `kind.files` pass.
 pub fn check_output(
     out: &Path,
     kind: OutputKind,
@@ -244,6 +250,23 @@ fn check(
             path: out.to_path_buf(),
             kind: kind.name.to_string(),
             marker: kind.marker.to_string(),
+        });
+    }
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&location).map_err(output_io(&location))? {
+        names.push(entry.map_err(output_io(&location))?.file_name());
+    }
+    names.sort();
+    if let Some(entry) = names.iter().find(|name| {
+        !kind
+            .files
+            .iter()
+            .any(|f| name.as_os_str() == std::ffi::OsStr::new(f))
+    }) {
+        return Err(OutputError::UnexpectedEntry {
+            path: out.to_path_buf(),
+            kind: kind.name.to_string(),
+            entry: entry.to_string_lossy().into_owned(),
         });
     }
     Ok((location, Existing::Replaceable))
@@ -336,7 +359,7 @@ fn process_is_running(pid: u32) -> bool {
 ///
 /// 1. [`check_output`] first (nothing is touched when it refuses): the output is never an input
 ///    or a parent of one, and an existing output is replaced only when it is `kind`'s own
-///    (holds `kind.marker`) or empty;
+///    (holds `kind.marker` and nothing but `kind.files`) or empty;
 /// 2. `.staging` / `.old` siblings left by a killed run for the same output are removed;
 /// 3. the files are written and fsynced in a temporary sibling directory, which is renamed into
 ///    place (a previous output is moved aside first and removed after), so `out` holds either the
@@ -344,7 +367,7 @@ fn process_is_running(pid: u32) -> bool {
 ///
 /// ```
 /// use aml_core::io::{write_output_dir, OutputKind};
-/// let kind = OutputKind { name: "example", marker: "done.txt" };
+/// let kind = OutputKind { name: "example", marker: "done.txt", files: &["done.txt"] };
 /// let root = tempfile::tempdir().unwrap();
 /// let out = root.path().join("out");
 /// write_output_dir(&out, kind, &[], &[("done.txt", b"1".as_slice())]).unwrap();
@@ -353,6 +376,8 @@ fn process_is_running(pid: u32) -> bool {
 /// // Never over the input, nor over somebody else's directory.
 /// assert!(write_output_dir(root.path(), kind, &[&out], &[]).is_err());
 /// std::fs::write(out.join("notes.txt"), "mine").unwrap();
+/// // Our own output, but it holds a file we never write: refused, nothing deleted.
+/// assert!(write_output_dir(&out, kind, &[], &[("done.txt", b"3".as_slice())]).is_err());
 /// std::fs::remove_file(out.join("done.txt")).unwrap();
 /// assert!(write_output_dir(&out, kind, &[], &[]).is_err());
 /// assert!(out.join("notes.txt").exists());

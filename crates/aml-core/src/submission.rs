@@ -684,6 +684,13 @@ pub struct Submission {
 pub const OUTPUT_KIND: crate::io::OutputKind = crate::io::OutputKind {
     name: "submission",
     marker: files::RECEIPT,
+    files: &[
+        files::SCORES,
+        files::RANKINGS,
+        files::CLUSTER_SCORES,
+        files::MANIFEST,
+        files::RECEIPT,
+    ],
 };
 
 fn invalid_value(

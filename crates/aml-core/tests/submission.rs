@@ -153,20 +153,30 @@ fn submission_directory_round_trips_and_replaces_atomically() {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("out");
     std::fs::create_dir(&dir).unwrap();
-    std::fs::write(dir.join("stale.txt"), "old run").unwrap();
-    std::fs::write(dir.join(files::RECEIPT), "{}").unwrap(); // a previous submission: replaced
-    let receipt = write_submission(
-        &dir,
-        &[],
-        &submission(),
-        &key(),
-        "input-hash",
-        "2025-10-30T00:00:00Z",
-    )
-    .unwrap();
-    assert!(
-        !dir.join("stale.txt").exists(),
-        "old directory content must be replaced as a whole"
+    std::fs::write(dir.join("notes.txt"), "the operator's").unwrap();
+    std::fs::write(dir.join(files::RECEIPT), "{}").unwrap(); // a previous submission
+    let write = || {
+        write_submission(
+            &dir,
+            &[],
+            &submission(),
+            &key(),
+            "input-hash",
+            "2025-10-30T00:00:00Z",
+        )
+    };
+    // Our own directory, but replacing it would delete a file we never write: refused, untouched.
+    let refused = write().unwrap_err().to_string();
+    assert!(refused.contains("notes.txt"), "{refused}");
+    assert_eq!(std::fs::read(dir.join(files::RECEIPT)).unwrap(), b"{}");
+    assert!(dir.join("notes.txt").exists());
+    std::fs::remove_file(dir.join("notes.txt")).unwrap();
+    std::fs::write(dir.join(files::SCORES), "old run").unwrap();
+    let receipt = write().unwrap();
+    assert_ne!(
+        std::fs::read(dir.join(files::SCORES)).unwrap(),
+        b"old run",
+        "a previous submission is replaced as a whole"
     );
     let leftovers: Vec<_> = std::fs::read_dir(parent.path())
         .unwrap()

@@ -64,6 +64,12 @@ pub mod files {
 pub const OUTPUT_KIND: aml_core::io::OutputKind = aml_core::io::OutputKind {
     name: "model bundle",
     marker: files::METADATA,
+    files: &[
+        files::ALERT_SCORER,
+        files::ALERT_RANKER,
+        files::CLUSTER_SCORER,
+        files::METADATA,
+    ],
 };
 
 /// Why a bundle could not be loaded, built or saved.

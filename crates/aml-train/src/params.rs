@@ -214,7 +214,8 @@ impl GbdtParams {
     /// own syntax so LightGBM reads them back as the values we trained with: LightGBM's names
     /// (`early_stopping_round`, `is_provide_training_metric`; `boosting` is `gbdt`), booleans as `1`/`0` (LightGBM
     /// reads `true` as false there), lists comma-separated, and an NDCG metric as `ndcg` with
-    /// `eval_at`. Unset options are left out. Keys are sorted; our own extensions
+    /// `eval_at`. Unset options and `num_threads` are left out (a model file is the same bytes
+    /// whatever the thread count). Keys are sorted; our own extensions
     /// (`lambdarank_pair_*`) appear only when set, and LightGBM ignores them with a warning.
     ///
     /// ```
@@ -236,7 +237,8 @@ impl GbdtParams {
         if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(self) {
             for (key, value) in map {
                 let key = match key.as_str() {
-                    "metric" => continue,
+                    // The model does not depend on the thread count, so neither does its file.
+                    "metric" | "num_threads" => continue,
                     "early_stopping_rounds" => "early_stopping_round".to_string(),
                     "provide_training_metric" => "is_provide_training_metric".to_string(),
                     _ => key,
@@ -498,6 +500,7 @@ mod tests {
         assert_eq!(sorted, lines);
         let plain = GbdtParams::default().lightgbm_parameter_lines();
         assert!(!plain.iter().any(|l| l.starts_with("[metric:")
+            || l.starts_with("[num_threads:")
             || l.starts_with("[label_gain:")
             || l.starts_with("[lambdarank_pair")));
     }
