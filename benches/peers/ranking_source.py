@@ -12,19 +12,13 @@ ranker's order when the bundle ranks by the scorer, score with a copy of the bun
 
 Usage: python3 benches/peers/ranking_source.py LABEL BATCH_DIR:SUBMISSION_DIR ...
 Needs: numpy, pandas, pyarrow (not needed by `cargo test`)."""
+import os
 import sys
 import numpy as np
 import pandas as pd
 
-RISK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
-
-
-def labels_for(batch_dir, alert_ids):
-    alerts = pd.read_parquet(f"{batch_dir}/alerts.parquet", columns=["alert_id", "address"])
-    lab = pd.read_parquet(f"{batch_dir}/address_labels.parquet", columns=["address", "risk_level"])
-    lab["rel"] = lab["risk_level"].str.strip().str.lower().map(RISK)
-    lab = lab.dropna(subset=["rel"]).groupby("address")["rel"].max()
-    return alerts.set_index("alert_id")["address"].map(lab).reindex(alert_ids).to_numpy()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pipeline_seeds import labels_for  # noqa: E402  (one contract-label rule for every peer)
 
 
 def ndcg(rel, s, k):

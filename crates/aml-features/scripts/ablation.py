@@ -16,13 +16,16 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import ndcg_score, roc_auc_score
 
-RISK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "benches", "peers"))
+from pipeline_seeds import labels_for as relevance  # noqa: E402  (one contract-label rule)
 PARAMS = dict(objective="binary", learning_rate=0.05, num_leaves=31, min_data_in_leaf=40,
               feature_fraction=0.8, bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0,
               seed=42, deterministic=True, verbose=-1, num_threads=2)
@@ -39,14 +42,6 @@ HISTORY, HELD_OUT = DATES[:7], DATES[7:]
 def run(cmd):
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-
-
-def relevance(day_dir, alert_ids):
-    alerts = pd.read_parquet(f"{day_dir}/alerts.parquet", columns=["alert_id", "address"])
-    lab = pd.read_parquet(f"{day_dir}/address_labels.parquet", columns=["address", "risk_level"])
-    lab["rel"] = lab["risk_level"].str.strip().str.lower().map(RISK)
-    lab = lab.dropna(subset=["rel"]).groupby("address")["rel"].max()
-    return alerts.set_index("alert_id")["address"].map(lab).reindex(alert_ids).to_numpy()
 
 
 def cluster_labels(day_dir, cluster_ids, alert_label):
