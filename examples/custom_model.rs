@@ -134,12 +134,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The standard bundle, trained with the custom block: its ranker and cluster scorer.
     let mut config = TrainConfig::new(7);
-    let params = [
-        &mut config.scorer_params,
-        &mut config.ranker_params,
-        &mut config.cluster_params,
-    ];
-    params.into_iter().for_each(|p| p.num_iterations = 20);
+    config
+        .model_params_mut()
+        .into_iter()
+        .for_each(|p| p.num_iterations = 20);
     (config.baselines, config.feature_blocks) = (false, vec![BLOCK]);
     let standard = train_bundle(history.clone(), &config, &mut |_| {})?.bundle;
 

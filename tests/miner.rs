@@ -2,13 +2,15 @@
 //! threads, shuffled input rows), refusal of tampered batches with nothing written, bundle
 //! consistency errors, reproducible training and the shipped bundle.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use aml_miner::pipeline::{self, BatchInput, KeySource, MinerError, ScoreOptions};
 use aml_models::{Bundle, BundleError};
-use aml_synth::{write_batch, SynthConfig};
-use aml_train::pipeline::{load_history, train_bundle, TrainConfig};
+use aml_synth::write_batch;
+use aml_train::pipeline::{load_history, train_bundle};
 use arrow::array::{RecordBatch, UInt32Array};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
@@ -26,35 +28,9 @@ struct Fixture {
     bundle: Bundle,
 }
 
-fn world(labels: bool) -> SynthConfig {
-    SynthConfig {
-        n_alerts: 400,
-        n_addresses: 4_000,
-        n_flows: 12_000,
-        date: "2025-10-01".into(),
-        with_labels: labels,
-        ..SynthConfig::small()
-    }
-}
-
-/// Small, fast training config for tests.
-fn small_config() -> TrainConfig {
-    let mut c = TrainConfig::new(7);
-    for p in [
-        &mut c.scorer_params,
-        &mut c.ranker_params,
-        &mut c.cluster_params,
-    ] {
-        p.num_iterations = 20;
-        p.min_data_in_leaf = 10;
-    }
-    c.baselines = false;
-    c
-}
-
 fn train_on(history: &[PathBuf]) -> Bundle {
     let batches = load_history(history).unwrap();
-    train_bundle(batches, &small_config(), &mut |_| {})
+    train_bundle(batches, &common::small_config(7, 20, 30), &mut |_| {})
         .unwrap()
         .bundle
 }
@@ -64,9 +40,11 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let root = tempfile::tempdir().unwrap();
         let history: Vec<PathBuf> = (0..3)
-            .map(|d| write_batch(&root.path().join(format!("h{d}")), &world(true), d).unwrap())
+            .map(|d| {
+                write_batch(&root.path().join(format!("h{d}")), &common::world(true), d).unwrap()
+            })
             .collect();
-        let day = write_batch(&root.path().join("day"), &world(false), 3).unwrap();
+        let day = write_batch(&root.path().join("day"), &common::world(false), 3).unwrap();
         let bundle = train_on(&history);
         Fixture {
             _root: root,

@@ -2,26 +2,17 @@
 //! is deterministic and follows the fold metric, a ranker that does not beat the scorer leaves
 //! `rankings.parquet` in score order, and bundle and submission metadata say which model ranks.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use aml_core::submission::{read_submission, Manifest, RankingModel};
 use aml_miner::pipeline::{self, BatchInput, KeySource, ScoreOptions};
 use aml_models::{competition_ranks, Bundle, BundleError};
-use aml_synth::{write_batch, SynthConfig};
+use aml_synth::write_batch;
 use aml_train::pipeline::ranking::RankerCandidate;
 use aml_train::pipeline::{load_history, train_bundle, PipelineError, TrainConfig};
-
-fn world(labels: bool) -> SynthConfig {
-    SynthConfig {
-        n_alerts: 400,
-        n_addresses: 4_000,
-        n_flows: 12_000,
-        date: "2025-10-01".into(),
-        with_labels: labels,
-        ..SynthConfig::small()
-    }
-}
 
 struct History {
     root: tempfile::TempDir,
@@ -35,9 +26,12 @@ fn history() -> &'static History {
     HISTORY.get_or_init(|| {
         let root = tempfile::tempdir().unwrap();
         let days = (0..4)
-            .map(|d| write_batch(&root.path().join(format!("h{d}")), &world(true), d).unwrap())
+            .map(|d| {
+                write_batch(&root.path().join(format!("h{d}")), &common::world(true), d).unwrap()
+            })
             .collect();
-        let unlabelled_day = write_batch(&root.path().join("day"), &world(false), 4).unwrap();
+        let unlabelled_day =
+            write_batch(&root.path().join("day"), &common::world(false), 4).unwrap();
         History {
             root,
             days,
@@ -47,17 +41,7 @@ fn history() -> &'static History {
 }
 
 fn small_config(margin: f64) -> TrainConfig {
-    let mut c = TrainConfig::new(11);
-    for p in [
-        &mut c.scorer_params,
-        &mut c.ranker_params,
-        &mut c.cluster_params,
-    ] {
-        p.num_iterations = 20;
-        p.min_data_in_leaf = 10;
-        p.early_stopping_rounds = Some(5);
-    }
-    c.baselines = false;
+    let mut c = common::small_config(11, 20, 5);
     c.ranker_ship_margin = margin;
     c
 }

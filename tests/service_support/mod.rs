@@ -74,11 +74,7 @@ pub fn fixture() -> &'static Fixture {
             .map(|d| write_batch(&root.path().join(format!("h{d}")), &world(), d).unwrap())
             .collect();
         let mut config = TrainConfig::new(7);
-        for p in [
-            &mut config.scorer_params,
-            &mut config.ranker_params,
-            &mut config.cluster_params,
-        ] {
+        for p in config.model_params_mut() {
             p.num_iterations = 10;
             p.min_data_in_leaf = 10;
         }

@@ -119,6 +119,23 @@ impl TrainConfig {
 }
 
 impl TrainConfig {
+    /// The scorer's, the ranker's and the cluster scorer's parameters, to set one value on
+    /// every model.
+    ///
+    /// ```
+    /// use aml_train::pipeline::TrainConfig;
+    /// let mut config = TrainConfig::new(7);
+    /// config.model_params_mut().into_iter().for_each(|p| p.num_iterations = 20);
+    /// assert_eq!(config.cluster_params.num_iterations, 20);
+    /// ```
+    pub fn model_params_mut(&mut self) -> [&mut GbdtParams; 3] {
+        [
+            &mut self.scorer_params,
+            &mut self.ranker_params,
+            &mut self.cluster_params,
+        ]
+    }
+
     /// Reads a JSON configuration (as printed by `serde_json` from a `TrainConfig`) and sets
     /// `seed` as the master seed and in every model's parameters.
     pub fn from_json_file(path: &std::path::Path, seed: u64) -> Result<TrainConfig, PipelineError> {
@@ -127,11 +144,7 @@ impl TrainConfig {
         let mut config: TrainConfig = serde_json::from_str(&text)
             .map_err(|e| PipelineError::Config(format!("{}: {e}", path.display())))?;
         config.seed = seed;
-        for params in [
-            &mut config.scorer_params,
-            &mut config.ranker_params,
-            &mut config.cluster_params,
-        ] {
+        for params in config.model_params_mut() {
             params.seed = seed;
         }
         Ok(config)

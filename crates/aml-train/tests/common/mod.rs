@@ -30,11 +30,7 @@ pub fn write_days(root: &Path, world: &SynthConfig, n_days: usize) -> Vec<PathBu
 /// and no baselines: fast enough for tests.
 pub fn fast_config(seed: u64, iterations: usize, min_data: usize) -> TrainConfig {
     let mut c = TrainConfig::new(seed);
-    for p in [
-        &mut c.scorer_params,
-        &mut c.ranker_params,
-        &mut c.cluster_params,
-    ] {
+    for p in c.model_params_mut() {
         p.num_iterations = iterations;
         p.min_data_in_leaf = min_data;
     }
