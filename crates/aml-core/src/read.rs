@@ -271,6 +271,12 @@ impl ParquetFile {
         self.metadata.schema()
     }
 
+    /// Number of rows, from the footer (nothing is decoded): lets a caller refuse an oversized
+    /// file before reading it.
+    pub fn num_rows(&self) -> usize {
+        usize::try_from(self.metadata.metadata().file_metadata().num_rows()).unwrap_or(0)
+    }
+
     fn origin<'a>(&'a self, column: &'a str, first_row: usize) -> Origin<'a> {
         Origin {
             file: &self.name,

@@ -5,13 +5,19 @@ use crate::catalog::{contract_address_columns, render_markdown};
 use crate::columns::{ColumnSink, FeatureDef};
 use crate::error::{FeatureError, FeatureWarning};
 use crate::matrix::FeatureMatrix;
+use crate::memory::{memory_block, LabelMemory};
 use crate::names::{dedupe, Vocab};
 use crate::prepared::PreparedBatch;
 use crate::spec::{FeatureBuilder, FeatureGroups, FeatureSpec, FEATURE_SPEC_VERSION};
 use aml_core::batch::Batch;
+use aml_core::date::Date;
 
 /// Runs every alert block against `sink`, in the fixed column order.
-fn alert_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch<'_>>) {
+fn alert_blocks(
+    spec: &FeatureSpec,
+    memory: Option<&LabelMemory>,
+    sink: &mut ColumnSink<PreparedBatch<'_>>,
+) {
     alert::alert_block(spec, sink);
     context::context_block(sink);
     address::address_block(spec, sink);
@@ -25,6 +31,9 @@ fn alert_blocks(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch<'_>>) {
     }
     if spec.groups.urgency_score {
         alert::urgency_block(sink);
+    }
+    if spec.groups.label_memory {
+        memory_block(memory, sink);
     }
     for block in &spec.extra_blocks {
         (block.build)(sink);
@@ -45,7 +54,7 @@ impl FeatureSpec {
     /// Every alert feature with its meaning, in column order.
     pub fn describe(&self) -> Vec<FeatureDef> {
         let mut sink = ColumnSink::new(None);
-        alert_blocks(self, &mut sink);
+        alert_blocks(self, None, &mut sink);
         unique_defs(sink.defs)
     }
 
@@ -69,12 +78,47 @@ impl FeatureSpec {
     }
 
     /// Builds the alert matrix from an already prepared batch (share it with
-    /// [`FeatureSpec::build_cluster_matrix_prepared`] to build the graph once).
+    /// [`FeatureSpec::build_cluster_matrix_prepared`] to build the graph once). No label
+    /// memory: with the `label_memory` group on, every alert is unknown to it.
     pub fn transform_prepared(
         &self,
         prepared: &PreparedBatch<'_>,
     ) -> Result<(FeatureMatrix, Vec<FeatureWarning>), FeatureError> {
+        self.transform_prepared_with_memory(prepared, None)
+    }
+
+    /// [`FeatureSpec::transform`] with a label memory for the `label_memory` group (ignored
+    /// when the group is off). The memory must hold only days before the batch's
+    /// processing_date: a warning says when it does not.
+    pub fn transform_with_memory(
+        &self,
+        batch: &Batch,
+        memory: Option<&LabelMemory>,
+    ) -> Result<FeatureMatrix, FeatureError> {
+        let prepared = PreparedBatch::new(batch);
+        Ok(self.transform_prepared_with_memory(&prepared, memory)?.0)
+    }
+
+    /// [`FeatureSpec::transform_prepared`] with a label memory (see
+    /// [`FeatureSpec::transform_with_memory`]).
+    pub fn transform_prepared_with_memory(
+        &self,
+        prepared: &PreparedBatch<'_>,
+        memory: Option<&LabelMemory>,
+    ) -> Result<(FeatureMatrix, Vec<FeatureWarning>), FeatureError> {
         let mut warnings = prepared.warnings.clone();
+        if let (true, Some(last)) = (
+            self.groups.label_memory,
+            memory.and_then(LabelMemory::last_day),
+        ) {
+            let today = &prepared.batch.meta.processing_date;
+            if Date::parse(today).map_or(true, |d| last >= d) {
+                warnings.push(FeatureWarning::LabelMemoryNotBefore {
+                    last_day: last.to_string(),
+                    processing_date: today.clone(),
+                });
+            }
+        }
         for column in &self.address_columns {
             if prepared.batch.features.column(column).is_none() {
                 warnings.push(FeatureWarning::MissingAddressColumn {
@@ -87,7 +131,7 @@ impl FeatureSpec {
             tracing::warn!("{w}");
         }
         let mut sink = ColumnSink::new(Some(prepared));
-        alert_blocks(self, &mut sink);
+        alert_blocks(self, memory, &mut sink);
         let (defs, columns) = sink.finish()?;
         let names = unique_defs(defs).into_iter().map(|d| d.name).collect();
         let matrix = FeatureMatrix::from_columns(&columns, names, prepared.alert_ids())?;

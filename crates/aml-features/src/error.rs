@@ -85,6 +85,14 @@ pub enum FeatureWarning {
         /// How many extra rows.
         count: usize,
     },
+    /// The label memory holds labels of the batch's own day or later (or the batch has no
+    /// valid processing_date): its `mem_*` features see labels a scorer of that day could not.
+    LabelMemoryNotBefore {
+        /// The memory's last labelled day.
+        last_day: String,
+        /// The batch's processing_date.
+        processing_date: String,
+    },
 }
 
 impl std::fmt::Display for FeatureWarning {
@@ -108,6 +116,13 @@ impl std::fmt::Display for FeatureWarning {
             FeatureWarning::DuplicateEdges { count } => write!(
                 f,
                 "{count} duplicate money-flow row(s) summed into their (from, to) edge"
+            ),
+            FeatureWarning::LabelMemoryNotBefore {
+                last_day,
+                processing_date,
+            } => write!(
+                f,
+                "the label memory holds labels up to {last_day}, not before the batch's processing_date {processing_date:?}: its mem_* features see labels of that day or later"
             ),
         }
     }

@@ -21,6 +21,7 @@ pub mod columns;
 pub mod error;
 pub mod graph;
 pub mod matrix;
+pub mod memory;
 pub mod names;
 pub mod partition;
 pub mod prepared;
@@ -34,6 +35,7 @@ pub use columns::{ColumnSink, FeatureDef};
 pub use error::{FeatureError, FeatureWarning};
 pub use graph::FlowGraph;
 pub use matrix::FeatureMatrix;
+pub use memory::{LabelMemory, MemoryEntry, MemoryError};
 pub use partition::CommunityParams;
 pub use prepared::{MemberUnions, PreparedBatch, LARGE_CLUSTER};
 pub use selection::{

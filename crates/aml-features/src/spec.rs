@@ -53,10 +53,14 @@ pub struct FeatureGroups {
     pub urgency_score: bool,
     /// The cluster matrix's `confidence_variance`.
     pub cluster_confidence_variance: bool,
+    /// What the labels history says about the alerted address (`mem_*`, see
+    /// [`crate::memory`]); computed from the [`crate::LabelMemory`] given to
+    /// [`FeatureSpec::transform_with_memory`], every alert unknown without one.
+    pub label_memory: bool,
 }
 
 impl FeatureGroups {
-    /// The groups the ablation in `docs/features.md` kept: the three alert groups;
+    /// The groups the ablation in `docs/features.md` kept: the four alert groups;
     /// `confidence_variance` did not help the cluster scorer (mean +0.0000 AUC over two seeds).
     pub fn kept() -> FeatureGroups {
         FeatureGroups {
@@ -72,6 +76,7 @@ impl FeatureGroups {
             graph_communities: true,
             urgency_score: true,
             cluster_confidence_variance: true,
+            label_memory: true,
         }
     }
 }
