@@ -147,14 +147,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = TreeScorer::fit(&rows, &spec.feature_names())?;
     let scorer = AlertScorer::with_model(model, None)?;
     let (ranker, clusters) = (standard.ranker().clone(), standard.cluster_scorer().clone());
-    let bundle = Bundle::new(standard.metadata().clone(), scorer, ranker, clusters)?;
+    let bundle = Bundle::new(standard.metadata().clone(), scorer, ranker, clusters)?
+        .with_label_memory(standard.label_memory().cloned())?;
 
     let (key, source) = pipeline::load_signing_key(None)?; // AML_MINER_KEY, else the development key
     let options = ScoreOptions::default();
     let input = BatchInput::Dir(day);
     pipeline::score_batch(input, &bundle, &out, &key, source, &options, &mut |_| {})?;
 
-    let matrix = bundle.feature_spec().transform(&Batch::load(day)?.0)?;
+    let matrix = bundle.alert_matrix(&Batch::load(day)?.0)?;
     let own = bundle.scorer().model().predict(matrix.values.view())?;
     let bytes: Vec<u8> = own.iter().flat_map(|s| s.to_le_bytes()).collect();
     let last = matrix.feature_names.last().map_or("", String::as_str);

@@ -341,7 +341,7 @@ pub fn score_alerts<M: Model>(
     batch: &Batch,
     bundle: &Bundle<M>,
 ) -> Result<Vec<ScoreRow>, MinerError> {
-    let matrix = bundle.feature_spec().transform(batch)?;
+    let matrix = bundle.alert_matrix(batch)?;
     scores_from_matrix(&matrix, bundle, 0.0)
 }
 
@@ -378,7 +378,7 @@ pub fn rank_alerts<M: Model>(
     bundle: &Bundle<M>,
     scores: &[ScoreRow],
 ) -> Result<Vec<RankingRow>, MinerError> {
-    let matrix = bundle.feature_spec().transform(batch)?;
+    let matrix = bundle.alert_matrix(batch)?;
     rankings_from(&matrix, bundle, scores)
 }
 
@@ -427,9 +427,7 @@ pub fn score_rows<M: Model>(
         timings: Vec::new(),
     };
     let prepared = stages.run("prepare (graph)", || PreparedBatch::new(batch));
-    let (matrix, warnings) = stages.run("features", || {
-        bundle.feature_spec().transform_prepared(&prepared)
-    })?;
+    let (matrix, warnings) = stages.run("features", || bundle.alert_features(&prepared))?;
     let started = Instant::now();
     let mut scores = stages.run("score + explain", || {
         scores_from_matrix(&matrix, bundle, 0.0)

@@ -7,7 +7,15 @@
 //!   cluster_scorer.txt   LightGBM text model (binary)
 //!   metadata.json        BundleMetadata: per-model version hash, parameters, seed, training
 //!                        metrics, calibration; the FeatureSpec; training date range; library version
+//!   label_memory.parquet optional: the label memory of the training days (see below)
 //! ```
+//!
+//! A bundle trained with the `label_memory` feature group stores the [`LabelMemory`] of all its
+//! training and validation days; `metadata.json`'s `label_memory` records the file's version
+//! (SHA-256 prefix), row count and days. [`Bundle::load`] checks the hash and every row, and
+//! [`Bundle::alert_features`] (the one way scoring builds alert features) gives it to the
+//! feature spec. A bundle without it (every bundle trained before it existed) scores exactly as
+//! before.
 //!
 //! `metadata.json`'s `ranking` says whether the submission's rankings come from the alert
 //! ranker or from the scorer's score (when the ranker did not beat the scorer on the held-out
@@ -29,7 +37,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use aml_features::{FeatureSpec, FEATURE_SPEC_VERSION};
+use aml_core::date::Date;
+use aml_features::memory::MemoryError;
+use aml_features::{
+    FeatureError, FeatureMatrix, FeatureSpec, FeatureWarning, LabelMemory, PreparedBatch,
+    FEATURE_SPEC_VERSION,
+};
 use serde::{Deserialize, Serialize};
 
 use aml_core::submission::{RankingModel, RankingSource};
@@ -52,6 +65,8 @@ pub mod files {
     pub const CLUSTER_SCORER: &str = "cluster_scorer.txt";
     /// Metadata file.
     pub const METADATA: &str = "metadata.json";
+    /// Label memory (optional).
+    pub const LABEL_MEMORY: &str = aml_features::memory::MEMORY_FILE;
     /// Model names (keys of `BundleMetadata::models`) with their files.
     pub const MODELS: [(&str, &str); 3] = [
         ("alert_scorer", ALERT_SCORER),
@@ -69,6 +84,7 @@ pub const OUTPUT_KIND: aml_core::io::OutputKind = aml_core::io::OutputKind {
         files::ALERT_RANKER,
         files::CLUSTER_SCORER,
         files::METADATA,
+        files::LABEL_MEMORY,
     ],
 };
 
@@ -131,6 +147,14 @@ pub enum BundleError {
     /// The output directory may not be written (it is or contains an input, or is not a bundle).
     #[error(transparent)]
     Output(#[from] aml_core::OutputError),
+    /// The label memory file is unreadable or impossible, or disagrees with `metadata.json`.
+    #[error("{path}: {source}")]
+    LabelMemory {
+        /// The memory file.
+        path: PathBuf,
+        /// What is wrong.
+        source: MemoryError,
+    },
 }
 
 /// Per-model entry of `metadata.json`.
@@ -190,6 +214,43 @@ pub struct BundleMetadata {
     /// Absent in bundles trained before it was recorded: they rank with the alert ranker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking: Option<RankingChoice>,
+    /// The stored label memory; absent when the bundle has none (then `metadata.json` is
+    /// byte-identical to one written before label memories existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_memory: Option<LabelMemoryInfo>,
+}
+
+/// `label_memory` of `metadata.json`: what `label_memory.parquet` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelMemoryInfo {
+    /// File name inside the bundle (always `label_memory.parquet`).
+    pub file: String,
+    /// First 12 hex digits of the SHA-256 of the file.
+    pub version: String,
+    /// Addresses (rows) in the file.
+    pub rows: usize,
+    /// First labelled day folded in.
+    pub first_day: Option<Date>,
+    /// Last labelled day folded in.
+    pub last_day: Option<Date>,
+    /// Every labelled day folded in, ascending.
+    pub days: Vec<Date>,
+}
+
+impl LabelMemoryInfo {
+    fn of(memory: &LabelMemory, bytes: &[u8]) -> LabelMemoryInfo {
+        let days = memory.days();
+        let mut version = aml_core::io::sha256_hex(bytes);
+        version.truncate(12);
+        LabelMemoryInfo {
+            file: files::LABEL_MEMORY.to_string(),
+            version,
+            rows: memory.len(),
+            first_day: days.first().copied(),
+            last_day: days.last().copied(),
+            days,
+        }
+    }
 }
 
 /// Ranking quality of one ordering, averaged over days (each day ranked on its own).
@@ -267,6 +328,7 @@ pub struct Bundle<M: Model = GbdtModel> {
     scorer: AlertScorer<M>,
     ranker: AlertRanker,
     cluster_scorer: ClusterScorer,
+    label_memory: Option<LabelMemory>,
     version: String,
 }
 
@@ -281,6 +343,8 @@ impl<M: Model> Bundle<M> {
         cluster_scorer: ClusterScorer,
     ) -> Result<Bundle<M>, BundleError> {
         metadata.format_version = BUNDLE_FORMAT_VERSION;
+        // The memory itself is attached by `with_label_memory`; a record without it would lie.
+        metadata.label_memory = None;
         let models: [(&str, &str, &dyn Model); 3] = [
             ("alert_scorer", files::ALERT_SCORER, scorer.model()),
             ("alert_ranker", files::ALERT_RANKER, ranker.model()),
@@ -329,8 +393,32 @@ impl<M: Model> Bundle<M> {
             scorer,
             ranker,
             cluster_scorer,
+            label_memory: None,
             version,
         })
+    }
+
+    /// The bundle with `memory` as its label memory (`None`: none), recorded in the metadata
+    /// (so the bundle's version changes with it) and saved as `label_memory.parquet`.
+    pub fn with_label_memory(
+        mut self,
+        memory: Option<LabelMemory>,
+    ) -> Result<Bundle<M>, BundleError> {
+        self.metadata.label_memory = match &memory {
+            Some(memory) => {
+                let bytes = memory
+                    .to_parquet()
+                    .map_err(|source| BundleError::LabelMemory {
+                        path: PathBuf::from(files::LABEL_MEMORY),
+                        source,
+                    })?;
+                Some(LabelMemoryInfo::of(memory, &bytes))
+            }
+            None => None,
+        };
+        self.version = model_version(&self.metadata.to_json());
+        self.label_memory = memory;
+        Ok(self)
     }
 }
 
@@ -400,7 +488,9 @@ impl Bundle {
         let scorer = AlertScorer::new(take("alert_scorer"), calibration)?;
         let ranker = AlertRanker::new(take("alert_ranker"))?;
         let cluster_scorer = ClusterScorer::new(take("cluster_scorer"))?;
-        let bundle = Self::checked(metadata, scorer, ranker, cluster_scorer)?;
+        let memory = load_label_memory(dir, metadata.label_memory.as_ref())?;
+        let mut bundle = Self::checked(metadata, scorer, ranker, cluster_scorer)?;
+        bundle.label_memory = memory;
         // The version is the hash of the metadata as written; re-serialising must give the same
         // bytes, else the file was edited by hand (reformatted or reordered).
         if bundle.metadata.to_json() != text {
@@ -419,7 +509,20 @@ impl Bundle {
     /// temporary sibling directory that is renamed into place.
     pub fn save(&self, dir: &Path, inputs: &[&Path]) -> Result<(), BundleError> {
         let metadata = self.metadata.to_json();
-        let contents: [(&str, &[u8]); 4] = [
+        let memory = match &self.label_memory {
+            Some(memory) => {
+                Some(
+                    memory
+                        .to_parquet()
+                        .map_err(|source| BundleError::LabelMemory {
+                            path: dir.join(files::LABEL_MEMORY),
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let mut contents: Vec<(&str, &[u8])> = vec![
             (
                 files::ALERT_SCORER,
                 self.scorer.model().model_text().as_bytes(),
@@ -434,6 +537,9 @@ impl Bundle {
             ),
             (files::METADATA, metadata.as_bytes()),
         ];
+        if let Some(bytes) = &memory {
+            contents.push((files::LABEL_MEMORY, bytes));
+        }
         aml_core::io::write_output_dir(dir, OUTPUT_KIND, inputs, &contents)?;
         Ok(())
     }
@@ -453,6 +559,27 @@ impl<M: Model> Bundle<M> {
     /// The feature spec all three models were trained with.
     pub fn feature_spec(&self) -> &FeatureSpec {
         &self.metadata.feature_spec
+    }
+
+    /// The stored label memory, if the bundle has one.
+    pub fn label_memory(&self) -> Option<&LabelMemory> {
+        self.label_memory.as_ref()
+    }
+
+    /// The alert feature matrix of a prepared batch, built with the bundle's feature spec and
+    /// label memory: THE way every scoring path (score_batch, the HTTP routes, the examples)
+    /// builds alert features, so none of them forgets the memory.
+    pub fn alert_features(
+        &self,
+        prepared: &PreparedBatch<'_>,
+    ) -> Result<(FeatureMatrix, Vec<FeatureWarning>), FeatureError> {
+        self.feature_spec()
+            .transform_prepared_with_memory(prepared, self.label_memory())
+    }
+
+    /// [`Bundle::alert_features`] of `batch`, without the warnings.
+    pub fn alert_matrix(&self, batch: &aml_core::Batch) -> Result<FeatureMatrix, FeatureError> {
+        Ok(self.alert_features(&PreparedBatch::new(batch))?.0)
     }
 
     /// The alert scorer.
@@ -492,6 +619,75 @@ impl<M: Model> Bundle<M> {
             .map(|(k, m)| (k.clone(), m.version.clone()))
             .collect()
     }
+}
+
+/// Reads and checks `label_memory.parquet` as `info` records it; with no record, the file must
+/// be absent (a memory nothing vouches for is refused, not silently ignored).
+fn load_label_memory(
+    dir: &Path,
+    info: Option<&LabelMemoryInfo>,
+) -> Result<Option<LabelMemory>, BundleError> {
+    let path = dir.join(files::LABEL_MEMORY);
+    let meta_path = dir.join(files::METADATA);
+    let Some(info) = info else {
+        if path.exists() {
+            return Err(BundleError::Metadata {
+                path: meta_path,
+                reason: format!(
+                    "records no label memory, but {} is present",
+                    files::LABEL_MEMORY
+                ),
+            });
+        }
+        return Ok(None);
+    };
+    if info.file != files::LABEL_MEMORY {
+        return Err(BundleError::Metadata {
+            path: meta_path,
+            reason: format!(
+                "the label memory must be stored as {:?}, metadata says {:?}",
+                files::LABEL_MEMORY,
+                info.file
+            ),
+        });
+    }
+    if !path.is_file() {
+        return Err(BundleError::MissingFile { path });
+    }
+    let bytes = std::fs::read(&path).map_err(|source| BundleError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let mut found = aml_core::io::sha256_hex(&bytes);
+    found.truncate(12);
+    if found != info.version {
+        return Err(BundleError::VersionMismatch {
+            model: "label_memory".to_string(),
+            path,
+            expected: info.version.clone(),
+            found,
+        });
+    }
+    let memory = LabelMemory::read_parquet(&path, &info.days).map_err(|source| {
+        BundleError::LabelMemory {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    if LabelMemoryInfo::of(&memory, &bytes) != *info {
+        return Err(BundleError::Metadata {
+            path: meta_path,
+            reason: format!(
+                "label_memory records {} rows and days {:?}..{:?}, but {} holds {} rows",
+                info.rows,
+                info.first_day,
+                info.last_day,
+                files::LABEL_MEMORY,
+                memory.len()
+            ),
+        });
+    }
+    Ok(Some(memory))
 }
 
 fn spec_mismatch(model: &str, detail: String) -> BundleError {

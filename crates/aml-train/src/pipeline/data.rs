@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use aml_core::batch::Batch;
-use aml_features::{FeatureMatrix, FeatureSpec};
+use aml_features::{FeatureMatrix, FeatureSpec, LabelMemory};
 use ndarray::{Array2, Axis};
 
 use super::PipelineError;
@@ -33,7 +33,17 @@ pub struct DayData {
 impl DayData {
     /// Featurises `batch` with `spec` and attaches labels from its `address_labels`.
     pub fn new(batch: Batch, spec: &FeatureSpec) -> Result<DayData, PipelineError> {
-        let matrix = spec.transform(&batch)?;
+        DayData::with_memory(batch, spec, None)
+    }
+
+    /// [`DayData::new`] with `memory` for the `label_memory` feature group. It must hold only
+    /// labels from before the batch's day (see [`super::training::day_memories`]).
+    pub fn with_memory(
+        batch: Batch,
+        spec: &FeatureSpec,
+        memory: Option<&LabelMemory>,
+    ) -> Result<DayData, PipelineError> {
+        let matrix = spec.transform_with_memory(&batch, memory)?;
         let (labels, relevance) = alert_labels(&batch, &matrix.row_ids);
         Ok(DayData {
             date: batch.meta.processing_date.clone(),

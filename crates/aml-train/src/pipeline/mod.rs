@@ -85,6 +85,17 @@ pub enum PipelineError {
     /// Feature building failed.
     #[error(transparent)]
     Features(#[from] aml_features::FeatureError),
+    /// A label memory could not be built.
+    #[error(transparent)]
+    LabelMemory(#[from] aml_features::MemoryError),
+    /// A history batch's processing_date is not a date (the label memory needs day arithmetic).
+    #[error("history batch {batch}: processing_date {date:?} is not a YYYY-MM-DD date")]
+    BadDate {
+        /// The batch id.
+        batch: String,
+        /// Its processing_date.
+        date: String,
+    },
     /// The GBDT engine failed.
     #[error("training {model}: {source}")]
     Train {

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use aml_core::batch::Batch;
-use aml_features::{AlertBlock, FeatureBuilder, FeatureSpec};
+use aml_core::date::Date;
+use aml_features::{AlertBlock, FeatureBuilder, FeatureSpec, LabelMemory};
 use aml_models::Model as _;
 use aml_models::{
     AlertRanker, AlertScorer, Bundle, BundleMetadata, ClusterScorer, GbdtModel, ModelMetadata,
@@ -63,6 +64,113 @@ pub struct TrainConfig {
     /// not part of the JSON form.
     #[serde(skip)]
     pub feature_blocks: Vec<AlertBlock>,
+    /// The label-memory feature group: on by default, also for configurations written before
+    /// it existed.
+    #[serde(default)]
+    pub label_memory: LabelMemoryConfig,
+}
+
+/// How training builds the `label_memory` feature group (see [`aml_features::memory`]).
+///
+/// Out of time: day `d`'s features use a memory of the labels of days `d - lag_days` and
+/// earlier only, never of `d` itself or later days (that would leak the answer into the
+/// features). Real labels arrive late: with labels published a day after their batch, a miner
+/// scoring day `d` knows the labels up to `d - 1` (`lag_days` 1); a larger lag trains for
+/// labels that take longer. The bundle stores the memory of all its training and validation
+/// days, used for the days after them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LabelMemoryConfig {
+    /// Build the `mem_*` features and store the memory in the bundle.
+    pub enabled: bool,
+    /// Day `d` sees the labels of days up to `d - lag_days` (at least 1).
+    pub lag_days: u32,
+    /// Only the labels of the last `window_days` days up to that cutoff (0: every earlier day);
+    /// the bundle's memory keeps the last `window_days` days of its history.
+    pub window_days: u32,
+    /// At most this many addresses in any memory, the most recently labelled kept (ties by
+    /// address): bounds the bundle's `label_memory.parquet`.
+    pub max_rows: usize,
+}
+
+impl Default for LabelMemoryConfig {
+    fn default() -> Self {
+        LabelMemoryConfig {
+            enabled: true,
+            lag_days: 1,
+            window_days: 0,
+            max_rows: 2_000_000,
+        }
+    }
+}
+
+/// Processing date of every batch, parsed.
+fn batch_dates(batches: &[&Batch]) -> Result<Vec<Date>, PipelineError> {
+    batches
+        .iter()
+        .map(|b| {
+            Date::parse(&b.meta.processing_date).map_err(|_| PipelineError::BadDate {
+                batch: b.meta.batch_id.clone(),
+                date: b.meta.processing_date.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The memory of the labels of the batches dated within `first..=last`, cut to `max_rows`.
+fn memory_between(
+    batches: &[&Batch],
+    dates: &[Date],
+    (first, last): (Option<Date>, Date),
+    max_rows: usize,
+) -> Result<LabelMemory, PipelineError> {
+    let mut memory = LabelMemory::new();
+    for (batch, &date) in batches.iter().zip(dates) {
+        if date <= last && first.is_none_or(|f| date >= f) {
+            if let Some(labels) = &batch.labels {
+                memory.add_day(date, labels)?;
+            }
+        }
+    }
+    memory.keep_recent(max_rows);
+    Ok(memory)
+}
+
+/// Out of time: for each of `batches`, the memory of the labels of the batches dated
+/// `lag_days` or more days before it (and within `window_days` of that cutoff), never its own
+/// day or a later one.
+pub fn day_memories(
+    batches: &[&Batch],
+    config: &LabelMemoryConfig,
+) -> Result<Vec<LabelMemory>, PipelineError> {
+    let dates = batch_dates(batches)?;
+    let lag = i32::try_from(config.lag_days.max(1)).unwrap_or(i32::MAX);
+    dates
+        .iter()
+        .map(|&d| {
+            let last = d + (-lag);
+            let first = window_start(last, config.window_days);
+            memory_between(batches, &dates, (first, last), config.max_rows)
+        })
+        .collect()
+}
+
+/// The memory a bundle stores: the labels of every batch within `window_days` of the last one.
+pub fn bundle_memory(
+    batches: &[&Batch],
+    config: &LabelMemoryConfig,
+) -> Result<LabelMemory, PipelineError> {
+    let dates = batch_dates(batches)?;
+    let Some(&last) = dates.iter().max() else {
+        return Ok(LabelMemory::new());
+    };
+    let first = window_start(last, config.window_days);
+    memory_between(batches, &dates, (first, last), config.max_rows)
+}
+
+/// First day of a `window_days` window ending at `last` (`None`: no window).
+fn window_start(last: Date, window_days: u32) -> Option<Date> {
+    (window_days > 0).then(|| last + (1 - i32::try_from(window_days).unwrap_or(i32::MAX)))
 }
 
 impl TrainConfig {
@@ -114,6 +222,7 @@ impl TrainConfig {
             scorer_refit_all_days: false,
             baselines: true,
             feature_blocks: Vec::new(),
+            label_memory: LabelMemoryConfig::default(),
         }
     }
 }
@@ -179,6 +288,22 @@ pub fn prepare_days_with(
     validation_days: usize,
     blocks: &[AlertBlock],
 ) -> Result<(FeatureSpec, Vec<DayData>, usize), PipelineError> {
+    prepare_days_with_memory(
+        batches,
+        validation_days,
+        blocks,
+        &LabelMemoryConfig::default(),
+    )
+}
+
+/// [`prepare_days_with`] with the label-memory group as `memory` says: when enabled, each day
+/// is featurised with its out-of-time memory ([`day_memories`]).
+pub fn prepare_days_with_memory(
+    batches: Vec<Batch>,
+    validation_days: usize,
+    blocks: &[AlertBlock],
+    memory: &LabelMemoryConfig,
+) -> Result<(FeatureSpec, Vec<DayData>, usize), PipelineError> {
     check_distinct_days(&batches, |i| format!("batch {}", batches[i].meta.batch_id))?;
     if validation_days == 0 || batches.len() <= validation_days {
         return Err(PipelineError::NotEnoughData(format!(
@@ -188,11 +313,20 @@ pub fn prepare_days_with(
     }
     let n_train = batches.len() - validation_days;
     let refs: Vec<&Batch> = batches[..n_train].iter().collect();
-    let mut spec = FeatureBuilder::new().fit(&refs)?;
+    let mut builder = FeatureBuilder::new();
+    builder.groups.label_memory = memory.enabled;
+    let mut spec = builder.fit(&refs)?;
     spec.extra_blocks.extend_from_slice(blocks);
+    let memories = if memory.enabled {
+        let refs: Vec<&Batch> = batches.iter().collect();
+        day_memories(&refs, memory)?.into_iter().map(Some).collect()
+    } else {
+        vec![None; batches.len()]
+    };
     let days = batches
         .into_iter()
-        .map(|b| DayData::new(b, &spec))
+        .zip(memories)
+        .map(|(b, m)| DayData::with_memory(b, &spec, m.as_ref()))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((spec, days, n_train))
 }
@@ -383,6 +517,12 @@ fn validate_params(config: &TrainConfig) -> Result<(), PipelineError> {
         })?;
     }
     ranking::candidate_params(config)?;
+    if config.label_memory.lag_days == 0 {
+        return Err(PipelineError::Config(
+            "label_memory.lag_days must be at least 1: day d's features may not see day d's own labels"
+                .into(),
+        ));
+    }
     if !config.ranker_ship_margin.is_finite() {
         return Err(PipelineError::Config(format!(
             "ranker_ship_margin must be a finite number, got {}",
@@ -611,6 +751,7 @@ fn bundle_metadata(
         training,
         models,
         ranking: None,
+        label_memory: None,
     }
 }
 
@@ -624,8 +765,12 @@ pub fn train_bundle(
 ) -> Result<TrainReport, PipelineError> {
     validate_params(config)?;
     progress("features");
-    let (spec, days, n_train) =
-        prepare_days_with(batches, config.validation_days, &config.feature_blocks)?;
+    let (spec, days, n_train) = prepare_days_with_memory(
+        batches,
+        config.validation_days,
+        &config.feature_blocks,
+        &config.label_memory,
+    )?;
     let split = days.split_at(n_train);
     let names = spec.feature_names();
     let train_rows = labelled(split.0, None);
@@ -668,7 +813,11 @@ pub fn train_bundle(
         [&scored.row, &ranked.row, &cluster_row],
     );
     metadata.ranking = Some(ranked.choice);
-    let bundle = Bundle::new(metadata, scorer, ranked.ranker, cluster_scorer)?;
+    let mut bundle = Bundle::new(metadata, scorer, ranked.ranker, cluster_scorer)?;
+    if config.label_memory.enabled {
+        let batches: Vec<&Batch> = days.iter().map(|d| &d.batch).collect();
+        bundle = bundle.with_label_memory(Some(bundle_memory(&batches, &config.label_memory)?))?;
+    }
     Ok(TrainReport {
         bundle,
         metrics: table,
