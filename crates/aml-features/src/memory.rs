@@ -53,7 +53,8 @@ pub struct MemoryEntry {
     pub max_risk: u8,
     /// The latest labelled day.
     pub latest_day: Date,
-    /// A label with trust level `verified` and risk level `low` was seen.
+    /// A label row with trust level `verified` and risk level `low` was seen (even on a day
+    /// another row of the address had a higher level).
     pub verified_clean: bool,
 }
 
@@ -109,8 +110,6 @@ impl MemoryEntry {
                 "latest_day {} is not one of the memory's days",
                 self.latest_day
             ))
-        } else if self.verified_clean && self.days_by_risk[0] == 0 {
-            Some("verified_clean without a low-risk day".to_string())
         } else {
             None
         }

@@ -1,0 +1,102 @@
+//! Scoring with the bundle's label memory: every scoring path (score_batch's `score_rows`, the
+//! HTTP routes' `score_alerts` and `rank_alerts`) builds alert features through
+//! `Bundle::alert_features`, so it sees the memory; a bundle without one (the shipped bundle)
+//! scores exactly as the spec alone does.
+
+mod common;
+
+use std::path::Path;
+
+use aml_core::batch::Batch;
+use aml_miner::pipeline::{self, ScoreOptions};
+use aml_models::Bundle;
+use aml_synth::write_batch;
+use aml_train::pipeline::{load_history, train_bundle};
+
+fn bits(values: impl IntoIterator<Item = f64>) -> Vec<u64> {
+    values.into_iter().map(f64::to_bits).collect()
+}
+
+#[test]
+fn every_scoring_path_uses_the_bundles_label_memory() {
+    let root = tempfile::tempdir().unwrap();
+    let history: Vec<_> = (0..3)
+        .map(|d| write_batch(&root.path().join(format!("h{d}")), &common::world(true), d).unwrap())
+        .collect();
+    let day = write_batch(&root.path().join("day"), &common::world(false), 3).unwrap();
+    let bundle = train_bundle(
+        load_history(&history).unwrap(),
+        &common::small_config(7, 20, 30),
+        &mut |_| {},
+    )
+    .unwrap()
+    .bundle;
+    assert!(bundle.feature_spec().groups.label_memory);
+    assert!(bundle.label_memory().is_some_and(|m| !m.is_empty()));
+    let (batch, _) = Batch::load(&day).unwrap();
+
+    // The memory reaches the features of the scored day.
+    let matrix = bundle.alert_matrix(&batch).unwrap();
+    let known = matrix.column_index("mem_days_labelled").unwrap();
+    assert!(matrix.values.column(known).iter().any(|&v| v > 0.0));
+    let expected = bundle.scorer().score(&matrix).unwrap();
+
+    // ... and every path scores from it.
+    let rows =
+        pipeline::score_rows(&batch, &bundle, &ScoreOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(
+        bits(rows.scores.iter().map(|s| s.score)),
+        bits(expected.clone())
+    );
+    let alerts = pipeline::score_alerts(&batch, &bundle).unwrap();
+    assert_eq!(bits(alerts.iter().map(|s| s.score)), bits(expected.clone()));
+    let ranks = pipeline::rank_alerts(&batch, &bundle, &alerts).unwrap();
+    assert_eq!(
+        bits(ranks.iter().map(|r| r.ranking_score)),
+        bits(rows.rankings.iter().map(|r| r.ranking_score))
+    );
+
+    // Without the memory (every address unknown) the same models score differently: the
+    // memory is not decoration.
+    let forgetful = bundle.clone().with_label_memory(None).unwrap();
+    assert_ne!(forgetful.version(), bundle.version());
+    let blind = pipeline::score_alerts(&batch, &forgetful).unwrap();
+    assert_ne!(bits(blind.iter().map(|s| s.score)), bits(expected));
+}
+
+#[test]
+fn the_shipped_bundle_has_no_memory_and_scores_as_its_spec_alone() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("trained_models");
+    let bundle = Bundle::load(&dir).unwrap();
+    assert!(bundle.label_memory().is_none());
+    assert!(bundle.metadata().label_memory.is_none());
+    // Its metadata.json is still in canonical form: the bundle version did not move.
+    let text = std::fs::read_to_string(dir.join("metadata.json")).unwrap();
+    assert_eq!(bundle.metadata().to_json(), text);
+    assert_eq!(bundle.version(), aml_models::model_version(&text));
+
+    let root = tempfile::tempdir().unwrap();
+    let day = write_batch(&root.path().join("day"), &common::world(false), 3).unwrap();
+    let (batch, _) = Batch::load(&day).unwrap();
+    let old_path = bundle.feature_spec().transform(&batch).unwrap();
+    let new_path = bundle.alert_matrix(&batch).unwrap();
+    assert_eq!(old_path.feature_names, new_path.feature_names);
+    assert_eq!(
+        old_path
+            .values
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>(),
+        new_path
+            .values
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    );
+    let rows =
+        pipeline::score_rows(&batch, &bundle, &ScoreOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(
+        bits(rows.scores.iter().map(|s| s.score)),
+        bits(bundle.scorer().score(&old_path).unwrap())
+    );
+}
