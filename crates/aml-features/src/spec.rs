@@ -55,8 +55,15 @@ pub struct FeatureGroups {
     pub cluster_confidence_variance: bool,
     /// What the labels history says about the alerted address (`mem_*`, see
     /// [`crate::memory`]); computed from the [`crate::LabelMemory`] given to
-    /// [`FeatureSpec::transform_with_memory`], every alert unknown without one.
+    /// [`FeatureSpec::transform_with_memory`], every alert unknown without one. Written only
+    /// when on, so a spec without the group serialises exactly as before it existed (a bundle's
+    /// version is the hash of its metadata, spec included).
+    #[serde(skip_serializing_if = "is_false")]
     pub label_memory: bool,
+}
+
+fn is_false(on: &bool) -> bool {
+    !*on
 }
 
 impl FeatureGroups {
