@@ -153,7 +153,7 @@ pub enum BundleError {
         /// The memory file.
         path: PathBuf,
         /// What is wrong.
-        source: MemoryError,
+        source: Box<MemoryError>,
     },
 }
 
@@ -410,7 +410,7 @@ impl<M: Model> Bundle<M> {
                     .to_parquet()
                     .map_err(|source| BundleError::LabelMemory {
                         path: PathBuf::from(files::LABEL_MEMORY),
-                        source,
+                        source: Box::new(source),
                     })?;
                 Some(LabelMemoryInfo::of(memory, &bytes))
             }
@@ -516,7 +516,7 @@ impl Bundle {
                         .to_parquet()
                         .map_err(|source| BundleError::LabelMemory {
                             path: dir.join(files::LABEL_MEMORY),
-                            source,
+                            source: Box::new(source),
                         })?,
                 )
             }
@@ -671,7 +671,7 @@ fn load_label_memory(
     let memory = LabelMemory::read_parquet(&path, &info.days).map_err(|source| {
         BundleError::LabelMemory {
             path: path.clone(),
-            source,
+            source: Box::new(source),
         }
     })?;
     if LabelMemoryInfo::of(&memory, &bytes) != *info {
