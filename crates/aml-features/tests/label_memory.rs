@@ -104,31 +104,24 @@ fn memory_folds_hand_built_label_tables() {
     ];
     let memory = LabelMemory::from_days(days.iter().map(|(d, l)| (*d, l))).unwrap();
     assert_eq!(memory.len(), 3);
-    let ea = memory.get(&a).unwrap();
-    assert_eq!(
+    // The entry as (days labelled, days per risk level, latest, max, latest day, verified).
+    let entry = |address: &str| {
+        let e = memory.get(address).unwrap();
+        let day = e.latest_day.to_string();
         (
-            ea.days_labelled,
-            ea.days_by_risk,
-            ea.latest_risk,
-            ea.max_risk
-        ),
-        (2, [0, 1, 1, 0], 1, 2)
-    );
-    assert_eq!(ea.latest_day, date("2025-10-02"));
-    // The verified row was low, but the day's level for `a` was high: still a verified-clean label.
-    assert!(ea.verified_clean);
-    let eb = memory.get(&b).unwrap();
-    assert_eq!(
-        (
-            eb.days_labelled,
-            eb.days_by_risk,
-            eb.latest_risk,
-            eb.max_risk
-        ),
-        (2, [2, 0, 0, 0], 0, 0)
-    );
-    assert_eq!(eb.latest_day, date("2025-10-03"));
-    assert!(eb.verified_clean);
+            e.days_labelled,
+            e.days_by_risk,
+            e.latest_risk,
+            e.max_risk,
+            day,
+            e.verified_clean,
+        )
+    };
+    // `a`'s verified row was low, but its day's level was high: still a verified-clean label.
+    let a_day = "2025-10-02".to_string();
+    assert_eq!(entry(&a), (2, [0, 1, 1, 0], 1, 2, a_day, true));
+    let b_day = "2025-10-03".to_string();
+    assert_eq!(entry(&b), (2, [2, 0, 0, 0], 0, 0, b_day, true));
     assert_eq!(
         memory.days(),
         vec![date("2025-10-01"), date("2025-10-02"), date("2025-10-03")]
