@@ -271,6 +271,15 @@ fn an_old_spec_builds_exactly_the_old_columns() {
         "comm_internal_share",
         "comm_counterparty_communities",
         "urgency_score",
+        "mem_days_labelled",
+        "mem_days_low",
+        "mem_days_medium",
+        "mem_days_high",
+        "mem_days_critical",
+        "mem_latest_risk",
+        "mem_max_risk",
+        "mem_days_since_latest",
+        "mem_verified_clean",
     ];
     let kept: Vec<String> = m_new
         .feature_names
