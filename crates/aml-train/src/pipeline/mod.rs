@@ -15,6 +15,9 @@
 //!
 //! Validation is time based: the last day(s) of the history are held out for early stopping,
 //! calibration and the metrics table; the feature spec is fitted on the training days only.
+//! The label memory is out of time too: each day is featurised with the labels of earlier days
+//! only ([`training::day_memories`], `TrainConfig::label_memory`), and the bundle stores the
+//! memory of all its days for the days after them.
 //! Every step is seeded, so the same history and config give byte-identical bundle files.
 
 // The error carries the batch loader's error (file, column, row) by value; pipeline calls run once
