@@ -8,6 +8,7 @@ mod common;
 use std::path::Path;
 
 use aml_core::batch::Batch;
+use aml_features::FeatureWarning;
 use aml_miner::pipeline::{self, ScoreOptions};
 use aml_models::Bundle;
 use aml_synth::write_batch;
@@ -56,12 +57,22 @@ fn every_scoring_path_uses_the_bundles_label_memory() {
         bits(rows.rankings.iter().map(|r| r.ranking_score))
     );
 
-    // Without the memory (every address unknown) the same models score differently: the
-    // memory is not decoration.
+    // Without the memory every address is unknown to the same models.
     let forgetful = bundle.clone().with_label_memory(None).unwrap();
     assert_ne!(forgetful.version(), bundle.version());
-    let blind = pipeline::score_alerts(&batch, &forgetful).unwrap();
-    assert_ne!(bits(blind.iter().map(|s| s.score)), bits(expected));
+    let blind = forgetful.alert_matrix(&batch).unwrap();
+    assert!(blind.values.column(known).iter().all(|&v| v == 0.0));
+
+    // Scoring a day the memory already holds: score_batch's path reports the leak, so it did
+    // build its features with the memory.
+    let (seen, _) = Batch::load(&history[2]).unwrap();
+    let scored =
+        pipeline::score_rows(&seen, &bundle, &ScoreOptions::default(), &mut |_| {}).unwrap();
+    let leak = |w: &FeatureWarning| matches!(w, FeatureWarning::LabelMemoryNotBefore { .. });
+    assert!(scored.warnings.iter().any(leak), "{:?}", scored.warnings);
+    let scored =
+        pipeline::score_rows(&seen, &forgetful, &ScoreOptions::default(), &mut |_| {}).unwrap();
+    assert!(!scored.warnings.iter().any(leak));
 }
 
 #[test]

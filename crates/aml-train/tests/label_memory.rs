@@ -7,7 +7,7 @@ use aml_core::batch::Batch;
 use aml_features::FeatureMatrix;
 use aml_models::{Bundle, BundleError};
 use aml_train::pipeline::training::{
-    day_memories, prepare_days_with_memory, train_bundle, LabelMemoryConfig,
+    bundle_memory, day_memories, prepare_days_with_memory, train_bundle, LabelMemoryConfig,
 };
 use aml_train::pipeline::{load_history, PipelineError};
 
@@ -251,4 +251,33 @@ fn a_lag_of_zero_days_is_refused() {
     let err = train_bundle(batches, &config, &mut |_| {}).unwrap_err();
     assert!(matches!(err, PipelineError::Config(_)), "{err}");
     assert!(err.to_string().contains("lag_days"), "{err}");
+}
+
+#[test]
+fn max_rows_and_window_days_bound_every_memory() {
+    let root = tempfile::tempdir().unwrap();
+    let batches = history(root.path());
+    let refs: Vec<&Batch> = batches.iter().collect();
+    let bounded = LabelMemoryConfig {
+        max_rows: 10,
+        ..LabelMemoryConfig::default()
+    };
+    let memories = day_memories(&refs, &bounded).unwrap();
+    assert!(memories.iter().all(|m| m.len() <= 10));
+    assert_eq!(memories[2].len(), 10);
+    let stored = bundle_memory(&refs, &bounded).unwrap();
+    assert_eq!(stored.len(), 10);
+    // The kept addresses are the most recently labelled: all of them labelled on the last day.
+    let last = stored.last_day().unwrap();
+    assert!(stored.entries().all(|(_, e)| e.latest_day == last));
+
+    // A one-day window: day 2 sees day 1 only, the bundle the last day only.
+    let window = LabelMemoryConfig {
+        window_days: 1,
+        ..LabelMemoryConfig::default()
+    };
+    let memories = day_memories(&refs, &window).unwrap();
+    assert_eq!(memories[2].days(), vec![memories_day(&batches[1])]);
+    let stored = bundle_memory(&refs, &window).unwrap();
+    assert_eq!(stored.days(), vec![memories_day(&batches[2])]);
 }
