@@ -20,8 +20,8 @@ use super::world::{Role, World, BLOCK};
 use rayon::prelude::*;
 
 /// Share of eligible founding addresses drawn into the registry. About 63% of addresses are old
-/// enough, so the registry holds about 3% of a day's addresses, and the normal alerting puts about
-/// 2% of a day's alerts on registry addresses (benign traps add 15 more).
+/// enough, so the registry holds about 3% of a day's addresses (1,539 of 50,000 for seed 42), and
+/// the normal alerting puts 2-3% of a day's alerts on registry addresses (benign traps add 15 more).
 const REGISTRY_RATE: f64 = 0.05;
 /// Minimum address age of a registry member, in days.
 const MIN_AGE_DAYS: f64 = 200.0;
