@@ -354,6 +354,7 @@ impl LabelMemory {
         }
         let Some(memory) = memory else { return cols };
         let today = Date::parse(&prepared.batch.meta.processing_date).ok();
+        let n_days = memory.days.len().max(1) as f64;
         let alerts = &prepared.batch.alerts;
         for (i, &row) in prepared.alert_rows.iter().enumerate() {
             let Some(e) = memory.get(&alerts.address[row]) else {
@@ -361,6 +362,7 @@ impl LabelMemory {
             };
             let values = [
                 f64::from(e.days_labelled),
+                f64::from(e.days_labelled) / n_days,
                 f64::from(e.days_by_risk[0]),
                 f64::from(e.days_by_risk[1]),
                 f64::from(e.days_by_risk[2]),
@@ -379,10 +381,15 @@ impl LabelMemory {
 }
 
 /// The `mem_*` columns: name and meaning, in column order.
-const MEMORY_COLUMNS: [(&str, &str); 9] = [
+const MEMORY_COLUMNS: [(&str, &str); 10] = [
     (
         "mem_days_labelled",
         "history days on which the address had a label (0 when the memory does not know it)",
+    ),
+    (
+        "mem_labelled_share",
+        "mem_days_labelled / the memory's days: 1 for an address labelled on every day, as a \
+         registry of known entities is (0 when unknown)",
     ),
     ("mem_days_low", "of those, days labelled risk low"),
     ("mem_days_medium", "of those, days labelled risk medium"),
@@ -408,7 +415,7 @@ const MEMORY_COLUMNS: [(&str, &str); 9] = [
 
 /// The columns that are NaN (not 0) for an address the memory does not know: levels and times
 /// have no value, while counts and flags are truly 0.
-const LEVEL_COLUMNS: std::ops::Range<usize> = 5..8;
+const LEVEL_COLUMNS: std::ops::Range<usize> = 6..9;
 
 /// Declares (and computes) the label-memory block. With no memory every alert is unknown:
 /// counts and the flag 0, levels and days-since NaN.

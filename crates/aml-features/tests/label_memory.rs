@@ -131,6 +131,8 @@ fn memory_folds_hand_built_label_tables() {
     let m = spec.transform_with_memory(&batch, Some(&memory)).unwrap();
     let row = mem_row(&m, &batch, &a);
     assert_eq!(value(&row, "mem_days_labelled"), 2.0);
+    // Labelled on 2 of the memory's 3 days.
+    assert_eq!(value(&row, "mem_labelled_share"), (2.0f64 / 3.0) as f32);
     assert_eq!(value(&row, "mem_days_high"), 1.0);
     assert_eq!(value(&row, "mem_days_medium"), 1.0);
     assert_eq!(value(&row, "mem_latest_risk"), 1.0);
@@ -149,6 +151,7 @@ fn memory_folds_hand_built_label_tables() {
         .unwrap();
     let row = mem_row(&m, &batch, &unknown);
     assert_eq!(value(&row, "mem_days_labelled"), 0.0);
+    assert_eq!(value(&row, "mem_labelled_share"), 0.0);
     assert_eq!(value(&row, "mem_verified_clean"), 0.0);
     assert!(value(&row, "mem_latest_risk").is_nan());
     assert!(value(&row, "mem_max_risk").is_nan());
@@ -214,7 +217,7 @@ fn old_specs_build_their_old_columns_and_the_group_adds_mem_columns_last() {
     let old_names = old.feature_names();
     assert!(old_names.iter().all(|n| !n.starts_with("mem_")));
     assert_eq!(names[..old_names.len()], old_names[..]);
-    assert_eq!(names.len(), old_names.len() + 9);
+    assert_eq!(names.len(), old_names.len() + 10);
     assert!(names[old_names.len()..]
         .iter()
         .all(|n| n.starts_with("mem_")));

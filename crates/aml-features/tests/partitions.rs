@@ -272,6 +272,7 @@ fn an_old_spec_builds_exactly_the_old_columns() {
         "comm_counterparty_communities",
         "urgency_score",
         "mem_days_labelled",
+        "mem_labelled_share",
         "mem_days_low",
         "mem_days_medium",
         "mem_days_high",
