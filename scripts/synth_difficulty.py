@@ -9,7 +9,10 @@ label rule (risk_level high/critical -> 1, low/medium -> 0, unlabelled dropped),
 days 1..k and tests on day k+1 for every k, and prints the illicit rate plus test AUC of a
 severity+confidence-only model and of an alert+address-features model. A realistic generator
 gives a clearly weaker first model (~0.6-0.75) and a strong but not perfect second (~0.85-0.95).
+It also prints the share of each day's alerts on the data owner's registry of verified-clean
+entities (labels with source `sot_registry`), with and without the pattern-trap alerts.
 """
+import json
 import sys
 from pathlib import Path
 
@@ -37,6 +40,21 @@ def load_day(day_dir: Path) -> pd.DataFrame:
     df["severity_rank"] = df["severity"].map(SEVERITY_RANK).astype(float)
     df["volume_usd"] = df["volume_usd"].astype(float)
     return df
+
+
+def registry_share(day_dir: Path) -> str:
+    """Share of the day's alerts on registry addresses: all alerts, and alerts outside the traps."""
+    alerts = pq.read_table(day_dir / "alerts.parquet", columns=["alert_id", "address"]).to_pandas()
+    labels = pq.read_table(day_dir / "address_labels.parquet", columns=["address", "source"]).to_pandas()
+    registry = set(labels.loc[labels["source"] == "sot_registry", "address"])
+    meta = json.loads((day_dir / "META.json").read_text())
+    traps = {i for t in meta.get("pattern_traps", []) for i in t["alert_ids"]}
+    on = alerts["address"].isin(registry)
+    ordinary = ~alerts["alert_id"].isin(traps)
+    return (
+        f"registry {len(registry)} addresses, alerts on it {on.mean():.2%} "
+        f"({(on & ordinary).sum() / max(ordinary.sum(), 1):.2%} outside the traps)"
+    )
 
 
 def numeric_columns(df: pd.DataFrame) -> list:
@@ -86,7 +104,10 @@ def main() -> None:
     for d, f in zip(days, frames):
         n_alerted = f["address"].nunique()
         rate = f.drop_duplicates("address")["y"].mean()
-        print(f"{d.name}: labelled alerts {len(f)}, labelled alerted addresses {n_alerted}, illicit rate {rate:.3f}")
+        print(
+            f"{d.name}: labelled alerts {len(f)}, labelled alerted addresses {n_alerted}, "
+            f"illicit rate {rate:.3f}, {registry_share(d)}"
+        )
     simple = ["severity_rank", "alert_confidence_score"]
     full = numeric_columns(frames[0])
     print(f"full model columns ({len(full)}): {', '.join(full)}")

@@ -9,8 +9,10 @@
 //! noise, so both rise with truth but rank alerts only partly right.
 //!
 //! Pattern traps are the data owner's known answers: illicit traps (members of the strongest
-//! communities, at least high severity) and benign traps (ordinary old wallets raised by the
-//! anomaly rule at low severity), five alerts each, always labelled without noise.
+//! communities, at least high severity) and benign traps (members of the data owner's registry of
+//! verified-clean entities, see [`crate::registry`], raised by the anomaly rule at low severity),
+//! five alerts each, always labelled without noise. Registry addresses are labelled by the registry
+//! (risk low, every day); the other labels follow the noisy rules of [`labels`].
 
 use super::columns::{declared, Col};
 use super::features::FeatureRow;
@@ -151,6 +153,8 @@ pub(crate) struct AlertContext<'a> {
     pub members_local: &'a [Vec<u32>],
     pub graph: &'a Graph,
     pub window_start_ms: u64,
+    /// Per local node: whether it is a member of the data owner's registry of clean entities.
+    pub registry: &'a [bool],
 }
 
 /// Output of alerting: rows (final order, ids assigned) and the traps.
@@ -407,38 +411,31 @@ impl Plan {
         }
     }
 
-    /// Benign traps: ordinary old wallets with weak signals, raised by the anomaly rule at low
-    /// severity with its own (noisy) score, one alert per wallet and five wallets per trap.
+    /// Benign traps: registry members (verified-clean entities) not alerted so far, drawn
+    /// uniformly, raised by the anomaly rule at low severity with its own (noisy) score, one alert
+    /// per address and five addresses per trap.
     fn benign_traps(&mut self, ctx: &AlertContext, rng: &mut ChaCha8Rng) {
-        let n = ctx.features.len();
-        let mut benign_traps = 0;
-        let mut tries = 0;
-        while benign_traps < TRAPS_PER_KIND * ALERTS_PER_TRAP && tries < 10_000 && n > 0 {
-            tries += 1;
-            let v = below(rng, n);
-            let p = &ctx.profiles[v];
-            let f = &ctx.features[v];
-            if p.role == Role::Regular
-                && !p.is_illicit()
-                && !self.alerted[v]
-                && p.age_days > 200.0
-                && f.global_anomaly_score < 0.4
-            {
-                self.alerted[v] = true;
-                let strength = noisy_rules(rng, f)
-                    .into_iter()
-                    .find(|r| r.0 == UNSUPERVISED)
-                    .map_or(0.0, |r| r.1);
-                self.pending.push(Pending {
-                    node: v,
-                    rule: UNSUPERVISED,
-                    strength,
-                    pattern_group: None,
-                    trap: Some(TRAPS_PER_KIND + benign_traps / ALERTS_PER_TRAP),
-                    forced_low: true,
-                });
-                benign_traps += 1;
-            }
+        let mut candidates: Vec<usize> = (0..ctx.features.len())
+            .filter(|&v| ctx.registry[v] && !self.alerted[v])
+            .collect();
+        let wanted = (TRAPS_PER_KIND * ALERTS_PER_TRAP).min(candidates.len());
+        for k in 0..wanted {
+            let pick = k + below(rng, candidates.len() - k);
+            candidates.swap(k, pick);
+            let v = candidates[k];
+            self.alerted[v] = true;
+            let strength = noisy_rules(rng, &ctx.features[v])
+                .into_iter()
+                .find(|r| r.0 == UNSUPERVISED)
+                .map_or(0.0, |r| r.1);
+            self.pending.push(Pending {
+                node: v,
+                rule: UNSUPERVISED,
+                strength,
+                pattern_group: None,
+                trap: Some(TRAPS_PER_KIND + k / ALERTS_PER_TRAP),
+                forced_low: true,
+            });
         }
     }
 
@@ -770,9 +767,10 @@ pub(crate) fn label_columns() -> Vec<(&'static str, Col<LabelRow>)> {
 /// A benign false-positive candidate: (score, node, noisy rule ranking).
 type RankedCandidate = (f64, usize, Vec<(usize, f64)>);
 
-/// Ground-truth labels: most alerted addresses plus a small sample of the rest, with label noise.
-/// Trap addresses are the data owner's known answers: always labelled, without noise (benign
-/// traps low risk, illicit traps high or critical).
+/// Ground-truth labels of the addresses outside the registry: most alerted addresses plus a small
+/// sample of the rest, with label noise. Illicit trap addresses are the data owner's known answers:
+/// always labelled high or critical, without noise. Registry members (benign traps among them) are
+/// skipped here: the registry labels them, once, on every day.
 pub(crate) fn labels(ctx: &AlertContext, alerts: &[AlertRow], network: &str) -> Vec<LabelRow> {
     let mut rng = rng_for(&[ctx.seed, stream::LABELS, ctx.day]);
     let n = ctx.features.len();
@@ -786,6 +784,9 @@ pub(crate) fn labels(ctx: &AlertContext, alerts: &[AlertRow], network: &str) -> 
     let now = ctx.window_start_ms + 7 * day_ms;
     let mut out = Vec::new();
     for (v, &is_alerted) in alerted.iter().enumerate() {
+        if ctx.registry[v] {
+            continue;
+        }
         let keep = if trap_node[v] {
             true
         } else if is_alerted {
@@ -799,9 +800,7 @@ pub(crate) fn labels(ctx: &AlertContext, alerts: &[AlertRow], network: &str) -> 
         let p = &ctx.profiles[v];
         let u = unit(&mut rng);
         let risk = if trap_node[v] {
-            if !p.is_illicit() {
-                0
-            } else if u < 0.62 {
+            if u < 0.62 {
                 2
             } else {
                 3

@@ -9,6 +9,10 @@
 //! the day's money-flow graph, features, alerts, clusters and labels from streams seeded by
 //! `(seed, day, purpose, chunk)`. Same config and seed give byte-identical files whatever the
 //! thread count. [`write_batch`] runs these stages in order.
+//!
+//! The world also holds the data owner's registry of verified-clean entities (a fixed set of old,
+//! never illicit addresses): every day's labels list all of them as low risk, and the benign
+//! pattern traps are drawn from them.
 #![forbid(unsafe_code)]
 
 mod alerts;
@@ -16,6 +20,7 @@ mod columns;
 mod features;
 mod flows;
 mod graph;
+mod registry;
 mod rng;
 mod world;
 
@@ -292,15 +297,18 @@ fn write_rows<R>(
 
 /// Writes `address_labels.parquet` when `config.with_labels` and returns its entry for META.json;
 /// otherwise removes a labels file left in `dir` by an earlier run (META.json would not list it).
+/// The labels are the day's noisy labels followed by the registry's rows (the same on every day).
 fn write_labels(
     dir: &Path,
     config: &SynthConfig,
     alert_ctx: &alerts::AlertContext,
     alert_rows: &[alerts::AlertRow],
+    registry_rows: impl FnOnce() -> Vec<alerts::LabelRow>,
 ) -> Result<Option<(String, String)>, SynthError> {
     let labels_path = dir.join(files::ADDRESS_LABELS);
     if config.with_labels {
-        let label_rows = alerts::labels(alert_ctx, alert_rows, &config.network);
+        let mut label_rows = alerts::labels(alert_ctx, alert_rows, &config.network);
+        label_rows.extend(registry_rows());
         let entry = write_rows(
             dir,
             files::ADDRESS_LABELS,
@@ -380,6 +388,8 @@ pub fn write_batch(
     let population = population(&world, day.index);
     let graph = money_graph(&world, config, day.index, &population);
     let feature_rows = feature_rows(config, &day, &population, &graph);
+    let registry = registry::Registry::of(&world);
+    let registry_flags = registry.on_day(&world, day.index, population.profiles.len());
     let alert_ctx = alerts::AlertContext {
         seed: config.seed,
         day: day.index,
@@ -391,6 +401,7 @@ pub fn write_batch(
         members_local: &population.members_local,
         graph: &graph,
         window_start_ms: day.window_start_ms,
+        registry: &registry_flags,
     };
     let alert_set = alerts::raise(&alert_ctx, &population.addresses);
     let cluster_rows = alerts::clusters(&alert_ctx, &alert_set.alerts);
@@ -423,7 +434,15 @@ pub fn write_batch(
     };
     let flows_hash = flows::write(&dir.join(files::MONEY_FLOWS), &flow_ctx)?;
     sha256.insert(files::MONEY_FLOWS.to_string(), flows_hash);
-    sha256.extend(write_labels(dir, config, &alert_ctx, &alert_set.alerts)?);
+    let epoch_ms = Day::new(config, 0)?.window_start_ms;
+    let registry_rows = || registry.label_rows(&world, &config.network, epoch_ms);
+    sha256.extend(write_labels(
+        dir,
+        config,
+        &alert_ctx,
+        &alert_set.alerts,
+        registry_rows,
+    )?);
     let counts = Counts {
         alerts: alert_set.alerts.len(),
         addresses: feature_rows.len(),

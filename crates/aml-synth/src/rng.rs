@@ -23,6 +23,7 @@ pub(crate) mod stream {
     pub const FLOW_ROWS: u64 = 12;
     pub const ADDRESS: u64 = 13;
     pub const SHUFFLE: u64 = 14;
+    pub const REGISTRY: u64 = 15;
 }
 
 /// SplitMix64 finaliser: a bijective 64-bit mixer.
