@@ -10,8 +10,9 @@
 //! ```
 //!
 //! `metadata.json`'s `ranking` says whether the submission's rankings come from the alert
-//! ranker or from the scorer's score (when the ranker did not beat the scorer on the held-out
-//! days), with the numbers behind the choice. The ranker file is present and checked either way,
+//! ranker or from the scorer's score (when the ranker did not beat the scorer consistently on
+//! the judged days: the out-of-fold training days and the validation days), with the numbers
+//! behind the choice, day by day. The ranker file is present and checked either way,
 //! so every bundle has the same files; a bundle without `ranking` ranks with the ranker.
 //!
 //! The model files load in LightGBM as they are. [`Bundle::load`] refuses a bundle that is
