@@ -134,8 +134,15 @@ fn out_of_fold_choice_is_deterministic_and_follows_the_fold_metric() {
     assert_eq!(entry.num_trees, trees.round() as usize);
     assert_eq!(entry.params["num_iterations"], trees.round() as usize);
     assert!(entry.params["early_stopping_rounds"].is_null());
-    // The held-out comparison is recorded for the validation day only.
+    // The held-out comparison is recorded for the validation day; the judgement covers the
+    // three out-of-fold training days and the validation day.
     assert_eq!(choice.held_out_days, ["2025-10-04"]);
+    let judged: Vec<&str> = choice.judged_days.iter().map(|d| d.date.as_str()).collect();
+    assert_eq!(
+        judged,
+        ["2025-10-01", "2025-10-02", "2025-10-03", "2025-10-04"]
+    );
+    assert_eq!(choice.judgement.as_ref().unwrap().days, 4);
     assert!(choice.held_out_ranker.ndcg_100.is_some() && choice.held_out_scorer.ndcg_500.is_some());
     // Same history, same config: the same choice and the same bundle.
     let again = train(&config);
@@ -150,7 +157,8 @@ fn ranker_that_does_not_beat_the_scorer_leaves_rankings_in_score_order() {
     let source = bundle.ranking_source();
     assert_eq!(source.model, RankingModel::AlertScorer);
     assert!(
-        source.reason.contains("NDCG@500") && source.reason.contains("not more than the margin 1"),
+        source.reason.contains("NDCG@500")
+            && source.reason.contains("the mean is not above the margin 1"),
         "{}",
         source.reason
     );
@@ -167,10 +175,24 @@ fn ranker_that_does_not_beat_the_scorer_leaves_rankings_in_score_order() {
     }
     assert_eq!(manifest(&out).ranking_source, Some(source));
 
-    // A ranker allowed to ship with any result orders by its own score.
-    let shipped = train(&small_config(-1.0));
+    // A ranker told to ship whatever the judgement says orders by its own score.
+    let mut always = small_config(1.0);
+    always.ranker_always_ships = true;
+    let shipped = train(&always);
     let source = shipped.ranking_source();
     assert_eq!(source.model, RankingModel::AlertRanker, "{}", source.reason);
+    assert!(source.reason.contains("overridden"), "{}", source.reason);
+    assert!(
+        !shipped
+            .metadata()
+            .ranking
+            .as_ref()
+            .unwrap()
+            .judgement
+            .as_ref()
+            .unwrap()
+            .ships
+    );
     let out = tmp.path().join("shipped");
     score(&shipped, &out);
     assert!(ranked_by_ranker(&out));
@@ -185,6 +207,12 @@ fn ranking_choice_round_trips_and_bundles_without_it_rank_with_the_ranker() {
     bundle.save(&dir, &[history().root.path()]).unwrap();
     let loaded = Bundle::load(&dir).unwrap();
     assert_eq!(loaded.metadata(), bundle.metadata());
+    let judged = &loaded.metadata().ranking.as_ref().unwrap().judged_days;
+    assert_eq!(
+        judged.len(),
+        4,
+        "three out-of-fold days and the validation day"
+    );
     assert_eq!(loaded.version(), bundle.version());
     let text = std::fs::read_to_string(dir.join("metadata.json")).unwrap();
     assert!(text.contains("\"model\": \"alert_scorer\""), "{text}");

@@ -18,8 +18,9 @@
 //! before.
 //!
 //! `metadata.json`'s `ranking` says whether the submission's rankings come from the alert
-//! ranker or from the scorer's score (when the ranker did not beat the scorer on the held-out
-//! days), with the numbers behind the choice. The ranker file is present and checked either way,
+//! ranker or from the scorer's score (when the ranker did not beat the scorer consistently on
+//! the judged days: the out-of-fold training days and the validation days), with the numbers
+//! behind the choice, day by day. The ranker file is present and checked either way,
 //! so every bundle has the same files; a bundle without `ranking` ranks with the ranker.
 //!
 //! The model files load in LightGBM as they are. [`Bundle::load`] refuses a bundle that is
@@ -301,6 +302,62 @@ pub struct RankingChoice {
     pub held_out_ranker: RankingMetrics,
     /// Ranking by the scorer's score on the held-out days.
     pub held_out_scorer: RankingMetrics,
+    /// Every day the ranker was judged on against ranking by the scorer: the out-of-fold
+    /// training days, then the validation days (empty in bundles trained before it was recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub judged_days: Vec<JudgedDay>,
+    /// The paired NDCG@500 differences of `judged_days` summarised, and the rule's verdict
+    /// (absent in bundles trained before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judgement: Option<ShipJudgement>,
+}
+
+/// How a judged day was kept out of the ranker that ranked it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldOutBy {
+    /// A training day ranked by a ranker fitted on the other folds' days, with its candidate and
+    /// number of trees chosen on those folds too; the scorer's probabilities of that day come from
+    /// a scorer fitted on the same other days.
+    OutOfFold,
+    /// A validation day ranked by the shipped ranker.
+    Validation,
+}
+
+/// One day on which the alert ranker was judged against ranking by the scorer's score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgedDay {
+    /// Processing date.
+    pub date: String,
+    /// How the day was held out.
+    pub held_out_by: HeldOutBy,
+    /// The ranker candidate that ranked the day.
+    pub candidate: String,
+    /// Its number of trees.
+    pub trees: usize,
+    /// The ranker's order of the day.
+    pub ranker: RankingMetrics,
+    /// The scorer's order of the day.
+    pub scorer: RankingMetrics,
+    /// NDCG@500 of the ranker's order minus that of the scorer's.
+    pub difference: f64,
+}
+
+/// The paired differences (ranker NDCG@500 minus scorer NDCG@500) over the judged days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShipJudgement {
+    /// Number of judged days.
+    pub days: usize,
+    /// Mean difference.
+    pub mean_difference: f64,
+    /// Sample standard deviation of the differences (`None` with one day).
+    pub standard_deviation: Option<f64>,
+    /// Standard error of the mean: standard deviation / sqrt(days) (`None` with one day).
+    pub standard_error: Option<f64>,
+    /// Days on which the ranker's NDCG@500 is above the scorer's.
+    pub wins: usize,
+    /// Whether the ship rule holds on these figures.
+    pub ships: bool,
 }
 
 impl RankingChoice {

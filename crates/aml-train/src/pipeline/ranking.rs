@@ -3,15 +3,21 @@
 //!
 //! 1. Every candidate of [`TrainConfig::ranker_candidates`] (the ranker's base parameters with
 //!    a few set on top, e.g. `{"objective": "rank_xendcg"}`) is fitted on day-grouped folds of
-//!    the training days (fold `f` holds out the days at positions `i % k == f`, as in
-//!    [`super::tuning`]), with early stopping on the held-out fold, so each fold gives a number
-//!    of trees; the held-out days are ranked by that fold's model. The validation days are
-//!    never used here.
+//!    the training days (fold `f` holds out the days at positions `i % k == f`, the folds of the
+//!    scorer's out-of-fold probabilities, [`super::training::out_of_fold_scores`]), with early
+//!    stopping on the held-out fold, so each fold gives a number of trees. The validation days
+//!    are never used here.
 //! 2. The candidate with the highest out-of-fold NDCG@500 (mean over days, the earlier candidate
 //!    on ties) is refitted on all training days with the mean of its fold tree counts.
-//! 3. On the held-out validation days it is compared with ranking by the scorer's score. It
-//!    orders the submission only when its NDCG@500 exceeds the scorer's by more than
-//!    [`TrainConfig::ranker_ship_margin`]; otherwise `rankings.parquet` orders by the score.
+//! 3. The ranker is judged against ranking by the scorer's score on every day both have
+//!    out-of-sample scores for ([`JudgedDay`]): each training day, ranked by a ranker fitted on
+//!    the other folds' days whose candidate and number of trees were also chosen on those folds
+//!    alone (the fold models of step 1 were early-stopped on the very day they rank, which the
+//!    scorer's out-of-fold probabilities never are), and each validation day, ranked by the
+//!    shipped ranker. The scorer's probabilities of a training day come from a scorer fitted on
+//!    the same other days. Per day `d_i` = NDCG@500(ranker) - NDCG@500(scorer); see [`judge`]
+//!    for the rule. It orders the submission only when the rule holds (or
+//!    [`TrainConfig::ranker_always_ships`]); otherwise `rankings.parquet` orders by the score.
 //!
 //! A binary candidate trains on the contract label (illicit or not); ranking candidates train
 //! on the graded relevance. Every candidate boosts from the scorer's log-odds, so its raw score
@@ -20,7 +26,9 @@
 use std::collections::BTreeMap;
 
 use aml_core::submission::{RankingModel, RankingSource};
-use aml_models::bundle::{RankerCandidateResult, RankingChoice, RankingMetrics};
+use aml_models::bundle::{
+    HeldOutBy, JudgedDay, RankerCandidateResult, RankingChoice, RankingMetrics, ShipJudgement,
+};
 use aml_models::{AlertRanker, SCORER_FEATURE};
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +39,10 @@ use super::PipelineError;
 use crate::metric::{ndcg_at_k, precision_at_k};
 use crate::{GbdtParams, Objective};
 
-/// Day-grouped folds of the training days the candidates are compared on.
-pub const RANKER_FOLDS: usize = 3;
+/// Day-grouped folds of the training days the candidates are compared and judged on: the folds
+/// of the scorer's out-of-fold probabilities, so a judged day's two orders come from models
+/// fitted on the same days.
+pub const RANKER_FOLDS: usize = super::training::OUT_OF_FOLD_FOLDS;
 
 /// Default of [`TrainConfig::ranker_ship_margin`].
 pub const DEFAULT_SHIP_MARGIN: f64 = 0.005;
@@ -171,39 +181,46 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
     (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64)
 }
 
+/// NDCG@100, NDCG@500 and P@100 of ordering one day's labelled alerts by `scores` (one value
+/// per alert); `None` when the day has no labelled alert.
+pub fn day_metrics(day: &DayData, scores: &[f64]) -> Option<RankingMetrics> {
+    let rows = day.labelled_rows();
+    if rows.is_empty() {
+        return None;
+    }
+    let relevance: Vec<f64> = rows
+        .iter()
+        .map(|&r| f64::from(day.relevance[r].unwrap_or(0)))
+        .collect();
+    let labels: Vec<f64> = rows
+        .iter()
+        .map(|&r| f64::from(day.labels[r].unwrap_or(0)))
+        .collect();
+    let s: Vec<f64> = rows.iter().map(|&r| scores[r]).collect();
+    let finite = |v: f64| v.is_finite().then_some(v);
+    Some(RankingMetrics {
+        ndcg_100: finite(ndcg_at_k(&relevance, &s, 100)),
+        ndcg_500: finite(ndcg_at_k(&relevance, &s, 500)),
+        precision_100: finite(precision_at_k(&labels, &s, 100)),
+    })
+}
+
 /// NDCG@100, NDCG@500 and P@100 of ordering each day's labelled alerts by `scores` (one vector
 /// per day, one value per alert), averaged over days with a labelled alert.
 pub fn ranking_metrics<D: std::borrow::Borrow<DayData>>(
     days: &[D],
     scores: &[Vec<f64>],
 ) -> RankingMetrics {
-    let mut per_day = Vec::new();
-    for (day, s) in days.iter().zip(scores) {
-        let day = day.borrow();
-        let rows = day.labelled_rows();
-        if rows.is_empty() {
-            continue;
-        }
-        let relevance: Vec<f64> = rows
-            .iter()
-            .map(|&r| f64::from(day.relevance[r].unwrap_or(0)))
-            .collect();
-        let labels: Vec<f64> = rows
-            .iter()
-            .map(|&r| f64::from(day.labels[r].unwrap_or(0)))
-            .collect();
-        let s: Vec<f64> = rows.iter().map(|&r| s[r]).collect();
-        per_day.push([
-            ndcg_at_k(&relevance, &s, 100),
-            ndcg_at_k(&relevance, &s, 500),
-            precision_at_k(&labels, &s, 100),
-        ]);
-    }
-    let column = |i: usize| mean(per_day.iter().map(|m| m[i]));
+    let per_day: Vec<RankingMetrics> = days
+        .iter()
+        .zip(scores)
+        .filter_map(|(day, s)| day_metrics(day.borrow(), s))
+        .collect();
+    let column = |f: fn(&RankingMetrics) -> Option<f64>| mean(per_day.iter().filter_map(f));
     RankingMetrics {
-        ndcg_100: column(0),
-        ndcg_500: column(1),
-        precision_100: column(2),
+        ndcg_100: column(|m| m.ndcg_100),
+        ndcg_500: column(|m| m.ndcg_500),
+        precision_100: column(|m| m.precision_100),
     }
 }
 
@@ -226,10 +243,32 @@ fn ranking_row(model: String, n: usize, m: &RankingMetrics) -> MetricsRow {
 /// The out-of-fold comparison of the candidates.
 struct OutOfFold {
     results: Vec<RankerCandidateResult>,
+    /// Per candidate, per training day: its fold model's NDCG@500 of that day.
+    day_ndcg: Vec<Vec<Option<f64>>>,
     chosen: usize,
     num_trees: usize,
     scorer: RankingMetrics,
     folds: usize,
+}
+
+/// The index of the highest key, the earlier one on ties (a candidate without a figure never
+/// wins over one with a figure).
+fn best(keys: impl Iterator<Item = Option<f64>>) -> usize {
+    keys.map(|k| k.unwrap_or(f64::NEG_INFINITY))
+        .enumerate()
+        .max_by(|(i, a), (j, b)| a.total_cmp(b).then(j.cmp(i)))
+        .map_or(0, |(i, _)| i)
+}
+
+/// The rounded mean of `trees` (at least 1), or `fallback` when empty.
+fn mean_trees(trees: impl Iterator<Item = usize>, fallback: usize) -> usize {
+    let trees: Vec<usize> = trees.collect();
+    let n = if trees.is_empty() {
+        fallback
+    } else {
+        (trees.iter().sum::<usize>() as f64 / trees.len() as f64).round() as usize
+    };
+    n.max(1)
 }
 
 /// Fits every candidate on day-grouped folds of the training days and picks the best by
@@ -244,6 +283,7 @@ fn compare_out_of_fold(
     let folds = RANKER_FOLDS.min(n_days);
     let scorer = ranking_metrics(train.0, train.1);
     let mut results = Vec::with_capacity(candidates.len());
+    let mut day_ndcg = Vec::with_capacity(candidates.len());
     for (candidate, params) in candidates {
         let mut fold_trees = Vec::new();
         let mut oof_scores = vec![Vec::new(); n_days];
@@ -259,10 +299,13 @@ fn compare_out_of_fold(
                 }
             }
         }
-        let out_of_fold = if folds >= 2 {
-            ranking_metrics(train.0, &oof_scores)
+        let (out_of_fold, per_day) = if folds >= 2 {
+            let per_day = (0..n_days)
+                .map(|d| day_metrics(&train.0[d], &oof_scores[d]).and_then(|m| m.ndcg_500))
+                .collect();
+            (ranking_metrics(train.0, &oof_scores), per_day)
         } else {
-            RankingMetrics::default()
+            (RankingMetrics::default(), vec![None; n_days])
         };
         tracing::info!(
             "ranker candidate {}: out-of-fold NDCG@500 {:?}, trees per fold {fold_trees:?}",
@@ -275,25 +318,123 @@ fn compare_out_of_fold(
             fold_trees,
             out_of_fold,
         });
+        day_ndcg.push(per_day);
     }
-    let key = |r: &RankerCandidateResult| r.out_of_fold.ndcg_500.unwrap_or(f64::NEG_INFINITY);
-    let chosen = results
-        .iter()
-        .enumerate()
-        .max_by(|(i, a), (j, b)| key(a).total_cmp(&key(b)).then(j.cmp(i)))
-        .map_or(0, |(i, _)| i);
-    let trees = &results[chosen].fold_trees;
-    let num_trees = if trees.is_empty() {
-        candidates[chosen].1.num_iterations
-    } else {
-        (trees.iter().sum::<usize>() as f64 / trees.len() as f64).round() as usize
-    };
+    let chosen = best(results.iter().map(|r| r.out_of_fold.ndcg_500));
+    let num_trees = mean_trees(
+        results[chosen].fold_trees.iter().copied(),
+        candidates[chosen].1.num_iterations,
+    );
     Ok(OutOfFold {
         results,
+        day_ndcg,
         chosen,
-        num_trees: num_trees.max(1),
+        num_trees,
         scorer,
         folds: if folds >= 2 { folds } else { 0 },
+    })
+}
+
+/// The training days judged out of fold: for each fold, the candidate with the best mean
+/// NDCG@500 on the other folds' days, refitted on those days with the mean of its other folds'
+/// tree counts (no early stopping), ranks the fold's days; the scorer's out-of-fold
+/// probabilities rank them too. No fold, no judged day.
+fn judge_out_of_fold(
+    candidates: &[(RankerCandidate, GbdtParams)],
+    oof: &OutOfFold,
+    names: &[String],
+    train: (&[DayData], &[Vec<f64>]),
+) -> Result<Vec<JudgedDay>, PipelineError> {
+    let n_days = train.0.len();
+    let folds = oof.folds;
+    let mut judged: Vec<Option<JudgedDay>> = vec![None; n_days];
+    for fold in 0..folds {
+        let (held, fit): (Vec<usize>, Vec<usize>) = (0..n_days).partition(|&d| d % folds == fold);
+        let c = best(
+            oof.day_ndcg
+                .iter()
+                .map(|per_day| mean(fit.iter().filter_map(|&d| per_day[d]))),
+        );
+        let (candidate, base) = &candidates[c];
+        let trees = mean_trees(
+            (0..folds)
+                .filter(|&f| f != fold)
+                .map(|f| oof.results[c].fold_trees[f]),
+            base.num_iterations,
+        );
+        let params = GbdtParams {
+            num_iterations: trees,
+            early_stopping_rounds: None,
+            ..base.clone()
+        };
+        let name = format!(
+            "alert_ranker judged on fold {fold} (candidate {:?})",
+            candidate.name
+        );
+        let ranker = fit_ranker(&name, &params, names, train, &fit, &[])?;
+        for &d in &held {
+            let (day, scores) = (&train.0[d], &train.1[d]);
+            let ranked = ranker.ranking_scores(&day.matrix, scores)?;
+            judged[d] = judged_day(
+                day,
+                HeldOutBy::OutOfFold,
+                (&candidate.name, trees),
+                (&ranked, scores),
+            );
+        }
+    }
+    Ok(judged.into_iter().flatten().collect())
+}
+
+/// One judged day, or `None` when either order's NDCG@500 is undefined there.
+fn judged_day(
+    day: &DayData,
+    held_out_by: HeldOutBy,
+    (candidate, trees): (&str, usize),
+    (ranker_scores, scorer_scores): (&[f64], &[f64]),
+) -> Option<JudgedDay> {
+    let ranker = day_metrics(day, ranker_scores)?;
+    let scorer = day_metrics(day, scorer_scores)?;
+    let difference = ranker.ndcg_500? - scorer.ndcg_500?;
+    Some(JudgedDay {
+        date: day.date.clone(),
+        held_out_by,
+        candidate: candidate.to_string(),
+        trees,
+        ranker,
+        scorer,
+        difference,
+    })
+}
+
+/// The ship rule over the judged days' paired differences `d_i` = NDCG@500(ranker) -
+/// NDCG@500(scorer): the ranker ships when, over at least two days,
+/// 1. the mean difference exceeds `margin`,
+/// 2. the mean minus one standard error (sample standard deviation / sqrt(days)) is above 0, and
+/// 3. the ranker's NDCG@500 is above the scorer's on more than half of the days.
+///
+/// One day gives no spread, so it cannot show that a gain is consistent: the scorer ranks.
+/// `None` when no day was judged.
+pub fn judge(days: &[JudgedDay], margin: f64) -> Option<ShipJudgement> {
+    let d: Vec<f64> = days.iter().map(|j| j.difference).collect();
+    let n = d.len();
+    let mean_difference = mean(d.iter().copied())?;
+    let standard_deviation = (n >= 2).then(|| {
+        let ss: f64 = d.iter().map(|x| (x - mean_difference).powi(2)).sum();
+        (ss / (n - 1) as f64).sqrt()
+    });
+    let standard_error = standard_deviation.map(|sd| sd / (n as f64).sqrt());
+    let wins = d.iter().filter(|&&x| x > 0.0).count();
+    let ships = mean_difference > margin
+        && standard_error.is_some_and(|se| mean_difference - se > 0.0)
+        && 2 * wins > n;
+    Some(ShipJudgement {
+        days: n,
+        mean_difference,
+        standard_deviation,
+        standard_error,
+        wins,
+        ships,
     })
 }
 
@@ -309,6 +450,24 @@ pub struct RankerStage {
     pub extra_rows: Vec<MetricsRow>,
     /// What goes into the bundle metadata.
     pub choice: RankingChoice,
+}
+
+/// The rule of [`judge`] in words, for the bundle metadata.
+fn rule_text(margin: f64, always: bool) -> String {
+    let rule = format!(
+        "the alert ranker is judged against ranking by the scorer's score on every day both have \
+         out-of-sample scores for (each training day out of fold: ranker fitted, chosen and \
+         stopped on the other folds' days, scorer fitted on the same days; each validation day: \
+         the shipped ranker), with d = NDCG@500(ranker) - NDCG@500(scorer) per day; rankings come \
+         from the ranker only when, over at least two days, mean d > {margin}, mean d - 1 \
+         standard error > 0 and d > 0 on more than half of the days; otherwise from the scorer's \
+         score"
+    );
+    if always {
+        format!("{rule} (overridden: ranker_always_ships is set, so the ranker ranks)")
+    } else {
+        rule
+    }
 }
 
 /// Chooses, fits and evaluates the alert ranker. `day_scores` holds every day's scorer
@@ -339,18 +498,26 @@ pub fn ranker_stage(
         &[],
     )?;
 
+    let mut judged_days = judge_out_of_fold(&candidates, &oof, names, (train_days, train_scores))?;
     let mut ranker_scores = Vec::with_capacity(valid_days.len());
     for (day, scores) in valid_days.iter().zip(valid_scores) {
-        ranker_scores.push(ranker.ranking_scores(&day.matrix, scores)?);
+        let ranked = ranker.ranking_scores(&day.matrix, scores)?;
+        judged_days.extend(judged_day(
+            day,
+            HeldOutBy::Validation,
+            (&candidate.name, params.num_iterations),
+            (&ranked, scores),
+        ));
+        ranker_scores.push(ranked);
     }
     let held_out_ranker = ranking_metrics(valid_days, &ranker_scores);
     let held_out_scorer = ranking_metrics(valid_days, valid_scores);
+    let judgement = judge(&judged_days, config.ranker_ship_margin);
     let source = decide(
-        &candidate.name,
-        params.num_iterations,
-        (&held_out_ranker, &held_out_scorer),
-        valid_days,
-        config.ranker_ship_margin,
+        (&candidate.name, params.num_iterations),
+        &judged_days,
+        judgement.as_ref(),
+        config,
     );
 
     let pooled = |scores: &[Vec<f64>]| -> Vec<f64> {
@@ -387,12 +554,7 @@ pub fn ranker_stage(
     }
     let choice = RankingChoice {
         source,
-        rule: format!(
-            "rankings come from the alert ranker only when its NDCG@500 on the held-out validation \
-             days exceeds the NDCG@500 of ranking by the scorer's score by more than {}; \
-             otherwise from the scorer's score",
-            config.ranker_ship_margin
-        ),
+        rule: rule_text(config.ranker_ship_margin, config.ranker_always_ships),
         margin: config.ranker_ship_margin,
         chosen: candidate.name.clone(),
         folds: oof.folds,
@@ -401,6 +563,8 @@ pub fn ranker_stage(
         held_out_days: valid_days.iter().map(|d| d.date.clone()).collect(),
         held_out_ranker,
         held_out_scorer,
+        judged_days,
+        judgement,
     };
     Ok(RankerStage {
         ranker,
@@ -411,54 +575,89 @@ pub fn ranker_stage(
     })
 }
 
-/// Applies the shipping rule to the held-out (ranker, scorer) metrics.
+/// Applies the ship rule's verdict (or `ranker_always_ships`) and says why, with the numbers.
 fn decide(
-    candidate: &str,
-    trees: usize,
-    (ranker, scorer): (&RankingMetrics, &RankingMetrics),
-    valid_days: &[DayData],
-    margin: f64,
+    (candidate, trees): (&str, usize),
+    judged: &[JudgedDay],
+    judgement: Option<&ShipJudgement>,
+    config: &TrainConfig,
 ) -> RankingSource {
-    let days = valid_days
+    let margin = config.ranker_ship_margin;
+    let ranker = format!("the alert ranker ({candidate}, {trees} trees, chosen out of fold)");
+    let Some(j) = judgement else {
+        let reason = format!(
+            "{ranker} could not be judged: no day has a defined NDCG@500 for both orders (no \
+             labelled alert held out)"
+        );
+        return finish(config, false, reason);
+    };
+    let per_day = judged
         .iter()
-        .map(|d| d.date.as_str())
+        .map(|d| {
+            let how = match d.held_out_by {
+                HeldOutBy::OutOfFold => "out of fold",
+                HeldOutBy::Validation => "validation",
+            };
+            format!("{} ({how}) {:+.4}", d.date, d.difference)
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let fmt = |v: Option<f64>| v.map_or("undefined".to_string(), |v| format!("{v:.4}"));
     let numbers = format!(
-        "on the held-out day(s) {days} the alert ranker ({candidate}, {trees} trees, chosen out of \
-         fold) has NDCG@100 {}, NDCG@500 {}, P@100 {}; ranking by the scorer has NDCG@100 {}, \
-         NDCG@500 {}, P@100 {}",
-        fmt(ranker.ndcg_100),
-        fmt(ranker.ndcg_500),
-        fmt(ranker.precision_100),
-        fmt(scorer.ndcg_100),
-        fmt(scorer.ndcg_500),
-        fmt(scorer.precision_100),
+        "{ranker} judged on {} day(s) against ranking by the scorer's score, NDCG@500 ranker - \
+         scorer per day: {per_day}; mean {:+.4}, standard deviation {}, standard error {}, the \
+         ranker ahead on {} of {} days",
+        j.days,
+        j.mean_difference,
+        fmt(j.standard_deviation),
+        fmt(j.standard_error),
+        j.wins,
+        j.days
     );
-    match (ranker.ndcg_500, scorer.ndcg_500) {
-        (Some(r), Some(s)) if r - s > margin => RankingSource {
+    let mut failed = Vec::new();
+    if j.mean_difference <= margin {
+        failed.push(format!("the mean is not above the margin {margin}"));
+    }
+    match j.standard_error {
+        Some(se) if j.mean_difference - se > 0.0 => {}
+        Some(_) => failed.push("the mean minus one standard error is not above 0".to_string()),
+        None => failed
+            .push("one day has no spread, so the gain is not shown to be consistent".to_string()),
+    }
+    if 2 * j.wins <= j.days {
+        failed.push("the ranker is not ahead on more than half of the days".to_string());
+    }
+    let reason = if j.ships {
+        format!(
+            "{numbers}: the mean is above the margin {margin}, the mean minus one standard error \
+             is above 0 and the ranker is ahead on more than half of the days, so rankings come \
+             from the ranker"
+        )
+    } else {
+        format!(
+            "{numbers}: the rule is not met ({}), so rankings follow the scorer's score",
+            failed.join("; ")
+        )
+    };
+    finish(config, j.ships, reason)
+}
+
+/// The ranking source for a rule verdict `ships`, overridden by `ranker_always_ships`.
+fn finish(config: &TrainConfig, ships: bool, reason: String) -> RankingSource {
+    if config.ranker_always_ships && !ships {
+        return RankingSource {
             model: RankingModel::AlertRanker,
             reason: format!(
-                "{numbers}: the ranker's NDCG@500 is {:+.4} above the scorer's, more than the \
-                 margin {margin}",
-                r - s
+                "{reason}; overridden: ranker_always_ships is set, so rankings come from the ranker"
             ),
+        };
+    }
+    RankingSource {
+        model: if ships {
+            RankingModel::AlertRanker
+        } else {
+            RankingModel::AlertScorer
         },
-        (Some(r), Some(s)) => RankingSource {
-            model: RankingModel::AlertScorer,
-            reason: format!(
-                "{numbers}: the ranker's NDCG@500 is {:+.4} against the scorer's, not more than \
-                 the margin {margin}, so rankings follow the scorer's score",
-                r - s
-            ),
-        },
-        _ => RankingSource {
-            model: RankingModel::AlertScorer,
-            reason: format!(
-                "{numbers}: NDCG@500 is undefined (no labelled alert held out), so the ranker \
-                 cannot be shown to help and rankings follow the scorer's score"
-            ),
-        },
+        reason,
     }
 }

@@ -41,10 +41,14 @@ pub struct TrainConfig {
     /// [`super::ranking`]); a new objective option is tried by adding a candidate here.
     #[serde(default = "ranking::default_ranker_candidates")]
     pub ranker_candidates: Vec<RankerCandidate>,
-    /// Rankings come from the ranker only when its held-out NDCG@500 exceeds ranking by the
-    /// scorer's score by more than this; otherwise from the scorer's score.
+    /// Rankings come from the ranker only when its NDCG@500 exceeds ranking by the scorer's
+    /// score by more than this on average over the judged days, consistently (see
+    /// [`ranking::judge`]); otherwise from the scorer's score.
     #[serde(default = "ranking::default_ship_margin")]
     pub ranker_ship_margin: f64,
+    /// Rankings come from the ranker whatever the judgement says (it is still recorded).
+    #[serde(default)]
+    pub ranker_always_ships: bool,
     /// Cluster scorer parameters (binary).
     pub cluster_params: GbdtParams,
     /// Which probability calibration to consider for the scorer.
@@ -213,6 +217,7 @@ impl TrainConfig {
             ranker_params,
             ranker_candidates: ranking::default_ranker_candidates(),
             ranker_ship_margin: ranking::DEFAULT_SHIP_MARGIN,
+            ranker_always_ships: false,
             cluster_params,
             calibration: CalibrationMode::Auto,
             // Both off: on three generator seeds, before and after the trap generator change
@@ -464,7 +469,7 @@ fn model_entry(params: &GbdtParams, row: &MetricsRow) -> ModelMetadata {
 }
 
 /// Number of day-grouped folds for the out-of-fold scorer probabilities.
-const OUT_OF_FOLD_FOLDS: usize = 3;
+pub const OUT_OF_FOLD_FOLDS: usize = 3;
 
 /// Scorer probabilities for every alert of `train_days`, each day scored by a scorer trained
 /// (with `params`, exactly `n_trees` rounds, no early stopping) on the training days of the
