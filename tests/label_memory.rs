@@ -1,7 +1,7 @@
 //! Scoring with the bundle's label memory: every scoring path (score_batch's `score_rows`, the
 //! HTTP routes' `score_alerts` and `rank_alerts`) builds alert features through
-//! `Bundle::alert_features`, so it sees the memory; a bundle without one (the shipped bundle)
-//! scores exactly as the spec alone does.
+//! `Bundle::alert_features`, so it sees the memory; a bundle without one (as every bundle written
+//! before the memory existed) scores exactly as the spec alone does.
 
 mod common;
 
@@ -76,13 +76,43 @@ fn every_scoring_path_uses_the_bundles_label_memory() {
 }
 
 #[test]
-fn the_shipped_bundle_has_no_memory_and_scores_as_its_spec_alone() {
+fn the_shipped_bundle_remembers_only_days_before_the_example_day() {
+    // score_batch scores 2025-10-08 with the shipped bundle: its memory must end before that day,
+    // or the example's features would see labels a miner scoring that day could not have.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("trained_models");
     let bundle = Bundle::load(&dir).unwrap();
+    assert!(bundle.feature_spec().groups.label_memory);
+    let memory = bundle
+        .label_memory()
+        .expect("the shipped bundle has a label memory");
+    assert!(!memory.is_empty());
+    let last = memory.last_day().unwrap();
+    assert!(
+        last < aml_core::date::Date::parse("2025-10-08").unwrap(),
+        "{last:?}"
+    );
+}
+
+#[test]
+fn a_bundle_without_memory_scores_as_its_spec_alone() {
+    let root = tempfile::tempdir().unwrap();
+    let history: Vec<_> = (0..3)
+        .map(|d| write_batch(&root.path().join(format!("h{d}")), &common::world(true), d).unwrap())
+        .collect();
+    let mut config = common::small_config(7, 20, 30);
+    config.label_memory.enabled = false;
+    let bundle = train_bundle(load_history(&history).unwrap(), &config, &mut |_| {})
+        .unwrap()
+        .bundle;
+    let dir = root.path().join("bundle");
+    bundle.save(&dir, &[]).unwrap();
+    let bundle = Bundle::load(&dir).unwrap();
+    assert!(!bundle.feature_spec().groups.label_memory);
     assert!(bundle.label_memory().is_none());
     assert!(bundle.metadata().label_memory.is_none());
-    // Its metadata.json is still in canonical form: the bundle version did not move.
+    // Its metadata.json has no trace of the memory, as bundles written before it existed.
     let text = std::fs::read_to_string(dir.join("metadata.json")).unwrap();
+    assert!(!text.contains("label_memory"), "{text}");
     assert_eq!(bundle.metadata().to_json(), text);
     assert_eq!(bundle.version(), aml_models::model_version(&text));
 
