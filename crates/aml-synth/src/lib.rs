@@ -369,6 +369,105 @@ fn write_meta(
     Ok(())
 }
 
+/// Everything a day's alerts are raised from: the world, that day's population, money graph,
+/// address features and registry flags.
+struct DayParts {
+    day: Day,
+    world: world::World,
+    population: Population,
+    graph: graph::Graph,
+    feature_rows: Vec<features::FeatureRow>,
+    registry: registry::Registry,
+    registry_flags: Vec<bool>,
+}
+
+impl DayParts {
+    fn new(config: &SynthConfig, day_index: usize) -> Result<DayParts, SynthError> {
+        let day = Day::new(config, day_index)?;
+        let world = world::World::new(config);
+        let population = population(&world, day.index);
+        let graph = money_graph(&world, config, day.index, &population);
+        let feature_rows = feature_rows(config, &day, &population, &graph);
+        let registry = registry::Registry::of(&world);
+        let registry_flags = registry.on_day(&world, day.index, population.profiles.len());
+        Ok(DayParts {
+            day,
+            world,
+            population,
+            graph,
+            feature_rows,
+            registry,
+            registry_flags,
+        })
+    }
+
+    fn alert_context<'a>(&'a self, config: &SynthConfig) -> alerts::AlertContext<'a> {
+        alerts::AlertContext {
+            seed: config.seed,
+            day: self.day.index,
+            date_tag: self.day.date.replace('-', ""),
+            n_alerts: config.n_alerts,
+            profiles: &self.population.profiles,
+            features: &self.feature_rows,
+            communities: &self.population.communities,
+            members_local: &self.population.members_local,
+            graph: &self.graph,
+            window_start_ms: self.day.window_start_ms,
+            registry: &self.registry_flags,
+        }
+    }
+}
+
+/// What the generator knows about one alert's address and a scorer does not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertTruth {
+    /// The alert's id.
+    pub alert_id: String,
+    /// Whether its address is illicit that day.
+    pub illicit: bool,
+    /// Whether its address is labelled without noise (a pattern trap's or a registry
+    /// member's); other labels are noisy (see `alerts::labels`).
+    pub noise_free: bool,
+}
+
+impl AlertTruth {
+    /// The order of the chance that the address is labelled high or critical, from the truth
+    /// alone: noise-free illicit 3, illicit 2, benign 1, noise-free benign 0. Ranking by it is
+    /// the best any scorer can do on average, since label noise is drawn independently of
+    /// everything else.
+    pub fn bayes_rank(&self) -> u8 {
+        match (self.illicit, self.noise_free) {
+            (true, true) => 3,
+            (true, false) => 2,
+            (false, false) => 1,
+            (false, true) => 0,
+        }
+    }
+}
+
+/// The generator's ground truth for day `day_index` of `config`'s world, one entry per alert in
+/// the alerts file's order. It is never part of a batch: it measures what label noise leaves
+/// to any scorer (`examples/label_noise_ceiling.rs`).
+pub fn alert_truth(config: &SynthConfig, day_index: usize) -> Result<Vec<AlertTruth>, SynthError> {
+    validate(config)?;
+    let parts = DayParts::new(config, day_index)?;
+    let ctx = parts.alert_context(config);
+    let alert_set = alerts::raise(&ctx, &parts.population.addresses);
+    let mut trap_node = vec![false; parts.population.profiles.len()];
+    for a in &alert_set.alerts {
+        trap_node[a.node] |= a.trap.is_some();
+    }
+    Ok(alert_set
+        .alerts
+        .iter()
+        .map(|a| AlertTruth {
+            alert_id: a.alert_id.clone(),
+            illicit: parts.population.profiles[a.node].is_illicit(),
+            noise_free: trap_node[a.node] || parts.registry_flags[a.node],
+        })
+        .collect())
+}
+
 /// Generate day `day_index` of `config` and write it into `dir` (created if needed).
 ///
 /// Files are written atomically one by one (temp file + rename), META.json last, so a reader
@@ -383,31 +482,22 @@ pub fn write_batch(
         path: dir.to_path_buf(),
         source: e,
     })?;
-    let day = Day::new(config, day_index)?;
-    let world = world::World::new(config);
-    let population = population(&world, day.index);
-    let graph = money_graph(&world, config, day.index, &population);
-    let feature_rows = feature_rows(config, &day, &population, &graph);
-    let registry = registry::Registry::of(&world);
-    let registry_flags = registry.on_day(&world, day.index, population.profiles.len());
-    let alert_ctx = alerts::AlertContext {
-        seed: config.seed,
-        day: day.index,
-        date_tag: day.date.replace('-', ""),
-        n_alerts: config.n_alerts,
-        profiles: &population.profiles,
-        features: &feature_rows,
-        communities: &population.communities,
-        members_local: &population.members_local,
-        graph: &graph,
-        window_start_ms: day.window_start_ms,
-        registry: &registry_flags,
-    };
+    let parts = DayParts::new(config, day_index)?;
+    let DayParts {
+        day,
+        world,
+        population,
+        graph,
+        feature_rows,
+        registry,
+        ..
+    } = &parts;
+    let alert_ctx = parts.alert_context(config);
     let alert_set = alerts::raise(&alert_ctx, &population.addresses);
     let cluster_rows = alerts::clusters(&alert_ctx, &alert_set.alerts);
 
     let mut sha256: BTreeMap<String, String> = [
-        write_rows(dir, files::FEATURES, &features::columns(), &feature_rows)?,
+        write_rows(dir, files::FEATURES, &features::columns(), feature_rows)?,
         write_rows(
             dir,
             files::ALERTS,
@@ -428,14 +518,14 @@ pub fn write_batch(
         day: day.index,
         window_days: WINDOW_DAYS,
         window_start_ms: day.window_start_ms,
-        graph: &graph,
+        graph,
         profiles: &population.profiles,
         addresses: &population.addresses,
     };
     let flows_hash = flows::write(&dir.join(files::MONEY_FLOWS), &flow_ctx)?;
     sha256.insert(files::MONEY_FLOWS.to_string(), flows_hash);
     let epoch_ms = Day::new(config, 0)?.window_start_ms;
-    let registry_rows = || registry.label_rows(&world, &config.network, epoch_ms);
+    let registry_rows = || registry.label_rows(world, &config.network, epoch_ms);
     sha256.extend(write_labels(
         dir,
         config,
@@ -449,7 +539,14 @@ pub fn write_batch(
         clusters: cluster_rows.len(),
         money_flows: graph.edges.len(),
     };
-    write_meta(dir, config, day.date, counts, sha256, alert_set.traps)?;
+    write_meta(
+        dir,
+        config,
+        day.date.clone(),
+        counts,
+        sha256,
+        alert_set.traps,
+    )?;
     Ok(dir.to_path_buf())
 }
 
