@@ -85,9 +85,11 @@ impl MemoryEntry {
 
     /// Why the entry cannot have come from [`LabelMemory::add_day`], if it cannot.
     fn inconsistency(&self, days: &BTreeSet<Date>) -> Option<String> {
-        let counted: u32 = self.days_by_risk.iter().sum();
+        // Summed in u64: a stored row's counts are data, and a u32 sum could overflow (a panic,
+        // or a wrapped sum that matches `days_labelled`).
+        let counted: u64 = self.days_by_risk.iter().map(|&n| u64::from(n)).sum();
         let highest = self.days_by_risk.iter().rposition(|&n| n > 0);
-        if self.days_labelled == 0 || counted != self.days_labelled {
+        if self.days_labelled == 0 || counted != u64::from(self.days_labelled) {
             Some(format!(
                 "days_labelled {} is not the sum {counted} of the per-risk day counts (and must be at least 1)",
                 self.days_labelled
@@ -590,5 +592,26 @@ impl MemoryTable {
             latest_day,
             verified_clean: self.verified_clean[row],
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_whose_u32_sum_overflows_are_refused() {
+        let day = Date::parse("2025-10-01").unwrap();
+        // u32::MAX + 2 wraps to 1 = days_labelled in u32 arithmetic.
+        let entry = MemoryEntry {
+            days_labelled: 1,
+            days_by_risk: [u32::MAX, 2, 0, 0],
+            latest_risk: 1,
+            max_risk: 1,
+            latest_day: day,
+            verified_clean: false,
+        };
+        let reason = entry.inconsistency(&BTreeSet::from([day])).unwrap();
+        assert!(reason.contains("days_labelled 1"), "{reason}");
     }
 }
