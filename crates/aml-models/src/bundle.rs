@@ -239,10 +239,9 @@ pub struct LabelMemoryInfo {
 }
 
 impl LabelMemoryInfo {
-    fn of(memory: &LabelMemory, bytes: &[u8]) -> LabelMemoryInfo {
+    /// The record of `memory`, whose file's version is `version` (see [`memory_version`]).
+    fn of(memory: &LabelMemory, version: String) -> LabelMemoryInfo {
         let days = memory.days();
-        let mut version = aml_core::io::sha256_hex(bytes);
-        version.truncate(12);
         LabelMemoryInfo {
             file: files::LABEL_MEMORY.to_string(),
             version,
@@ -469,7 +468,10 @@ impl<M: Model> Bundle<M> {
                         path: PathBuf::from(files::LABEL_MEMORY),
                         source: Box::new(source),
                     })?;
-                Some(LabelMemoryInfo::of(memory, &bytes))
+                Some(LabelMemoryInfo::of(
+                    memory,
+                    memory_version(aml_core::io::sha256_hex(&bytes)),
+                ))
             }
             None => None,
         };
@@ -678,6 +680,12 @@ impl<M: Model> Bundle<M> {
     }
 }
 
+/// The version of a label memory file: the first 12 hex digits of its SHA-256 (`sha256`).
+fn memory_version(mut sha256: String) -> String {
+    sha256.truncate(12);
+    sha256
+}
+
 /// Reads and checks `label_memory.parquet` as `info` records it; with no record, the file must
 /// be absent (a memory nothing vouches for is refused, not silently ignored).
 fn load_label_memory(
@@ -711,12 +719,12 @@ fn load_label_memory(
     if !path.is_file() {
         return Err(BundleError::MissingFile { path });
     }
-    let bytes = std::fs::read(&path).map_err(|source| BundleError::Io {
+    // Streamed: the file's size is not bounded, its row count is checked before decoding.
+    let sha256 = aml_core::io::sha256_file(&path).map_err(|source| BundleError::Io {
         path: path.clone(),
         source,
     })?;
-    let mut found = aml_core::io::sha256_hex(&bytes);
-    found.truncate(12);
+    let found = memory_version(sha256);
     if found != info.version {
         return Err(BundleError::VersionMismatch {
             model: "label_memory".to_string(),
@@ -731,7 +739,7 @@ fn load_label_memory(
             source: Box::new(source),
         }
     })?;
-    if LabelMemoryInfo::of(&memory, &bytes) != *info {
+    if LabelMemoryInfo::of(&memory, found) != *info {
         return Err(BundleError::Metadata {
             path: meta_path,
             reason: format!(
