@@ -426,13 +426,20 @@ impl AddressLabels {
             .partition_point(|probe| probe.as_str() <= address);
         self.risk_level[start..end]
             .iter()
-            .filter_map(|risk| {
-                let risk = risk.trim();
-                ["low", "medium", "high", "critical"]
-                    .iter()
-                    .position(|level| risk.eq_ignore_ascii_case(level))
-                    .map(|position| position as u8)
-            })
+            .filter_map(|risk| risk_ordinal(risk))
             .max()
     }
+}
+
+/// Risk level names, by ordinal (the contract's graded relevance).
+pub const RISK_LEVELS: [&str; 4] = ["low", "medium", "high", "critical"];
+
+/// Ordinal of a risk level name (low 0 .. critical 3; case and surrounding spaces ignored),
+/// `None` when unknown.
+pub fn risk_ordinal(text: &str) -> Option<u8> {
+    let text = text.trim();
+    RISK_LEVELS
+        .iter()
+        .position(|level| text.eq_ignore_ascii_case(level))
+        .map(|position| position as u8)
 }

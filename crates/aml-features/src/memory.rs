@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use aml_core::date::Date;
 use aml_core::schema::{ColumnMut, ColumnRef, ColumnSpec, Kind, SotType, Table, TableSchema};
 use aml_core::tables::AddressLabels;
+pub use aml_core::tables::{risk_ordinal, RISK_LEVELS};
 use aml_core::BatchError;
 
 use crate::columns::ColumnSink;
@@ -36,9 +37,6 @@ pub const MAX_ADDRESS_BYTES: usize = 256;
 
 /// Most rows a stored memory may have (checked before decoding).
 pub const MAX_MEMORY_ROWS: usize = 50_000_000;
-
-/// Risk level names, by ordinal (the contract's graded relevance).
-pub const RISK_LEVELS: [&str; 4] = ["low", "medium", "high", "critical"];
 
 /// What the labelled days say about one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,15 +182,6 @@ fn day_risks(labels: &AddressLabels) -> BTreeMap<&str, (u8, bool)> {
         slot.1 |= verified;
     }
     by_address
-}
-
-/// Ordinal of a risk level name (case and surrounding spaces ignored), `None` when unknown.
-pub fn risk_ordinal(text: &str) -> Option<u8> {
-    let text = text.trim();
-    RISK_LEVELS
-        .iter()
-        .position(|level| text.eq_ignore_ascii_case(level))
-        .map(|p| p as u8)
 }
 
 impl LabelMemory {
