@@ -272,9 +272,16 @@ impl ParquetFile {
     }
 
     /// Number of rows, from the footer (nothing is decoded): lets a caller refuse an oversized
-    /// file before reading it.
+    /// file before reading it. Summed over the row groups, the counts [`ParquetFile::read`]
+    /// decodes (the file-level count is not what the reader follows, so a footer could understate
+    /// it); a negative group count adds nothing (reading refuses it as corrupt).
     pub fn num_rows(&self) -> usize {
-        usize::try_from(self.metadata.metadata().file_metadata().num_rows()).unwrap_or(0)
+        self.metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|group| usize::try_from(group.num_rows()).unwrap_or(0))
+            .fold(0, usize::saturating_add)
     }
 
     fn origin<'a>(&'a self, column: &'a str, first_row: usize) -> Origin<'a> {
