@@ -18,12 +18,17 @@ fn bits(values: impl IntoIterator<Item = f64>) -> Vec<u64> {
     values.into_iter().map(f64::to_bits).collect()
 }
 
+/// Three labelled generated days under `root`.
+fn labelled_history(root: &Path) -> Vec<std::path::PathBuf> {
+    (0..3)
+        .map(|d| write_batch(&root.join(format!("h{d}")), &common::world(true), d).unwrap())
+        .collect()
+}
+
 #[test]
 fn every_scoring_path_uses_the_bundles_label_memory() {
     let root = tempfile::tempdir().unwrap();
-    let history: Vec<_> = (0..3)
-        .map(|d| write_batch(&root.path().join(format!("h{d}")), &common::world(true), d).unwrap())
-        .collect();
+    let history = labelled_history(root.path());
     let day = write_batch(&root.path().join("day"), &common::world(false), 3).unwrap();
     let bundle = train_bundle(
         load_history(&history).unwrap(),
@@ -96,9 +101,7 @@ fn the_shipped_bundle_remembers_only_days_before_the_example_day() {
 #[test]
 fn a_bundle_without_memory_scores_as_its_spec_alone() {
     let root = tempfile::tempdir().unwrap();
-    let history: Vec<_> = (0..3)
-        .map(|d| write_batch(&root.path().join(format!("h{d}")), &common::world(true), d).unwrap())
-        .collect();
+    let history = labelled_history(root.path());
     let mut config = common::small_config(7, 20, 30);
     config.label_memory.enabled = false;
     let bundle = train_bundle(load_history(&history).unwrap(), &config, &mut |_| {})

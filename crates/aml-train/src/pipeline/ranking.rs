@@ -216,6 +216,11 @@ pub fn ranking_metrics<D: std::borrow::Borrow<DayData>>(
         .zip(scores)
         .filter_map(|(day, s)| day_metrics(day.borrow(), s))
         .collect();
+    average_metrics(&per_day)
+}
+
+/// The mean of each metric over the days that have it.
+fn average_metrics(per_day: &[RankingMetrics]) -> RankingMetrics {
     let column = |f: fn(&RankingMetrics) -> Option<f64>| mean(per_day.iter().filter_map(f));
     RankingMetrics {
         ndcg_100: column(|m| m.ndcg_100),
@@ -300,10 +305,15 @@ fn compare_out_of_fold(
             }
         }
         let (out_of_fold, per_day) = if folds >= 2 {
-            let per_day = (0..n_days)
-                .map(|d| day_metrics(&train.0[d], &oof_scores[d]).and_then(|m| m.ndcg_500))
+            let metrics: Vec<Option<RankingMetrics>> = (0..n_days)
+                .map(|d| day_metrics(&train.0[d], &oof_scores[d]))
                 .collect();
-            (ranking_metrics(train.0, &oof_scores), per_day)
+            let labelled: Vec<RankingMetrics> = metrics.iter().flatten().cloned().collect();
+            let per_day = metrics
+                .iter()
+                .map(|m| m.as_ref().and_then(|m| m.ndcg_500))
+                .collect();
+            (average_metrics(&labelled), per_day)
         } else {
             (RankingMetrics::default(), vec![None; n_days])
         };
