@@ -29,11 +29,12 @@ impl Default for CommunityParams {
 }
 
 /// An undirected weighted graph in CSR form; a self-loop entry holds twice the weight of the
-/// edges folded into the node (so a node's degree is the sum of its row).
+/// edges folded into the node (so a node's degree is the sum of its row). `weights` is `None`
+/// when every entry weighs 1 (the flow graph itself: no 80 MB vector of ones to stream).
 struct Undirected {
     offsets: Vec<usize>,
     neighbours: Vec<u32>,
-    weights: Vec<u64>,
+    weights: Option<Vec<u64>>,
 }
 
 impl Undirected {
@@ -43,6 +44,14 @@ impl Undirected {
 
     fn row(&self, v: usize) -> std::ops::Range<usize> {
         self.offsets[v]..self.offsets[v + 1]
+    }
+
+    /// Weighted degree of every node (the sum of its row).
+    fn degrees(&self) -> Vec<u64> {
+        match &self.weights {
+            None => self.offsets.windows(2).map(|w| (w[1] - w[0]) as u64).collect(),
+            Some(weights) => (0..self.n()).map(|v| weights[self.row(v)].iter().sum()).collect(),
+        }
     }
 
     /// The flow graph without direction: one unit-weight entry per distinct counterparty.
@@ -55,11 +64,10 @@ impl Undirected {
             merge_sorted(g.out.of(v), g.inc.of(v), |u| neighbours.push(u));
             offsets.push(neighbours.len());
         }
-        let weights = vec![1; neighbours.len()];
         Undirected {
             offsets,
             neighbours,
-            weights,
+            weights: None,
         }
     }
 }
@@ -158,17 +166,40 @@ impl FlowGraph {
     }
 }
 
+/// Per community during local moving: the summed degree of its nodes (`total`) and the
+/// link weight from the node being moved (`link`, 0 outside that node's visit). Kept side by
+/// side so one cache line serves both reads.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    link: u64,
+    total: u64,
+}
+
 /// One Louvain level: returns each node's community and whether any node moved.
 fn local_moving(g: &Undirected, max_passes: usize) -> (Vec<u32>, bool) {
+    match &g.weights {
+        None => local_moving_with(g, max_passes, |_| 1),
+        Some(weights) => local_moving_with(g, max_passes, |e| weights[e]),
+    }
+}
+
+/// [`local_moving`] with entry `e` weighing `weight(e)`.
+fn local_moving_with(
+    g: &Undirected,
+    max_passes: usize,
+    weight: impl Fn(usize) -> u64,
+) -> (Vec<u32>, bool) {
     let n = g.n();
-    let degree: Vec<u64> = (0..n).map(|v| g.weights[g.row(v)].iter().sum()).collect();
+    let degree = g.degrees();
     let two_m: u64 = degree.iter().sum();
     let mut community: Vec<u32> = (0..n as u32).collect();
     if two_m == 0 {
         return (community, false);
     }
-    let mut total: Vec<u64> = degree.clone();
-    let mut link = vec![0u64; n];
+    let mut slots: Vec<Slot> = degree
+        .iter()
+        .map(|&total| Slot { link: 0, total })
+        .collect();
     let mut touched: Vec<u32> = Vec::new();
     let inv_two_m = 1.0 / two_m as f64;
     let mut moved_any = false;
@@ -182,34 +213,37 @@ fn local_moving(g: &Undirected, max_passes: usize) -> (Vec<u32>, bool) {
                     continue;
                 }
                 let c = community[u];
-                if link[c as usize] == 0 {
+                let slot = &mut slots[c as usize];
+                if slot.link == 0 {
                     touched.push(c);
                 }
-                link[c as usize] += g.weights[e];
+                slot.link += weight(e);
             }
             let k = degree[v] as f64;
-            total[own as usize] -= degree[v];
+            slots[own as usize].total -= degree[v];
             // Gain of joining c (up to a common factor and the cost of leaving `own`).
-            let gain =
-                |c: u32, link_c: u64| link_c as f64 - total[c as usize] as f64 * k * inv_two_m;
+            let gain = |slot: &Slot| slot.link as f64 - slot.total as f64 * k * inv_two_m;
             // The best other community (ties: smallest id) replaces `own` only if strictly better.
             let mut best = own;
             let mut best_gain = f64::NEG_INFINITY;
-            for &c in touched.iter().filter(|&&c| c != own) {
-                let g_c = gain(c, link[c as usize]);
+            for &c in &touched {
+                if c == own {
+                    continue;
+                }
+                let g_c = gain(&slots[c as usize]);
                 if g_c > best_gain || (g_c == best_gain && c < best) {
                     best = c;
                     best_gain = g_c;
                 }
             }
-            if best_gain <= gain(own, link[own as usize]) {
+            if best_gain <= gain(&slots[own as usize]) {
                 best = own;
             }
             for &c in &touched {
-                link[c as usize] = 0;
+                slots[c as usize].link = 0;
             }
             touched.clear();
-            total[best as usize] += degree[v];
+            slots[best as usize].total += degree[v];
             if best != own {
                 community[v] = best;
                 moved = true;
@@ -224,25 +258,41 @@ fn local_moving(g: &Undirected, max_passes: usize) -> (Vec<u32>, bool) {
 }
 
 /// Folds each community of `labels` (0..count) into one node; internal edges become its
-/// self-loop entry (weights stay exact integers).
+/// self-loop entry (weights stay exact integers). Members are listed with a counting sort (in
+/// node order within a community), so each row's entries come out in first-seen order.
 fn aggregate(g: &Undirected, labels: &[u32], count: usize) -> Undirected {
-    let mut members: Vec<Vec<u32>> = vec![Vec::new(); count];
-    for (v, &c) in labels.iter().enumerate() {
-        members[c as usize].push(v as u32);
+    let mut starts = vec![0usize; count + 1];
+    for &c in labels {
+        starts[c as usize + 1] += 1;
     }
+    for c in 0..count {
+        starts[c + 1] += starts[c];
+    }
+    let mut cursor = starts.clone();
+    let mut members = vec![0u32; labels.len()];
+    for (v, &c) in labels.iter().enumerate() {
+        members[cursor[c as usize]] = v as u32;
+        cursor[c as usize] += 1;
+    }
+    drop(cursor);
     let mut acc = vec![0u64; count];
     let mut touched: Vec<u32> = Vec::new();
     let mut offsets = Vec::with_capacity(count + 1);
     offsets.push(0);
     let (mut neighbours, mut weights) = (Vec::new(), Vec::new());
-    for list in &members {
-        for &v in list {
-            for e in g.row(v as usize) {
+    for c in 0..count {
+        for &v in &members[starts[c]..starts[c + 1]] {
+            let row = g.row(v as usize);
+            let mut add = |e: usize, w: u64| {
                 let c = labels[g.neighbours[e] as usize];
                 if acc[c as usize] == 0 {
                     touched.push(c);
                 }
-                acc[c as usize] += g.weights[e];
+                acc[c as usize] += w;
+            };
+            match &g.weights {
+                None => row.for_each(|e| add(e, 1)),
+                Some(ws) => row.for_each(|e| add(e, ws[e])),
             }
         }
         for &c in &touched {
@@ -256,6 +306,6 @@ fn aggregate(g: &Undirected, labels: &[u32], count: usize) -> Undirected {
     Undirected {
         offsets,
         neighbours,
-        weights,
+        weights: Some(weights),
     }
 }

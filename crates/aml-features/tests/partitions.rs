@@ -3,26 +3,11 @@
 
 mod common;
 
-use aml_core::tables::MoneyFlows;
 use aml_features::{
     CommunityParams, FeatureBuilder, FeatureGroups, FeatureSpec, FlowGraph, PreparedBatch,
 };
-use common::{batch, bits, shuffled, tables, value};
+use common::{batch, bits, shuffled, tables, unit_flows as flows, value};
 use std::collections::BTreeMap;
-
-fn flows(edges: &[(u32, u32)], n: usize) -> MoneyFlows {
-    let mut f = MoneyFlows {
-        addresses: (0..n).map(|i| format!("n{i:02}")).collect(),
-        ..MoneyFlows::default()
-    };
-    for &(a, b) in edges {
-        f.from.push(a);
-        f.to.push(b);
-        f.amount_usd_sum.push(1.0);
-        f.tx_count.push(1.0);
-    }
-    f
-}
 
 /// A builder with every optional group on.
 fn all_groups() -> FeatureBuilder {

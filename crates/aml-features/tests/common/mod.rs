@@ -442,3 +442,19 @@ pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
         .unwrap_or_else(|e| panic!("thread pool: {e}"));
     pool.install(f)
 }
+
+/// Money flows over `n` nodes (addresses ordered like their ids) with one row of USD 1 and one
+/// transaction per `(from, to)` edge.
+pub fn unit_flows(edges: &[(u32, u32)], n: usize) -> MoneyFlows {
+    let mut f = MoneyFlows {
+        addresses: (0..n).map(|i| format!("n{i:06}")).collect(),
+        ..MoneyFlows::default()
+    };
+    for &(a, b) in edges {
+        f.from.push(a);
+        f.to.push(b);
+        f.amount_usd_sum.push(1.0);
+        f.tx_count.push(1.0);
+    }
+    f
+}
