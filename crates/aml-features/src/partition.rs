@@ -49,8 +49,14 @@ impl Undirected {
     /// Weighted degree of every node (the sum of its row).
     fn degrees(&self) -> Vec<u64> {
         match &self.weights {
-            None => self.offsets.windows(2).map(|w| (w[1] - w[0]) as u64).collect(),
-            Some(weights) => (0..self.n()).map(|v| weights[self.row(v)].iter().sum()).collect(),
+            None => self
+                .offsets
+                .windows(2)
+                .map(|w| (w[1] - w[0]) as u64)
+                .collect(),
+            Some(weights) => (0..self.n())
+                .map(|v| weights[self.row(v)].iter().sum())
+                .collect(),
         }
     }
 

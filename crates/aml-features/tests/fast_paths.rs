@@ -63,13 +63,13 @@ fn reference_local_moving(g: &Weighted, max_passes: usize) -> (Vec<u32>, bool) {
                 link.get(&c).copied().unwrap_or(0) as f64 - total[c as usize] as f64 * k * inv_two_m
             };
             // Candidates in id order, so the first of equal gains is the smallest id.
-            let candidate = link
-                .keys()
-                .filter(|&&c| c != own)
-                .fold(None, |best: Option<u32>, &c| match best {
-                    Some(b) if gain(b) >= gain(c) => Some(b),
-                    _ => Some(c),
-                });
+            let candidate =
+                link.keys()
+                    .filter(|&&c| c != own)
+                    .fold(None, |best: Option<u32>, &c| match best {
+                        Some(b) if gain(b) >= gain(c) => Some(b),
+                        _ => Some(c),
+                    });
             let chosen = candidate.filter(|&c| gain(c) > gain(own)).unwrap_or(own);
             total[chosen as usize] += degree[v];
             moves += usize::from(chosen != own);
@@ -148,7 +148,13 @@ fn louvain_matches_the_reference_on_edge_cases() {
         (vec![(0, 1)], 2),
         (vec![(0, 1), (1, 0), (0, 1)], 3),
         // A star: one hub, many leaves, plus a triangle.
-        ((1..40).map(|i| (0, i)).chain([(40, 41), (41, 42), (42, 40)]).collect(), 43),
+        (
+            (1..40)
+                .map(|i| (0, i))
+                .chain([(40, 41), (41, 42), (42, 40)])
+                .collect(),
+            43,
+        ),
         // A path.
         ((0..30).map(|i| (i, i + 1)).collect(), 31),
     ];
