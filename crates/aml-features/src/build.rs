@@ -130,8 +130,18 @@ impl FeatureSpec {
         for w in &warnings {
             tracing::warn!("{w}");
         }
+        // Louvain is sequential and the longest block: it starts on its own thread while the
+        // blocks run (the community block then waits for it); with one thread it simply runs
+        // first. The labels do not depend on which thread computes them.
         let mut sink = ColumnSink::new(Some(prepared));
-        alert_blocks(self, memory, &mut sink);
+        rayon::join(
+            || {
+                if self.groups.graph_communities {
+                    prepared.communities(&self.communities);
+                }
+            },
+            || alert_blocks(self, memory, &mut sink),
+        );
         let (defs, columns) = sink.finish()?;
         let names = unique_defs(defs).into_iter().map(|d| d.name).collect();
         let matrix = FeatureMatrix::from_columns(&columns, names, prepared.alert_ids())?;

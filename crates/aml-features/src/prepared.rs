@@ -3,9 +3,12 @@
 
 use crate::error::FeatureWarning;
 use crate::graph::FlowGraph;
+use crate::partition::CommunityParams;
 use aml_core::batch::Batch;
 use aml_core::tables::Severity;
+use std::borrow::Cow;
 use std::cmp::Reverse;
+use std::sync::OnceLock;
 
 /// A batch plus the indexes feature blocks need. Construction is O(n log n) in the table sizes
 /// and, apart from the graph, does not depend on the tables' row order.
@@ -33,6 +36,8 @@ pub struct PreparedBatch<'a> {
     pub alert_clusters: Vec<Vec<u32>>,
     /// Non-fatal findings.
     pub warnings: Vec<FeatureWarning>,
+    /// The Louvain labels of the graph, for the parameters they were first asked with.
+    communities: OnceLock<(CommunityParams, Vec<u32>)>,
 }
 
 /// Clusters with more members than this are "large" in [`PreparedBatch::member_unions`]:
@@ -147,6 +152,22 @@ impl<'a> PreparedBatch<'a> {
             cluster_members,
             alert_clusters,
             warnings,
+            communities: OnceLock::new(),
+        }
+    }
+
+    /// [`FlowGraph::communities`] of the graph, computed once: the first parameters asked for
+    /// are kept (other parameters are computed afresh). A caller that asks while another
+    /// thread computes them waits for that result, so the alert matrix can start the
+    /// sequential Louvain on one thread while the other blocks run beside it.
+    pub fn communities(&self, params: &CommunityParams) -> Cow<'_, [u32]> {
+        let (kept, labels) = self
+            .communities
+            .get_or_init(|| (*params, self.graph.communities(params)));
+        if kept == params {
+            Cow::Borrowed(labels)
+        } else {
+            Cow::Owned(self.graph.communities(params))
         }
     }
 

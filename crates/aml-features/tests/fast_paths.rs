@@ -5,8 +5,8 @@
 
 mod common;
 
-use aml_features::{CommunityParams, FlowGraph};
-use common::{unit_flows as flows, Rng};
+use aml_features::{CommunityParams, FeatureBuilder, FlowGraph, PreparedBatch};
+use common::{batch, tables, unit_flows as flows, with_flows, Rng};
 use proptest::prelude::*;
 
 /// Random edges over `n` nodes: a few hubs draw a large share of the rows.
@@ -185,4 +185,93 @@ proptest! {
         let params = CommunityParams { max_levels, max_passes };
         prop_assert_eq!(g.communities(&params), reference_communities(&g, &params));
     }
+
+    #[test]
+    fn reach_2hop_matches_the_reference_on_random_graphs(
+        (n, density, hubs) in (2usize..300, 0usize..8, 0usize..4),
+        (seed, alerts) in (any::<u64>(), 1usize..40),
+    ) {
+        let edges = random_edges(n, n * density, hubs, seed);
+        let mut rng = Rng::new(seed ^ 7);
+        let alerted: Vec<u32> = (0..alerts).map(|_| rng.below(n) as u32).collect();
+        check_reach(&edges, n, &alerted, seed);
+    }
+}
+
+/// Reference 2-hop reach: the set of nodes within two undirected hops, minus `v`, capped.
+fn reference_reach(g: &FlowGraph, v: u32, cap: u32) -> u32 {
+    let around = |u: u32| g.out.of(u).iter().chain(g.inc.of(u)).copied();
+    let mut seen: std::collections::BTreeSet<u32> = around(v).collect();
+    for u in around(v).collect::<Vec<_>>() {
+        seen.extend(around(u));
+    }
+    seen.remove(&v);
+    (seen.len() as u32).min(cap)
+}
+
+/// Checks `flow_reach_2hop` of every alert against [`reference_reach`] for several caps, on a
+/// batch whose flows are `edges` over `n` nodes and whose alerts sit on `alerted` nodes.
+fn check_reach(edges: &[(u32, u32)], n: usize, alerted: &[u32], seed: u64) {
+    let mut t = with_flows(tables(seed, alerted.len(), n, 0, 0), flows(edges, n));
+    t.alerts.address = alerted.iter().map(|v| format!("addr_{v:05}")).collect();
+    let b = batch(t);
+    let mut spec = FeatureBuilder::new().fit(&[&b]).unwrap();
+    let prepared = PreparedBatch::new(&b);
+    for cap in [1, 2, 5, 40, 151, 10_000] {
+        spec.reach_cap = cap;
+        let (m, _) = spec.transform_prepared(&prepared).unwrap();
+        let column = m.column("flow_reach_2hop").unwrap();
+        for (i, node) in prepared.node.iter().enumerate() {
+            let want = node.map_or(0, |v| reference_reach(&prepared.graph, v, cap));
+            assert_eq!(column[i], want as f32, "cap {cap}, row {i}, node {node:?}");
+        }
+    }
+}
+
+#[test]
+fn reach_2hop_matches_the_reference_around_hubs() {
+    // Three hubs of 150 counterparties each (hub 0 sends, hub 1 receives, hub 2 both), leaves
+    // shared between hubs, a chain between the hubs, a self-loop and duplicate rows; alerts on
+    // hubs, on leaves (several alerts on one address) and on an address outside the flows.
+    let mut edges = Vec::new();
+    for leaf in 0..150u32 {
+        edges.push((0, 3 + leaf));
+        edges.push((3 + (leaf + 100) % 400, 1));
+        edges.push(if leaf % 2 == 0 {
+            (2, 3 + (leaf + 200) % 400)
+        } else {
+            (3 + (leaf + 200) % 400, 2)
+        });
+    }
+    edges.extend([(0, 1), (1, 2), (2, 2), (0, 1), (410, 411), (411, 410)]);
+    check_reach(
+        &edges,
+        420,
+        &[0, 1, 2, 3, 3, 4, 104, 150, 203, 410, 411, 419, 3],
+        1,
+    );
+}
+
+#[test]
+fn prepared_communities_are_the_graphs_for_any_parameters() {
+    let mut t = tables(3, 20, 200, 0, 0);
+    t = with_flows(t, flows(&random_edges(200, 900, 3, 11), 200));
+    let b = batch(t);
+    let prepared = PreparedBatch::new(&b);
+    let first = CommunityParams::default();
+    let other = CommunityParams {
+        max_levels: 1,
+        max_passes: 1,
+    };
+    for params in [first, other, first] {
+        assert_eq!(
+            prepared.communities(&params).as_ref(),
+            prepared.graph.communities(&params).as_slice()
+        );
+    }
+    assert_ne!(
+        prepared.graph.communities(&first),
+        prepared.graph.communities(&other),
+        "the two parameter sets must give different labels for this test to mean something"
+    );
 }

@@ -92,7 +92,7 @@ pub(crate) fn community_block(spec: &FeatureSpec, sink: &mut ColumnSink<Prepared
     ];
     sink.add_group("graph communities", defs, |p| {
         let g = &p.graph;
-        let labels = g.communities(&spec.communities);
+        let labels = p.communities(&spec.communities);
         let (size, alerted, high) = part_counts(&labels, &p.node_alert_level);
         let mut cols = vec![vec![f64::NAN; p.n_alerts()]; 5];
         // Marks the communities already counted for the current alert.

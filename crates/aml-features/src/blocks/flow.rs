@@ -159,6 +159,15 @@ fn local_stats(g: &FlowGraph, level: &[u8], v: u32) -> [f64; 15] {
 /// result is exactly `min(reach, cap)` whatever the visiting order. `stamp`/`generation` is a
 /// reusable visited-marker (a node is visited when `stamp[node] == generation`).
 fn reach_2hop(g: &FlowGraph, v: u32, cap: u32, stamp: &mut [u32], generation: u32) -> u32 {
+    // Exact shortcut: one counterparty u with at least cap + 1 senders (or receivers) already
+    // puts cap nodes other than v within two hops.
+    let hub = g.out.of(v).iter().chain(g.inc.of(v)).any(|&u| {
+        let most = g.out.degree(u).max(g.inc.degree(u));
+        most > cap as usize
+    });
+    if hub {
+        return cap;
+    }
     stamp[v as usize] = generation;
     let mut count = 0u32;
     let first: Vec<u32> = g.out.of(v).iter().chain(g.inc.of(v)).copied().collect();
@@ -185,47 +194,53 @@ fn reach_2hop(g: &FlowGraph, v: u32, cap: u32, stamp: &mut [u32], generation: u3
     count
 }
 
+/// The 17 values of an alert whose address is graph node `v`.
+fn node_row(p: &PreparedBatch<'_>, v: u32, reach: u32, pagerank: &[f64]) -> [f64; 17] {
+    let local = local_stats(&p.graph, &p.node_alert_level, v);
+    let mut row = [0.0; 17];
+    row[..14].copy_from_slice(&local[..14]);
+    row[14] = f64::from(reach);
+    row[15] = local[14];
+    row[16] = pagerank[v as usize] * p.graph.n_nodes as f64;
+    row
+}
+
 /// Declares (and computes) the flow block.
 pub(crate) fn flow_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch<'_>>) {
     sink.group("graph");
     sink.add_group("graph", DEFS, |p| {
         let g = &p.graph;
         let pagerank = g.pagerank(&spec.pagerank);
-        let scale = g.n_nodes as f64;
         let cap = spec.reach_cap.max(1);
-        let rows: Vec<[f64; 17]> = p
-            .node
+        // Each distinct alerted node once (several alerts often share an address).
+        let mut distinct: Vec<u32> = p.node.iter().flatten().copied().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let rows: Vec<[f64; 17]> = distinct
             .par_chunks(ROWS_PER_TASK)
             .map(|nodes| {
                 let mut stamp = vec![0u32; g.n_nodes];
-                let mut generation = 0u32;
                 nodes
                     .iter()
-                    .map(|node| match node {
-                        None => {
-                            let mut row = [0.0; 17];
-                            for k in [4, 10, 16] {
-                                row[k] = f64::NAN;
-                            }
-                            row
-                        }
-                        Some(v) => {
-                            generation += 1;
-                            let local = local_stats(g, &p.node_alert_level, *v);
-                            let mut row = [0.0; 17];
-                            row[..14].copy_from_slice(&local[..14]);
-                            row[14] = f64::from(reach_2hop(g, *v, cap, &mut stamp, generation));
-                            row[15] = local[14];
-                            row[16] = pagerank[*v as usize] * scale;
-                            row
-                        }
+                    .zip(1u32..)
+                    .map(|(&v, generation)| {
+                        let reach = reach_2hop(g, v, cap, &mut stamp, generation);
+                        node_row(p, v, reach, &pagerank)
                     })
                     .collect::<Vec<_>>()
             })
             .flatten_iter()
             .collect();
+        let mut absent = [0.0; 17];
+        for k in [4, 10, 16] {
+            absent[k] = f64::NAN;
+        }
+        let row_of = |node: &Option<u32>| match node {
+            Some(v) => distinct.binary_search(v).map_or(&absent, |i| &rows[i]),
+            None => &absent,
+        };
         (0..17)
-            .map(|k| rows.iter().map(|r| r[k]).collect())
+            .map(|k| p.node.iter().map(|node| row_of(node)[k]).collect())
             .collect()
     });
 }
