@@ -1,6 +1,7 @@
 //! Featurisation speed on a mid-size in-memory batch (5,000 alerts, 20,000 addresses,
 //! 200,000 flow rows). The full-size figure (50k / 500k / 5M) comes from
 //! `examples/build_features.rs` on a synthetic day; see the crate README.
+//! `cargo bench -p aml-features --bench featurise` (10 samples a stage).
 use aml_features::{FeatureBuilder, FlowGraph, PreparedBatch};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -21,6 +22,12 @@ fn bench(c: &mut Criterion) {
     let graph = FlowGraph::build(&batch.money_flows);
     group.bench_function("pagerank_200k", |b| {
         b.iter(|| graph.pagerank(&spec.pagerank))
+    });
+    group.bench_function("communities_200k", |b| {
+        b.iter(|| graph.communities(&spec.communities))
+    });
+    group.bench_function("prepare_5k", |b| {
+        b.iter(|| PreparedBatch::new(&batch).n_alerts())
     });
     group.bench_function("alert_matrix_5k", |b| {
         b.iter(|| spec.transform(&batch).map(|m| m.n_features()))

@@ -18,6 +18,8 @@ pub struct PreparedBatch<'a> {
     pub batch: &'a Batch,
     /// For each output row (alerts sorted by alert_id), the row in `batch.alerts`.
     pub alert_rows: Vec<usize>,
+    /// Output rows sorted by alert address (ties: output-row order).
+    pub by_address: Vec<usize>,
     /// Severity ordinal (0 low .. 3 critical) per output row.
     pub severity: Vec<u8>,
     /// Row in `batch.features` of each output row's address, if any.
@@ -55,6 +57,20 @@ pub struct MemberUnions {
     pub member_visits: usize,
 }
 
+/// For each of `queries` (sorted ascending), its row in `table` (sorted ascending, no repeats),
+/// if there. Each search starts where the previous one ended, so its first probes fall on
+/// cached strings: the same rows as one binary search per query, with far fewer cache misses.
+pub fn sorted_join(table: &[String], queries: &[&str]) -> Vec<Option<usize>> {
+    let mut start = 0;
+    queries
+        .iter()
+        .map(|&q| {
+            start += table[start..].partition_point(|s| s.as_str() < q);
+            (table.get(start).is_some_and(|s| s == q)).then_some(start)
+        })
+        .collect()
+}
+
 impl<'a> PreparedBatch<'a> {
     /// Builds every index, including the CSR money-flow graph.
     pub fn new(batch: &'a Batch) -> PreparedBatch<'a> {
@@ -68,15 +84,36 @@ impl<'a> PreparedBatch<'a> {
             .iter()
             .map(|&r| Severity::parse(&alerts.severity[r]).ordinal())
             .collect();
-        let feature_row: Vec<Option<usize>> = alert_rows
-            .iter()
-            .map(|&r| batch.features.row_of(&alerts.address[r]))
-            .collect();
-        let node: Vec<Option<u32>> = alert_rows
-            .iter()
-            .map(|&r| batch.money_flows.address_id(&alerts.address[r]))
-            .collect();
-        let graph = FlowGraph::build(&batch.money_flows);
+        // Output rows by address (ties: row order): the address joins walk the sorted address
+        // tables once in this order, and the context block groups alerts by it.
+        let mut by_address: Vec<usize> = (0..alert_rows.len()).collect();
+        by_address.sort_by(|&a, &b| {
+            alerts.address[alert_rows[a]]
+                .cmp(&alerts.address[alert_rows[b]])
+                .then(a.cmp(&b))
+        });
+        let ((feature_row, node), graph) = rayon::join(
+            || {
+                let addresses: Vec<&str> = by_address
+                    .iter()
+                    .map(|&i| alerts.address[alert_rows[i]].as_str())
+                    .collect();
+                let join = |table: &[String]| {
+                    let mut rows = vec![None; addresses.len()];
+                    for (&i, row) in by_address.iter().zip(sorted_join(table, &addresses)) {
+                        rows[i] = row;
+                    }
+                    rows
+                };
+                let feature_row: Vec<Option<usize>> = join(&batch.features.address);
+                let node: Vec<Option<u32>> = join(&batch.money_flows.addresses)
+                    .into_iter()
+                    .map(|r| r.map(|r| r as u32))
+                    .collect();
+                (feature_row, node)
+            },
+            || FlowGraph::build(&batch.money_flows),
+        );
         let mut node_alert_level = vec![0u8; graph.n_nodes];
         for (i, n) in node.iter().enumerate() {
             if let Some(n) = n {
@@ -143,6 +180,7 @@ impl<'a> PreparedBatch<'a> {
         PreparedBatch {
             batch,
             alert_rows,
+            by_address,
             severity,
             feature_row,
             node,

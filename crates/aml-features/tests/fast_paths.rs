@@ -5,6 +5,7 @@
 
 mod common;
 
+use aml_features::prepared::sorted_join;
 use aml_features::{CommunityParams, FeatureBuilder, FlowGraph, PreparedBatch};
 use common::{batch, tables, unit_flows as flows, with_flows, Rng};
 use proptest::prelude::*;
@@ -274,4 +275,66 @@ fn prepared_communities_are_the_graphs_for_any_parameters() {
         prepared.graph.communities(&other),
         "the two parameter sets must give different labels for this test to mean something"
     );
+}
+
+/// Reference join: one binary search per query.
+fn reference_join(table: &[String], queries: &[&str]) -> Vec<Option<usize>> {
+    queries
+        .iter()
+        .map(|q| table.binary_search_by(|s| s.as_str().cmp(q)).ok())
+        .collect()
+}
+
+#[test]
+fn sorted_join_matches_binary_search_on_edge_cases() {
+    let table: Vec<String> = ["b", "d", "f"].map(String::from).to_vec();
+    let cases: [&[&str]; 6] = [
+        &[],
+        &["a"],
+        &["g", "g"],
+        &["a", "b", "b", "c", "d", "e", "f", "g"],
+        &["f"],
+        &["", "b"],
+    ];
+    for queries in cases {
+        assert_eq!(
+            sorted_join(&table, queries),
+            reference_join(&table, queries)
+        );
+    }
+    assert_eq!(sorted_join(&[], &["a"]), vec![None]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn sorted_join_matches_binary_search(
+        table in proptest::collection::btree_set("[a-c]{0,3}", 0..30),
+        mut queries in proptest::collection::vec("[a-c]{0,3}", 0..40),
+    ) {
+        let table: Vec<String> = table.into_iter().collect();
+        queries.sort();
+        let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
+        prop_assert_eq!(sorted_join(&table, &queries), reference_join(&table, &queries));
+    }
+
+    #[test]
+    fn prepared_joins_match_binary_search_in_any_row_order(seed in any::<u64>()) {
+        let t = tables(seed, 60, 80, 300, 5);
+        let mut t = common::shuffled(&t, seed ^ 3);
+        // Some alerts share an address, one has none in the tables.
+        t.alerts.address[1] = t.alerts.address[0].clone();
+        t.alerts.address[2] = "nowhere".into();
+        let b = batch(t);
+        let p = PreparedBatch::new(&b);
+        for (i, &r) in p.alert_rows.iter().enumerate() {
+            let address = &b.alerts.address[r];
+            prop_assert_eq!(p.feature_row[i], b.features.row_of(address));
+            prop_assert_eq!(p.node[i], b.money_flows.address_id(address));
+        }
+        let mut order: Vec<usize> = (0..p.n_alerts()).collect();
+        order.sort_by_key(|&i| (&b.alerts.address[p.alert_rows[i]], i));
+        prop_assert_eq!(&p.by_address, &order);
+    }
 }

@@ -31,12 +31,7 @@ pub(crate) fn context_block(sink: &mut ColumnSink<PreparedBatch<'_>>) {
         let alerts = &p.batch.alerts;
         let n = p.n_alerts();
         // Output rows grouped by address; ties keep output-row order, so sums run in alert_id order.
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| {
-            alerts.address[p.alert_rows[a]]
-                .cmp(&alerts.address[p.alert_rows[b]])
-                .then(a.cmp(&b))
-        });
+        let order = &p.by_address;
         let mut cols = vec![vec![0.0f64; n]; 4];
         let mut start = 0;
         while start < n {
