@@ -68,7 +68,11 @@ fn main() {
         let x = Array2::from_shape_vec((n, n_features), x).expect("X_train shape");
         Dataset::new(x, y, Vec::new()).expect("dataset")
     };
-    assert_eq!(data.n_features(), n_features, "feature count of the training file");
+    assert_eq!(
+        data.n_features(),
+        n_features,
+        "feature count of the training file"
+    );
     let load_seconds = started.elapsed().as_secs_f64();
     let xt = read_f32(&args[2]);
     let xt = Array2::from_shape_vec((xt.len() / n_features, n_features), xt).expect("X_test shape");
