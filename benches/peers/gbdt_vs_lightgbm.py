@@ -25,11 +25,12 @@ Reported per engine: `load` (file -> matrix), `train` (binning + boosting), `loa
 (both, measured inside the process from before the file is opened to the last tree), and
 `process` (wall clock of the whole child process as the driver sees it: start-up, imports,
 load, train, predict, writing predictions). Ratios are given for `load+train` and `process`.
-`--repeat N` runs each engine N times alternately and reports medians.
+`--repeat N` runs each engine N times alternately and reports medians. `--goss` trains both
+engines with `data_sample_strategy=goss` (LightGBM's default rates 0.2 / 0.1).
 
 Usage: python3 benches/peers/gbdt_vs_lightgbm.py [--rows 200000] [--features 100]
        [--trees 500] [--leaves 31] [--lr 0.05] [--threads 2] [--workdir DIR]
-       [--whole-process [--repeat 3]]
+       [--whole-process [--repeat 3] [--goss]]
 Needs: numpy, lightgbm, scikit-learn, pyarrow for --whole-process (not needed by `cargo test`).
 """
 import argparse
@@ -85,6 +86,8 @@ x = np.column_stack([table.column(f"f{j}").to_numpy() for j in range(n_features)
 t_loaded = time.perf_counter()
 params = dict(objective="binary", num_leaves=leaves, learning_rate=lr, num_threads=threads,
               verbose=-1, seed=0, deterministic=True)
+if sys.argv[9:10] == ["goss"]:
+    params["data_sample_strategy"] = "goss"
 booster = lgb.train(params, lgb.Dataset(x, label=y), num_boost_round=trees)
 t_trained = time.perf_counter()
 xt = np.fromfile(x_test_path, dtype=np.float32).reshape(-1, n_features)
@@ -105,7 +108,7 @@ def whole_process(a, x, y, paths, exe):
     pq.write_table(pa.table(cols), train_parquet, row_group_size=65_536)
     runs = {"lightgbm": [], "aml-train": []}
     common = [paths["x_test.f32"], str(a.features)]
-    tail = [str(a.trees), str(a.leaves), str(a.lr), str(a.threads)]
+    tail = [str(a.trees), str(a.leaves), str(a.lr), str(a.threads)] + (["goss"] if a.goss else [])
     commands = {
         "lightgbm": [sys.executable, "-c", LGB_CHILD, train_parquet] + common
         + [paths["preds_lgb.f64"]] + tail,
@@ -130,7 +133,7 @@ def report_whole_process(a, runs, yt, paths):
            "aml-train": roc_auc_score(yt, np.fromfile(paths["preds.f64"], dtype=np.float64))}
     load1 = os.getloadavg()
     print(f"data: {a.rows} x {a.features} train (train.parquet), {a.test_rows} test; {a.trees} trees, "
-          f"{a.leaves} leaves, lr {a.lr}, {a.threads} threads; whole process, median of {a.repeat} "
+          f"{a.leaves} leaves, lr {a.lr}, {a.threads} threads{', GOSS' if a.goss else ''}; whole process, median of {a.repeat} "
           f"alternating runs; load average after: {load1[0]:.2f}")
     print(f"{'engine':<10} {'load s':>8} {'train s':>8} {'load+train s':>13} {'process s':>10} {'test AUC':>9}")
     for e in ("lightgbm", "aml-train"):
@@ -159,6 +162,7 @@ def main():
     ap.add_argument("--whole-process", action="store_true",
                     help="each engine in a fresh process loading train.parquet from disk (see the docstring)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per engine with --whole-process (median)")
+    ap.add_argument("--goss", action="store_true", help="both engines with data_sample_strategy=goss")
     a = ap.parse_args()
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -18,11 +18,13 @@
 //! column) read with [`aml_train::data_file::read_data_file`], the reader of
 //! `aml-miner gbdt train`; `load_seconds` times that read (file to `Dataset`), `train_seconds`
 //! binning and boosting. Without it, `load_seconds` times reading the raw `f32` files.
+//! A last argument `goss` trains with `data_sample_strategy = goss` (LightGBM's rates).
 
 use std::path::Path;
 use std::time::Instant;
 
 use aml_train::data_file::{read_data_file, ReadOptions};
+use aml_train::params::DataSampleStrategy;
 use aml_train::predict::predict_raw;
 use aml_train::{train, Dataset, GbdtParams};
 use ndarray::Array2;
@@ -55,6 +57,11 @@ fn main() {
         num_leaves: arg(6, "31").parse().expect("num_leaves"),
         learning_rate: arg(7, "0.05").parse().expect("learning_rate"),
         num_threads: arg(8, "2").parse().expect("threads"),
+        data_sample_strategy: if arg(9, "") == "goss" {
+            DataSampleStrategy::Goss
+        } else {
+            DataSampleStrategy::Bagging
+        },
         ..GbdtParams::default()
     };
     let started = Instant::now();
