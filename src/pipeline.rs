@@ -27,7 +27,7 @@ use aml_core::submission::{
     write_submission, ClusterScoreRow, Hardware, Manifest, RankingModel, RankingRow, Receipt,
     ScoreRow, Submission,
 };
-use aml_explain::{Explanation, TreeShapExplainer, DEFAULT_TOP_K};
+use aml_explain::{TreeShapExplainer, DEFAULT_TOP_K};
 use aml_features::{FeatureMatrix, FeatureWarning, PreparedBatch};
 use aml_models::{competition_ranks, Bundle, Model};
 use ed25519_dalek::SigningKey;
@@ -312,26 +312,26 @@ fn scores_from_matrix<M: Model>(
         .ok_or_else(|| MinerError::NotExplainable {
             version: scorer.model().version(),
         })?;
-    let explainer = TreeShapExplainer::new(ensemble)?;
-    let explanations = explainer.explain(matrix.values.view(), DEFAULT_TOP_K)?;
+    // The top-5 reasons are written straight from each block of contributions, with the
+    // scorer's (calibrated) probability as their score.
+    let explain_json = TreeShapExplainer::new(ensemble)?.explain_json(
+        matrix.values.view(),
+        &probabilities,
+        DEFAULT_TOP_K,
+    )?;
     let version = bundle.version().to_string();
     Ok(matrix
         .row_ids
         .iter()
         .zip(probabilities)
-        .zip(explanations)
-        .map(
-            |((id, score), mut explanation): ((&String, f64), Explanation)| {
-                explanation.score = score;
-                ScoreRow {
-                    alert_id: id.clone(),
-                    score,
-                    model_version: version.clone(),
-                    latency_ms,
-                    explain_json: explanation.to_explain_json(),
-                }
-            },
-        )
+        .zip(explain_json)
+        .map(|((id, score), explain_json)| ScoreRow {
+            alert_id: id.clone(),
+            score,
+            model_version: version.clone(),
+            latency_ms,
+            explain_json,
+        })
         .collect())
 }
 
