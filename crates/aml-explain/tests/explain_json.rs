@@ -116,7 +116,7 @@ fn ties_in_impact_go_to_the_lower_feature_on_both_paths() {
 }
 
 #[test]
-fn threads_do_not_change_the_strings() {
+fn threads_and_row_order_do_not_change_the_strings() {
     let model = model(9, &[]);
     let explainer = TreeShapExplainer::new(&model).unwrap();
     let rows = categorical_rows(10, 500, 9, &[], 0);
@@ -132,7 +132,16 @@ fn threads_do_not_change_the_strings() {
                     .unwrap()
             })
     };
-    assert_eq!(run(1), run(2));
+    let one = run(1);
+    assert_eq!(one, run(2));
+    // Row order: reversed rows (and scores) give the reversed strings.
+    let reversed = rows.slice(ndarray::s![..;-1, ..]).to_owned();
+    let rev_scores: Vec<f64> = s.iter().rev().copied().collect();
+    let mut rev = explainer
+        .explain_json(reversed.view(), &rev_scores, DEFAULT_TOP_K)
+        .unwrap();
+    rev.reverse();
+    assert_eq!(rev, one);
 }
 
 #[test]
