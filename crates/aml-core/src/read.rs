@@ -374,20 +374,35 @@ impl ParquetFile {
             starts.push(total);
             total += usize::try_from(group.num_rows()).map_err(|e| corrupt(&e))?;
         }
+        // Fewer row groups than threads (a features file is often one group): each group's
+        // columns are split in sets decoded side by side instead.
+        let sets = if row_groups.len() < rayon::current_num_threads() {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
         let parts: Vec<Result<A, BatchError>> = (0..row_groups.len())
             .into_par_iter()
             .map(|group| {
-                let decode = || {
+                let decode = |column_sets: &[Vec<usize>]| {
                     let mut part = init();
                     let mut first_row = starts[group];
-                    for batch in self.group_reader(group, columns)? {
-                        let batch = batch.map_err(|e| corrupt(&e))?;
+                    self.decode_group(group, column_sets, |batch| {
                         consume(&mut part, &batch, first_row)?;
                         first_row += batch.num_rows();
-                    }
+                        Ok(())
+                    })?;
                     Ok(part)
                 };
-                catch_decode_panic(decode)
+                let split = self.column_sets(group, columns, sets);
+                if split.len() > 1 {
+                    // Any failure is reported by the plain decode below, so a bad file gives the
+                    // same error whichever path ran (a failing file costs a second decode).
+                    if let Ok(Ok(part)) = catch_decode_panic(|| decode(&split)) {
+                        return Ok(part);
+                    }
+                }
+                catch_decode_panic(|| decode(&[columns.to_vec()]))
                     .unwrap_or_else(|message| Err(self.decode_panic(group, columns, message)))
             })
             .collect();
@@ -399,6 +414,85 @@ impl ParquetFile {
 }
 
 impl ParquetFile {
+    /// `columns` split in at most `sets` non-empty sets of about equal compressed size in row
+    /// group `group`, each in the order of `columns` (one set when `sets` is 1).
+    fn column_sets(&self, group: usize, columns: &[usize], sets: usize) -> Vec<Vec<usize>> {
+        let sets = sets.clamp(1, columns.len().max(1));
+        if sets == 1 {
+            return vec![columns.to_vec()];
+        }
+        let descriptor = self.metadata.parquet_schema();
+        let chunks = self.metadata.metadata().row_group(group).columns();
+        let mut root_bytes = vec![0u64; self.schema().fields().len()];
+        for (leaf, chunk) in chunks.iter().enumerate() {
+            if leaf < descriptor.num_columns() {
+                let root = descriptor.get_column_root_idx(leaf);
+                if let Some(bytes) = root_bytes.get_mut(root) {
+                    *bytes += u64::try_from(chunk.compressed_size()).unwrap_or(0);
+                }
+            }
+        }
+        // Largest first into the lightest set (ties: lower set, lower column): a fixed split.
+        let mut by_size: Vec<usize> = columns.to_vec();
+        by_size.sort_by_key(|&column| {
+            std::cmp::Reverse(root_bytes.get(column).copied().unwrap_or(0))
+        });
+        let mut load = vec![0u64; sets];
+        let mut set_of = HashMap::new();
+        for column in by_size {
+            let lightest = (0..sets).min_by_key(|&set| load[set]).unwrap_or(0);
+            load[lightest] += root_bytes.get(column).copied().unwrap_or(0);
+            set_of.insert(column, lightest);
+        }
+        let mut split = vec![Vec::new(); sets];
+        for &column in columns {
+            split[set_of[&column]].push(column);
+        }
+        split.retain(|set| !set.is_empty());
+        split
+    }
+
+    /// Decodes row group `group`, one reader per set of `column_sets` (decoded in parallel when
+    /// there are several), handing `each` the record batches with every set's columns in turn.
+    fn decode_group(
+        &self,
+        group: usize,
+        column_sets: &[Vec<usize>],
+        mut each: impl FnMut(RecordBatch) -> Result<(), BatchError>,
+    ) -> Result<(), BatchError> {
+        let corrupt = |reason: String| BatchError::CorruptParquet {
+            file: self.name.clone(),
+            reason,
+        };
+        let mut readers = column_sets
+            .iter()
+            .map(|set| self.group_reader(group, set))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let [reader] = readers.as_mut_slice() {
+            for batch in reader {
+                each(batch.map_err(|e| corrupt(e.to_string()))?)?;
+            }
+            return Ok(());
+        }
+        loop {
+            let batches: Vec<_> = readers.par_iter_mut().map(Iterator::next).collect();
+            if batches.iter().all(Option::is_none) {
+                return Ok(());
+            }
+            let mut fields = Vec::new();
+            let mut arrays = Vec::new();
+            for batch in batches {
+                let batch = batch
+                    .ok_or_else(|| corrupt("columns of unequal length".to_string()))?
+                    .map_err(|e| corrupt(e.to_string()))?;
+                fields.extend(batch.schema().fields().iter().cloned());
+                arrays.extend(batch.columns().iter().cloned());
+            }
+            let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
+            each(RecordBatch::try_new(schema, arrays).map_err(|e| corrupt(e.to_string()))?)?;
+        }
+    }
+
     /// A reader of the projected `columns` of one row group.
     fn group_reader(
         &self,
@@ -648,6 +742,9 @@ impl FlowPart {
 }
 
 /// Interns every address of a text column, allocating only for addresses not seen before in this part.
+///
+/// A row repeating the address of the row before it takes that row's id without a hash lookup:
+/// exporters write flows grouped by sender, so most `from_address` rows are such repeats.
 fn intern(
     index: &mut AddressIndex,
     view: &TextView,
@@ -655,6 +752,7 @@ fn intern(
     ids: &mut Vec<u32>,
 ) -> Result<(), BatchError> {
     ids.reserve(view.len());
+    let mut previous: Option<(&str, u32)> = None;
     for row in 0..view.len() {
         let address = view
             .get(row)
@@ -668,14 +766,18 @@ fn intern(
                     reason: "empty or null address".to_string(),
                 })
             })?;
-        let id = match index.get(address) {
-            Some(&id) => id,
-            None => {
-                let id = index.len() as u32;
-                index.insert(address.to_string(), id);
-                id
-            }
+        let id = match previous {
+            Some((text, id)) if text == address => id,
+            _ => match index.get(address) {
+                Some(&id) => id,
+                None => {
+                    let id = index.len() as u32;
+                    index.insert(address.to_string(), id);
+                    id
+                }
+            },
         };
+        previous = Some((address, id));
         ids.push(id);
     }
     Ok(())
