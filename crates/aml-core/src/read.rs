@@ -125,11 +125,10 @@ pub fn read_meta(dir: &Path) -> Result<Meta, BatchError> {
     Ok(meta)
 }
 
-/// Checks that the required files exist and every file listed in META.json is a regular file of
-/// the batch (checked before it is opened, see [`BatchError::UnsafeFile`]) with the listed
-/// sha256. Only listed files count: any other entry of `dir` is returned as a
-/// [`BatchWarning::UnlistedFile`] (sorted by name) and is never read.
-pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<Vec<BatchWarning>, BatchError> {
+/// The files META.json lists, each checked to be a regular file of the batch (before it is
+/// opened, see [`BatchError::UnsafeFile`]), after checking that the four required tables exist
+/// and are listed and that `address_labels.parquet` is listed when present. In META order.
+fn listed_files<'m>(dir: &Path, meta: &'m Meta) -> Result<Vec<(PathBuf, &'m str, &'m str)>, BatchError> {
     let canonical_dir = canonical(dir)?;
     for file in files::REQUIRED {
         batch_file(dir, &canonical_dir, file)?;
@@ -145,27 +144,29 @@ pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<Vec<BatchWarning>, Batch
             reason: format!("`{}` is present but has no sha256", files::ADDRESS_LABELS),
         });
     }
-    let listed: Vec<(PathBuf, &String, &String)> = meta
-        .sha256
+    meta.sha256
         .iter()
-        .map(|(name, expected)| Ok((batch_file(dir, &canonical_dir, name)?, name, expected)))
-        .collect::<Result<_, BatchError>>()?;
-    let results: Vec<Result<(), BatchError>> = listed
-        .par_iter()
-        .map(|(path, name, expected)| {
-            let actual = crate::io::sha256_file(path).map_err(|e| io_error(path, e))?;
-            if actual.eq_ignore_ascii_case(expected) {
-                Ok(())
-            } else {
-                Err(BatchError::HashMismatch {
-                    file: name.to_string(),
-                    expected: expected.to_string(),
-                    actual,
-                })
-            }
+        .map(|(name, expected)| {
+            Ok((batch_file(dir, &canonical_dir, name)?, name.as_str(), expected.as_str()))
         })
-        .collect();
-    results.into_iter().collect::<Result<(), _>>()?;
+        .collect()
+}
+
+/// `Ok` when `actual` is the sha256 META.json lists for `name`.
+fn check_hash(name: &str, expected: &str, actual: String) -> Result<(), BatchError> {
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(BatchError::HashMismatch {
+            file: name.to_string(),
+            expected: expected.to_string(),
+            actual,
+        })
+    }
+}
+
+/// Every entry of `dir` other than META.json and the listed files, as sorted warnings.
+fn unlisted_files(dir: &Path, meta: &Meta) -> Result<Vec<BatchWarning>, BatchError> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
     let mut unlisted: Vec<String> = entries
         .filter_map(Result::ok)
@@ -179,6 +180,26 @@ pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<Vec<BatchWarning>, Batch
         .collect())
 }
 
+/// Checks that the required files exist and every file listed in META.json is a regular file of
+/// the batch (checked before it is opened, see [`BatchError::UnsafeFile`]) with the listed
+/// sha256. Only listed files count: any other entry of `dir` is returned as a
+/// [`BatchWarning::UnlistedFile`] (sorted by name) and is never read.
+pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<Vec<BatchWarning>, BatchError> {
+    let listed = listed_files(dir, meta)?;
+    let results: Vec<Result<(), BatchError>> = listed
+        .par_iter()
+        .map(|(path, name, expected)| verify_file(path, name, expected))
+        .collect();
+    results.into_iter().collect::<Result<(), _>>()?;
+    unlisted_files(dir, meta)
+}
+
+/// Checks that the batch file `name` at `path` has the sha256 `expected` (streamed, nothing kept).
+fn verify_file(path: &Path, name: &str, expected: &str) -> Result<(), BatchError> {
+    let actual = crate::io::sha256_file(path).map_err(|e| io_error(path, e))?;
+    check_hash(name, expected, actual)
+}
+
 /// The five tables of a batch, in file order.
 pub(crate) type Tables = (
     Alerts,
@@ -188,41 +209,99 @@ pub(crate) type Tables = (
     Option<AddressLabels>,
 );
 
-/// Reads every table of `dir` in parallel; errors are reported in a fixed file order.
-pub(crate) fn read_tables(
+/// The tables other than the money flows, each decoded once its file is verified.
+type OtherTables = (
+    Result<Alerts, BatchError>,
+    Result<AddressFeatures, BatchError>,
+    Result<Clusters, BatchError>,
+    Option<Result<AddressLabels, BatchError>>,
+);
+
+/// Verifies every file META.json lists ([`verify_hashes`]'s checks and errors) and decodes the
+/// tables, in file order, with the unlisted-file warnings.
+///
+/// No Parquet byte of a file is decoded before that file's sha256 matched, and a batch with any
+/// mismatch is refused with the [`BatchError::HashMismatch`] (or I/O error) of the first such
+/// file in META order, whatever its other files hold. The work is overlapped: one thread hashes
+/// the money flows (the big file) and then decodes them, the other hashes the smaller files and
+/// decodes them as soon as all of them are verified; each thread helps the other once it is
+/// done. Errors come in a fixed order: hashes in META order, then decode errors in file order.
+///
+/// Hashes are streamed and the tables decoded from the files (read again, from the page cache):
+/// reading each file once into memory and decoding that buffer measured slower on a full-size
+/// day (the buffers' page faults outweigh the second read) and raised peak memory by the size of
+/// the money flows file.
+pub(crate) fn load_tables(
     dir: &Path,
-    has_labels: bool,
+    meta: &Meta,
     flow_columns: FlowColumns,
-) -> Result<Tables, BatchError> {
-    let (alerts, (features, (clusters, (flows, labels)))) = rayon::join(
-        || read_alerts(&dir.join(files::ALERTS)),
+) -> Result<(Tables, Vec<BatchWarning>), BatchError> {
+    let listed = listed_files(dir, meta)?;
+    let is_flows = |name: &str| name == files::MONEY_FLOWS;
+    let (flows, (hashes, others)) = rayon::join(
+        || {
+            let (path, name, expected) = listed
+                .iter()
+                .find(|(_, name, _)| is_flows(name))
+                .ok_or_else(|| BatchError::MissingFile {
+                    file: files::MONEY_FLOWS.to_string(),
+                })?;
+            verify_file(path, name, expected)
+                .map(|()| read_money_flows_with(path, flow_columns))
+        },
+        || {
+            let hashes: Vec<Result<(), BatchError>> = listed
+                .iter()
+                .filter(|(_, name, _)| !is_flows(name))
+                .map(|(path, name, expected)| verify_file(path, name, expected))
+                .collect();
+            let others = hashes
+                .iter()
+                .all(Result::is_ok)
+                .then(|| decode_others(dir, meta.sha256.contains_key(files::ADDRESS_LABELS)));
+            (hashes, others)
+        },
+    );
+    // Hash (and I/O) errors first, in META order.
+    let mut hashes = hashes.into_iter();
+    let mut flows = Some(flows);
+    for (_, name, _) in &listed {
+        let hash = if is_flows(name) {
+            flows.take_if(|flows| flows.is_err()).map(|flows| flows.map(drop))
+        } else {
+            hashes.next()
+        };
+        if let Some(Err(error)) = hash {
+            return Err(error);
+        }
+    }
+    let flows = flows.ok_or_else(|| BatchError::MissingFile {
+        file: files::MONEY_FLOWS.to_string(),
+    })??;
+    let (alerts, features, clusters, labels) = others.ok_or_else(|| BatchError::MissingFile {
+        file: files::ALERTS.to_string(),
+    })?;
+    let tables = (alerts?, features?, clusters?, flows?, labels.transpose()?);
+    Ok((tables, unlisted_files(dir, meta)?))
+}
+
+/// Decodes the tables other than the money flows in parallel (the labels when `has_labels`).
+fn decode_others(dir: &Path, has_labels: bool) -> OtherTables {
+    let ((alerts, features), (clusters, labels)) = rayon::join(
         || {
             rayon::join(
+                || read_alerts(&dir.join(files::ALERTS)),
                 || read_features(&dir.join(files::FEATURES)),
-                || {
-                    rayon::join(
-                        || read_clusters(&dir.join(files::CLUSTERS)),
-                        || {
-                            rayon::join(
-                                || {
-                                    read_money_flows_with(
-                                        &dir.join(files::MONEY_FLOWS),
-                                        flow_columns,
-                                    )
-                                },
-                                || {
-                                    has_labels
-                                        .then(|| read_labels(&dir.join(files::ADDRESS_LABELS)))
-                                        .transpose()
-                                },
-                            )
-                        },
-                    )
-                },
+            )
+        },
+        || {
+            rayon::join(
+                || read_clusters(&dir.join(files::CLUSTERS)),
+                || has_labels.then(|| read_labels(&dir.join(files::ADDRESS_LABELS))),
             )
         },
     );
-    Ok((alerts?, features?, clusters?, flows?, labels?))
+    (alerts, features, clusters, labels)
 }
 
 /// An opened Parquet file with its parsed footer: THE Parquet reader of the workspace.
