@@ -27,7 +27,7 @@ use aml_core::submission::{
     write_submission, ClusterScoreRow, Hardware, Manifest, RankingModel, RankingRow, Receipt,
     ScoreRow, Submission,
 };
-use aml_explain::{Explanation, TreeShapExplainer, DEFAULT_TOP_K};
+use aml_explain::{TreeShapExplainer, DEFAULT_TOP_K};
 use aml_features::{FeatureMatrix, FeatureWarning, PreparedBatch};
 use aml_models::{competition_ranks, Bundle, Model};
 use ed25519_dalek::SigningKey;
@@ -312,26 +312,26 @@ fn scores_from_matrix<M: Model>(
         .ok_or_else(|| MinerError::NotExplainable {
             version: scorer.model().version(),
         })?;
-    let explainer = TreeShapExplainer::new(ensemble)?;
-    let explanations = explainer.explain(matrix.values.view(), DEFAULT_TOP_K)?;
+    // The top-5 reasons are written straight from each block of contributions, with the
+    // scorer's (calibrated) probability as their score.
+    let explain_json = TreeShapExplainer::new(ensemble)?.explain_json(
+        matrix.values.view(),
+        &probabilities,
+        DEFAULT_TOP_K,
+    )?;
     let version = bundle.version().to_string();
     Ok(matrix
         .row_ids
         .iter()
         .zip(probabilities)
-        .zip(explanations)
-        .map(
-            |((id, score), mut explanation): ((&String, f64), Explanation)| {
-                explanation.score = score;
-                ScoreRow {
-                    alert_id: id.clone(),
-                    score,
-                    model_version: version.clone(),
-                    latency_ms,
-                    explain_json: explanation.to_explain_json(),
-                }
-            },
-        )
+        .zip(explain_json)
+        .map(|((id, score), explain_json)| ScoreRow {
+            alert_id: id.clone(),
+            score,
+            model_version: version.clone(),
+            latency_ms,
+            explain_json,
+        })
         .collect())
 }
 
@@ -670,6 +670,9 @@ pub fn score_batch<M: Model>(
     };
     // Refuse an output that is the batch (or holds it) or is not a submission before any work.
     aml_core::io::check_output(out_dir, aml_core::submission::OUTPUT_KIND, &inputs)?;
+    // The image digest (sha256 of this executable unless set) depends on nothing of the run:
+    // hash it while the batch is read instead of at the end.
+    let image_digest = std::thread::spawn(aml_core::submission::image_digest);
     let mut timings = Vec::new();
     let loaded;
     let (batch, hashes, mut warnings): (&Batch, InputHashes, Vec<String>) = match input {
@@ -705,16 +708,26 @@ pub fn score_batch<M: Model>(
     let timestamp = options.timestamp.clone().unwrap_or_else(utc_now);
     progress(Progress::Start("write + sign"));
     let t = Instant::now();
-    let image_digest = aml_core::submission::image_digest()?;
+    // What the summary reports is taken first, so the rows move into the submission uncopied.
+    let probabilities: Vec<f64> = scored.scores.iter().map(|s| s.score).collect();
+    let (top, n_alerts, n_clusters) = (
+        top_alerts(&scored),
+        scored.scores.len(),
+        scored.cluster_scores.len(),
+    );
+    // A panicked hashing thread: hash here instead (the same call, so the same outcome).
+    let image_digest = image_digest
+        .join()
+        .unwrap_or_else(|_| aml_core::submission::image_digest())?;
     let provenance = Provenance {
         timings: &timings,
         image_digest: &image_digest,
         timestamp: &timestamp,
     };
     let submission = Submission {
-        scores: scored.scores.clone(),
-        rankings: scored.rankings.clone(),
-        cluster_scores: scored.cluster_scores.clone(),
+        scores: scored.scores,
+        rankings: scored.rankings,
+        cluster_scores: scored.cluster_scores,
         manifest: manifest(bundle, batch, &provenance),
         model_version: bundle.version().to_string(),
         image_digest,
@@ -734,15 +747,14 @@ pub fn score_batch<M: Model>(
         stage: "write + sign".into(),
         seconds,
     });
-    let probabilities: Vec<f64> = scored.scores.iter().map(|s| s.score).collect();
     Ok(Summary {
         out_dir: out_dir.to_path_buf(),
         batch_id: batch.meta.batch_id.clone(),
-        n_alerts: scored.scores.len(),
-        n_clusters: scored.cluster_scores.len(),
+        n_alerts,
+        n_clusters,
         model_version: bundle.version().to_string(),
         distribution: ScoreDistribution::of(&probabilities),
-        top_alerts: top_alerts(&scored),
+        top_alerts: top,
         timings,
         warnings,
         receipt,

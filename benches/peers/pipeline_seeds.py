@@ -25,8 +25,12 @@ speed: time the seeds-style daily run on one batch directory: pandas load + merg
     LightGBM predict, shap TreeExplainer on every alert, top-5 JSON, rank, write parquet.
     The model is trained on the batch's own features first (untimed).
 
-    python benches/peers/pipeline_seeds.py speed BATCH_DIR
+    python benches/peers/pipeline_seeds.py speed BATCH_DIR [--trees N]
+
+    N (default: the number of trees of trained_models/alert_scorer.txt, the shipped scorer) makes
+    the peer's model the size of ours, so the explain step does the same amount of work.
 """
+import argparse
 import json
 import os
 import sys
@@ -175,10 +179,24 @@ def seeds_features(batch_dir):
     return merged["alert_id"], x
 
 
-def speed(batch_dir):
+def shipped_scorer_trees():
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "trained_models", "alert_scorer.txt")
+    with open(path) as f:
+        return sum(1 for line in f if line.startswith("Tree="))
+
+
+def speed(args):
+    parser = argparse.ArgumentParser(prog="pipeline_seeds.py speed")
+    parser.add_argument("batch_dir")
+    parser.add_argument("--trees", type=int, default=None)
+    opts = parser.parse_args(args)
+    batch_dir = opts.batch_dir
+    trees = opts.trees if opts.trees is not None else shipped_scorer_trees()
     ids, x = seeds_features(batch_dir)
     y = (x["severity_ordinal"] + np.random.default_rng(0).normal(size=len(x)) > 2).astype(int)
-    model = lgb.train(PARAMS, lgb.Dataset(x, y), num_boost_round=100)
+    # min_data_in_leaf 1 and no early stop: every round adds a tree, so the model has `trees` trees.
+    model = lgb.train(dict(PARAMS, min_data_in_leaf=1), lgb.Dataset(x, y), num_boost_round=trees)
+    print(f"peer model: {model.num_trees()} trees")
     import shap
     timings = {}
     t = time.perf_counter()
@@ -210,4 +228,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "quality":
         quality(sys.argv[1:])
     else:
-        speed(sys.argv[2])
+        speed(sys.argv[2:])

@@ -1,9 +1,14 @@
 //! TreeSHAP throughput on the reference shape: 500 trees x 31 leaves over 100 features.
 //! Compares the quadrature explainer with the reference recursion (single row) and measures the
-//! parallel batch path, with the run-time-selected SIMD kernels and with the portable ones. Run: `cargo bench -p aml-explain --bench treeshap`.
+//! parallel batch path, with the run-time-selected SIMD kernels and with the portable ones.
+//! Group `explain_json_95x31x199` is the miner's score + explain stage on the shipped alert
+//! scorer's shape (95 trees x 31 leaves, 199 features): `explain_json` (top-5 reasons written
+//! per block of contributions) against the path it replaced (`explain`, score replaced,
+//! `to_explain_json` per row). Run: `cargo bench -p aml-explain --bench treeshap`
+//! (one group: append `-- explain_json`).
 
 use aml_explain::synthetic::{random_ensemble, random_rows, EnsembleShape};
-use aml_explain::{reference_contributions, TreeShapExplainer};
+use aml_explain::{reference_contributions, TreeShapExplainer, DEFAULT_TOP_K};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -44,5 +49,48 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+fn bench_explain_json(c: &mut Criterion) {
+    let shape = EnsembleShape {
+        trees: 95,
+        leaves: 31,
+        features: 199,
+        used_features: 150,
+        root_count: 100_000,
+    };
+    let model = random_ensemble(17, shape);
+    let explainer = TreeShapExplainer::new(&model).expect("valid model");
+    let rows = random_rows(18, 2048, shape.features, 0.2).mapv(|v| v as f32);
+    let scores: Vec<f64> = (0..rows.nrows()).map(|i| (i % 97) as f64 / 97.0).collect();
+    let mut group = c.benchmark_group("explain_json_95x31x199");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(rows.nrows() as u64));
+    group.bench_function("explain_json_2048_rows", |b| {
+        b.iter(|| {
+            black_box(
+                explainer
+                    .explain_json(rows.view(), &scores, DEFAULT_TOP_K)
+                    .expect("single output"),
+            )
+        })
+    });
+    group.bench_function("explain_then_to_explain_json_2048_rows", |b| {
+        b.iter(|| {
+            let explanations = explainer
+                .explain(rows.view(), DEFAULT_TOP_K)
+                .expect("single output");
+            let json: Vec<String> = explanations
+                .into_iter()
+                .zip(&scores)
+                .map(|(mut e, &s)| {
+                    e.score = s;
+                    e.to_explain_json()
+                })
+                .collect();
+            black_box(json)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_explain_json);
 criterion_main!(benches);

@@ -26,6 +26,16 @@ pub enum ExplainError {
         /// Number of columns supplied.
         got: usize,
     },
+    /// A per-row input has a different number of rows than the matrix it goes with.
+    #[error("{what} has {got} values but the input has {expected} rows")]
+    RowCountMismatch {
+        /// Which input.
+        what: &'static str,
+        /// Number of rows of the matrix.
+        expected: usize,
+        /// Number of values supplied.
+        got: usize,
+    },
     /// The ensemble uses a model feature TreeSHAP does not explain.
     #[error("cannot explain {0}")]
     Unsupported(String),

@@ -9,9 +9,11 @@
 //! always give the same bytes. A feature value that is NaN (missing) or infinite cannot be a JSON
 //! number and is written as `null`.
 
+use std::cmp::Ordering;
+
 use ndarray::ArrayView2;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::ExplainError;
 use crate::fast::TreeShapExplainer;
@@ -53,15 +55,68 @@ struct ExplainJson<'a> {
 
 /// Indices of the `k` largest `|contribution|` values (ties by index, exact zeros skipped).
 pub fn top_k_indices(contrib: &[f64], k: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..contrib.len()).filter(|&i| contrib[i] != 0.0).collect();
-    idx.sort_by(|&a, &b| {
-        contrib[b]
-            .abs()
-            .total_cmp(&contrib[a].abs())
-            .then(a.cmp(&b))
-    });
-    idx.truncate(k);
+    let mut idx = Vec::with_capacity(k.min(contrib.len()));
+    top_k_into(contrib, k, &mut idx);
     idx
+}
+
+/// [`top_k_indices`] into `idx` (cleared first), in one pass without sorting every feature: each
+/// non-zero value is inserted into the sorted top `k` (largest `|value|` first by `f64::total_cmp`,
+/// ties to the lower index) when it ranks above the last one.
+fn top_k_into(contrib: &[f64], k: usize, idx: &mut Vec<usize>) {
+    idx.clear();
+    if k == 0 {
+        return;
+    }
+    for (i, &c) in contrib.iter().enumerate() {
+        if c == 0.0 {
+            continue;
+        }
+        let a = c.abs();
+        // Every index already held is lower than `i`, so it wins a tie.
+        if idx.len() == k && a.total_cmp(&contrib[idx[k - 1]].abs()) != Ordering::Greater {
+            continue;
+        }
+        let at = idx.partition_point(|&j| contrib[j].abs().total_cmp(&a) != Ordering::Less);
+        if idx.len() == k {
+            idx.pop();
+        }
+        idx.insert(at, i);
+    }
+}
+
+/// One row's `explain_json` written straight from its contributions: the same fields, order
+/// and number formatting as [`Explanation::to_explain_json`] (the bytes are equal; tests check
+/// it), borrowing the feature names.
+#[derive(Serialize)]
+struct RowExplainJson<'a> {
+    score: f64,
+    top_features: TopFeatures<'a>,
+}
+
+/// The top features of one row, serialised as [`FeatureImpact`]s are.
+struct TopFeatures<'a> {
+    names: &'a [String],
+    row: &'a [f64],
+    contrib: &'a [f64],
+    idx: &'a [usize],
+}
+
+#[derive(Serialize)]
+struct FeatureImpactRef<'a> {
+    feature: &'a str,
+    value: Option<f64>,
+    impact: f64,
+}
+
+impl Serialize for TopFeatures<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.idx.iter().map(|&i| FeatureImpactRef {
+            feature: &self.names[i],
+            value: Some(self.row[i]).filter(|v| v.is_finite()),
+            impact: self.contrib[i],
+        }))
+    }
 }
 
 /// A multiclass model has one score per class, not the single score and top features of
@@ -132,6 +187,69 @@ impl Explanation {
 }
 
 impl TreeShapExplainer {
+    /// The contract's `explain_json` of every row of `x`, with `scores[r]` as row `r`'s score:
+    /// exactly the string `Explanation::to_explain_json` gives for [`Self::explain`]'s row `r`
+    /// with its `score` replaced by `scores[r]` (how the miner attaches its calibrated
+    /// probability), without what that path builds and drops: the model's raw prediction per
+    /// row, a matrix of every row's contributions, owned feature names.
+    ///
+    /// Single-output models only ([`ExplainError::Unsupported`] for multiclass);
+    /// [`ExplainError::RowCountMismatch`] when `scores` and `x` differ in length.
+    pub fn explain_json<T>(
+        &self,
+        x: ArrayView2<'_, T>,
+        scores: &[f64],
+        top_k: usize,
+    ) -> Result<Vec<String>, ExplainError>
+    where
+        T: Copy + Into<f64> + Sync,
+    {
+        single_output(self)?;
+        if scores.len() != x.nrows() {
+            return Err(ExplainError::RowCountMismatch {
+                what: "scores",
+                expected: x.nrows(),
+                got: scores.len(),
+            });
+        }
+        let nf = self.num_features();
+        let names = &self.ensemble().feature_names;
+        let mut out = vec![String::new(); x.nrows()];
+        self.for_each_block(
+            x,
+            &mut out,
+            1,
+            || (Vec::with_capacity(top_k.min(nf)), Vec::new(), vec![0.0; nf]),
+            |(idx, buf, row), first, contrib, dst| {
+                for (r, (json, contrib)) in
+                    dst.iter_mut().zip(contrib.chunks_exact(nf + 1)).enumerate()
+                {
+                    let contrib = &contrib[..nf];
+                    for (d, &v) in row.iter_mut().zip(x.row(first + r)) {
+                        *d = v.into();
+                    }
+                    top_k_into(contrib, top_k, idx);
+                    buf.clear();
+                    serde_json::to_writer(
+                        &mut *buf,
+                        &RowExplainJson {
+                            score: scores[first + r],
+                            top_features: TopFeatures {
+                                names,
+                                row,
+                                contrib,
+                                idx,
+                            },
+                        },
+                    )
+                    .expect("serialising plain numbers and strings cannot fail");
+                    *json = String::from_utf8(buf.clone()).expect("serde_json writes UTF-8");
+                }
+            },
+        )?;
+        Ok(out)
+    }
+
     /// Explains every row of `x`: SHAP values, then score and the `top_k` features per row.
     ///
     /// Single-output models only: a multiclass model is refused ([`ExplainError::Unsupported`]).

@@ -739,6 +739,36 @@ impl TreeShapExplainer {
     where
         T: Copy + Into<f64> + Sync,
     {
+        let n = x.nrows();
+        let stride = self.output_len();
+        let mut out = vec![0.0; n * stride];
+        self.for_each_block(
+            x,
+            &mut out,
+            stride,
+            || (),
+            |(), _, contrib, dst| dst.copy_from_slice(contrib),
+        )?;
+        Ok(Array2::from_shape_vec((n, stride), out).expect("shape matches buffer length"))
+    }
+
+    /// Explains `x` in blocks of rows, in parallel with rayon, and hands each block's
+    /// contributions (`nb` rows of [`Self::output_len`], row-major) to `f` with the block's
+    /// first row index and its part of `out` (`nb * per_row` items; `per_row` = items of `out`
+    /// per input row). `init` makes each thread's state for `f`. No matrix of every row's
+    /// contributions is ever held.
+    pub(crate) fn for_each_block<T, R, S>(
+        &self,
+        x: ArrayView2<'_, T>,
+        out: &mut [R],
+        per_row: usize,
+        init: impl Fn() -> S + Sync + Send,
+        f: impl Fn(&mut S, usize, &[f64], &mut [R]) + Sync + Send,
+    ) -> Result<(), ExplainError>
+    where
+        T: Copy + Into<f64> + Sync,
+        R: Send,
+    {
         let nf = self.num_features();
         if x.ncols() != nf {
             return Err(ExplainError::FeatureCountMismatch {
@@ -747,20 +777,23 @@ impl TreeShapExplainer {
             });
         }
         let n = x.nrows();
+        assert_eq!(out.len(), n * per_row, "output has per_row items per row");
+        if n == 0 || per_row == 0 {
+            return Ok(());
+        }
         let stride = self.output_len();
-        let mut out = vec![0.0; n * stride];
         // Enough blocks to keep every thread busy; block size never changes any row's result.
         let block_rows = n
             .div_ceil(2 * rayon::current_num_threads())
             .next_multiple_of(LANES)
             .clamp(LANES, BLOCK_ROWS);
-        out.par_chunks_mut(block_rows * stride)
+        out.par_chunks_mut(block_rows * per_row)
             .enumerate()
             .for_each_init(
-                || self.new_scratch(),
-                |scratch, (block, chunk)| {
+                || (self.new_scratch(), vec![0.0; BLOCK_ROWS * stride], init()),
+                |(scratch, contrib, state), (block, chunk)| {
                     let first = block * block_rows;
-                    let nb = chunk.len() / stride;
+                    let nb = chunk.len() / per_row;
                     for r in 0..nb {
                         let src = x.row(first + r);
                         let dst = &mut scratch.rows[r * nf..(r + 1) * nf];
@@ -768,10 +801,12 @@ impl TreeShapExplainer {
                             *d = (*s).into();
                         }
                     }
-                    self.explain_block(nb, chunk, scratch);
+                    let contrib = &mut contrib[..nb * stride];
+                    self.explain_block(nb, contrib, scratch);
+                    f(state, first, contrib, chunk);
                 },
             );
-        Ok(Array2::from_shape_vec((n, stride), out).expect("shape matches buffer length"))
+        Ok(())
     }
 }
 

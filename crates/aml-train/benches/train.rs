@@ -1,8 +1,13 @@
 //! Criterion benches of the training engine's hot paths: binning, histogram
-//! building and one full boosting round (50,000 x 50 synthetic binary data).
+//! building and subtraction, split finding, one full boosting round and 20 rounds
+//! with and without GOSS (50,000 x 50 synthetic binary data).
+//!
+//! `cargo bench -p aml-train --bench train` (about a minute; small sample sizes).
 
 use aml_train::binning::BinnedData;
 use aml_train::histogram::{self, HistogramLayout, LeafRows};
+use aml_train::params::DataSampleStrategy;
+use aml_train::split::{best_split_for_feature, LeafSums, SplitConstraints};
 use aml_train::{train, Dataset, GbdtParams};
 use criterion::{criterion_group, criterion_main, Criterion};
 use ndarray::Array2;
@@ -59,6 +64,42 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
+    let mut parent = layout.new_buffer();
+    histogram::build(
+        &layout,
+        &binned,
+        &used,
+        LeafRows::All { gh: &gh },
+        &mut parent,
+    );
+    c.bench_function("histogram subtract 50 features", |b| {
+        b.iter(|| {
+            let mut p = parent.clone();
+            histogram::subtract(&layout, &used, &mut p, black_box(&buf));
+            p
+        })
+    });
+    let constraints = SplitConstraints::from(&GbdtParams::default());
+    let sums = gh.iter().fold(LeafSums::default(), |s, g| LeafSums {
+        grad: s.grad + f64::from(g[0]),
+        hess: s.hess + f64::from(g[1]),
+        count: s.count + 1,
+    });
+    c.bench_function("best split 50 features, all rows", |b| {
+        b.iter(|| {
+            (0..FEATURES)
+                .filter_map(|f| {
+                    best_split_for_feature(
+                        f,
+                        layout.feature(black_box(&parent), f),
+                        &binned.mappers[f],
+                        sums,
+                        &constraints,
+                    )
+                })
+                .count()
+        })
+    });
     let one_round = GbdtParams {
         num_iterations: 1,
         ..GbdtParams::default()
@@ -67,6 +108,21 @@ fn benches(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("one round incl. binning 50k x 50, 31 leaves", |b| {
         b.iter(|| train(&one_round, black_box(&d), None, None).unwrap())
+    });
+    // Learning rate 0.1: GOSS uses every row for 10 rounds, then samples 30% of them.
+    let rounds = GbdtParams {
+        num_iterations: 20,
+        ..GbdtParams::default()
+    };
+    let goss = GbdtParams {
+        data_sample_strategy: DataSampleStrategy::Goss,
+        ..rounds.clone()
+    };
+    group.bench_function("20 rounds 50k x 50, 31 leaves", |b| {
+        b.iter(|| train(&rounds, black_box(&d), None, None).unwrap())
+    });
+    group.bench_function("20 rounds 50k x 50, 31 leaves, GOSS", |b| {
+        b.iter(|| train(&goss, black_box(&d), None, None).unwrap())
     });
     group.finish();
 }

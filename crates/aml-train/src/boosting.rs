@@ -16,9 +16,9 @@ use crate::error::TrainError;
 use crate::learner::{GrowthLimits, TreeLearner};
 use crate::metric::evaluate;
 use crate::objective::{self, ObjectiveFunction};
-use crate::params::{GbdtParams, Metric, Objective};
+use crate::params::{DataSampleStrategy, GbdtParams, Metric, Objective};
 use crate::predict::add_tree_scores;
-use crate::sampling::Sampler;
+use crate::sampling::{Goss, Sampler};
 use crate::split::SplitConstraints;
 
 /// Progress of one boosting round, passed to the callback and kept in the history.
@@ -137,6 +137,24 @@ fn start_scores(init_score: f64, data: &Dataset) -> Vec<f64> {
     }
 }
 
+/// The row and feature sampler of `params`.
+fn sampler(params: &GbdtParams) -> Sampler {
+    let sampler = Sampler::new(
+        params.seed,
+        params.bagging_fraction,
+        params.bagging_freq,
+        params.feature_fraction,
+    );
+    match params.data_sample_strategy {
+        DataSampleStrategy::Goss => sampler.with_goss(Goss::new(
+            params.top_rate,
+            params.other_rate,
+            params.learning_rate,
+        )),
+        DataSampleStrategy::Bagging => sampler,
+    }
+}
+
 /// Mutable state of one training run.
 struct Booster<'a> {
     params: &'a GbdtParams,
@@ -182,12 +200,7 @@ impl<'a> Booster<'a> {
             objective,
             binned,
             learner: TreeLearner::new(binned, constraints, limits),
-            sampler: Sampler::new(
-                params.seed,
-                params.bagging_fraction,
-                params.bagging_freq,
-                params.feature_fraction,
-            ),
+            sampler: sampler(params),
             init_score,
             scores: start_scores(init_score, train),
             valid_scores: valid.map_or_else(Vec::new, |v| start_scores(init_score, v)),
@@ -202,7 +215,7 @@ impl<'a> Booster<'a> {
     /// Grows and applies one tree; returns `false` when no split was possible.
     fn round(&mut self, iteration: usize) -> bool {
         self.objective.gradients(&self.scores, &mut self.gh);
-        if let Some(bag) = self.sampler.bag(iteration, self.train.n_rows()) {
+        if let Some(bag) = self.sampler.rows(iteration, &mut self.gh) {
             self.bag = Some(bag);
         }
         let used = self.sampler.features(self.train.n_features());

@@ -5,8 +5,11 @@
 //! feature's offset), so a leaf's histogram is one allocation that can be
 //! recycled. Building is parallel over features, but each feature's bins are
 //! accumulated by a single thread in row order, so the sums (and hence the
-//! model) are bit-identical whatever the thread count. The subtraction trick
-//! (`larger child = parent - smaller child`) is [`subtract`].
+//! model) are bit-identical whatever the thread count. The row counts of an
+//! all-rows histogram (every tree's root without sampling) never change, so
+//! [`HistogramLayout`] counts them once and such a build only sums gradients and
+//! hessians. The subtraction trick (`larger child = parent - smaller child`) is
+//! [`subtract`].
 
 use rayon::prelude::*;
 
@@ -32,14 +35,18 @@ impl BinStats {
     }
 }
 
-/// Where each feature's bins start in a flat histogram buffer.
+/// Where each feature's bins start in a flat histogram buffer, and the row count of every
+/// bin over all rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistogramLayout {
     offsets: Vec<usize>,
+    /// Rows of the whole data in each bin (flat like a leaf buffer): the counts of every
+    /// all-rows histogram, which therefore only sums gradients and hessians.
+    all_counts: Vec<u64>,
 }
 
 impl HistogramLayout {
-    /// The layout for `data`'s features.
+    /// The layout for `data`'s features (one counting pass over the bins).
     pub fn new(data: &BinnedData) -> Self {
         let mut offsets = Vec::with_capacity(data.n_features() + 1);
         let mut at = 0;
@@ -48,7 +55,18 @@ impl HistogramLayout {
             at += m.num_bins();
             offsets.push(at);
         }
-        HistogramLayout { offsets }
+        let mut all_counts = vec![0u64; at];
+        split_at_widths(&mut all_counts, &offsets)
+            .into_par_iter()
+            .zip(data.columns.par_iter())
+            .for_each(|(counts, column)| match column {
+                BinColumn::U8(bins) => count_bins(counts, bins),
+                BinColumn::U16(bins) => count_bins(counts, bins),
+            });
+        HistogramLayout {
+            offsets,
+            all_counts,
+        }
     }
 
     /// Total number of bins over all features (the buffer length).
@@ -67,14 +85,25 @@ impl HistogramLayout {
     }
 
     /// Mutable per-feature slices of a leaf buffer, in feature order.
-    fn split_mut<'a>(&self, mut buffer: &'a mut [BinStats]) -> Vec<&'a mut [BinStats]> {
-        let mut out = Vec::with_capacity(self.offsets.len() - 1);
-        for w in self.offsets.windows(2) {
-            let (head, tail) = buffer.split_at_mut(w[1] - w[0]);
-            out.push(head);
-            buffer = tail;
-        }
-        out
+    fn split_mut<'a>(&self, buffer: &'a mut [BinStats]) -> Vec<&'a mut [BinStats]> {
+        split_at_widths(buffer, &self.offsets)
+    }
+}
+
+/// `buffer` cut at `offsets` (ascending, from 0) into one mutable slice per feature.
+fn split_at_widths<'a, T>(mut buffer: &'a mut [T], offsets: &[usize]) -> Vec<&'a mut [T]> {
+    let mut out = Vec::with_capacity(offsets.len().saturating_sub(1));
+    for w in offsets.windows(2) {
+        let (head, tail) = buffer.split_at_mut(w[1] - w[0]);
+        out.push(head);
+        buffer = tail;
+    }
+    out
+}
+
+fn count_bins<B: Copy + Into<usize>>(counts: &mut [u64], bins: &[B]) {
+    for &b in bins {
+        counts[b.into()] += 1;
     }
 }
 
@@ -97,6 +126,10 @@ pub enum LeafRows<'a> {
 
 /// Builds the histograms of the features flagged in `used` into `buffer`
 /// (other features' bins are left untouched).
+///
+/// The result is [`build_feature`]'s, bit for bit: every bin's sums take the same
+/// additions in the same (row) order. With [`LeafRows::All`] only gradients and hessians
+/// are summed; the counts are the layout's.
 pub fn build(
     layout: &HistogramLayout,
     data: &BinnedData,
@@ -104,16 +137,49 @@ pub fn build(
     rows: LeafRows<'_>,
     buffer: &mut [BinStats],
 ) {
+    let all_counts = split_counts(layout);
     layout
         .split_mut(buffer)
         .into_par_iter()
         .zip(data.columns.par_iter())
+        .zip(all_counts)
         .zip(used.par_iter())
         .filter(|(_, &u)| u)
-        .for_each(|((out, column), _)| build_feature(out, column, rows));
+        .for_each(|(((out, column), counts), _)| match rows {
+            LeafRows::All { gh } => {
+                match column {
+                    BinColumn::U8(bins) => sum_gradients(out, bins, gh),
+                    BinColumn::U16(bins) => sum_gradients(out, bins, gh),
+                }
+                for (s, &c) in out.iter_mut().zip(counts) {
+                    s.count = c;
+                }
+            }
+            LeafRows::Subset { .. } => build_feature(out, column, rows),
+        });
 }
 
-/// Accumulates one feature's histogram in row order.
+/// The layout's all-row counts, one slice per feature.
+fn split_counts(layout: &HistogramLayout) -> Vec<&[u64]> {
+    layout
+        .offsets
+        .windows(2)
+        .map(|w| &layout.all_counts[w[0]..w[1]])
+        .collect()
+}
+
+/// Gradient and hessian sums of every row (counts untouched), in row order.
+fn sum_gradients<B: Copy + Into<usize>>(out: &mut [BinStats], bins: &[B], gh: &[[f32; 2]]) {
+    out.fill(BinStats::default());
+    for (&b, &g) in bins.iter().zip(gh) {
+        let s = &mut out[b.into()];
+        s.grad += f64::from(g[0]);
+        s.hess += f64::from(g[1]);
+    }
+}
+
+/// Accumulates one feature's histogram in row order, counting rows (the reference
+/// [`build`] agrees with).
 pub fn build_feature(out: &mut [BinStats], column: &BinColumn, rows: LeafRows<'_>) {
     out.fill(BinStats::default());
     match column {

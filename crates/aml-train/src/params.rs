@@ -82,6 +82,37 @@ impl Metric {
     }
 }
 
+/// How the rows of each tree are sampled (LightGBM's `data_sample_strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSampleStrategy {
+    /// Uniform row bagging (`bagging_fraction`, `bagging_freq`); no sampling by default.
+    #[default]
+    Bagging,
+    /// Gradient-based one-side sampling: every round after the first `1 / learning_rate`,
+    /// keep the `top_rate` share of rows with the largest `|gradient * hessian|` and draw an
+    /// `other_rate` share of all rows from the rest, whose gradients and hessians are scaled
+    /// up by `(1 - top_rate) / other_rate`.
+    Goss,
+}
+
+fn is_bagging(v: &DataSampleStrategy) -> bool {
+    *v == DataSampleStrategy::Bagging
+}
+
+/// LightGBM's default `top_rate`.
+const DEFAULT_TOP_RATE: f64 = 0.2;
+/// LightGBM's default `other_rate`.
+const DEFAULT_OTHER_RATE: f64 = 0.1;
+
+fn is_default_top_rate(v: &f64) -> bool {
+    *v == DEFAULT_TOP_RATE
+}
+
+fn is_default_other_rate(v: &f64) -> bool {
+    *v == DEFAULT_OTHER_RATE
+}
+
 /// Largest `lambdarank_pair_sample`: more partners per row only cost time (measured worse
 /// from 30 on, `crates/aml-train/README.md`).
 pub const MAX_LAMBDARANK_PAIR_SAMPLE: usize = 1000;
@@ -124,6 +155,18 @@ pub struct GbdtParams {
     pub bagging_fraction: f64,
     /// Re-sample rows every this many rounds; 0 disables bagging.
     pub bagging_freq: usize,
+    /// Row sampling: `bagging` (LightGBM's default) or `goss`. Not written out (model file,
+    /// metadata) while `bagging`, nor are the GOSS rates while at their defaults, so files of
+    /// the defaults stay as before.
+    #[serde(skip_serializing_if = "is_bagging")]
+    pub data_sample_strategy: DataSampleStrategy,
+    /// GOSS: share of rows with the largest gradients kept every round, in (0, 1).
+    #[serde(skip_serializing_if = "is_default_top_rate")]
+    pub top_rate: f64,
+    /// GOSS: share of all rows drawn (seeded) from the other rows every round, in (0, 1);
+    /// `top_rate + other_rate <= 1`.
+    #[serde(skip_serializing_if = "is_default_other_rate")]
+    pub other_rate: f64,
     /// Maximum number of value bins per feature (a missing-value bin comes on top), 2..=65535.
     pub max_bin: usize,
     /// Weight multiplier of positive rows (binary only).
@@ -178,6 +221,9 @@ impl Default for GbdtParams {
             feature_fraction: 1.0,
             bagging_fraction: 1.0,
             bagging_freq: 0,
+            data_sample_strategy: DataSampleStrategy::Bagging,
+            top_rate: DEFAULT_TOP_RATE,
+            other_rate: DEFAULT_OTHER_RATE,
             max_bin: 255,
             scale_pos_weight: 1.0,
             sigmoid: 1.0,
@@ -278,6 +324,9 @@ impl GbdtParams {
         let all_set = GbdtParams {
             lambdarank_pair_sample: 1,
             lambdarank_pair_norm: true,
+            data_sample_strategy: DataSampleStrategy::Goss,
+            top_rate: DEFAULT_TOP_RATE / 2.0,
+            other_rate: DEFAULT_OTHER_RATE / 2.0,
             ..GbdtParams::default()
         };
         match serde_json::to_value(all_set) {
@@ -334,6 +383,32 @@ impl GbdtParams {
         non_negative("min_gain_to_split", self.min_gain_to_split)?;
         fraction("feature_fraction", self.feature_fraction)?;
         fraction("bagging_fraction", self.bagging_fraction)?;
+        if self.data_sample_strategy == DataSampleStrategy::Goss {
+            for (name, rate) in [("top_rate", self.top_rate), ("other_rate", self.other_rate)] {
+                if !(rate > 0.0 && rate < 1.0) {
+                    return Err(TrainError::param(
+                        name,
+                        format!("must be in (0, 1) with data_sample_strategy goss, got {rate}"),
+                    ));
+                }
+            }
+            if self.top_rate + self.other_rate > 1.0 {
+                return Err(TrainError::param(
+                    "other_rate",
+                    format!(
+                        "top_rate + other_rate must be <= 1, got {} + {}",
+                        self.top_rate, self.other_rate
+                    ),
+                ));
+            }
+            if self.bagging_freq > 0 && self.bagging_fraction < 1.0 {
+                return Err(TrainError::param(
+                    "data_sample_strategy",
+                    "goss samples the rows itself: it cannot be combined with bagging \
+                     (bagging_fraction < 1 with bagging_freq > 0), like LightGBM",
+                ));
+            }
+        }
         if self.num_iterations == 0 {
             return Err(TrainError::param(
                 "num_iterations",
