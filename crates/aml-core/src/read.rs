@@ -128,7 +128,10 @@ pub fn read_meta(dir: &Path) -> Result<Meta, BatchError> {
 /// The files META.json lists, each checked to be a regular file of the batch (before it is
 /// opened, see [`BatchError::UnsafeFile`]), after checking that the four required tables exist
 /// and are listed and that `address_labels.parquet` is listed when present. In META order.
-fn listed_files<'m>(dir: &Path, meta: &'m Meta) -> Result<Vec<(PathBuf, &'m str, &'m str)>, BatchError> {
+fn listed_files<'m>(
+    dir: &Path,
+    meta: &'m Meta,
+) -> Result<Vec<(PathBuf, &'m str, &'m str)>, BatchError> {
     let canonical_dir = canonical(dir)?;
     for file in files::REQUIRED {
         batch_file(dir, &canonical_dir, file)?;
@@ -147,7 +150,11 @@ fn listed_files<'m>(dir: &Path, meta: &'m Meta) -> Result<Vec<(PathBuf, &'m str,
     meta.sha256
         .iter()
         .map(|(name, expected)| {
-            Ok((batch_file(dir, &canonical_dir, name)?, name.as_str(), expected.as_str()))
+            Ok((
+                batch_file(dir, &canonical_dir, name)?,
+                name.as_str(),
+                expected.as_str(),
+            ))
         })
         .collect()
 }
@@ -246,8 +253,7 @@ pub(crate) fn load_tables(
                 .ok_or_else(|| BatchError::MissingFile {
                     file: files::MONEY_FLOWS.to_string(),
                 })?;
-            verify_file(path, name, expected)
-                .map(|()| read_money_flows_with(path, flow_columns))
+            verify_file(path, name, expected).map(|()| read_money_flows_with(path, flow_columns))
         },
         || {
             let hashes: Vec<Result<(), BatchError>> = listed
@@ -267,7 +273,9 @@ pub(crate) fn load_tables(
     let mut flows = Some(flows);
     for (_, name, _) in &listed {
         let hash = if is_flows(name) {
-            flows.take_if(|flows| flows.is_err()).map(|flows| flows.map(drop))
+            flows
+                .take_if(|flows| flows.is_err())
+                .map(|flows| flows.map(drop))
         } else {
             hashes.next()
         };
@@ -513,9 +521,8 @@ impl ParquetFile {
         }
         // Largest first into the lightest set (ties: lower set, lower column): a fixed split.
         let mut by_size: Vec<usize> = columns.to_vec();
-        by_size.sort_by_key(|&column| {
-            std::cmp::Reverse(root_bytes.get(column).copied().unwrap_or(0))
-        });
+        by_size
+            .sort_by_key(|&column| std::cmp::Reverse(root_bytes.get(column).copied().unwrap_or(0)));
         let mut load = vec![0u64; sets];
         let mut set_of = HashMap::new();
         for column in by_size {

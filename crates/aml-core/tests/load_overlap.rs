@@ -73,8 +73,16 @@ fn repeated_addresses_intern_like_a_naive_sorted_dictionary() {
         dictionary.dedup();
         let id = |address: &String| dictionary.binary_search(address).unwrap() as u32;
         assert_eq!(flows.addresses, dictionary, "seed {seed}");
-        assert_eq!(flows.from, from.iter().map(id).collect::<Vec<_>>(), "seed {seed}");
-        assert_eq!(flows.to, to.iter().map(id).collect::<Vec<_>>(), "seed {seed}");
+        assert_eq!(
+            flows.from,
+            from.iter().map(id).collect::<Vec<_>>(),
+            "seed {seed}"
+        );
+        assert_eq!(
+            flows.to,
+            to.iter().map(id).collect::<Vec<_>>(),
+            "seed {seed}"
+        );
     }
 }
 
@@ -128,7 +136,7 @@ fn single_row_group_files_decode_the_same_on_any_thread_count() {
         )
     };
     let one = with_threads(1, read_all);
-    assert!(!one.0.numeric.is_empty() && one.0.len() > 0);
+    assert!(!one.0.numeric.is_empty() && !one.0.is_empty());
     for threads in [2, 3, 8] {
         assert!(with_threads(threads, read_all) == one, "{threads} threads");
     }
@@ -153,7 +161,9 @@ fn a_column_that_does_not_decode_gives_the_same_error_on_any_thread_count() {
     let one = with_threads(1, || aml_core::read::read_features(&path).unwrap_err());
     assert!(matches!(one, BatchError::InvalidValue(_)), "{one}");
     for threads in [2, 4] {
-        let other = with_threads(threads, || aml_core::read::read_features(&path).unwrap_err());
+        let other = with_threads(threads, || {
+            aml_core::read::read_features(&path).unwrap_err()
+        });
         assert_eq!(other.to_string(), one.to_string(), "{threads} threads");
     }
 }
