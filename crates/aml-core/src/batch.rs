@@ -61,9 +61,11 @@ impl Batch {
     /// META.json is parsed first (its `processing_date` must be a `YYYY-MM-DD` date and its
     /// `n_alerts` not 0: an empty batch is refused, never scored); then every
     /// file it lists is checked to be a regular file of the batch and to have the listed sha256 (all
-    /// four required tables must be listed, and `address_labels.parquet` too when present) before
-    /// any Parquet byte is decoded, so a tampered batch is rejected without being parsed. Files
-    /// META.json does not list are never read; each is reported as a warning.
+    /// four required tables must be listed, and `address_labels.parquet` too when present). No
+    /// Parquet byte of a file is decoded before that file's hash matched, and a batch with any
+    /// mismatch is refused with the hash error (the first mismatching file in META order) whatever
+    /// its other files hold. The money flows are hashed while the other, already verified, tables
+    /// are decoded. Files META.json does not list are never read; each is reported as a warning.
     pub fn load(dir: &Path) -> Result<(Batch, BatchReport), BatchError> {
         Batch::load_with(dir, FlowColumns::All)
     }
@@ -82,10 +84,8 @@ impl Batch {
                 file: files::ALERTS.to_string(),
             });
         }
-        let mut warnings = crate::read::verify_hashes(dir, &meta)?;
-        let has_labels = meta.sha256.contains_key(files::ADDRESS_LABELS);
-        let (alerts, features, clusters, money_flows, labels) =
-            crate::read::read_tables(dir, has_labels, flow_columns)?;
+        let ((alerts, features, clusters, money_flows, labels), mut warnings) =
+            crate::read::load_tables(dir, &meta, flow_columns)?;
         let (batch, report) =
             Batch::from_tables(meta, alerts, features, clusters, money_flows, labels)?;
         warnings.extend(report.warnings);

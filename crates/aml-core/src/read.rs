@@ -125,11 +125,13 @@ pub fn read_meta(dir: &Path) -> Result<Meta, BatchError> {
     Ok(meta)
 }
 
-/// Checks that the required files exist and every file listed in META.json is a regular file of
-/// the batch (checked before it is opened, see [`BatchError::UnsafeFile`]) with the listed
-/// sha256. Only listed files count: any other entry of `dir` is returned as a
-/// [`BatchWarning::UnlistedFile`] (sorted by name) and is never read.
-pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<Vec<BatchWarning>, BatchError> {
+/// The files META.json lists, each checked to be a regular file of the batch (before it is
+/// opened, see [`BatchError::UnsafeFile`]), after checking that the four required tables exist
+/// and are listed and that `address_labels.parquet` is listed when present. In META order.
+fn listed_files<'m>(
+    dir: &Path,
+    meta: &'m Meta,
+) -> Result<Vec<(PathBuf, &'m str, &'m str)>, BatchError> {
     let canonical_dir = canonical(dir)?;
     for file in files::REQUIRED {
         batch_file(dir, &canonical_dir, file)?;
@@ -145,27 +147,33 @@ pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<Vec<BatchWarning>, Batch
             reason: format!("`{}` is present but has no sha256", files::ADDRESS_LABELS),
         });
     }
-    let listed: Vec<(PathBuf, &String, &String)> = meta
-        .sha256
+    meta.sha256
         .iter()
-        .map(|(name, expected)| Ok((batch_file(dir, &canonical_dir, name)?, name, expected)))
-        .collect::<Result<_, BatchError>>()?;
-    let results: Vec<Result<(), BatchError>> = listed
-        .par_iter()
-        .map(|(path, name, expected)| {
-            let actual = crate::io::sha256_file(path).map_err(|e| io_error(path, e))?;
-            if actual.eq_ignore_ascii_case(expected) {
-                Ok(())
-            } else {
-                Err(BatchError::HashMismatch {
-                    file: name.to_string(),
-                    expected: expected.to_string(),
-                    actual,
-                })
-            }
+        .map(|(name, expected)| {
+            Ok((
+                batch_file(dir, &canonical_dir, name)?,
+                name.as_str(),
+                expected.as_str(),
+            ))
         })
-        .collect();
-    results.into_iter().collect::<Result<(), _>>()?;
+        .collect()
+}
+
+/// `Ok` when `actual` is the sha256 META.json lists for `name`.
+fn check_hash(name: &str, expected: &str, actual: String) -> Result<(), BatchError> {
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(BatchError::HashMismatch {
+            file: name.to_string(),
+            expected: expected.to_string(),
+            actual,
+        })
+    }
+}
+
+/// Every entry of `dir` other than META.json and the listed files, as sorted warnings.
+fn unlisted_files(dir: &Path, meta: &Meta) -> Result<Vec<BatchWarning>, BatchError> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
     let mut unlisted: Vec<String> = entries
         .filter_map(Result::ok)
@@ -179,6 +187,26 @@ pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<Vec<BatchWarning>, Batch
         .collect())
 }
 
+/// Checks that the required files exist and every file listed in META.json is a regular file of
+/// the batch (checked before it is opened, see [`BatchError::UnsafeFile`]) with the listed
+/// sha256. Only listed files count: any other entry of `dir` is returned as a
+/// [`BatchWarning::UnlistedFile`] (sorted by name) and is never read.
+pub fn verify_hashes(dir: &Path, meta: &Meta) -> Result<Vec<BatchWarning>, BatchError> {
+    let listed = listed_files(dir, meta)?;
+    let results: Vec<Result<(), BatchError>> = listed
+        .par_iter()
+        .map(|(path, name, expected)| verify_file(path, name, expected))
+        .collect();
+    results.into_iter().collect::<Result<(), _>>()?;
+    unlisted_files(dir, meta)
+}
+
+/// Checks that the batch file `name` at `path` has the sha256 `expected` (streamed, nothing kept).
+fn verify_file(path: &Path, name: &str, expected: &str) -> Result<(), BatchError> {
+    let actual = crate::io::sha256_file(path).map_err(|e| io_error(path, e))?;
+    check_hash(name, expected, actual)
+}
+
 /// The five tables of a batch, in file order.
 pub(crate) type Tables = (
     Alerts,
@@ -188,41 +216,100 @@ pub(crate) type Tables = (
     Option<AddressLabels>,
 );
 
-/// Reads every table of `dir` in parallel; errors are reported in a fixed file order.
-pub(crate) fn read_tables(
+/// The tables other than the money flows, each decoded once its file is verified.
+type OtherTables = (
+    Result<Alerts, BatchError>,
+    Result<AddressFeatures, BatchError>,
+    Result<Clusters, BatchError>,
+    Option<Result<AddressLabels, BatchError>>,
+);
+
+/// Verifies every file META.json lists ([`verify_hashes`]'s checks and errors) and decodes the
+/// tables, in file order, with the unlisted-file warnings.
+///
+/// No Parquet byte of a file is decoded before that file's sha256 matched, and a batch with any
+/// mismatch is refused with the [`BatchError::HashMismatch`] (or I/O error) of the first such
+/// file in META order, whatever its other files hold. The work is overlapped: one thread hashes
+/// the money flows (the big file) and then decodes them, the other hashes the smaller files and
+/// decodes them as soon as all of them are verified; each thread helps the other once it is
+/// done. Errors come in a fixed order: hashes in META order, then decode errors in file order.
+///
+/// Hashes are streamed and the tables decoded from the files (read again, from the page cache):
+/// reading each file once into memory and decoding that buffer measured slower on a full-size
+/// day (the buffers' page faults outweigh the second read) and raised peak memory by the size of
+/// the money flows file.
+pub(crate) fn load_tables(
     dir: &Path,
-    has_labels: bool,
+    meta: &Meta,
     flow_columns: FlowColumns,
-) -> Result<Tables, BatchError> {
-    let (alerts, (features, (clusters, (flows, labels)))) = rayon::join(
-        || read_alerts(&dir.join(files::ALERTS)),
+) -> Result<(Tables, Vec<BatchWarning>), BatchError> {
+    let listed = listed_files(dir, meta)?;
+    let is_flows = |name: &str| name == files::MONEY_FLOWS;
+    let (flows, (hashes, others)) = rayon::join(
+        || {
+            let (path, name, expected) = listed
+                .iter()
+                .find(|(_, name, _)| is_flows(name))
+                .ok_or_else(|| BatchError::MissingFile {
+                    file: files::MONEY_FLOWS.to_string(),
+                })?;
+            verify_file(path, name, expected).map(|()| read_money_flows_with(path, flow_columns))
+        },
+        || {
+            let hashes: Vec<Result<(), BatchError>> = listed
+                .iter()
+                .filter(|(_, name, _)| !is_flows(name))
+                .map(|(path, name, expected)| verify_file(path, name, expected))
+                .collect();
+            let others = hashes
+                .iter()
+                .all(Result::is_ok)
+                .then(|| decode_others(dir, meta.sha256.contains_key(files::ADDRESS_LABELS)));
+            (hashes, others)
+        },
+    );
+    // Hash (and I/O) errors first, in META order.
+    let mut hashes = hashes.into_iter();
+    let mut flows = Some(flows);
+    for (_, name, _) in &listed {
+        let hash = if is_flows(name) {
+            flows
+                .take_if(|flows| flows.is_err())
+                .map(|flows| flows.map(drop))
+        } else {
+            hashes.next()
+        };
+        if let Some(Err(error)) = hash {
+            return Err(error);
+        }
+    }
+    let flows = flows.ok_or_else(|| BatchError::MissingFile {
+        file: files::MONEY_FLOWS.to_string(),
+    })??;
+    let (alerts, features, clusters, labels) = others.ok_or_else(|| BatchError::MissingFile {
+        file: files::ALERTS.to_string(),
+    })?;
+    let tables = (alerts?, features?, clusters?, flows?, labels.transpose()?);
+    Ok((tables, unlisted_files(dir, meta)?))
+}
+
+/// Decodes the tables other than the money flows in parallel (the labels when `has_labels`).
+fn decode_others(dir: &Path, has_labels: bool) -> OtherTables {
+    let ((alerts, features), (clusters, labels)) = rayon::join(
         || {
             rayon::join(
+                || read_alerts(&dir.join(files::ALERTS)),
                 || read_features(&dir.join(files::FEATURES)),
-                || {
-                    rayon::join(
-                        || read_clusters(&dir.join(files::CLUSTERS)),
-                        || {
-                            rayon::join(
-                                || {
-                                    read_money_flows_with(
-                                        &dir.join(files::MONEY_FLOWS),
-                                        flow_columns,
-                                    )
-                                },
-                                || {
-                                    has_labels
-                                        .then(|| read_labels(&dir.join(files::ADDRESS_LABELS)))
-                                        .transpose()
-                                },
-                            )
-                        },
-                    )
-                },
+            )
+        },
+        || {
+            rayon::join(
+                || read_clusters(&dir.join(files::CLUSTERS)),
+                || has_labels.then(|| read_labels(&dir.join(files::ADDRESS_LABELS))),
             )
         },
     );
-    Ok((alerts?, features?, clusters?, flows?, labels?))
+    (alerts, features, clusters, labels)
 }
 
 /// An opened Parquet file with its parsed footer: THE Parquet reader of the workspace.
@@ -374,20 +461,35 @@ impl ParquetFile {
             starts.push(total);
             total += usize::try_from(group.num_rows()).map_err(|e| corrupt(&e))?;
         }
+        // Fewer row groups than threads (a features file is often one group): each group's
+        // columns are split in sets decoded side by side instead.
+        let sets = if row_groups.len() < rayon::current_num_threads() {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
         let parts: Vec<Result<A, BatchError>> = (0..row_groups.len())
             .into_par_iter()
             .map(|group| {
-                let decode = || {
+                let decode = |column_sets: &[Vec<usize>]| {
                     let mut part = init();
                     let mut first_row = starts[group];
-                    for batch in self.group_reader(group, columns)? {
-                        let batch = batch.map_err(|e| corrupt(&e))?;
+                    self.decode_group(group, column_sets, |batch| {
                         consume(&mut part, &batch, first_row)?;
                         first_row += batch.num_rows();
-                    }
+                        Ok(())
+                    })?;
                     Ok(part)
                 };
-                catch_decode_panic(decode)
+                let split = self.column_sets(group, columns, sets);
+                if split.len() > 1 {
+                    // Any failure is reported by the plain decode below, so a bad file gives the
+                    // same error whichever path ran (a failing file costs a second decode).
+                    if let Ok(Ok(part)) = catch_decode_panic(|| decode(&split)) {
+                        return Ok(part);
+                    }
+                }
+                catch_decode_panic(|| decode(&[columns.to_vec()]))
                     .unwrap_or_else(|message| Err(self.decode_panic(group, columns, message)))
             })
             .collect();
@@ -399,6 +501,84 @@ impl ParquetFile {
 }
 
 impl ParquetFile {
+    /// `columns` split in at most `sets` non-empty sets of about equal compressed size in row
+    /// group `group`, each in the order of `columns` (one set when `sets` is 1).
+    fn column_sets(&self, group: usize, columns: &[usize], sets: usize) -> Vec<Vec<usize>> {
+        let sets = sets.clamp(1, columns.len().max(1));
+        if sets == 1 {
+            return vec![columns.to_vec()];
+        }
+        let descriptor = self.metadata.parquet_schema();
+        let chunks = self.metadata.metadata().row_group(group).columns();
+        let mut root_bytes = vec![0u64; self.schema().fields().len()];
+        for (leaf, chunk) in chunks.iter().enumerate() {
+            if leaf < descriptor.num_columns() {
+                let root = descriptor.get_column_root_idx(leaf);
+                if let Some(bytes) = root_bytes.get_mut(root) {
+                    *bytes += u64::try_from(chunk.compressed_size()).unwrap_or(0);
+                }
+            }
+        }
+        // Largest first into the lightest set (ties: lower set, lower column): a fixed split.
+        let mut by_size: Vec<usize> = columns.to_vec();
+        by_size
+            .sort_by_key(|&column| std::cmp::Reverse(root_bytes.get(column).copied().unwrap_or(0)));
+        let mut load = vec![0u64; sets];
+        let mut set_of = HashMap::new();
+        for column in by_size {
+            let lightest = (0..sets).min_by_key(|&set| load[set]).unwrap_or(0);
+            load[lightest] += root_bytes.get(column).copied().unwrap_or(0);
+            set_of.insert(column, lightest);
+        }
+        let mut split = vec![Vec::new(); sets];
+        for &column in columns {
+            split[set_of[&column]].push(column);
+        }
+        split.retain(|set| !set.is_empty());
+        split
+    }
+
+    /// Decodes row group `group`, one reader per set of `column_sets` (decoded in parallel when
+    /// there are several), handing `each` the record batches with every set's columns in turn.
+    fn decode_group(
+        &self,
+        group: usize,
+        column_sets: &[Vec<usize>],
+        mut each: impl FnMut(RecordBatch) -> Result<(), BatchError>,
+    ) -> Result<(), BatchError> {
+        let corrupt = |reason: String| BatchError::CorruptParquet {
+            file: self.name.clone(),
+            reason,
+        };
+        let mut readers = column_sets
+            .iter()
+            .map(|set| self.group_reader(group, set))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let [reader] = readers.as_mut_slice() {
+            for batch in reader {
+                each(batch.map_err(|e| corrupt(e.to_string()))?)?;
+            }
+            return Ok(());
+        }
+        loop {
+            let batches: Vec<_> = readers.par_iter_mut().map(Iterator::next).collect();
+            if batches.iter().all(Option::is_none) {
+                return Ok(());
+            }
+            let mut fields = Vec::new();
+            let mut arrays = Vec::new();
+            for batch in batches {
+                let batch = batch
+                    .ok_or_else(|| corrupt("columns of unequal length".to_string()))?
+                    .map_err(|e| corrupt(e.to_string()))?;
+                fields.extend(batch.schema().fields().iter().cloned());
+                arrays.extend(batch.columns().iter().cloned());
+            }
+            let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
+            each(RecordBatch::try_new(schema, arrays).map_err(|e| corrupt(e.to_string()))?)?;
+        }
+    }
+
     /// A reader of the projected `columns` of one row group.
     fn group_reader(
         &self,
@@ -648,6 +828,9 @@ impl FlowPart {
 }
 
 /// Interns every address of a text column, allocating only for addresses not seen before in this part.
+///
+/// A row repeating the address of the row before it takes that row's id without a hash lookup:
+/// exporters write flows grouped by sender, so most `from_address` rows are such repeats.
 fn intern(
     index: &mut AddressIndex,
     view: &TextView,
@@ -655,6 +838,7 @@ fn intern(
     ids: &mut Vec<u32>,
 ) -> Result<(), BatchError> {
     ids.reserve(view.len());
+    let mut previous: Option<(&str, u32)> = None;
     for row in 0..view.len() {
         let address = view
             .get(row)
@@ -668,14 +852,18 @@ fn intern(
                     reason: "empty or null address".to_string(),
                 })
             })?;
-        let id = match index.get(address) {
-            Some(&id) => id,
-            None => {
-                let id = index.len() as u32;
-                index.insert(address.to_string(), id);
-                id
-            }
+        let id = match previous {
+            Some((text, id)) if text == address => id,
+            _ => match index.get(address) {
+                Some(&id) => id,
+                None => {
+                    let id = index.len() as u32;
+                    index.insert(address.to_string(), id);
+                    id
+                }
+            },
         };
+        previous = Some((address, id));
         ids.push(id);
     }
     Ok(())
