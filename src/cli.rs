@@ -6,6 +6,7 @@
 use std::io::ErrorKind;
 use std::path::PathBuf;
 
+pub mod config;
 pub mod features;
 pub mod gbdt;
 pub mod generate;

@@ -10,8 +10,8 @@ use aml_core::Batch;
 use aml_models::Bundle;
 use aml_synth::{write_days, SynthConfig};
 
-const SUBCOMMANDS: [&str; 8] = [
-    "score", "train", "serve", "validate", "generate", "verify", "features", "gbdt",
+const SUBCOMMANDS: [&str; 9] = [
+    "score", "train", "serve", "validate", "generate", "verify", "features", "gbdt", "config",
 ];
 
 fn aml_miner(args: &[&str]) -> Output {
