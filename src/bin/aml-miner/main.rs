@@ -10,6 +10,7 @@
 //! aml-miner serve --models trained_models --store DIR
 //! aml-miner features --batch DIR --out matrix.parquet
 //! aml-miner gbdt train|predict|resave ...
+//! aml-miner fetch --from s3://BUCKET/PREFIX/DATE/ --to DIR
 //! aml-miner config --print
 //! ```
 //!
@@ -21,7 +22,7 @@
 use std::fmt::Display;
 use std::process::ExitCode;
 
-use aml_miner::cli::{config, features, gbdt, generate, score, serve, train, validate, verify};
+use aml_miner::cli::{config, features, fetch, gbdt, generate, score, serve, train, validate, verify};
 use aml_miner::config::MinerConfig;
 use clap::{Parser, Subcommand};
 
@@ -53,6 +54,7 @@ enum Command {
     Features(features::Args),
     /// LightGBM-style GBDT: train, predict, resave (`aml-miner gbdt --help`).
     Gbdt(gbdt::Args),
+    Fetch(fetch::Args),
     Config(config::Args),
 }
 
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => finish("verify", verify::run(args)),
         Command::Features(args) => finish("features", features::run(args)),
         Command::Gbdt(args) => finish("gbdt", gbdt::run(args)),
+        Command::Fetch(args) => finish("fetch", fetch::run(args, &settings)),
         Command::Config(args) => finish("config", config::run(args, &settings)),
     }
 }
