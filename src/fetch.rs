@@ -315,8 +315,11 @@ fn check_existing(to: &Path, meta_bytes: &[u8]) -> Result<FetchReport, FetchErro
         path: to.to_path_buf(),
         reason,
     };
-    let local = std::fs::read(to.join(files::META))
-        .map_err(|e| refuse(format!("exists but has no readable META.json ({e}); not replaced")))?;
+    let local = std::fs::read(to.join(files::META)).map_err(|e| {
+        refuse(format!(
+            "exists but has no readable META.json ({e}); not replaced"
+        ))
+    })?;
     if local != meta_bytes {
         return Err(refuse(
             "exists with another META.json than the published one; not replaced (move it away to fetch again)"
@@ -445,7 +448,8 @@ async fn fetch_file(
         };
         resumed |= have > 0;
         if have < size {
-            downloaded += download(&store, &location, &part, &name, have, size, &head.e_tag).await?;
+            downloaded +=
+                download(&store, &location, &part, &name, have, size, &head.e_tag).await?;
         }
         let actual = sha256_of(part.clone()).await?;
         if actual == expected {

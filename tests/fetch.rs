@@ -61,10 +61,16 @@ async fn fetches_a_verified_day_then_does_nothing() {
         .await
         .unwrap();
     assert!(!report.already_complete);
-    assert!(report.files.iter().all(|f| f.downloaded == f.bytes && !f.resumed));
+    assert!(report
+        .files
+        .iter()
+        .all(|f| f.downloaded == f.bytes && !f.resumed));
     same_files(&day, &to);
     Batch::load(&to).expect("a loadable batch");
-    assert!(!staging_dir(&to).unwrap().exists(), "no staging left behind");
+    assert!(
+        !staging_dir(&to).unwrap().exists(),
+        "no staging left behind"
+    );
     // A second run is a no-op.
     let again = fetch_day(store, &prefix, &to, &FetchOptions::default())
         .await
@@ -122,7 +128,14 @@ async fn a_tampered_file_is_refused_and_nothing_is_published() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, prefix, _) = published(tmp.path()).await;
     let clusters = prefix.clone().join("clusters.parquet");
-    let mut bytes = store.get(&clusters).await.unwrap().bytes().await.unwrap().to_vec();
+    let mut bytes = store
+        .get(&clusters)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
     let last = bytes.len() - 10;
     bytes[last] ^= 0xff;
     store.put(&clusters, PutPayload::from(bytes)).await.unwrap();
@@ -134,7 +147,10 @@ async fn a_tampered_file_is_refused_and_nothing_is_published() {
         matches!(&err, FetchError::HashMismatch { file, .. } if file == "clusters.parquet"),
         "{err}"
     );
-    assert!(!to.exists(), "a day that does not verify is never renamed into place");
+    assert!(
+        !to.exists(),
+        "a day that does not verify is never renamed into place"
+    );
 }
 
 #[tokio::test]
@@ -146,7 +162,9 @@ async fn limits_and_unsafe_names() {
         max_file_bytes: 1000,
         ..FetchOptions::default()
     };
-    let err = fetch_day(store.clone(), &prefix, &to, &small).await.unwrap_err();
+    let err = fetch_day(store.clone(), &prefix, &to, &small)
+        .await
+        .unwrap_err();
     assert!(matches!(err, FetchError::TooLarge { .. }), "{err}");
     assert!(!to.exists());
     // A META.json naming a path outside the day is refused before anything is fetched.
@@ -155,7 +173,10 @@ async fn limits_and_unsafe_names() {
     let text = String::from_utf8(meta.to_vec())
         .unwrap()
         .replace("\"alerts.parquet\"", "\"../alerts.parquet\"");
-    store.put(&meta_path, PutPayload::from(text.into_bytes())).await.unwrap();
+    store
+        .put(&meta_path, PutPayload::from(text.into_bytes()))
+        .await
+        .unwrap();
     let other = tmp.path().join("other/2025-10-01");
     let err = fetch_day(store, &prefix, &other, &FetchOptions::default())
         .await
@@ -175,7 +196,10 @@ async fn never_replaces_what_is_not_the_day() {
         .await
         .unwrap_err();
     assert!(matches!(err, FetchError::Destination { .. }), "{err}");
-    assert_eq!(std::fs::read(to.join("notes.txt")).unwrap(), b"operator's file");
+    assert_eq!(
+        std::fs::read(to.join("notes.txt")).unwrap(),
+        b"operator's file"
+    );
     // A staging directory holding a foreign file is left alone too.
     let fresh = tmp.path().join("fresh");
     let staging = staging_dir(&fresh).unwrap();

@@ -12,7 +12,9 @@ use crate::fetch::{fetch_day, s3_store, FetchOptions, FetchReport, S3Url};
 
 /// Options of `fetch`.
 #[derive(clap::Parser, Debug, Clone)]
-#[command(about = "Download a published day from S3, resume, verify META.json hashes, write atomically")]
+#[command(
+    about = "Download a published day from S3, resume, verify META.json hashes, write atomically"
+)]
 pub struct Args {
     /// The day's URL, `s3://BUCKET/PREFIX/DATE/` [default: `source.url` of the config + --date].
     #[arg(long, conflicts_with = "date")]
@@ -37,11 +39,10 @@ pub fn plan(args: &Args, config: &MinerConfig) -> Result<(S3Url, PathBuf), CliEr
             let date = aml_core::date::Date::parse(date)
                 .map_err(|e| usage(&format!("--date {date}: {e}")))?
                 .to_string();
-            let base = config
-                .source
-                .url
-                .as_deref()
-                .ok_or_else(|| usage("--date needs `source.url` in the config (or pass --from)"))?;
+            let base =
+                config.source.url.as_deref().ok_or_else(|| {
+                    usage("--date needs `source.url` in the config (or pass --from)")
+                })?;
             let base = S3Url::parse(base)?;
             (base.day(&date), Some(date))
         }
@@ -66,10 +67,12 @@ pub fn run(args: &Args, config: &MinerConfig) -> Result<FetchReport, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let report = runtime
-        .block_on(fetch_day(store, &url.path(), &to, &options))?;
+    let report = runtime.block_on(fetch_day(store, &url.path(), &to, &options))?;
     if report.already_complete {
-        println!("{}: already complete and verified; nothing fetched", to.display());
+        println!(
+            "{}: already complete and verified; nothing fetched",
+            to.display()
+        );
     } else {
         for f in &report.files {
             let how = match (f.downloaded, f.resumed) {
@@ -79,7 +82,10 @@ pub fn run(args: &Args, config: &MinerConfig) -> Result<FetchReport, CliError> {
             };
             println!("{}: {} bytes ({how})", f.name, f.bytes);
         }
-        println!("{}: complete, every file verified against META.json", to.display());
+        println!(
+            "{}: complete, every file verified against META.json",
+            to.display()
+        );
     }
     Ok(report)
 }

@@ -22,7 +22,9 @@
 use std::fmt::Display;
 use std::process::ExitCode;
 
-use aml_miner::cli::{config, features, fetch, gbdt, generate, score, serve, train, validate, verify};
+use aml_miner::cli::{
+    config, features, fetch, gbdt, generate, score, serve, train, validate, verify,
+};
 use aml_miner::config::MinerConfig;
 use clap::{Parser, Subcommand};
 
@@ -36,8 +38,9 @@ mod logging;
     propagate_version = true
 )]
 struct Cli {
-    /// Configuration file [default: ./aml-miner.toml when it exists].
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Miner configuration file, given before the subcommand (`aml-miner --config FILE score ...`)
+    /// [default: ./aml-miner.toml when it exists]. (`train --config` is the training configuration.)
+    #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
