@@ -6,7 +6,9 @@
 use std::io::ErrorKind;
 use std::path::PathBuf;
 
+pub mod config;
 pub mod features;
+pub mod fetch;
 pub mod gbdt;
 pub mod generate;
 pub mod score;
@@ -54,6 +56,12 @@ pub enum CliError {
     /// A model could not be explained.
     #[error(transparent)]
     Explain(Box<aml_explain::ExplainError>),
+    /// A day could not be fetched from object storage.
+    #[error(transparent)]
+    Fetch(Box<crate::fetch::FetchError>),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(Box<crate::config::ConfigError>),
     /// A progress bar template is invalid.
     #[error(transparent)]
     Progress(Box<indicatif::style::TemplateError>),
@@ -101,6 +109,8 @@ from_boxed!(
     Predict(aml_models::PredictError),
     Explain(aml_explain::ExplainError),
     Progress(indicatif::style::TemplateError),
+    Fetch(crate::fetch::FetchError),
+    Config(crate::config::ConfigError),
 );
 
 impl CliError {

@@ -8,6 +8,8 @@ pub use aml_models as models;
 pub use aml_train as train;
 
 pub mod cli;
+pub mod config;
+pub mod fetch;
 pub mod pipeline;
 pub mod service;
 pub mod validation;

@@ -10,8 +10,9 @@ use aml_core::Batch;
 use aml_models::Bundle;
 use aml_synth::{write_days, SynthConfig};
 
-const SUBCOMMANDS: [&str; 8] = [
-    "score", "train", "serve", "validate", "generate", "verify", "features", "gbdt",
+const SUBCOMMANDS: [&str; 10] = [
+    "score", "train", "serve", "validate", "generate", "verify", "features", "gbdt", "fetch",
+    "config",
 ];
 
 fn aml_miner(args: &[&str]) -> Output {

@@ -36,9 +36,9 @@ pub struct Args {
     /// Batch directory (default: generate a synthetic day).
     #[arg(long)]
     pub batch: Option<PathBuf>,
-    /// Model bundle directory.
-    #[arg(long, default_value = "trained_models")]
-    pub models: PathBuf,
+    /// Model bundle directory [default: `models` of the config, else trained_models].
+    #[arg(long)]
+    pub models: Option<PathBuf>,
     /// Submission output directory (replaced atomically; an existing directory is replaced only
     /// when it is a submission, and never when it is or holds the batch).
     #[arg(long, conflicts_with = "store")]
@@ -46,14 +46,36 @@ pub struct Args {
     /// Daily store served by `serve`: writes into `STORE/<processing_date>/`.
     #[arg(long)]
     pub store: Option<PathBuf>,
-    /// Signing key file (hex seed or 32 raw bytes).
+    /// Signing key file (hex seed or 32 raw bytes) [default: `key_file` of the config].
     #[arg(long)]
     pub key: Option<PathBuf>,
 }
 
+impl Args {
+    /// Fills what the command line left unset from `config`: the bundle, the key file, and the
+    /// store when neither `--out` nor `--store` is given. Flags always win.
+    pub fn with_config(mut self, config: &crate::config::MinerConfig) -> Args {
+        self.models.get_or_insert_with(|| config.models.clone());
+        if self.key.is_none() {
+            self.key.clone_from(&config.key_file);
+        }
+        if self.out.is_none() && self.store.is_none() {
+            self.store.clone_from(&config.store);
+        }
+        self
+    }
+
+    /// The bundle directory: `--models`, else `trained_models`.
+    pub fn models(&self) -> PathBuf {
+        self.models
+            .clone()
+            .unwrap_or_else(|| crate::config::MinerConfig::default().models)
+    }
+}
+
 /// Scores the batch as `args` says, with progress spinners on stderr, and prints the summary.
 pub fn run(args: &Args) -> Result<Summary, CliError> {
-    let bundle = Bundle::load(&args.models)?;
+    let bundle = Bundle::load(&args.models())?;
     let demo_dir = std::env::temp_dir().join("aml-miner-demo");
     let batch_dir = match &args.batch {
         Some(dir) => dir.clone(),

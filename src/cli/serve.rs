@@ -14,6 +14,7 @@ use std::time::Duration;
 use aml_models::Bundle;
 
 use super::CliError;
+use crate::config::MinerConfig;
 use crate::service::{serve, shutdown_signal, AppState, ServiceLimits, Store};
 
 /// Options of `serve`.
@@ -22,15 +23,17 @@ use crate::service::{serve, shutdown_signal, AppState, ServiceLimits, Store};
     about = "aml-miner HTTP service: scoring routes, the daily store, health, metrics, OpenAPI"
 )]
 pub struct Args {
-    /// Model bundle directory.
-    #[arg(long, default_value = "trained_models")]
-    pub models: PathBuf,
-    /// Store root: one submission directory per processing date.
+    /// Model bundle directory [default: `models` of the config, else trained_models].
     #[arg(long)]
-    pub store: PathBuf,
-    /// Listen address; `0.0.0.0:8000` or `[::]:8000` binds every interface (loopback only by default).
-    #[arg(long, default_value = "127.0.0.1:8000")]
-    pub addr: String,
+    pub models: Option<PathBuf>,
+    /// Store root: one submission directory per processing date [default: `store` of the config;
+    /// one of the two is required].
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Listen address; `0.0.0.0:8000` or `[::]:8000` binds every interface [default:
+    /// `server.addr` of the config, else 127.0.0.1:8000, loopback only].
+    #[arg(long)]
+    pub addr: Option<String>,
     /// JSON body limit in bytes, received and decompressed (larger bodies get 413) [default: 64 MiB].
     #[arg(long)]
     pub max_body: Option<usize>,
@@ -66,12 +69,18 @@ pub struct Args {
 impl Args {
     /// The service limits these flags ask for (each unset one from `ServiceLimits::default()`).
     pub fn limits(&self) -> Result<ServiceLimits, CliError> {
+        self.limits_over(ServiceLimits::default())
+    }
+
+    /// The service limits these flags ask for, each unset one from `base` (the config's
+    /// `[server]` limits for the `aml-miner` binary).
+    pub fn limits_over(&self, base: ServiceLimits) -> Result<ServiceLimits, CliError> {
         let seconds = |flag: &str, value: Option<f64>, default: Duration| match value {
             None => Ok(default),
             Some(s) => Duration::try_from_secs_f64(s)
                 .map_err(|e| CliError::Usage(format!("--{flag} {s}: {e}"))),
         };
-        let d = ServiceLimits::default();
+        let d = base;
         Ok(ServiceLimits {
             max_body_bytes: self.max_body.unwrap_or(d.max_body_bytes),
             max_upload_bytes: self.max_upload.unwrap_or(d.max_upload_bytes),
@@ -89,28 +98,50 @@ impl Args {
             retry_after_seconds: self.retry_after.unwrap_or(d.retry_after_seconds),
             max_connections: self.max_connections.unwrap_or(d.max_connections),
             shutdown_grace: seconds("shutdown-grace", self.shutdown_grace, d.shutdown_grace)?,
-            cors_allowed_origins: self.cors_origins.clone(),
+            cors_allowed_origins: if self.cors_origins.is_empty() {
+                d.cors_allowed_origins
+            } else {
+                self.cors_origins.clone()
+            },
         })
     }
 }
 
-/// Loads the bundle and serves until SIGINT / SIGTERM.
+/// Loads the bundle and serves until SIGINT / SIGTERM, with the built-in defaults for every
+/// unset flag.
 pub fn run(args: &Args) -> Result<(), CliError> {
-    let limits = args.limits()?;
-    let bundle = Bundle::load(&args.models)?;
-    let state = AppState::with_limits(bundle, Store::new(&args.store), limits);
+    run_with_config(args, &MinerConfig::default())
+}
+
+/// [`run`] with every unset flag taken from `config` (`models`, `store`, `[server]`).
+pub fn run_with_config(args: &Args, config: &MinerConfig) -> Result<(), CliError> {
+    let limits = args.limits_over(config.limits())?;
+    let models = args.models.clone().unwrap_or_else(|| config.models.clone());
+    let store = args
+        .store
+        .clone()
+        .or_else(|| config.store.clone())
+        .ok_or_else(|| {
+            CliError::Usage("no store: pass --store DIR or set `store` in the config".into())
+        })?;
+    let addr = args
+        .addr
+        .clone()
+        .unwrap_or_else(|| config.server.addr.clone());
+    let bundle = Bundle::load(&models)?;
+    let state = AppState::with_limits(bundle, Store::new(&store), limits);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.addr)
+        let listener = tokio::net::TcpListener::bind(&addr)
             .await
-            .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
+            .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
         eprintln!(
             "aml-miner service on http://{} (models {}, store {}, {:?})",
             listener.local_addr()?,
-            args.models.display(),
-            args.store.display(),
+            models.display(),
+            store.display(),
             state.limits()
         );
         serve(listener, Arc::new(state), shutdown_signal()).await?;

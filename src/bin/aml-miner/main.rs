@@ -10,14 +10,22 @@
 //! aml-miner serve --models trained_models --store DIR
 //! aml-miner features --batch DIR --out matrix.parquet
 //! aml-miner gbdt train|predict|resave ...
+//! aml-miner fetch --from s3://BUCKET/PREFIX/DATE/ --to DIR
+//! aml-miner config --print
 //! ```
+//!
+//! Every subcommand reads the configuration first (`--config FILE`, else `./aml-miner.toml` when
+//! present, then `AML_MINER__*` variables; see `aml_miner::config`); flags win over it.
 
 #![forbid(unsafe_code)]
 
 use std::fmt::Display;
 use std::process::ExitCode;
 
-use aml_miner::cli::{features, gbdt, generate, score, serve, train, validate, verify};
+use aml_miner::cli::{
+    config, features, fetch, gbdt, generate, score, serve, train, validate, verify,
+};
+use aml_miner::config::MinerConfig;
 use clap::{Parser, Subcommand};
 
 mod logging;
@@ -30,6 +38,10 @@ mod logging;
     propagate_version = true
 )]
 struct Cli {
+    /// Miner configuration file, given before the subcommand (`aml-miner --config FILE score ...`)
+    /// [default: ./aml-miner.toml when it exists]. (`train --config` is the training configuration.)
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +57,8 @@ enum Command {
     Features(features::Args),
     /// LightGBM-style GBDT: train, predict, resave (`aml-miner gbdt --help`).
     Gbdt(gbdt::Args),
+    Fetch(fetch::Args),
+    Config(config::Args),
 }
 
 /// Exit code 0 on success; otherwise the error after the subcommand's name on stderr, and 1.
@@ -61,15 +75,21 @@ fn finish<T>(command: &str, result: Result<T, impl Display>) -> ExitCode {
 fn main() -> ExitCode {
     aml_miner::cli::exit_cleanly_on_closed_stdout();
     let cli = Cli::parse();
-    logging::init();
+    let settings = match MinerConfig::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => return finish("config", Err::<(), _>(e)),
+    };
+    logging::init_with(&settings.logging);
     match &cli.command {
-        Command::Score(args) => finish("score", score::run(args)),
+        Command::Score(args) => finish("score", score::run(&args.clone().with_config(&settings))),
         Command::Train(args) => finish("train", train::run(args)),
-        Command::Serve(args) => finish("serve", serve::run(args)),
+        Command::Serve(args) => finish("serve", serve::run_with_config(args, &settings)),
         Command::Validate(args) => ExitCode::from(validate::run(args)),
         Command::Generate(args) => finish("generate", generate::run(args)),
         Command::Verify(args) => finish("verify", verify::run(args)),
         Command::Features(args) => finish("features", features::run(args)),
         Command::Gbdt(args) => finish("gbdt", gbdt::run(args)),
+        Command::Fetch(args) => finish("fetch", fetch::run(args, &settings)),
+        Command::Config(args) => finish("config", config::run(args, &settings)),
     }
 }
