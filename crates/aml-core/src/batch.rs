@@ -202,10 +202,40 @@ fn permute<T: Default>(values: &mut Vec<T>, order: &[usize]) {
         .collect();
 }
 
-/// Stable sort order of `keys`; fails on the first repeated key, naming the later file row.
-fn unique_key_order(keys: &[String], file: &str, column: &str) -> Result<Vec<usize>, BatchError> {
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+/// Big-endian first eight bytes of `key`, zero-padded: comparing two prefixes agrees with comparing
+/// the strings whenever the prefixes differ, so only ties need the full comparison.
+fn key_prefix(key: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    let head = &key.as_bytes()[..key.len().min(8)];
+    bytes[..head.len()].copy_from_slice(head);
+    u64::from_be_bytes(bytes)
+}
+
+/// Stable sort order of `keys`, or `None` when they are already strictly increasing (the order is
+/// then the identity: files are often written sorted); fails on the first repeated key in sorted
+/// order, naming the later file row.
+fn unique_key_order(
+    keys: &[String],
+    file: &str,
+    column: &str,
+) -> Result<Option<Vec<usize>>, BatchError> {
+    use rayon::slice::ParallelSliceMut;
+    if keys.windows(2).all(|pair| pair[0] < pair[1]) {
+        return Ok(None);
+    }
+    // (prefix, row) pairs sort in cache; the row breaks ties, so the unstable parallel sort gives
+    // exactly the stable order.
+    let mut keyed: Vec<(u64, u32)> = keys
+        .iter()
+        .enumerate()
+        .map(|(row, key)| (key_prefix(key), row as u32))
+        .collect();
+    keyed.par_sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| keys[a.1 as usize].cmp(&keys[b.1 as usize]))
+            .then(a.1.cmp(&b.1))
+    });
+    let order: Vec<usize> = keyed.iter().map(|&(_, row)| row as usize).collect();
     for pair in order.windows(2) {
         if keys[pair[0]] == keys[pair[1]] {
             return Err(BatchError::DuplicateKey {
@@ -216,11 +246,13 @@ fn unique_key_order(keys: &[String], file: &str, column: &str) -> Result<Vec<usi
             });
         }
     }
-    Ok(order)
+    Ok(Some(order))
 }
 
 fn sort_alerts(mut alerts: Alerts) -> Result<Alerts, BatchError> {
-    let order = unique_key_order(&alerts.alert_id, files::ALERTS, "alert_id")?;
+    let Some(order) = unique_key_order(&alerts.alert_id, files::ALERTS, "alert_id")? else {
+        return Ok(alerts);
+    };
     permute(&mut alerts.window_days, &order);
     permute(&mut alerts.processing_date, &order);
     permute(&mut alerts.alert_id, &order);
@@ -240,23 +272,43 @@ fn sort_alerts(mut alerts: Alerts) -> Result<Alerts, BatchError> {
 }
 
 fn sort_features(mut features: AddressFeatures) -> Result<AddressFeatures, BatchError> {
+    use rayon::iter::{IntoParallelRefMutIterator, ParallelIterator};
     let order = unique_key_order(&features.address, files::FEATURES, "address")?;
-    permute(&mut features.window_days, &order);
-    permute(&mut features.processing_date, &order);
-    permute(&mut features.address, &order);
-    for column in &mut features.numeric {
-        permute(&mut column.values, &order);
+    if let Some(order) = order {
+        let order = &order;
+        let f = &mut features;
+        // Each column is permuted on its own, so the columns go in parallel.
+        rayon::join(
+            || {
+                f.numeric
+                    .par_iter_mut()
+                    .for_each(|column| permute(&mut column.values, order))
+            },
+            || {
+                rayon::join(
+                    || {
+                        permute(&mut f.window_days, order);
+                        permute(&mut f.processing_date, order);
+                        permute(&mut f.address, order);
+                        permute(&mut f.dominant_asset_in, order);
+                        permute(&mut f.dominant_asset_out, order);
+                    },
+                    || {
+                        permute(&mut f.hourly_activity, order);
+                        permute(&mut f.daily_activity, order);
+                    },
+                )
+            },
+        );
     }
-    permute(&mut features.hourly_activity, &order);
-    permute(&mut features.daily_activity, &order);
-    permute(&mut features.dominant_asset_in, &order);
-    permute(&mut features.dominant_asset_out, &order);
     crate::validate::order_numeric_columns(&mut features.numeric);
     Ok(features)
 }
 
 fn sort_clusters(mut clusters: Clusters) -> Result<Clusters, BatchError> {
-    let order = unique_key_order(&clusters.cluster_id, files::CLUSTERS, "cluster_id")?;
+    let Some(order) = unique_key_order(&clusters.cluster_id, files::CLUSTERS, "cluster_id")? else {
+        return Ok(clusters);
+    };
     permute(&mut clusters.window_days, &order);
     permute(&mut clusters.processing_date, &order);
     permute(&mut clusters.cluster_id, &order);
