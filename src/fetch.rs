@@ -269,8 +269,11 @@ pub async fn fetch_day(
         path: staging.clone(),
         reason: "another fetch of this day is running".into(),
     })?;
+    // Rewritten on every run from the published bytes, so a plain write is enough: a run that
+    // crashes mid-write leaves a truncated META.json that the next run replaces (an atomic write's
+    // temporary file would instead be a stray name in the staging directory).
     let meta_file = staging.join(files::META);
-    aml_core::io::atomic_write(&meta_file, &meta_bytes).map_err(io(&meta_file))?;
+    std::fs::write(&meta_file, &meta_bytes).map_err(io(&meta_file))?;
     let meta = aml_core::read::read_meta(&staging).map_err(|e| FetchError::Meta(Box::new(e)))?;
     check_staging(&staging, &meta)?;
     let listed: Vec<(String, String)> = meta

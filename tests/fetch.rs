@@ -84,10 +84,12 @@ async fn resumes_a_partial_download() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, prefix, day) = published(tmp.path()).await;
     let to = tmp.path().join("2025-10-01");
-    // What a run killed mid-download leaves: META, one finished file, half of another.
+    // What a run killed mid-download leaves: a META.json cut short, one finished file, half of
+    // another.
     let staging = staging_dir(&to).unwrap();
     std::fs::create_dir_all(&staging).unwrap();
-    std::fs::copy(day.join("META.json"), staging.join("META.json")).unwrap();
+    let meta = std::fs::read(day.join("META.json")).unwrap();
+    std::fs::write(staging.join("META.json"), &meta[..meta.len() / 3]).unwrap();
     std::fs::copy(day.join("alerts.parquet"), staging.join("alerts.parquet")).unwrap();
     let flows = std::fs::read(day.join("money_flows.parquet")).unwrap();
     let half = flows.len() / 2;
