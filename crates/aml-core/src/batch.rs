@@ -204,9 +204,9 @@ fn permute<T: Default>(values: &mut Vec<T>, order: &[usize]) {
 
 /// Big-endian first eight bytes of `key`, zero-padded: comparing two prefixes agrees with comparing
 /// the strings whenever the prefixes differ, so only ties need the full comparison.
-fn key_prefix(key: &str) -> u64 {
+pub(crate) fn key_prefix(key: &[u8]) -> u64 {
     let mut bytes = [0u8; 8];
-    let head = &key.as_bytes()[..key.len().min(8)];
+    let head = &key[..key.len().min(8)];
     bytes[..head.len()].copy_from_slice(head);
     u64::from_be_bytes(bytes)
 }
@@ -228,7 +228,7 @@ fn unique_key_order(
     let mut keyed: Vec<(u64, u32)> = keys
         .iter()
         .enumerate()
-        .map(|(row, key)| (key_prefix(key), row as u32))
+        .map(|(row, key)| (key_prefix(key.as_bytes()), row as u32))
         .collect();
     keyed.par_sort_unstable_by(|a, b| {
         a.0.cmp(&b.0)

@@ -798,9 +798,9 @@ pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
     Ok(whole)
 }
 
-/// Hash state for address interning: aHash (fast on short strings, AES-accelerated) with fixed
-/// seeds. Output never depends on it (ids are renumbered by sorted name), only speed: the
-/// standard SipHash costs several times more per lookup on 10 million flow endpoints.
+/// Hash state for address interning: aHash with fixed seeds. Output never depends on it (ids are
+/// renumbered by sorted name, and equal hashes are always confirmed by comparing bytes), only
+/// speed: the standard SipHash costs several times more per lookup on 10 million flow endpoints.
 fn address_hasher() -> ahash::RandomState {
     ahash::RandomState::with_seeds(
         0x243f_6a88_85a3_08d3,
@@ -810,29 +810,96 @@ fn address_hasher() -> ahash::RandomState {
     )
 }
 
-type AddressIndex = HashMap<String, u32, ahash::RandomState>;
+/// Name `id` of an arena's `bytes`, delimited by `offsets`.
+fn arena_name<'a>(bytes: &'a [u8], offsets: &[usize], id: u32) -> &'a [u8] {
+    let id = id as usize;
+    &bytes[offsets[id]..offsets[id + 1]]
+}
+
+/// The distinct addresses of one row group without a heap allocation per name: their bytes in one
+/// arena, ids in first-seen order, and each name's hash kept so that the table grows without
+/// hashing a name again and the merge of the row groups never hashes at all.
+struct AddressArena {
+    hasher: ahash::RandomState,
+    /// Ids, found by hash and confirmed by comparing bytes.
+    table: hashbrown::HashTable<u32>,
+    /// Hash of each id's name.
+    hashes: Vec<u64>,
+    bytes: Vec<u8>,
+    /// Name `id` is `bytes[offsets[id]..offsets[id + 1]]`.
+    offsets: Vec<usize>,
+}
+
+impl AddressArena {
+    fn new() -> AddressArena {
+        AddressArena {
+            hasher: address_hasher(),
+            table: hashbrown::HashTable::new(),
+            hashes: Vec::new(),
+            bytes: Vec::new(),
+            offsets: vec![0],
+        }
+    }
+
+    /// Number of distinct names.
+    fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    fn name(&self, id: u32) -> &[u8] {
+        arena_name(&self.bytes, &self.offsets, id)
+    }
+
+    /// The id of `name`, a new one (the next in first-seen order) when it was not seen before.
+    fn intern(&mut self, name: &[u8]) -> u32 {
+        let hash = self.hasher.hash_one(name);
+        let AddressArena {
+            table,
+            hashes,
+            bytes,
+            offsets,
+            ..
+        } = self;
+        let entry = table.entry(
+            hash,
+            |&id| arena_name(bytes, offsets, id) == name,
+            |&id| hashes[id as usize],
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(found) => *found.get(),
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                let id = hashes.len() as u32;
+                slot.insert(id);
+                hashes.push(hash);
+                bytes.extend_from_slice(name);
+                offsets.push(bytes.len());
+                id
+            }
+        }
+    }
+}
 
 /// One row group of money flows with its own address dictionary (ids in first-seen order).
 struct FlowPart {
-    index: AddressIndex,
+    addresses: AddressArena,
     flows: MoneyFlows,
 }
 
 impl FlowPart {
     fn new() -> FlowPart {
         FlowPart {
-            index: HashMap::with_hasher(address_hasher()),
+            addresses: AddressArena::new(),
             flows: MoneyFlows::default(),
         }
     }
 }
 
-/// Interns every address of a text column, allocating only for addresses not seen before in this part.
+/// Interns every address of a text column into the part's arena.
 ///
 /// A row repeating the address of the row before it takes that row's id without a hash lookup:
 /// exporters write flows grouped by sender, so most `from_address` rows are such repeats.
 fn intern(
-    index: &mut AddressIndex,
+    addresses: &mut AddressArena,
     view: &TextView,
     origin: Origin,
     ids: &mut Vec<u32>,
@@ -854,14 +921,7 @@ fn intern(
             })?;
         let id = match previous {
             Some((text, id)) if text == address => id,
-            _ => match index.get(address) {
-                Some(&id) => id,
-                None => {
-                    let id = index.len() as u32;
-                    index.insert(address.to_string(), id);
-                    id
-                }
-            },
+            _ => addresses.intern(address.as_bytes()),
         };
         previous = Some((address, id));
         ids.push(id);
@@ -922,7 +982,7 @@ pub fn read_money_flows_with(path: &Path, columns: FlowColumns) -> Result<MoneyF
                     found: array.data_type().to_string(),
                     expected: Kind::Text.expected().to_string(),
                 })?;
-                intern(&mut part.index, &view, origin(name), ids)?;
+                intern(&mut part.addresses, &view, origin(name), ids)?;
             }
             for (name, target) in flows.value_columns_mut() {
                 if all || SCORING_FLOW_COLUMNS.contains(&name) {
@@ -937,61 +997,119 @@ pub fn read_money_flows_with(path: &Path, columns: FlowColumns) -> Result<MoneyF
 
 /// Merges per-row-group parts: one sorted global dictionary, ids remapped, rows concatenated in file order.
 ///
-/// The parts' dictionaries are merged through one hash map (one lookup per local name), and only
-/// the distinct names are sorted: binary-searching every local name in the sorted union cost
-/// more than the whole Parquet decode on a full-size day.
-fn merge_flow_parts(mut parts: Vec<FlowPart>) -> MoneyFlows {
-    let local_names: Vec<Vec<String>> = parts
-        .iter_mut()
-        .map(|part| {
-            let mut names = vec![String::new(); part.index.len()];
-            for (name, id) in std::mem::take(&mut part.index) {
-                names[id as usize] = name;
-            }
-            names
-        })
-        .collect();
-    // Global ids in first-seen order (part by part), then renumbered by sorted name.
-    let mut global: HashMap<&str, u32, ahash::RandomState> = HashMap::with_hasher(address_hasher());
-    let mut distinct: Vec<&str> = Vec::new();
-    let first_seen: Vec<Vec<u32>> = local_names
-        .iter()
-        .map(|names| {
-            names
+/// No name is hashed again or allocated before the final dictionary: every part's (stored hash,
+/// part, local id) is sorted, so equal names are neighbours; runs of equal hashes are split by
+/// comparing bytes (in parallel, over pieces cut at run boundaries), which gives the distinct
+/// names; those are sorted by (8-byte big-endian prefix, full bytes on equal prefixes), and each
+/// part's local ids map to the sorted rank through one `Vec<u32>` per part.
+fn merge_flow_parts(parts: Vec<FlowPart>) -> MoneyFlows {
+    use rayon::slice::ParallelSliceMut;
+    let arenas: Vec<&AddressArena> = parts.iter().map(|part| &part.addresses).collect();
+    let name = |(part, local): (u32, u32)| arenas[part as usize].name(local);
+    let mut entries: Vec<(u64, u32, u32)> =
+        Vec::with_capacity(arenas.iter().map(|arena| arena.len()).sum());
+    for (part, arena) in arenas.iter().enumerate() {
+        entries.extend(
+            arena
+                .hashes
                 .iter()
-                .map(|name| {
-                    *global.entry(name.as_str()).or_insert_with(|| {
-                        distinct.push(name.as_str());
-                        (distinct.len() - 1) as u32
-                    })
-                })
-                .collect()
+                .enumerate()
+                .map(|(local, &hash)| (hash, part as u32, local as u32)),
+        );
+    }
+    entries.par_sort_unstable();
+    // Distinct names of each piece: the entry's index among them, and one (part, local) per name.
+    let pieces: Vec<(Vec<u32>, Vec<(u32, u32)>)> = hash_run_pieces(&entries)
+        .into_par_iter()
+        .map(|range| {
+            let entries = &entries[range];
+            let mut of_entry = Vec::with_capacity(entries.len());
+            let mut names: Vec<(u32, u32)> = Vec::new();
+            let mut run_start = 0;
+            for (i, &(hash, part, local)) in entries.iter().enumerate() {
+                if i == 0 || entries[i - 1].0 != hash {
+                    run_start = names.len();
+                }
+                let bytes = name((part, local));
+                let known = (run_start..names.len()).find(|&n| name(names[n]) == bytes);
+                of_entry.push(known.unwrap_or_else(|| {
+                    names.push((part, local));
+                    names.len() - 1
+                }) as u32);
+            }
+            (of_entry, names)
         })
         .collect();
-    drop(global);
-    let mut by_name: Vec<u32> = (0..distinct.len() as u32).collect();
-    by_name.par_sort_unstable_by(|&a, &b| distinct[a as usize].cmp(distinct[b as usize]));
-    let mut sorted_id = vec![0u32; distinct.len()];
-    for (rank, &id) in by_name.iter().enumerate() {
-        sorted_id[id as usize] = rank as u32;
+    let mut local_to_distinct: Vec<Vec<u32>> =
+        arenas.iter().map(|arena| vec![0; arena.len()]).collect();
+    let mut distinct: Vec<(u32, u32)> = Vec::new();
+    let mut done = 0;
+    for (of_entry, names) in pieces {
+        let base = distinct.len() as u32;
+        for (&(_, part, local), index) in entries[done..].iter().zip(&of_entry) {
+            local_to_distinct[part as usize][local as usize] = base + index;
+        }
+        done += of_entry.len();
+        distinct.extend(names);
     }
-    let addresses: Vec<String> = by_name
+    drop(entries);
+    let mut by_name: Vec<(u64, u32)> = distinct
         .iter()
-        .map(|&id| distinct[id as usize].to_string())
+        .enumerate()
+        .map(|(index, &name_at)| (crate::batch::key_prefix(name(name_at)), index as u32))
         .collect();
-    let remaps: Vec<Vec<u32>> = first_seen
-        .into_iter()
-        .map(|ids| ids.into_iter().map(|id| sorted_id[id as usize]).collect())
+    by_name.par_sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| name(distinct[a.1 as usize]).cmp(name(distinct[b.1 as usize])))
+    });
+    let mut rank = vec![0u32; distinct.len()];
+    for (position, &(_, index)) in by_name.iter().enumerate() {
+        rank[index as usize] = position as u32;
+    }
+    // Names read in arena order (sequential), each written at its rank. The arenas hold the
+    // bytes of `&str`s, so the lossy conversion never replaces anything.
+    let mut in_arena_order: Vec<(u32, u32, u32)> = distinct
+        .iter()
+        .zip(&rank)
+        .map(|(&(part, local), &position)| (part, local, position))
         .collect();
-    drop(distinct);
-    drop(local_names);
+    in_arena_order.par_sort_unstable();
+    let mut addresses = vec![String::new(); distinct.len()];
+    for (part, local, position) in in_arena_order {
+        addresses[position as usize] = String::from_utf8_lossy(name((part, local))).into_owned();
+    }
+    local_to_distinct
+        .par_iter_mut()
+        .for_each(|ids| ids.iter_mut().for_each(|id| *id = rank[*id as usize]));
+    let remaps = local_to_distinct;
+    drop(arenas);
+    let total: usize = parts.iter().map(|part| part.flows.len()).sum();
+    let mut from = vec![0u32; total];
+    let mut to = vec![0u32; total];
+    {
+        let mut jobs = Vec::with_capacity(parts.len() * 2);
+        let (mut from_rest, mut to_rest) = (from.as_mut_slice(), to.as_mut_slice());
+        for (part, remap) in parts.iter().zip(&remaps) {
+            let (from_out, rest) = std::mem::take(&mut from_rest).split_at_mut(part.flows.len());
+            from_rest = rest;
+            let (to_out, rest) = std::mem::take(&mut to_rest).split_at_mut(part.flows.len());
+            to_rest = rest;
+            jobs.push((from_out, &part.flows.from, remap));
+            jobs.push((to_out, &part.flows.to, remap));
+        }
+        jobs.into_par_iter().for_each(|(out, ids, remap)| {
+            for (target, &id) in out.iter_mut().zip(ids.iter()) {
+                *target = remap[id as usize];
+            }
+        });
+    }
+    drop(remaps);
     // Every column reserved once at its final length: growing by doubling while appending
     // five row groups of a full-size day costs hundreds of MB of peak memory.
-    let total: usize = parts.iter().map(|part| part.flows.len()).sum();
     let mut whole = MoneyFlows {
         addresses,
-        from: Vec::with_capacity(total),
-        to: Vec::with_capacity(total),
+        from,
+        to,
         tx_count: Vec::with_capacity(total),
         amount_sum: Vec::with_capacity(total),
         amount_usd_sum: Vec::with_capacity(total),
@@ -1003,14 +1121,8 @@ fn merge_flow_parts(mut parts: Vec<FlowPart>) -> MoneyFlows {
         reciprocity_ratio: Vec::with_capacity(total),
         is_bidirectional: Vec::with_capacity(total),
     };
-    for (mut part, remap) in parts.into_iter().zip(remaps) {
+    for mut part in parts {
         let flows = &mut part.flows;
-        whole
-            .from
-            .extend(flows.from.iter().map(|&id| remap[id as usize]));
-        whole
-            .to
-            .extend(flows.to.iter().map(|&id| remap[id as usize]));
         whole.tx_count.append(&mut flows.tx_count);
         whole.amount_sum.append(&mut flows.amount_sum);
         whole.amount_usd_sum.append(&mut flows.amount_usd_sum);
@@ -1027,4 +1139,23 @@ fn merge_flow_parts(mut parts: Vec<FlowPart>) -> MoneyFlows {
         whole.is_bidirectional.append(&mut flows.is_bidirectional);
     }
     whole
+}
+
+/// `entries` (sorted by hash) cut in about four pieces per thread, never inside a run of equal
+/// hashes, so each piece finds its distinct names on its own.
+fn hash_run_pieces(entries: &[(u64, u32, u32)]) -> Vec<std::ops::Range<usize>> {
+    let pieces = 4 * rayon::current_num_threads().max(1);
+    let mut ranges = Vec::with_capacity(pieces);
+    let mut start = 0;
+    for piece in 1..=pieces {
+        let mut end = (entries.len() * piece / pieces).max(start);
+        while end > 0 && end < entries.len() && entries[end].0 == entries[end - 1].0 {
+            end += 1;
+        }
+        if end > start {
+            ranges.push(start..end);
+            start = end;
+        }
+    }
+    ranges
 }

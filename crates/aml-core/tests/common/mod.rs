@@ -192,6 +192,19 @@ pub fn write_columns_grouped(
     columns: Vec<(String, ArrayRef)>,
     row_group_rows: Option<usize>,
 ) {
+    let mut properties = parquet::file::properties::WriterProperties::builder();
+    if let Some(rows) = row_group_rows {
+        properties = properties.set_max_row_group_row_count(Some(rows));
+    }
+    write_columns_with(path, columns, properties.build());
+}
+
+/// Like [`write_columns`] with the given writer properties (row groups, pages, dictionary limit).
+pub fn write_columns_with(
+    path: &Path,
+    columns: Vec<(String, ArrayRef)>,
+    properties: parquet::file::properties::WriterProperties,
+) {
     let fields: Vec<Field> = columns
         .iter()
         .map(|(n, a)| Field::new(n, a.data_type().clone(), true))
@@ -202,12 +215,8 @@ pub fn write_columns_grouped(
         columns.into_iter().map(|(_, a)| a).collect(),
     )
     .unwrap();
-    let mut properties = parquet::file::properties::WriterProperties::builder();
-    if let Some(rows) = row_group_rows {
-        properties = properties.set_max_row_group_row_count(Some(rows));
-    }
     let file = std::fs::File::create(path).unwrap();
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties.build())).unwrap();
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
 }
