@@ -181,12 +181,18 @@ fn weak_bundle() -> &'static (tempfile::TempDir, PathBuf) {
     })
 }
 
+/// A miner with the shipped fallback bundle and unlabelled day 0 published.
+fn one_published_day(root: &Path) -> (Miner, Daily) {
+    let miner = Miner::new(root, &shipped_models());
+    miner.publish(0, false);
+    let daily = miner.daily(good_config());
+    (miner, daily)
+}
+
 #[test]
 fn a_cycle_fetches_and_scores_then_a_second_run_does_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let miner = Miner::new(tmp.path(), &shipped_models());
-    miner.publish(0, false);
-    let daily = miner.daily(good_config());
+    let (_miner, daily) = one_published_day(tmp.path());
     let report = run(&daily, 0);
     assert_eq!(report.outcome, CycleOutcome::Done);
     assert!(report.step("fetch").unwrap().outcome.starts_with("fetched"));
@@ -225,9 +231,7 @@ fn a_cycle_fetches_and_scores_then_a_second_run_does_nothing() {
 #[test]
 fn an_unpublished_day_is_not_yet_and_leaves_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let miner = Miner::new(tmp.path(), &shipped_models());
-    miner.publish(0, false);
-    let daily = miner.daily(good_config());
+    let (_miner, daily) = one_published_day(tmp.path());
     let report = run(&daily, 1);
     assert_eq!(report.outcome, CycleOutcome::NotYetPublished);
     assert_eq!(report.steps.len(), 1);
@@ -243,9 +247,7 @@ fn an_unpublished_day_is_not_yet_and_leaves_nothing() {
 #[test]
 fn a_crash_between_steps_is_finished_by_the_next_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let miner = Miner::new(tmp.path(), &shipped_models());
-    miner.publish(0, false);
-    let daily = miner.daily(good_config());
+    let (_miner, daily) = one_published_day(tmp.path());
     run(&daily, 0);
     let day_dir = tmp.path().join("batches").join(date(0).to_string());
     let store_day = tmp.path().join("store").join(date(0).to_string());

@@ -5,7 +5,7 @@
 //! then again when the next UTC day begins. After a retraining switched bundles the served bundle
 //! is swapped in place, without a restart. SIGINT / SIGTERM stop the server and end the running
 //! cycle between two steps. `--once [--date D]` runs one cycle and exits (cron, systemd timers):
-//! a day not published yet exits with [`EXIT_NOT_YET_PUBLISHED`].
+//! a day not published yet, or a cycle stopped by a signal, exits with [`EXIT_NOT_YET_PUBLISHED`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
@@ -19,8 +19,8 @@ use crate::config::MinerConfig;
 use crate::daily::{CycleOutcome, CycleReport, Daily, DailyOptions};
 use crate::service::{serve, shutdown_signal, AppState};
 
-/// Exit code of `run-daily --once` when the day is not published yet (sysexits' `EX_TEMPFAIL`:
-/// try again later).
+/// Exit code of `run-daily --once` when the day is not published yet or a signal stopped the
+/// cycle (sysexits' `EX_TEMPFAIL`: try again later).
 pub const EXIT_NOT_YET_PUBLISHED: u8 = 75;
 
 /// Options of `run-daily`.
@@ -47,6 +47,8 @@ pub enum Ran {
     Done,
     /// `--once`: the day is not published yet.
     NotYetPublished(Date),
+    /// `--once`: a signal stopped the cycle between two steps; running it again finishes it.
+    Stopped(Date),
 }
 
 /// Runs `run-daily` as `args` and `config` say.
@@ -71,11 +73,25 @@ pub fn run(args: &Args, config: &MinerConfig) -> Result<Ran, CliError> {
 }
 
 fn once(daily: &Daily, date: Date) -> Result<Ran, CliError> {
-    let report = daily.run_cycle(date, &AtomicBool::new(false))?;
+    // SIGINT / SIGTERM set the stop flag: the cycle ends after its current step.
+    let stop = Arc::new(AtomicBool::new(false));
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            signals.block_on(shutdown_signal());
+            tracing::warn!("signal received: run-daily stops after the current step");
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    let report = daily.run_cycle(date, &stop)?;
     print_report(&report);
     Ok(match report.outcome {
         CycleOutcome::NotYetPublished => Ran::NotYetPublished(date),
-        CycleOutcome::Done | CycleOutcome::Stopped => Ran::Done,
+        CycleOutcome::Stopped => Ran::Stopped(date),
+        CycleOutcome::Done => Ran::Done,
     })
 }
 

@@ -98,6 +98,10 @@ fn main() -> ExitCode {
                 eprintln!("aml-miner run-daily: {date} is not published yet; try again later");
                 ExitCode::from(daily::EXIT_NOT_YET_PUBLISHED)
             }
+            Ok(daily::Ran::Stopped(date)) => {
+                eprintln!("aml-miner run-daily: {date}: stopped by a signal between two steps; run again to finish");
+                ExitCode::from(daily::EXIT_NOT_YET_PUBLISHED)
+            }
             result => finish("run-daily", result),
         },
     }
