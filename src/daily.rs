@@ -298,6 +298,19 @@ pub fn is_bundle_name(name: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// How often a running download looks at the stop flag.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// What the fetch step ended with.
+enum Fetched {
+    /// The day's directory, complete and verified.
+    Day(PathBuf),
+    /// The source does not publish the day yet.
+    NotYetPublished,
+    /// The stop flag was set during the download.
+    Stopped,
+}
+
 /// The active bundle.
 #[derive(Debug, Clone)]
 pub struct ActiveBundle {
@@ -468,10 +481,17 @@ impl Daily {
         };
         // 1. fetch (+ verify)
         let started = Instant::now();
-        let Some(day_dir) = self.fetch(date, &mut report, started, &active)? else {
-            report.outcome = CycleOutcome::NotYetPublished;
-            report.active_version = active.bundle.version().to_string();
-            return Ok(report);
+        let day_dir = match self.fetch(date, &mut report, started, &active, stop)? {
+            Fetched::Day(dir) => dir,
+            Fetched::NotYetPublished => {
+                report.outcome = CycleOutcome::NotYetPublished;
+                report.active_version = active.bundle.version().to_string();
+                return Ok(report);
+            }
+            Fetched::Stopped => {
+                stopped(&mut report, &active);
+                return Ok(report);
+            }
         };
         // 2. score
         if stop.load(Ordering::SeqCst) {
@@ -517,23 +537,36 @@ impl Daily {
         Ok(report)
     }
 
-    /// Fetches (or re-verifies) day `date`; `None` when it is not published yet.
+    /// Fetches (or re-verifies) day `date`. A download is the one thing stopped mid-way (its
+    /// staging directory is what a crashed fetch leaves, and the next fetch resumes it).
     fn fetch(
         &self,
         date: Date,
         report: &mut CycleReport,
         started: Instant,
         active: &ActiveBundle,
-    ) -> Result<Option<PathBuf>, DailyError> {
+        stop: &AtomicBool,
+    ) -> Result<Fetched, DailyError> {
         let day = date.to_string();
         let dir = self.config.source.batches.join(&day);
         let prefix = self.prefix.clone().join(day.as_str());
-        let fetched = self.runtime.block_on(fetch_day(
-            Arc::clone(&self.source),
-            &prefix,
-            &dir,
-            &FetchOptions::default(),
-        ));
+        let fetched = self.runtime.block_on(async {
+            let stopped = async {
+                while !stop.load(Ordering::SeqCst) {
+                    tokio::time::sleep(STOP_POLL).await;
+                }
+            };
+            let (source, options) = (Arc::clone(&self.source), FetchOptions::default());
+            tokio::select! {
+                biased;
+                () = stopped => None,
+                fetched = fetch_day(source, &prefix, &dir, &options) => Some(fetched),
+            }
+        });
+        let Some(fetched) = fetched else {
+            record(report, "fetch", "stopped".into(), started, active, None);
+            return Ok(Fetched::Stopped);
+        };
         let outcome = match fetched {
             Ok(r) if r.already_complete => "present, verified".to_string(),
             Ok(r) => format!(
@@ -554,7 +587,7 @@ impl Daily {
                         active,
                         None,
                     );
-                    return Ok(None);
+                    return Ok(Fetched::NotYetPublished);
                 }
                 // Present locally but no longer published: verify the local copy.
                 let meta = aml_core::read::read_meta(&dir)?;
@@ -572,7 +605,7 @@ impl Daily {
             });
         }
         record(report, "fetch", outcome, started, active, None);
-        Ok(Some(dir))
+        Ok(Fetched::Day(dir))
     }
 
     /// Scores the day into the store unless it is there already (see the module docs).

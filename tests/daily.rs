@@ -245,6 +245,20 @@ fn an_unpublished_day_is_not_yet_and_leaves_nothing() {
 }
 
 #[test]
+fn a_stopped_cycle_ends_between_steps_and_the_next_run_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_miner, daily) = one_published_day(tmp.path());
+    let report = daily.run_cycle(date(0), &AtomicBool::new(true)).unwrap();
+    assert_eq!(report.outcome, CycleOutcome::Stopped);
+    assert_eq!(report.steps.len(), 1);
+    assert_eq!(report.steps[0].outcome, "stopped");
+    assert!(!tmp.path().join("store").exists());
+    let report = run(&daily, 0);
+    assert_eq!(report.outcome, CycleOutcome::Done);
+    assert!(report.step("score").unwrap().outcome.starts_with("scored"));
+}
+
+#[test]
 fn a_crash_between_steps_is_finished_by_the_next_run() {
     let tmp = tempfile::tempdir().unwrap();
     let (_miner, daily) = one_published_day(tmp.path());
