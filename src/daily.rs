@@ -392,7 +392,13 @@ impl Daily {
         lock.set_len(0)
             .and_then(|()| writeln!(lock, "{}", std::process::id()))
             .map_err(io_error(&lock_path))?;
-        let (key, key_source) = pipeline::load_signing_key(config.key_file.as_deref())?;
+        let (key, key_source) =
+            pipeline::load_signing_key(config.key_file.as_deref()).map_err(|e| {
+                DailyError::Config {
+                    key: "key_file".into(),
+                    reason: e.to_string(),
+                }
+            })?;
         if key_source == KeySource::Development {
             tracing::warn!(
                 "no key_file and no {} set: signing with the PUBLIC DEVELOPMENT KEY; these receipts prove nothing",

@@ -571,3 +571,29 @@ fn config_keys_of_the_loop() {
         .to_string();
     assert!(err.contains("poll"), "{err}");
 }
+
+#[test]
+fn missing_store_or_unreadable_key_is_a_config_error_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let miner = Miner::new(tmp.path(), &shipped_models());
+    let new = |config: &MinerConfig| {
+        Daily::new(
+            config,
+            miner.source.clone(),
+            ObjectPath::from("torus"),
+            DailyOptions::default(),
+        )
+    };
+    let mut no_store = miner.config.clone();
+    no_store.store = None;
+    let mut no_key = miner.config.clone();
+    no_key.key_file = Some(tmp.path().join("missing-key"));
+    for (config, key) in [(no_store, "store"), (no_key, "key_file")] {
+        match new(&config) {
+            Err(e @ DailyError::Config { .. }) => {
+                assert!(e.to_string().contains(&format!("`{key}`")), "{e}")
+            }
+            other => panic!("{key}: expected a config error, got {other:?}"),
+        }
+    }
+}
