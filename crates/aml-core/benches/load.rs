@@ -1,6 +1,7 @@
 //! Load + verify speed on a moderate synthetic batch (aml-synth: 5,000 alerts, 50,000 addresses,
 //! 500,000 flow rows, about 70 MB of Parquet): `Batch::load_with` as scoring calls it, then its
-//! parts (hashes, the money flows and features decodes, the canonical sort). The full-size figure
+//! parts (hashes, the money flows and features decodes, `Batch::from_tables`: validation and the
+//! canonical sort, on tables read in file order). The full-size figure
 //! comes from `examples/verify_batch` or `score_batch`'s manifest; see the crate README.
 //!
 //! `cargo bench -p aml-core --bench load`
@@ -41,6 +42,33 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("read_features", |b| {
         b.iter(|| read::read_features(&d.join(files::FEATURES)).map(|features| features.len()))
+    });
+    let tables = (
+        read::read_alerts(&d.join(files::ALERTS)),
+        read::read_features(&d.join(files::FEATURES)),
+        read::read_clusters(&d.join(files::CLUSTERS)),
+        read::read_money_flows_with(&d.join(files::MONEY_FLOWS), FlowColumns::Scoring),
+    );
+    let (Ok(alerts), Ok(features), Ok(clusters), Ok(flows)) = tables else {
+        panic!("synthetic batch does not read back");
+    };
+    group.bench_function("from_tables_scoring", |b| {
+        b.iter_batched(
+            || {
+                (
+                    meta.clone(),
+                    alerts.clone(),
+                    features.clone(),
+                    clusters.clone(),
+                    flows.clone(),
+                )
+            },
+            |(meta, alerts, features, clusters, flows)| {
+                Batch::from_tables(meta, alerts, features, clusters, flows, None)
+                    .map(|(batch, _)| batch.money_flows.len())
+            },
+            criterion::BatchSize::LargeInput,
+        )
     });
     group.finish();
 }

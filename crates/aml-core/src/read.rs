@@ -995,6 +995,10 @@ pub fn read_money_flows_with(path: &Path, columns: FlowColumns) -> Result<MoneyF
     Ok(merge_flow_parts(parts))
 }
 
+/// The distinct names of one piece of the sorted (hash, part, local id) entries: each entry's
+/// index among them, and one (part, local id) per name.
+type PieceNames = (Vec<u32>, Vec<(u32, u32)>);
+
 /// Merges per-row-group parts: one sorted global dictionary, ids remapped, rows concatenated in file order.
 ///
 /// No name is hashed again or allocated before the final dictionary: every part's (stored hash,
@@ -1019,7 +1023,7 @@ fn merge_flow_parts(parts: Vec<FlowPart>) -> MoneyFlows {
     }
     entries.par_sort_unstable();
     // Distinct names of each piece: the entry's index among them, and one (part, local) per name.
-    let pieces: Vec<(Vec<u32>, Vec<(u32, u32)>)> = hash_run_pieces(&entries)
+    let pieces: Vec<PieceNames> = hash_run_pieces(&entries)
         .into_par_iter()
         .map(|range| {
             let entries = &entries[range];
