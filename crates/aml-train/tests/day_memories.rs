@@ -116,8 +116,8 @@ fn prepared_days_are_featurised_with_the_oracles_memories() {
             "the memories are not all empty"
         );
         for (d, day) in days.iter().enumerate() {
-            let expected = DayData::with_memory(history()[d].clone(), &spec, Some(&oracle[d]))
-                .unwrap();
+            let expected =
+                DayData::with_memory(history()[d].clone(), &spec, Some(&oracle[d])).unwrap();
             assert_eq!(matrix_bits(day), matrix_bits(&expected), "day {d}");
         }
     }
