@@ -320,6 +320,24 @@ proptest! {
     }
 
     #[test]
+    fn sorted_join_gallops_to_the_same_rows_over_long_gaps(
+        table in proptest::collection::btree_set(0u32..5_000, 0..600),
+        queries in proptest::collection::vec(0u32..5_100, 0..60),
+        repeat_first in any::<bool>(),
+    ) {
+        // Gaps from 0 to thousands of rows between consecutive queries, queries before the
+        // first and after the last row, repeated queries and absent ones.
+        let table: Vec<String> = table.into_iter().map(|k| format!("{k:05}")).collect();
+        let mut queries: Vec<String> = queries.into_iter().map(|k| format!("{k:05}")).collect();
+        if repeat_first {
+            queries.extend(table.first().cloned());
+        }
+        queries.sort();
+        let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
+        prop_assert_eq!(sorted_join(&table, &queries), reference_join(&table, &queries));
+    }
+
+    #[test]
     fn prepared_joins_match_binary_search_in_any_row_order(seed in any::<u64>()) {
         let t = tables(seed, 60, 80, 300, 5);
         let mut t = common::shuffled(&t, seed ^ 3);
