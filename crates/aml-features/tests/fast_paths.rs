@@ -197,6 +197,20 @@ proptest! {
         let alerted: Vec<u32> = (0..alerts).map(|_| rng.below(n) as u32).collect();
         check_reach(&edges, n, &alerted, seed);
     }
+
+    #[test]
+    fn reach_2hop_matches_the_reference_on_sparse_graphs_with_many_alerts(
+        (n, density, hubs) in (1_000usize..5_000, 1usize..3, 0usize..3),
+        (seed, alerts) in (any::<u64>(), 50usize..200),
+    ) {
+        // Thousands of bit words and short walks: the scratch set is emptied word by word
+        // between alerts (a stale bit would shift a later alert's count), and around hubs
+        // it is zeroed whole.
+        let edges = random_edges(n, n * density, hubs, seed);
+        let mut rng = Rng::new(seed ^ 11);
+        let alerted: Vec<u32> = (0..alerts).map(|_| rng.below(n) as u32).collect();
+        check_reach(&edges, n, &alerted, seed);
+    }
 }
 
 /// Reference 2-hop reach: the set of nodes within two undirected hops, minus `v`, capped.

@@ -156,49 +156,41 @@ fn local_stats(g: &FlowGraph, level: &[u8], v: u32) -> [f64; 15] {
 }
 
 /// A reusable set of graph nodes: one bit per node, so the whole set (62.5 KB for 500,000
-/// nodes) stays in the core's cache while the 2-hop walks hit it in random order; the words
-/// written are listed so clearing costs only what was marked.
+/// nodes) stays in the core's cache while the 2-hop walks hit it in random order.
 pub(crate) struct NodeSet {
     bits: Vec<u64>,
-    /// Indexes of the non-zero words (the first `n_dirty` entries); one spare slot lets a
-    /// word index be written before knowing whether it counts.
-    dirty: Vec<u32>,
-    n_dirty: usize,
 }
 
 impl NodeSet {
     /// An empty set over nodes `0..n`.
     pub(crate) fn new(n: usize) -> NodeSet {
-        let words = n.div_ceil(64);
         NodeSet {
-            bits: vec![0; words],
-            dirty: vec![0; words + 1],
-            n_dirty: 0,
+            bits: vec![0; n.div_ceil(64)],
         }
     }
 
-    /// Adds `node`; returns 1 if it was not in the set, else 0 (no branch on the answer).
-    #[inline]
-    fn insert(&mut self, node: u32) -> u32 {
-        let (word, bit) = ((node >> 6) as usize, 1u64 << (node & 63));
-        let old = self.bits[word];
-        self.dirty[self.n_dirty] = word as u32;
-        self.n_dirty += usize::from(old == 0);
-        self.bits[word] = old | bit;
-        u32::from(old & bit == 0)
+    /// Adds every node of `nodes`; returns how many were new (no branch on the answer).
+    fn insert_all(&mut self, nodes: &[u32]) -> u32 {
+        let mut new = 0;
+        for &u in nodes {
+            let (word, bit) = ((u >> 6) as usize, 1u64 << (u & 63));
+            let old = self.bits[word];
+            self.bits[word] = old | bit;
+            new += u32::from(old & bit == 0);
+        }
+        new
     }
 
-    /// Adds every node of `nodes`; returns how many were new.
-    fn insert_all(&mut self, nodes: &[u32]) -> u32 {
-        nodes.iter().map(|&u| self.insert(u)).sum()
+    /// Removes every node of `nodes` (with the other nodes of their words).
+    fn clear_words(&mut self, nodes: &[u32]) {
+        for &u in nodes {
+            self.bits[(u >> 6) as usize] = 0;
+        }
     }
 
     /// Empties the set.
     fn clear(&mut self) {
-        for &word in &self.dirty[..self.n_dirty] {
-            self.bits[word as usize] = 0;
-        }
-        self.n_dirty = 0;
+        self.bits.fill(0);
     }
 }
 
@@ -215,18 +207,37 @@ pub(crate) fn reach_2hop(g: &FlowGraph, v: u32, cap: u32, seen: &mut NodeSet) ->
     if hub {
         return cap;
     }
-    seen.insert(v);
+    let lists = |u: u32| [g.out.of(u), g.inc.of(u)];
+    seen.insert_all(&[v]);
     // Counts may run past `cap` inside one adjacency list: the result is clamped, and it is
     // exact below the cap because every node is counted once.
-    let mut count = seen.insert_all(g.out.of(v)) + seen.insert_all(g.inc.of(v));
+    let mut count: u32 = lists(v).iter().map(|l| seen.insert_all(l)).sum();
+    let mut walked = 0usize;
+    let mut visited = 0usize;
     for &u in g.out.of(v).iter().chain(g.inc.of(v)) {
         if count >= cap {
             break;
         }
-        count += seen.insert_all(g.out.of(u));
-        count += seen.insert_all(g.inc.of(u));
+        for list in lists(u) {
+            count += seen.insert_all(list);
+            walked += list.len();
+        }
+        visited += 1;
     }
-    seen.clear();
+    // Empty the set: rewrite the words written when that is cheaper than zeroing them all.
+    if walked >= seen.bits.len() {
+        seen.clear();
+    } else {
+        seen.clear_words(&[v]);
+        for list in lists(v) {
+            seen.clear_words(list);
+        }
+        for &u in g.out.of(v).iter().chain(g.inc.of(v)).take(visited) {
+            for list in lists(u) {
+                seen.clear_words(list);
+            }
+        }
+    }
     count.min(cap)
 }
 
