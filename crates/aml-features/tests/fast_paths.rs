@@ -192,10 +192,7 @@ proptest! {
         (n, density, hubs) in (2usize..300, 0usize..8, 0usize..4),
         (seed, alerts) in (any::<u64>(), 1usize..40),
     ) {
-        let edges = random_edges(n, n * density, hubs, seed);
-        let mut rng = Rng::new(seed ^ 7);
-        let alerted: Vec<u32> = (0..alerts).map(|_| rng.below(n) as u32).collect();
-        check_reach(&edges, n, &alerted, seed);
+        check_random_reach(n, density, hubs, seed, alerts);
     }
 
     #[test]
@@ -206,11 +203,16 @@ proptest! {
         // Thousands of bit words and short walks: the scratch set is emptied word by word
         // between alerts (a stale bit would shift a later alert's count), and around hubs
         // it is zeroed whole.
-        let edges = random_edges(n, n * density, hubs, seed);
-        let mut rng = Rng::new(seed ^ 11);
-        let alerted: Vec<u32> = (0..alerts).map(|_| rng.below(n) as u32).collect();
-        check_reach(&edges, n, &alerted, seed);
+        check_random_reach(n, density, hubs, seed, alerts);
     }
+}
+
+/// [`check_reach`] on [`random_edges`] with `alerts` alerts on random nodes.
+fn check_random_reach(n: usize, density: usize, hubs: usize, seed: u64, alerts: usize) {
+    let edges = random_edges(n, n * density, hubs, seed);
+    let mut rng = Rng::new(seed ^ 7);
+    let alerted: Vec<u32> = (0..alerts).map(|_| rng.below(n) as u32).collect();
+    check_reach(&edges, n, &alerted, seed);
 }
 
 /// Reference 2-hop reach: the set of nodes within two undirected hops, minus `v`, capped.
