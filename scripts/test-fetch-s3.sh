@@ -2,7 +2,8 @@
 # `aml-miner fetch` against a real S3-compatible server on loopback (moto_server from PyPI's
 # `moto[server]`), never a fake: publish a generated day with boto3, fetch it, check it verifies
 # and is byte-identical; fetch again (a no-op); resume from a half-downloaded file; refuse a
-# tampered object without creating the day. Run by .ci/run; needs python3 with moto[server] and
+# tampered object without creating the day; `run-daily --once` fetches and scores a day into the
+# store, does nothing the second time and exits 75 for a day not published yet. Run by .ci/run; needs python3 with moto[server] and
 # boto3 (installed here when missing) and a built `aml-miner` (BIN, default target/release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,4 +71,27 @@ if "$BIN" fetch --from s3://sot-data/torus/2025-10-02/ --to "$work/batches/2025-
 fi
 grep -q "clusters.parquet: sha256" "$work/err.txt"
 [ ! -e "$work/batches/2025-10-02" ]
-echo "fetch against moto_server on 127.0.0.1:$port: all checks pass"
+# 5. The daily loop once: fetch (into a fresh batches directory), verify, score into the store;
+#    a second run does nothing; a day not published yet exits 75.
+cat >"$work/daily.toml" <<TOML
+store = "$work/store"
+models = "$PWD/trained_models"
+[source]
+url = "s3://sot-data/torus/"
+batches = "$work/daily-batches"
+[training]
+bundles = "$work/bundles"
+TOML
+daily() { "$BIN" --config "$work/daily.toml" run-daily --once "$@"; }
+daily --date 2025-10-01 | tee "$work/daily1.txt"
+grep -q "fetch .*fetched" "$work/daily1.txt"
+grep -q "score .*scored" "$work/daily1.txt"
+diff -r "$day" "$work/daily-batches/2025-10-01"
+[ -f "$work/store/2025-10-01/receipt.json" ]
+receipt=$(sha256sum <"$work/store/2025-10-01/receipt.json")
+daily --date 2025-10-01 | grep -q "skipped: already scored"
+[ "$(sha256sum <"$work/store/2025-10-01/receipt.json")" = "$receipt" ]
+rc=0
+daily --date 2025-10-09 2>"$work/daily-err.txt" || rc=$?
+[ "$rc" -eq 75 ] && grep -q "not published yet" "$work/daily-err.txt"
+echo "fetch and run-daily --once against moto_server on 127.0.0.1:$port: all checks pass"

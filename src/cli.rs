@@ -7,6 +7,7 @@ use std::io::ErrorKind;
 use std::path::PathBuf;
 
 pub mod config;
+pub mod daily;
 pub mod features;
 pub mod fetch;
 pub mod gbdt;
@@ -62,6 +63,9 @@ pub enum CliError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(Box<crate::config::ConfigError>),
+    /// A cycle of the daily loop failed.
+    #[error(transparent)]
+    Daily(Box<crate::daily::DailyError>),
     /// A progress bar template is invalid.
     #[error(transparent)]
     Progress(Box<indicatif::style::TemplateError>),
@@ -111,6 +115,7 @@ from_boxed!(
     Progress(indicatif::style::TemplateError),
     Fetch(crate::fetch::FetchError),
     Config(crate::config::ConfigError),
+    Daily(crate::daily::DailyError),
 );
 
 impl CliError {

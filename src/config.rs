@@ -108,6 +108,8 @@ pub struct MinerConfig {
     pub server: ServerConfig,
     /// The weekly retraining of the daily loop.
     pub training: TrainingConfig,
+    /// The schedule of `run-daily`.
+    pub daily: DailyConfig,
     /// Log output of the programs.
     pub logging: LoggingConfig,
 }
@@ -174,6 +176,20 @@ pub struct TrainingConfig {
     pub bundles: PathBuf,
     /// Seed of every training run.
     pub seed: u64,
+    /// Most recent labelled days held out of a retraining to compare the candidate with the
+    /// active bundle on.
+    pub holdout_days: u32,
+    /// Training configuration (JSON `TrainConfig`, as `train --config`; `seed` above still wins);
+    /// unset: the built-in defaults.
+    pub config: Option<PathBuf>,
+}
+
+/// The schedule of `run-daily` (without `--once`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DailyConfig {
+    /// Minutes between two attempts while today's day is not yet published (or failed).
+    pub poll_minutes: u32,
 }
 
 /// Log format of the programs.
@@ -206,6 +222,7 @@ impl Default for MinerConfig {
             source: SourceConfig::default(),
             server: ServerConfig::default(),
             training: TrainingConfig::default(),
+            daily: DailyConfig::default(),
             logging: LoggingConfig::default(),
         }
     }
@@ -252,7 +269,15 @@ impl Default for TrainingConfig {
             keep_bundles: 3,
             bundles: PathBuf::from("bundles"),
             seed: 42,
+            holdout_days: 1,
+            config: None,
         }
+    }
+}
+
+impl Default for DailyConfig {
+    fn default() -> DailyConfig {
+        DailyConfig { poll_minutes: 30 }
     }
 }
 
@@ -353,6 +378,8 @@ impl MinerConfig {
             ("training.every_days", self.training.every_days as usize),
             ("training.history_days", self.training.history_days as usize),
             ("training.keep_bundles", self.training.keep_bundles as usize),
+            ("training.holdout_days", self.training.holdout_days as usize),
+            ("daily.poll_minutes", self.daily.poll_minutes as usize),
         ] {
             if value == 0 {
                 return bad(key, "must be at least 1".into());

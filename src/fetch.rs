@@ -440,9 +440,10 @@ async fn fetch_file(
     let mut resumed = false;
     // A partial file continues where it stopped; if the result does not verify (the object
     // changed, or the partial bytes were bad), the whole file is downloaded once more.
-    for attempt in 0..2 {
+    let mut first_attempt = true;
+    loop {
         let have = match std::fs::metadata(&part) {
-            Ok(m) if attempt == 0 && m.len() <= size => m.len(),
+            Ok(m) if first_attempt && m.len() <= size => m.len(),
             Ok(_) => {
                 std::fs::remove_file(&part).map_err(io(&part))?;
                 0
@@ -467,7 +468,7 @@ async fn fetch_file(
                 resumed,
             });
         }
-        if attempt == 1 || have == 0 {
+        if !first_attempt || have == 0 {
             std::fs::remove_file(&part).map_err(io(&part))?;
             return Err(FetchError::HashMismatch {
                 file: name,
@@ -475,8 +476,8 @@ async fn fetch_file(
                 actual,
             });
         }
+        first_attempt = false;
     }
-    unreachable!("the loop returns on its second attempt")
 }
 
 /// Appends bytes `have..size` of `location` to `part`; returns the number written.

@@ -9,6 +9,7 @@ pub use aml_train as train;
 
 pub mod cli;
 pub mod config;
+pub mod daily;
 pub mod fetch;
 pub mod pipeline;
 pub mod service;

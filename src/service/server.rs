@@ -17,7 +17,7 @@
 use std::any::Any;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use aml_core::submission::{ClusterScoreRow, RankingRow, ScoreRow};
@@ -114,8 +114,9 @@ impl Default for ServiceLimits {
 
 /// Everything a handler needs; built once at start.
 pub struct AppState {
-    /// Models, loaded once.
-    pub bundle: Bundle,
+    /// The served models: replaced in place by [`AppState::swap_bundle`] (`run-daily` after a
+    /// switch); a request takes one snapshot ([`AppState::bundle`]) and keeps it to its end.
+    bundle: RwLock<Arc<Bundle>>,
     /// The daily store.
     pub store: Store,
     /// Request metrics.
@@ -137,13 +138,25 @@ impl AppState {
         limits.max_scoring_jobs = limits.max_scoring_jobs.max(1);
         limits.max_connections = limits.max_connections.max(1);
         AppState {
-            bundle,
+            bundle: RwLock::new(Arc::new(bundle)),
             store,
             metrics: Metrics::default(),
             started: Instant::now(),
             scoring_jobs: Arc::new(Semaphore::new(limits.max_scoring_jobs)),
             limits,
         }
+    }
+
+    /// The bundle served now (a snapshot: a later [`AppState::swap_bundle`] does not change it).
+    pub fn bundle(&self) -> Arc<Bundle> {
+        Arc::clone(&self.bundle.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Serves `bundle` from now on, without a restart; requests already running keep the bundle
+    /// they started with. Returns the bundle served until now.
+    pub fn swap_bundle(&self, bundle: Bundle) -> Arc<Bundle> {
+        let mut served = self.bundle.write().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *served, Arc::new(bundle))
     }
 
     /// The limits this state was built with.
@@ -329,15 +342,16 @@ async fn scoring_job<T: Send + 'static>(
 async fn json_scoring_job<T: Send + 'static>(
     state: &Shared,
     body: Result<Bytes, BytesRejection>,
-    score: impl FnOnce(&AppState, &Batch) -> Result<T, ApiError> + Send + 'static,
+    score: impl FnOnce(&Bundle, &Batch) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let bytes = body_bytes(body)?;
     let mut request = ScoringRequest::start(state);
-    scoring_job(state, &mut request, move |worker, checkpoint| {
-        let batch = parse_batch(&bytes, &worker.bundle.feature_spec().address_columns)?;
+    let bundle = state.bundle();
+    scoring_job(state, &mut request, move |_, checkpoint| {
+        let batch = parse_batch(&bytes, &bundle.feature_spec().address_columns)?;
         drop(bytes);
         checkpoint()?;
-        score(worker, &batch)
+        score(&bundle, &batch)
     })
     .await
 }
@@ -395,7 +409,7 @@ fn cluster_json(rows: &[ClusterScoreRow]) -> Vec<Value> {
 async fn health(State(state): State<Shared>) -> Response {
     let store_ok = state.store.readable();
     // A bundle is only built with all three models loaded and checked against its metadata.
-    let versions = state.bundle.model_versions();
+    let versions = state.bundle().model_versions();
     let models_loaded: serde_json::Map<String, Value> = aml_models::bundle::files::MODELS
         .iter()
         .map(|(name, _)| (name.to_string(), Value::from(versions.contains_key(*name))))
@@ -419,7 +433,8 @@ async fn health(State(state): State<Shared>) -> Response {
 }
 
 async fn version(State(state): State<Shared>) -> Json<Value> {
-    let versions = state.bundle.model_versions();
+    let bundle = state.bundle();
+    let versions = bundle.model_versions();
     let model = |name: &str| versions.get(name).cloned().unwrap_or_default();
     Json(json!({
         "api_version": API_VERSION,
@@ -427,8 +442,8 @@ async fn version(State(state): State<Shared>) -> Json<Value> {
         "alert_ranker_version": model("alert_ranker"),
         "cluster_scorer_version": model("cluster_scorer"),
         "miner_version": env!("CARGO_PKG_VERSION"),
-        "bundle_version": state.bundle.version(),
-        "models": state.bundle.model_versions(),
+        "bundle_version": bundle.version(),
+        "models": versions,
     }))
 }
 
@@ -444,9 +459,9 @@ async fn score_alerts(
     State(state): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let rows = json_scoring_job(&state, body, |state, batch| {
+    let rows = json_scoring_job(&state, body, |bundle, batch| {
         let started = Instant::now();
-        let mut rows = pipeline::score_alerts(batch, &state.bundle).map_err(scoring_error)?;
+        let mut rows = pipeline::score_alerts(batch, bundle).map_err(scoring_error)?;
         let per_alert = started.elapsed().as_secs_f64() * 1000.0 / rows.len().max(1) as f64;
         rows.iter_mut().for_each(|r| r.latency_ms = per_alert);
         Ok(rows)
@@ -459,35 +474,33 @@ async fn score_alerts(
 async fn score_everything(
     state: &Shared,
     body: Result<Bytes, BytesRejection>,
-) -> Result<pipeline::ScoredBatch, ApiError> {
-    let scored = json_scoring_job(state, body, |state, batch| {
+) -> Result<(pipeline::ScoredBatch, String), ApiError> {
+    let (scored, version) = json_scoring_job(state, body, |bundle, batch| {
         let options = ScoreOptions {
             record_latency: true,
             timestamp: None,
         };
-        pipeline::score_rows(batch, &state.bundle, &options, &mut |_| {}).map_err(scoring_error)
+        let scored = pipeline::score_rows(batch, bundle, &options, &mut |_| {});
+        Ok((scored.map_err(scoring_error)?, bundle.version().to_string()))
     })
     .await?;
     state.metrics.add_alerts_scored(scored.scores.len());
-    Ok(scored)
+    Ok((scored, version))
 }
 
 async fn rank_alerts(
     State(state): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let scored = score_everything(&state, body).await?;
-    Ok(Json(ranking_json(
-        &scored.rankings,
-        Some(state.bundle.version()),
-    )))
+    let (scored, version) = score_everything(&state, body).await?;
+    Ok(Json(ranking_json(&scored.rankings, Some(&version))))
 }
 
 async fn score_clusters(
     State(state): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let scored = score_everything(&state, body).await?;
+    let (scored, _) = score_everything(&state, body).await?;
     state
         .metrics
         .add_clusters_scored(scored.cluster_scores.len());
@@ -583,6 +596,7 @@ fn upload_error(dir: &std::path::Path, e: &dyn std::fmt::Display) -> ApiError {
 /// scoring columns only) and scores it with the same options (`latency_ms` 0.0).
 fn score_uploaded(
     state: &AppState,
+    bundle: &Bundle,
     dir: &std::path::Path,
     checkpoint: Checkpoint<'_>,
 ) -> Result<Value, ApiError> {
@@ -600,7 +614,7 @@ fn score_uploaded(
         aml_core::io::sha256_file(&dir.join(aml_core::batch::files::ALERTS)).map_err(hashed)?;
     let batch_hash = aml_core::io::input_hash(dir).map_err(hashed)?;
     checkpoint()?;
-    let scored = pipeline::score_rows(&batch, &state.bundle, &ScoreOptions::default(), &mut |_| {})
+    let scored = pipeline::score_rows(&batch, bundle, &ScoreOptions::default(), &mut |_| {})
         .map_err(scoring_error)?;
     let warnings: Vec<String> = report
         .warnings
@@ -616,11 +630,11 @@ fn score_uploaded(
     Ok(json!({
         "batch_id": batch.meta.batch_id,
         "processing_date": batch.meta.processing_date,
-        "model_version": state.bundle.version(),
+        "model_version": bundle.version(),
         "input_hash": input_hash,
         "batch_hash": batch_hash,
         "scores": score_json(&scored.scores),
-        "rankings": ranking_json(&scored.rankings, Some(state.bundle.version())),
+        "rankings": ranking_json(&scored.rankings, Some(bundle.version())),
         "cluster_scores": cluster_json(&scored.cluster_scores),
         "warnings": warnings,
     }))
@@ -642,8 +656,9 @@ async fn score_batch_upload(
         .map_err(|e| ApiError::internal(&e, "no temporary directory for the upload"))?;
     receive_batch(&mut multipart, dir.path()).await?;
     drop(multipart);
+    let bundle = state.bundle();
     let body = scoring_job(&state, &mut request, move |worker, checkpoint| {
-        let result = score_uploaded(worker, dir.path(), checkpoint);
+        let result = score_uploaded(worker, &bundle, dir.path(), checkpoint);
         drop(dir);
         result
     })

@@ -12,6 +12,7 @@
 //! aml-miner gbdt train|predict|resave ...
 //! aml-miner fetch --from s3://BUCKET/PREFIX/DATE/ --to DIR
 //! aml-miner config --print
+//! aml-miner run-daily [--once [--date D]] [--rescore]
 //! ```
 //!
 //! Every subcommand reads the configuration first (`--config FILE`, else `./aml-miner.toml` when
@@ -23,7 +24,7 @@ use std::fmt::Display;
 use std::process::ExitCode;
 
 use aml_miner::cli::{
-    config, features, fetch, gbdt, generate, score, serve, train, validate, verify,
+    config, daily, features, fetch, gbdt, generate, score, serve, train, validate, verify,
 };
 use aml_miner::config::MinerConfig;
 use clap::{Parser, Subcommand};
@@ -59,6 +60,7 @@ enum Command {
     Gbdt(gbdt::Args),
     Fetch(fetch::Args),
     Config(config::Args),
+    RunDaily(daily::Args),
 }
 
 /// Exit code 0 on success; otherwise the error after the subcommand's name on stderr, and 1.
@@ -91,5 +93,16 @@ fn main() -> ExitCode {
         Command::Gbdt(args) => finish("gbdt", gbdt::run(args)),
         Command::Fetch(args) => finish("fetch", fetch::run(args, &settings)),
         Command::Config(args) => finish("config", config::run(args, &settings)),
+        Command::RunDaily(args) => match daily::run(args, &settings) {
+            Ok(daily::Ran::NotYetPublished(date)) => {
+                eprintln!("aml-miner run-daily: {date} is not published yet; try again later");
+                ExitCode::from(daily::EXIT_NOT_YET_PUBLISHED)
+            }
+            Ok(daily::Ran::Stopped(date)) => {
+                eprintln!("aml-miner run-daily: {date}: stopped by a signal between two steps; run again to finish");
+                ExitCode::from(daily::EXIT_NOT_YET_PUBLISHED)
+            }
+            result => finish("run-daily", result),
+        },
     }
 }
