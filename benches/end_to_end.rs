@@ -1,6 +1,8 @@
 //! End-to-end scoring of a small synthetic day with the shipped `trained_models/` bundle:
 //! featurise + score + TreeSHAP top-5 + rank + cluster-score (in memory), and the full
-//! `score_batch` from a directory (load + verify + ... + atomic signed write).
+//! `score_batch` from a directory (load + verify + ... + atomic signed write), and the two
+//! whole-process overheads outside the stages: `Bundle::load` of `trained_models/` and the
+//! "write + sign" step (`write_submission`: encode the five files, sign, write atomically).
 //!
 //! The full-size figure (50,000 alerts, 500,000 addresses, 5,000,000 flows) is measured with
 //! the `score_batch` example under `/usr/bin/time -v` (see README "Running the miner").
@@ -45,6 +47,34 @@ fn bench(c: &mut Criterion) {
                 &mut |_| {},
             )
             .expect("submission")
+        })
+    });
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("trained_models");
+    group.bench_function("Bundle::load (trained_models)", |b| {
+        b.iter(|| Bundle::load(&models).expect("shipped bundle"))
+    });
+    let scored = pipeline::score_rows(&batch, &bundle, &ScoreOptions::default(), &mut |_| {})
+        .expect("scored");
+    let submission = aml_core::submission::Submission {
+        scores: scored.scores,
+        rankings: scored.rankings,
+        cluster_scores: scored.cluster_scores,
+        model_version: bundle.version().to_string(),
+        image_digest: format!("sha256:{}", "0".repeat(64)),
+        ..Default::default()
+    };
+    let written = tmp.path().join("written");
+    group.bench_function("write_submission (encode, sign, atomic write)", |b| {
+        b.iter(|| {
+            aml_core::submission::write_submission(
+                &written,
+                &[],
+                &submission,
+                &key,
+                "0",
+                "2025-10-08T00:00:00Z",
+            )
+            .expect("written")
         })
     });
     group.finish();

@@ -468,17 +468,22 @@ struct InputHashes {
 }
 
 impl InputHashes {
-    fn of_dir(dir: &Path) -> Result<InputHashes, MinerError> {
-        let hash = |file: &str, f: fn(&Path) -> std::io::Result<String>| {
-            f(dir).map_err(|source| MinerError::Io {
-                path: dir.join(file),
+    /// The hashes of batch directory `dir`, just loaded as `batch`: [`Batch::load`] checked that
+    /// `alerts.parquet` has the sha256 its META.json lists, so that listed hash is the file's
+    /// (of the very bytes that were scored) and the file is not read and hashed a second time.
+    fn of_dir(dir: &Path, batch: &Batch) -> Result<InputHashes, MinerError> {
+        let input = match batch.meta.sha256.get(aml_core::batch::files::ALERTS) {
+            Some(verified) => verified.to_ascii_lowercase(),
+            None => aml_core::io::input_hash(dir).map_err(|source| MinerError::Io {
+                path: dir.join(aml_core::batch::files::ALERTS),
                 source,
-            })
+            })?,
         };
-        Ok(InputHashes {
-            input: hash(aml_core::batch::files::ALERTS, aml_core::io::input_hash)?,
-            batch: hash(aml_core::batch::files::META, aml_core::io::batch_hash)?,
-        })
+        let batch = aml_core::io::batch_hash(dir).map_err(|source| MinerError::Io {
+            path: dir.join(aml_core::batch::files::META),
+            source,
+        })?;
+        Ok(InputHashes { input, batch })
     }
 
     fn of_memory(batch: &Batch) -> Result<InputHashes, MinerError> {
@@ -664,6 +669,26 @@ pub fn score_batch<M: Model>(
     options: &ScoreOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Summary, MinerError> {
+    let (summary, _loaded) =
+        score_batch_keeping(input, bundle, out_dir, key, key_source, options, progress)?;
+    Ok(summary)
+}
+
+/// [`score_batch`], handing the batch it loaded back to the caller (`None` for a
+/// [`BatchInput::Memory`] batch) instead of freeing it.
+///
+/// Freeing a full-size day's tables is millions of deallocations (a few tenths of a second,
+/// more on a busy machine); a command-line caller that exits next frees them on a thread it
+/// does not wait for (see `cli::score::run`), so the operating system reclaims them at exit.
+pub fn score_batch_keeping<M: Model>(
+    input: BatchInput<'_>,
+    bundle: &Bundle<M>,
+    out_dir: &Path,
+    key: &SigningKey,
+    key_source: KeySource,
+    options: &ScoreOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(Summary, Option<Batch>), MinerError> {
     let inputs: Vec<&Path> = match input {
         BatchInput::Dir(dir) => vec![dir],
         BatchInput::Memory(_) => Vec::new(),
@@ -674,22 +699,21 @@ pub fn score_batch<M: Model>(
     // hash it while the batch is read instead of at the end.
     let image_digest = std::thread::spawn(aml_core::submission::image_digest);
     let mut timings = Vec::new();
-    let loaded;
+    let mut loaded = None;
     let (batch, hashes, mut warnings): (&Batch, InputHashes, Vec<String>) = match input {
         BatchInput::Dir(dir) => {
             progress(Progress::Start("load + verify"));
             let t = Instant::now();
             let (batch, report) = Batch::load_with(dir, aml_core::FlowColumns::Scoring)?;
-            let hashes = InputHashes::of_dir(dir)?;
+            let hashes = InputHashes::of_dir(dir, &batch)?;
             let seconds = t.elapsed().as_secs_f64();
             progress(Progress::Done("load + verify", seconds));
             timings.push(StageTiming {
                 stage: "load + verify".into(),
                 seconds,
             });
-            loaded = batch;
             (
-                &loaded,
+                &*loaded.insert(batch),
                 hashes,
                 report.warnings.iter().map(|w| w.to_string()).collect(),
             )
@@ -747,7 +771,7 @@ pub fn score_batch<M: Model>(
         stage: "write + sign".into(),
         seconds,
     });
-    Ok(Summary {
+    let summary = Summary {
         out_dir: out_dir.to_path_buf(),
         batch_id: batch.meta.batch_id.clone(),
         n_alerts,
@@ -759,7 +783,8 @@ pub fn score_batch<M: Model>(
         warnings,
         receipt,
         key_source,
-    })
+    };
+    Ok((summary, loaded))
 }
 
 #[cfg(test)]

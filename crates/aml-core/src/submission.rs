@@ -839,7 +839,24 @@ pub fn write_submission(
             given.to_string()
         }
     };
-    let scores = encode_scores(&submission.scores)?;
+    // The four files that do not depend on the receipt are encoded in parallel (the scores,
+    // with every explanation, dominate); errors are reported in the fixed file order.
+    let ((scores, rankings), (cluster_scores, manifest)) = rayon::join(
+        || {
+            rayon::join(
+                || encode_scores(&submission.scores),
+                || encode_rankings(&submission.rankings),
+            )
+        },
+        || {
+            rayon::join(
+                || encode_cluster_scores(&submission.cluster_scores),
+                || to_pretty_json(Path::new(files::MANIFEST), &submission.manifest),
+            )
+        },
+    );
+    let (scores, rankings, cluster_scores, manifest) =
+        (scores?, rankings?, cluster_scores?, manifest?);
     let mut extra = BTreeMap::new();
     if let Some(hash) = &submission.batch_hash {
         extra.insert(BATCH_HASH_KEY.to_string(), hash.clone().into());
@@ -858,15 +875,9 @@ pub fn write_submission(
     );
     let contents: [(&str, Vec<u8>); 5] = [
         (files::SCORES, scores),
-        (files::RANKINGS, encode_rankings(&submission.rankings)?),
-        (
-            files::CLUSTER_SCORES,
-            encode_cluster_scores(&submission.cluster_scores)?,
-        ),
-        (
-            files::MANIFEST,
-            to_pretty_json(Path::new(files::MANIFEST), &submission.manifest)?,
-        ),
+        (files::RANKINGS, rankings),
+        (files::CLUSTER_SCORES, cluster_scores),
+        (files::MANIFEST, manifest),
         (
             files::RECEIPT,
             to_pretty_json(Path::new(files::RECEIPT), &receipt)?,

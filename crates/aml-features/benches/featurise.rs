@@ -2,7 +2,8 @@
 //! 200,000 flow rows). The full-size figure (50k / 500k / 5M) comes from
 //! `examples/build_features.rs` on a synthetic day; see the crate README.
 //! `cargo bench -p aml-features --bench featurise` (10 samples a stage).
-use aml_features::{FeatureBuilder, FlowGraph, PreparedBatch};
+use aml_features::prepared::sorted_join;
+use aml_features::{FeatureBuilder, FeatureGroups, FlowGraph, PreparedBatch};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 #[path = "../tests/common/mod.rs"]
@@ -32,7 +33,30 @@ fn bench(c: &mut Criterion) {
     group.bench_function("alert_matrix_5k", |b| {
         b.iter(|| spec.transform(&batch).map(|m| m.n_features()))
     });
+    // The graph block alone (PageRank, local stats and the capped 2-hop reach of every
+    // alerted node): the optional groups off, so Louvain does not run.
+    let mut graph_only = spec.clone();
+    graph_only.groups = FeatureGroups::default();
     let prepared = PreparedBatch::new(&batch);
+    group.bench_function("alert_matrix_no_louvain_5k", |b| {
+        b.iter(|| {
+            graph_only
+                .transform_prepared(&prepared)
+                .map(|m| m.0.n_features())
+        })
+    });
+    // 20,000 sorted queries joined against 200,000 sorted addresses (the address joins of
+    // `PreparedBatch::new`, a tenth of the full day).
+    let table: Vec<String> = (0..200_000u32)
+        .map(|i| format!("addr_{:08}", i * 3))
+        .collect();
+    let keys: Vec<String> = (0..20_000u32)
+        .map(|i| format!("addr_{:08}", i * 29))
+        .collect();
+    let queries: Vec<&str> = keys.iter().map(String::as_str).collect();
+    group.bench_function("sorted_join_20k_of_200k", |b| {
+        b.iter(|| sorted_join(&table, &queries).len())
+    });
     group.bench_function("cluster_matrix_500", |b| {
         b.iter(|| {
             spec.build_cluster_matrix_prepared(&prepared, None)

@@ -172,47 +172,103 @@ impl FlowGraph {
     }
 }
 
+/// An exact integer weight of the local-moving counters: `u32` when every sum fits (half the
+/// cache footprint of `u64`), else `u64`. Every value converts to `f64` exactly below 2^53, so
+/// the gains, and therefore the labels, do not depend on the width.
+trait Weight:
+    Copy + Default + Eq + std::ops::AddAssign + std::ops::SubAssign + std::fmt::Debug
+{
+    fn from_u64(x: u64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl Weight for u32 {
+    fn from_u64(x: u64) -> u32 {
+        // Only used when the graph's total weight fits (checked by the caller).
+        u32::try_from(x).unwrap_or(u32::MAX)
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Weight for u64 {
+    fn from_u64(x: u64) -> u64 {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
 /// Per community during local moving: the summed degree of its nodes (`total`) and the
 /// link weight from the node being moved (`link`, 0 outside that node's visit). Kept side by
 /// side so one cache line serves both reads.
 #[derive(Clone, Copy, Default)]
-struct Slot {
-    link: u64,
-    total: u64,
+struct Slot<W> {
+    link: W,
+    total: W,
 }
 
 /// One Louvain level: returns each node's community and whether any node moved.
 fn local_moving(g: &Undirected, max_passes: usize) -> (Vec<u32>, bool) {
-    match &g.weights {
-        None => local_moving_with(g, max_passes, |_| 1),
-        Some(weights) => local_moving_with(g, max_passes, |e| weights[e]),
+    let degree = g.degrees();
+    let two_m: u64 = degree.iter().sum();
+    // Every link and total is at most 2m.
+    if u32::try_from(two_m).is_ok() {
+        local_moving_as::<u32>(g, &degree, max_passes)
+    } else {
+        local_moving_as::<u64>(g, &degree, max_passes)
     }
 }
 
-/// [`local_moving`] with entry `e` weighing `weight(e)`.
-fn local_moving_with(
+/// [`local_moving`] with counters of type `W` (wide enough for the graph's total weight).
+fn local_moving_as<W: Weight>(
     g: &Undirected,
+    degree: &[u64],
     max_passes: usize,
-    weight: impl Fn(usize) -> u64,
+) -> (Vec<u32>, bool) {
+    let two_m: u64 = degree.iter().sum();
+    let degree: Vec<W> = degree.iter().map(|&d| W::from_u64(d)).collect();
+    match &g.weights {
+        None => local_moving_with(g, &degree, two_m, max_passes, |_| W::from_u64(1)),
+        Some(weights) => {
+            local_moving_with(g, &degree, two_m, max_passes, |e| W::from_u64(weights[e]))
+        }
+    }
+}
+
+/// [`local_moving`] with entry `e` weighing `weight(e)` (never 0), node degrees `degree`
+/// summing to `two_m`.
+fn local_moving_with<W: Weight>(
+    g: &Undirected,
+    degree: &[W],
+    two_m: u64,
+    max_passes: usize,
+    weight: impl Fn(usize) -> W,
 ) -> (Vec<u32>, bool) {
     let n = g.n();
-    let degree = g.degrees();
-    let two_m: u64 = degree.iter().sum();
     let mut community: Vec<u32> = (0..n as u32).collect();
     if two_m == 0 {
         return (community, false);
     }
-    let mut slots: Vec<Slot> = degree
+    let zero = W::default();
+    let mut slots: Vec<Slot<W>> = degree
         .iter()
-        .map(|&total| Slot { link: 0, total })
+        .map(|&total| Slot { link: zero, total })
         .collect();
-    let mut touched: Vec<u32> = Vec::new();
+    // Communities with a link from the node being moved: the first `n_touched` entries. A
+    // community is written at position `n_touched` on every link and kept only on its first
+    // (link still 0), so the scan has no unpredictable branch; one spare slot per row.
+    let longest = (0..n).map(|v| g.row(v).len()).max().unwrap_or(0);
+    let mut touched: Vec<u32> = vec![0; longest + 1];
     let inv_two_m = 1.0 / two_m as f64;
     let mut moved_any = false;
     for _ in 0..max_passes {
         let mut moved = false;
         for v in 0..n {
             let own = community[v];
+            let mut n_touched = 0;
             for e in g.row(v) {
                 let u = g.neighbours[e] as usize;
                 if u == v {
@@ -220,19 +276,19 @@ fn local_moving_with(
                 }
                 let c = community[u];
                 let slot = &mut slots[c as usize];
-                if slot.link == 0 {
-                    touched.push(c);
-                }
+                touched[n_touched] = c;
+                n_touched += usize::from(slot.link == zero);
                 slot.link += weight(e);
             }
-            let k = degree[v] as f64;
+            let touched = &touched[..n_touched];
+            let k = degree[v].to_f64();
             slots[own as usize].total -= degree[v];
             // Gain of joining c (up to a common factor and the cost of leaving `own`).
-            let gain = |slot: &Slot| slot.link as f64 - slot.total as f64 * k * inv_two_m;
+            let gain = |slot: &Slot<W>| slot.link.to_f64() - slot.total.to_f64() * k * inv_two_m;
             // The best other community (ties: smallest id) replaces `own` only if strictly better.
             let mut best = own;
             let mut best_gain = f64::NEG_INFINITY;
-            for &c in &touched {
+            for &c in touched {
                 if c == own {
                     continue;
                 }
@@ -245,10 +301,9 @@ fn local_moving_with(
             if best_gain <= gain(&slots[own as usize]) {
                 best = own;
             }
-            for &c in &touched {
-                slots[c as usize].link = 0;
+            for &c in touched {
+                slots[c as usize].link = zero;
             }
-            touched.clear();
             slots[best as usize].total += degree[v];
             if best != own {
                 community[v] = best;
@@ -313,5 +368,64 @@ fn aggregate(g: &Undirected, labels: &[u32], count: usize) -> Undirected {
         offsets,
         neighbours,
         weights: Some(weights),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A random symmetric graph over `n` nodes from a simple LCG: unit weights, or random
+    /// integer weights with self-loop entries (the shape of an aggregated level).
+    fn random_graph(n: usize, m: usize, seed: u64, weighted: bool) -> Undirected {
+        let mut state = seed | 1;
+        let mut next = move |k: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as usize) % k
+        };
+        let mut rows: Vec<std::collections::BTreeMap<u32, u64>> = vec![Default::default(); n];
+        for _ in 0..m {
+            let (a, b, w) = (next(n), next(n), 1 + next(5) as u64);
+            if a == b && !weighted {
+                continue;
+            }
+            *rows[a].entry(b as u32).or_default() += if a == b { 2 * w } else { w };
+            if a != b {
+                *rows[b].entry(a as u32).or_default() += w;
+            }
+        }
+        let mut offsets = vec![0];
+        let (mut neighbours, mut weights) = (Vec::new(), Vec::new());
+        for row in rows {
+            for (u, w) in row {
+                neighbours.push(u);
+                weights.push(if weighted { w } else { 1 });
+            }
+            offsets.push(neighbours.len());
+        }
+        Undirected {
+            offsets,
+            neighbours,
+            weights: weighted.then_some(weights),
+        }
+    }
+
+    #[test]
+    fn narrow_and_wide_counters_give_the_same_labels() {
+        for seed in 0..40u64 {
+            for weighted in [false, true] {
+                let n = 1 + (seed as usize * 7) % 90;
+                let g = random_graph(n, n * (1 + seed as usize % 5), seed, weighted);
+                let degree = g.degrees();
+                for passes in [1, 3, 8] {
+                    let narrow = local_moving_as::<u32>(&g, &degree, passes);
+                    let wide = local_moving_as::<u64>(&g, &degree, passes);
+                    assert_eq!(narrow, wide, "seed {seed}, weighted {weighted}");
+                    assert_eq!(local_moving(&g, passes), wide);
+                }
+            }
+        }
     }
 }

@@ -58,17 +58,42 @@ pub struct MemberUnions {
 }
 
 /// For each of `queries` (sorted ascending), its row in `table` (sorted ascending, no repeats),
-/// if there. Each search starts where the previous one ended, so its first probes fall on
-/// cached strings: the same rows as one binary search per query, with far fewer cache misses.
+/// if there. Each search gallops forward from where the previous one ended (probes 1, 2, 4, ...
+/// rows ahead, then a binary search inside the last step): the same rows as one binary search
+/// per query, but a query whose row is `d` rows further costs O(log d) comparisons of nearby,
+/// cached strings instead of O(log table) comparisons spread over the whole table.
 pub fn sorted_join(table: &[String], queries: &[&str]) -> Vec<Option<usize>> {
     let mut start = 0;
     queries
         .iter()
         .map(|&q| {
-            start += table[start..].partition_point(|s| s.as_str() < q);
+            start = gallop(table, start, q);
             (table.get(start).is_some_and(|s| s == q)).then_some(start)
         })
         .collect()
+}
+
+/// The first row at or after `start` whose string is not below `q` (`table.len()` if none),
+/// found by exponential then binary search.
+fn gallop(table: &[String], start: usize, q: &str) -> usize {
+    let below = |i: usize| table[i].as_str() < q;
+    if start >= table.len() || !below(start) {
+        return start;
+    }
+    // Invariant: table[lo] < q; the answer lies in lo + 1 ..= hi.
+    let (mut lo, mut step) = (start, 1);
+    let hi = loop {
+        let next = lo + step;
+        if next >= table.len() {
+            break table.len();
+        }
+        if !below(next) {
+            break next;
+        }
+        lo = next;
+        step *= 2;
+    };
+    lo + 1 + table[lo + 1..hi].partition_point(|s| s.as_str() < q)
 }
 
 impl<'a> PreparedBatch<'a> {

@@ -192,11 +192,27 @@ proptest! {
         (n, density, hubs) in (2usize..300, 0usize..8, 0usize..4),
         (seed, alerts) in (any::<u64>(), 1usize..40),
     ) {
-        let edges = random_edges(n, n * density, hubs, seed);
-        let mut rng = Rng::new(seed ^ 7);
-        let alerted: Vec<u32> = (0..alerts).map(|_| rng.below(n) as u32).collect();
-        check_reach(&edges, n, &alerted, seed);
+        check_random_reach(n, density, hubs, seed, alerts);
     }
+
+    #[test]
+    fn reach_2hop_matches_the_reference_on_sparse_graphs_with_many_alerts(
+        (n, density, hubs) in (1_000usize..5_000, 1usize..3, 0usize..3),
+        (seed, alerts) in (any::<u64>(), 50usize..200),
+    ) {
+        // Thousands of bit words and short walks: the scratch set is emptied word by word
+        // between alerts (a stale bit would shift a later alert's count), and around hubs
+        // it is zeroed whole.
+        check_random_reach(n, density, hubs, seed, alerts);
+    }
+}
+
+/// [`check_reach`] on [`random_edges`] with `alerts` alerts on random nodes.
+fn check_random_reach(n: usize, density: usize, hubs: usize, seed: u64, alerts: usize) {
+    let edges = random_edges(n, n * density, hubs, seed);
+    let mut rng = Rng::new(seed ^ 7);
+    let alerted: Vec<u32> = (0..alerts).map(|_| rng.below(n) as u32).collect();
+    check_reach(&edges, n, &alerted, seed);
 }
 
 /// Reference 2-hop reach: the set of nodes within two undirected hops, minus `v`, capped.
@@ -314,6 +330,24 @@ proptest! {
         mut queries in proptest::collection::vec("[a-c]{0,3}", 0..40),
     ) {
         let table: Vec<String> = table.into_iter().collect();
+        queries.sort();
+        let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
+        prop_assert_eq!(sorted_join(&table, &queries), reference_join(&table, &queries));
+    }
+
+    #[test]
+    fn sorted_join_gallops_to_the_same_rows_over_long_gaps(
+        table in proptest::collection::btree_set(0u32..5_000, 0..600),
+        queries in proptest::collection::vec(0u32..5_100, 0..60),
+        repeat_first in any::<bool>(),
+    ) {
+        // Gaps from 0 to thousands of rows between consecutive queries, queries before the
+        // first and after the last row, repeated queries and absent ones.
+        let table: Vec<String> = table.into_iter().map(|k| format!("{k:05}")).collect();
+        let mut queries: Vec<String> = queries.into_iter().map(|k| format!("{k:05}")).collect();
+        if repeat_first {
+            queries.extend(table.first().cloned());
+        }
         queries.sort();
         let queries: Vec<&str> = queries.iter().map(String::as_str).collect();
         prop_assert_eq!(sorted_join(&table, &queries), reference_join(&table, &queries));

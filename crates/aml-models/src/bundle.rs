@@ -44,6 +44,7 @@ use aml_features::{
     FeatureError, FeatureMatrix, FeatureSpec, FeatureWarning, LabelMemory, PreparedBatch,
     FEATURE_SPEC_VERSION,
 };
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use aml_core::submission::{RankingModel, RankingSource};
@@ -506,8 +507,7 @@ impl Bundle {
                 ),
             });
         }
-        let mut loaded = BTreeMap::new();
-        for (name, file) in files::MODELS {
+        let load_model = |(name, file): (&str, &str)| -> Result<GbdtModel, BundleError> {
             let entry = metadata
                 .models
                 .get(name)
@@ -540,14 +540,30 @@ impl Bundle {
                     found: model.version(),
                 });
             }
-            loaded.insert(name, model);
+            Ok(model)
+        };
+        // The three models and the label memory are parsed in parallel; the error reported is
+        // still the first in the fixed order (the models in `files::MODELS` order, then the
+        // memory), as when they were read one after the other.
+        let (models, memory) = rayon::join(
+            || {
+                files::MODELS
+                    .into_par_iter()
+                    .map(load_model)
+                    .collect::<Vec<_>>()
+            },
+            || load_label_memory(dir, metadata.label_memory.as_ref()),
+        );
+        let mut loaded = BTreeMap::new();
+        for ((name, _), model) in files::MODELS.into_iter().zip(models) {
+            loaded.insert(name, model?);
         }
         let mut take = |name: &str| loaded.remove(name).expect("loaded above");
         let calibration = metadata.models["alert_scorer"].calibration.clone();
         let scorer = AlertScorer::new(take("alert_scorer"), calibration)?;
         let ranker = AlertRanker::new(take("alert_ranker"))?;
         let cluster_scorer = ClusterScorer::new(take("cluster_scorer"))?;
-        let memory = load_label_memory(dir, metadata.label_memory.as_ref())?;
+        let memory = memory?;
         let mut bundle = Self::checked(metadata, scorer, ranker, cluster_scorer)?;
         bundle.label_memory = memory;
         // The version is the hash of the metadata as written; re-serialising must give the same

@@ -144,20 +144,83 @@ fn memory_between(
 /// Out of time: for each of `batches`, the memory of the labels of the batches dated
 /// `lag_days` or more days before it (and within `window_days` of that cutoff), never its own
 /// day or a later one.
+///
+/// All at once, each built from scratch: training uses [`DayMemoryBuilder`] (one day at a time,
+/// the same memories) instead.
 pub fn day_memories(
     batches: &[&Batch],
     config: &LabelMemoryConfig,
 ) -> Result<Vec<LabelMemory>, PipelineError> {
     let dates = batch_dates(batches)?;
-    let lag = i32::try_from(config.lag_days.max(1)).unwrap_or(i32::MAX);
     dates
         .iter()
-        .map(|&d| {
-            let last = d + (-lag);
-            let first = window_start(last, config.window_days);
-            memory_between(batches, &dates, (first, last), config.max_rows)
-        })
+        .map(|&d| memory_between(batches, &dates, day_window(d, config), config.max_rows))
         .collect()
+}
+
+/// The out-of-time memories of [`day_memories`], built one day at a time: training asks for
+/// each day's memory just before that day's features and drops it after, so it never holds more
+/// than one memory plus the running fold of the days so far (all at once, a long history at the
+/// default `max_rows` held one memory per day: gigabytes).
+///
+/// Without a window (`window_days` 0), the days up to each cutoff are folded once into a running
+/// memory (labels fold in any order, see [`LabelMemory::add_day`]), and a day's memory is that
+/// fold cut to `max_rows`: the same memory [`day_memories`] builds from scratch. With a window,
+/// or when a cutoff is earlier than one already folded, the memory is built from scratch.
+#[derive(Debug, Clone)]
+pub struct DayMemoryBuilder {
+    config: LabelMemoryConfig,
+    dates: Vec<Date>,
+    /// The labels of every batch dated up to `cutoff` (uncut).
+    running: LabelMemory,
+    /// The latest cutoff folded into `running` (`None`: nothing folded yet).
+    cutoff: Option<Date>,
+}
+
+impl DayMemoryBuilder {
+    /// A builder for the days of `batches` (pass the same batches, in the same order, to
+    /// [`DayMemoryBuilder::memory`]).
+    pub fn new(
+        batches: &[&Batch],
+        config: &LabelMemoryConfig,
+    ) -> Result<DayMemoryBuilder, PipelineError> {
+        Ok(DayMemoryBuilder {
+            config: *config,
+            dates: batch_dates(batches)?,
+            running: LabelMemory::new(),
+            cutoff: None,
+        })
+    }
+
+    /// The memory of day `index` of `batches`: equal to `day_memories(batches, config)[index]`.
+    pub fn memory(
+        &mut self,
+        batches: &[&Batch],
+        index: usize,
+    ) -> Result<LabelMemory, PipelineError> {
+        let (first, last) = day_window(self.dates[index], &self.config);
+        if first.is_some() || self.cutoff.is_some_and(|folded| last < folded) {
+            return memory_between(batches, &self.dates, (first, last), self.config.max_rows);
+        }
+        for (batch, &date) in batches.iter().zip(&self.dates) {
+            if date <= last && self.cutoff.is_none_or(|folded| date > folded) {
+                if let Some(labels) = &batch.labels {
+                    self.running.add_day(date, labels)?;
+                }
+            }
+        }
+        self.cutoff = Some(last);
+        let mut memory = self.running.clone();
+        memory.keep_recent(self.config.max_rows);
+        Ok(memory)
+    }
+}
+
+/// The first (`None`: no window) and last day of the labels day `d` may see.
+fn day_window(d: Date, config: &LabelMemoryConfig) -> (Option<Date>, Date) {
+    let lag = i32::try_from(config.lag_days.max(1)).unwrap_or(i32::MAX);
+    let last = d + (-lag);
+    (window_start(last, config.window_days), last)
 }
 
 /// The memory a bundle stores: the labels of every batch within `window_days` of the last one.
@@ -303,7 +366,8 @@ pub fn prepare_days_with(
 }
 
 /// [`prepare_days_with`] with the label-memory group as `memory` says: when enabled, each day
-/// is featurised with its out-of-time memory ([`day_memories`]).
+/// is featurised with its out-of-time memory ([`day_memories`]), built just before the day's
+/// features and dropped after them ([`DayMemoryBuilder`]).
 pub fn prepare_days_with_memory(
     batches: Vec<Batch>,
     validation_days: usize,
@@ -323,17 +387,34 @@ pub fn prepare_days_with_memory(
     builder.groups.label_memory = memory.enabled;
     let mut spec = builder.fit(&refs)?;
     spec.extra_blocks.extend_from_slice(blocks);
-    let memories = if memory.enabled {
-        let refs: Vec<&Batch> = batches.iter().collect();
-        day_memories(&refs, memory)?.into_iter().map(Some).collect()
+    let mut builder = if memory.enabled {
+        Some(DayMemoryBuilder::new(
+            &batches.iter().collect::<Vec<_>>(),
+            memory,
+        )?)
     } else {
-        vec![None; batches.len()]
+        None
     };
-    let days = batches
-        .into_iter()
-        .zip(memories)
-        .map(|(b, m)| DayData::with_memory(b, &spec, m.as_ref()))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Each batch moves into its DayData as it is featurised; the memories of later days still
+    // see it there (every batch, featurised or not, in the original order).
+    let mut days: Vec<DayData> = Vec::with_capacity(batches.len());
+    let mut pending = std::collections::VecDeque::from(batches);
+    while let Some(batch) = pending.pop_front() {
+        let index = days.len();
+        let day_memory = match &mut builder {
+            Some(builder) => {
+                let all: Vec<&Batch> = days
+                    .iter()
+                    .map(|d| &d.batch)
+                    .chain(std::iter::once(&batch))
+                    .chain(&pending)
+                    .collect();
+                Some(builder.memory(&all, index)?)
+            }
+            None => None,
+        };
+        days.push(DayData::with_memory(batch, &spec, day_memory.as_ref())?);
+    }
     Ok((spec, days, n_train))
 }
 
