@@ -8,8 +8,9 @@
 //!    and `serve`), unless the store already holds day D scored from the same batch (the receipt's
 //!    `batch_hash`, the sha256 of META.json); a day scored by another bundle is re-scored only
 //!    with [`DailyOptions::rescore`].
-//! 3. **retrain** when due: no trained bundle is active yet, or the active bundle's last training
-//!    day is `training.every_days` or more days before D. The candidate is trained on the last
+//! 3. **retrain** when due: no decision was made in the `training.every_days` days before D, and
+//!    no trained bundle is active yet or the active bundle's last training day is
+//!    `training.every_days` or more days before D. The candidate is trained on the last
 //!    `training.history_days` labelled days (days holding `address_labels.parquet`) before the
 //!    `training.holdout_days` most recent ones, saved as `training.bundles/<D>-<version>`
 //!    ([`Bundle::save`]: staged and renamed), then both bundles score the held-out days and the
@@ -705,6 +706,16 @@ impl Daily {
         Ok((dirs, decisions))
     }
 
+    /// The cycle date of the newest decision file (`<D>-<version>.decision.json`), if any.
+    fn last_decision(&self) -> Result<Option<Date>, DailyError> {
+        Ok(list_names(self.bundles())?
+            .iter()
+            .filter_map(|name| name.strip_suffix(DECISION_SUFFIX))
+            .filter(|bundle| is_bundle_name(bundle))
+            .filter_map(|bundle| Date::parse(&bundle[..10]).ok())
+            .max())
+    }
+
     /// Step 3: trains a candidate when due (or takes the one a crashed run saved), compares it
     /// with `active` on the held-out days and records the decision. Switching is
     /// [`Daily::finish_switch`]'s.
@@ -719,19 +730,23 @@ impl Daily {
         if let Some(name) = decided.last() {
             return Ok((format!("skipped: decided today ({name})"), None));
         }
-        if active.name.is_some() {
-            let last = Date::parse(&active.bundle.metadata().training.last_day);
-            if let Ok(last) = last {
-                let due = i64::from(last.days_since_epoch()) + i64::from(training.every_days);
-                if i64::from(date.days_since_epoch()) < due {
-                    return Ok((
-                        format!(
-                            "not due: last training day {last}, every {} days",
-                            training.every_days
-                        ),
-                        None,
-                    ));
-                }
+        // Due `every_days` after the active bundle's last training day (when one of ours is
+        // active) and after the last decision: a kept (rejected) candidate also waits a full
+        // period, or a retraining would run every day while the active bundle stays old.
+        let last_training = match active.name {
+            Some(_) => Date::parse(&active.bundle.metadata().training.last_day).ok(),
+            None => None,
+        };
+        let since = [
+            (last_training, "last training day"),
+            (self.last_decision()?, "last decision on"),
+        ];
+        for (day, what) in since {
+            let Some(day) = day else { continue };
+            let due = i64::from(day.days_since_epoch()) + i64::from(training.every_days);
+            if i64::from(date.days_since_epoch()) < due {
+                let every = training.every_days;
+                return Ok((format!("not due: {what} {day}, every {every} days"), None));
             }
         }
         let labelled = self.labelled_days(date)?;

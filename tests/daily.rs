@@ -445,6 +445,30 @@ fn retraining_switches_only_when_not_worse_and_prunes_to_k() {
             "{name} is not ours and stays"
         );
     }
+
+    // Every 2 days: on day 4 the active bundle's last training day (day 1) is old enough, but a
+    // candidate was judged (and kept out) on day 3, so the next retraining waits for day 5.
+    miner.config.training.every_days = 2;
+    miner.publish(4, true);
+    let decisions = |miner: &Miner| {
+        std::fs::read_dir(miner.bundles())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_str().unwrap().ends_with(DECISION_SUFFIX)
+            })
+            .count()
+    };
+    let before = decisions(&miner);
+    let report = run(&miner.daily(weak_config()), 4);
+    let retrain = &report.step("retrain").unwrap().outcome;
+    assert!(
+        retrain.starts_with(&format!("not due: last decision on {}", date(3))),
+        "{retrain}"
+    );
+    assert!(report.decision.is_none());
+    assert_eq!(decisions(&miner), before);
+    assert_eq!(miner.active_pointer().as_deref(), Some(good.as_str()));
 }
 
 #[test]
