@@ -472,8 +472,8 @@ impl InputHashes {
     /// `alerts.parquet` has the sha256 its META.json lists, so that listed hash is the file's
     /// (of the very bytes that were scored) and the file is not read and hashed a second time.
     fn of_dir(dir: &Path, batch: &Batch) -> Result<InputHashes, MinerError> {
-        let input = match batch.meta.sha256.get(aml_core::batch::files::ALERTS) {
-            Some(verified) => verified.to_ascii_lowercase(),
+        let input = match Self::listed_input(batch) {
+            Some(verified) => verified,
             None => aml_core::io::input_hash(dir).map_err(|source| MinerError::Io {
                 path: dir.join(aml_core::batch::files::ALERTS),
                 source,
@@ -486,10 +486,18 @@ impl InputHashes {
         Ok(InputHashes { input, batch })
     }
 
+    /// The sha256 META.json lists for `alerts.parquet`, lower-case (the receipt's form).
+    fn listed_input(batch: &Batch) -> Option<String> {
+        batch
+            .meta
+            .sha256
+            .get(aml_core::batch::files::ALERTS)
+            .map(|hash| hash.to_ascii_lowercase())
+    }
+
     fn of_memory(batch: &Batch) -> Result<InputHashes, MinerError> {
-        let listed = batch.meta.sha256.get(aml_core::batch::files::ALERTS);
-        let input = match listed {
-            Some(hash) => hash.to_ascii_lowercase(),
+        let input = match Self::listed_input(batch) {
+            Some(hash) => hash,
             None => aml_core::io::sha256_hex(&aml_core::write::encode_alerts(&batch.alerts)?),
         };
         Ok(InputHashes {
