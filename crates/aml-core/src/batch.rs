@@ -360,40 +360,78 @@ fn sort_labels(mut labels: AddressLabels) -> AddressLabels {
 }
 
 /// Row order of `flows` by [`MoneyFlows::cmp_rows`], ties by row: the same order as a stable sort.
+/// Each entry is `(receiver << 32) | row`, returned with the sender of each entry (the sorted
+/// `from` column); `None` when the rows do not fit in `u32`.
 ///
 /// Exporters write flows grouped by sender, so the rows are first cut in runs of one sender and
 /// the runs sorted by (sender, first row) (a few hundred thousand runs instead of millions of
-/// rows); then each sender's rows, in file order, are sorted by (receiver, remaining values, row),
-/// senders in parallel. Rows in no particular order only make the runs shorter.
-fn flow_order(flows: &MoneyFlows) -> Vec<usize> {
+/// rows); then each sender's entries are sorted as plain integers, senders in parallel, which
+/// orders them by (receiver, row), and only runs of one receiver (duplicate edges, rare) are
+/// sorted again by the remaining values, then row. Rows in no particular order only make the
+/// runs shorter.
+fn flow_order(flows: &MoneyFlows) -> Option<(Vec<u64>, Vec<u32>)> {
     use rayon::iter::ParallelIterator;
     use rayon::slice::ParallelSliceMut;
-    let n = flows.len();
-    let mut runs: Vec<(u32, usize, usize)> = Vec::new();
+    let n = u32::try_from(flows.len()).ok()?;
+    let mut runs: Vec<(u32, u32, u32)> = Vec::new();
     let mut start = 0;
     for row in 1..=n {
-        if row == n || flows.from[row] != flows.from[start] {
-            runs.push((flows.from[start], start, row));
+        if row == n || flows.from[row as usize] != flows.from[start as usize] {
+            runs.push((flows.from[start as usize], start, row));
             start = row;
         }
     }
     runs.par_sort_unstable();
-    let mut order: Vec<usize> = Vec::with_capacity(n);
-    for &(_, start, end) in &runs {
-        order.extend(start..end);
+    let mut order: Vec<u64> = Vec::with_capacity(flows.len());
+    let mut senders: Vec<u32> = Vec::with_capacity(flows.len());
+    for &(sender, start, end) in &runs {
+        senders.extend(std::iter::repeat_n(sender, (end - start) as usize));
+        order.extend(
+            (start..end).map(|row| (u64::from(flows.to[row as usize]) << 32) | u64::from(row)),
+        );
     }
     drop(runs);
+    let row = |entry: u64| entry as u32 as usize;
     order
-        .par_chunk_by_mut(|a: &usize, b: &usize| flows.from[*a] == flows.from[*b])
+        .par_chunk_by_mut(|&a, &b| flows.from[row(a)] == flows.from[row(b)])
         .for_each(|sender| {
-            sender.sort_unstable_by(|&a, &b| {
-                flows.to[a]
-                    .cmp(&flows.to[b])
-                    .then_with(|| flows.cmp_rows(a, b))
-                    .then(a.cmp(&b))
-            })
+            sender.sort_unstable();
+            for receiver in sender.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
+                if receiver.len() > 1 {
+                    receiver
+                        .sort_unstable_by(|&a, &b| flows.cmp_rows(row(a), row(b)).then(a.cmp(&b)));
+                }
+            }
         });
-    order
+    Some((order, senders))
+}
+
+/// `values` reordered so that row `k` is the old row `source_row(k)`, for `len` rows; a column
+/// that was not loaded (empty) stays empty.
+fn pick<T: Clone>(values: &mut Vec<T>, len: usize, source_row: &impl Fn(usize) -> usize) {
+    if values.is_empty() {
+        return;
+    }
+    let old = std::mem::take(values);
+    *values = (0..len).map(|k| old[source_row(k)].clone()).collect();
+}
+
+/// Reorders every value column of `flows` (not `from`/`to`) so that row `k` is the old row
+/// `source_row(k)`.
+fn reorder_value_columns(flows: &mut MoneyFlows, source_row: impl Fn(usize) -> usize) {
+    use crate::schema::ColumnMut;
+    let len = flows.len();
+    for (_, column) in flows.value_columns_mut() {
+        match column {
+            ColumnMut::Texts(values) | ColumnMut::Dates(values) => pick(values, len, &source_row),
+            ColumnMut::Numbers(values) => pick(values, len, &source_row),
+            ColumnMut::Integers(values) => pick(values, len, &source_row),
+            ColumnMut::Windows(values) => pick(values, len, &source_row),
+            ColumnMut::TextLists(values) => pick(values, len, &source_row),
+            ColumnMut::IntLists(values) => pick(values, len, &source_row),
+            ColumnMut::Flags(values) => pick(values, len, &source_row),
+        }
+    }
 }
 
 /// Re-interns the address dictionary (sorted, distinct, only addresses used by some edge) and sorts the rows.
@@ -428,18 +466,23 @@ pub(crate) fn canonical_money_flows(mut flows: MoneyFlows) -> MoneyFlows {
     if already_sorted {
         return flows;
     }
-    let order = flow_order(&flows);
-    permute(&mut flows.from, &order);
-    permute(&mut flows.to, &order);
-    permute(&mut flows.tx_count, &order);
-    permute(&mut flows.amount_sum, &order);
-    permute(&mut flows.amount_usd_sum, &order);
-    permute(&mut flows.first_seen_timestamp, &order);
-    permute(&mut flows.last_seen_timestamp, &order);
-    permute(&mut flows.active_days, &order);
-    permute(&mut flows.avg_tx_size_usd, &order);
-    permute(&mut flows.unique_assets, &order);
-    permute(&mut flows.reciprocity_ratio, &order);
-    permute(&mut flows.is_bidirectional, &order);
+    let Some((order, senders)) = flow_order(&flows) else {
+        return canonical_money_flows_wide(flows);
+    };
+    // The sorted `from` and `to` come with the order: no gather.
+    flows.from = senders;
+    flows.to = order.iter().map(|&entry| (entry >> 32) as u32).collect();
+    reorder_value_columns(&mut flows, |k| order[k] as u32 as usize);
+    flows
+}
+
+/// The row order of more than `u32::MAX` flows: a plain stable sort by [`MoneyFlows::cmp_rows`].
+fn canonical_money_flows_wide(mut flows: MoneyFlows) -> MoneyFlows {
+    let mut order: Vec<usize> = (0..flows.len()).collect();
+    order.sort_by(|&a, &b| flows.cmp_rows(a, b));
+    let len = flows.len();
+    pick(&mut flows.from, len, &|k| order[k]);
+    pick(&mut flows.to, len, &|k| order[k]);
+    reorder_value_columns(&mut flows, |k| order[k]);
     flows
 }
