@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::error::{BatchError, BatchWarning};
 use crate::meta::Meta;
-use crate::read::FlowColumns;
+use crate::read::{FlowColumns, LoadedFeatures};
 use crate::tables::{AddressFeatures, AddressLabels, Alerts, Clusters, MoneyFlows};
 
 /// File names of a batch directory.
@@ -87,7 +87,7 @@ impl Batch {
         let ((alerts, features, clusters, money_flows, labels), mut warnings) =
             crate::read::load_tables(dir, &meta, flow_columns)?;
         let (batch, report) =
-            Batch::from_tables(meta, alerts, features, clusters, money_flows, labels)?;
+            Batch::from_loaded(meta, alerts, features, clusters, money_flows, labels)?;
         warnings.extend(report.warnings);
         Ok((batch, BatchReport { warnings }))
     }
@@ -108,6 +108,27 @@ impl Batch {
         money_flows: MoneyFlows,
         labels: Option<AddressLabels>,
     ) -> Result<(Batch, BatchReport), BatchError> {
+        let features = LoadedFeatures {
+            features,
+            file_rows: None,
+        };
+        Batch::from_loaded(meta, alerts, features, clusters, money_flows, labels)
+    }
+
+    /// [`Batch::from_tables`] with features that may come already sorted by address (with the
+    /// file row of each row, so that an error names the file row).
+    fn from_loaded(
+        meta: Meta,
+        alerts: Alerts,
+        features: LoadedFeatures,
+        clusters: Clusters,
+        money_flows: MoneyFlows,
+        labels: Option<AddressLabels>,
+    ) -> Result<(Batch, BatchReport), BatchError> {
+        let LoadedFeatures {
+            features,
+            file_rows,
+        } = features;
         crate::validate::batch_shape(&meta, &alerts, &features, &clusters, &money_flows)?;
         // The tables are validated and sorted in parallel (the money flows dominate); errors are
         // reported in a fixed table order, so the same bad batch always gives the same error.
@@ -115,7 +136,11 @@ impl Batch {
             || {
                 rayon::join(
                     || crate::validate::alerts(&alerts).and_then(|()| sort_alerts(alerts)),
-                    || crate::validate::features(&features).and_then(|()| sort_features(features)),
+                    || match file_rows {
+                        None => crate::validate::features(&features)
+                            .and_then(|()| sort_features(features)),
+                        Some(file_rows) => sorted_features(features, &file_rows),
+                    },
                 )
             },
             || {
@@ -214,7 +239,7 @@ pub(crate) fn key_prefix(key: &[u8]) -> u64 {
 /// Stable sort order of `keys`, or `None` when they are already strictly increasing (the order is
 /// then the identity: files are often written sorted); fails on the first repeated key in sorted
 /// order, naming the later file row.
-fn unique_key_order(
+pub(crate) fn unique_key_order(
     keys: &[String],
     file: &str,
     column: &str,
@@ -272,34 +297,58 @@ fn sort_alerts(mut alerts: Alerts) -> Result<Alerts, BatchError> {
 }
 
 fn sort_features(mut features: AddressFeatures) -> Result<AddressFeatures, BatchError> {
-    use rayon::iter::{IntoParallelRefMutIterator, ParallelIterator};
     let order = unique_key_order(&features.address, files::FEATURES, "address")?;
     if let Some(order) = order {
-        let order = &order;
-        let f = &mut features;
-        // Each column is permuted on its own, so the columns go in parallel.
-        rayon::join(
-            || {
-                f.numeric
-                    .par_iter_mut()
-                    .for_each(|column| permute(&mut column.values, order))
-            },
-            || {
-                rayon::join(
-                    || {
-                        permute(&mut f.window_days, order);
-                        permute(&mut f.processing_date, order);
-                        permute(&mut f.address, order);
-                        permute(&mut f.dominant_asset_in, order);
-                        permute(&mut f.dominant_asset_out, order);
-                    },
-                    || {
-                        permute(&mut f.hourly_activity, order);
-                        permute(&mut f.daily_activity, order);
-                    },
-                )
-            },
-        );
+        permute_features(&mut features, &order);
+    }
+    crate::validate::order_numeric_columns(&mut features.numeric);
+    Ok(features)
+}
+
+/// Reorders every column of `features` so that row `k` is the old row `order[k]`.
+fn permute_features(features: &mut AddressFeatures, order: &[usize]) {
+    use rayon::iter::{IntoParallelRefMutIterator, ParallelIterator};
+    let f = features;
+    // Each column is permuted on its own, so the columns go in parallel.
+    rayon::join(
+        || {
+            f.numeric
+                .par_iter_mut()
+                .for_each(|column| permute(&mut column.values, order))
+        },
+        || {
+            rayon::join(
+                || {
+                    permute(&mut f.window_days, order);
+                    permute(&mut f.processing_date, order);
+                    permute(&mut f.address, order);
+                    permute(&mut f.dominant_asset_in, order);
+                    permute(&mut f.dominant_asset_out, order);
+                },
+                || {
+                    permute(&mut f.hourly_activity, order);
+                    permute(&mut f.daily_activity, order);
+                },
+            )
+        },
+    );
+}
+
+/// Features read already sorted by address ([`crate::read::read_features_for_load`]; sorted row
+/// `k` is file row `file_rows[k]`, addresses distinct): validated like [`sort_features`]'s input.
+/// The checks pass or fail whatever the row order; on a failure the table is put back in file
+/// order and checked again, so the error names the same file row as for a table read in file order.
+fn sorted_features(
+    mut features: AddressFeatures,
+    file_rows: &[u32],
+) -> Result<AddressFeatures, BatchError> {
+    if let Err(error) = crate::validate::features(&features) {
+        let mut sorted_row = vec![0usize; file_rows.len()];
+        for (position, &row) in file_rows.iter().enumerate() {
+            sorted_row[row as usize] = position;
+        }
+        permute_features(&mut features, &sorted_row);
+        return Err(crate::validate::features(&features).err().unwrap_or(error));
     }
     crate::validate::order_numeric_columns(&mut features.numeric);
     Ok(features)

@@ -17,9 +17,10 @@ use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 
 use crate::batch::files;
-use crate::columns::{push_column, push_numbers, Kind, Origin, TextView};
+use crate::columns::{push_column, push_numbers, push_texts, Kind, Origin, TextView};
 use crate::error::{BatchError, BatchWarning};
 use crate::meta::Meta;
+use crate::schema::ColumnMut;
 use crate::schema::{ColumnSpec, Table, FEATURES, MONEY_FLOWS};
 use crate::tables::{
     AddressFeatures, AddressLabels, Alerts, Clusters, MoneyFlows, NumericColumn,
@@ -210,7 +211,7 @@ fn verify_file(path: &Path, name: &str, expected: &str) -> Result<(), BatchError
 /// The five tables of a batch, in file order.
 pub(crate) type Tables = (
     Alerts,
-    AddressFeatures,
+    LoadedFeatures,
     Clusters,
     MoneyFlows,
     Option<AddressLabels>,
@@ -219,7 +220,7 @@ pub(crate) type Tables = (
 /// The tables other than the money flows, each decoded once its file is verified.
 type OtherTables = (
     Result<Alerts, BatchError>,
-    Result<AddressFeatures, BatchError>,
+    Result<LoadedFeatures, BatchError>,
     Result<Clusters, BatchError>,
     Option<Result<AddressLabels, BatchError>>,
 );
@@ -299,7 +300,7 @@ fn decode_others(dir: &Path, has_labels: bool) -> OtherTables {
         || {
             rayon::join(
                 || read_alerts(&dir.join(files::ALERTS)),
-                || read_features(&dir.join(files::FEATURES)),
+                || read_features_for_load(&dir.join(files::FEATURES)),
             )
         },
         || {
@@ -698,77 +699,106 @@ pub fn read_labels(path: &Path) -> Result<AddressLabels, BatchError> {
     read_table(path)
 }
 
-/// Reads `features.parquet`, in file order. `window_days`, `processing_date` and `address` are required;
-/// the activity arrays and dominant assets are optional (empty when absent). Every contract numeric column
-/// present is read (digit strings included), plus every extra column of a numeric or boolean type; extra
-/// text or nested columns are ignored. Numeric columns are in contract order, then extras by name.
-pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
-    let file = ParquetFile::open(path)?;
-    // The identifier, text and array columns of the contract: required unless declared optional.
-    let mut projection = Vec::new();
-    let mut present: Vec<&str> = Vec::new();
-    for spec in FEATURES
-        .columns
-        .iter()
-        .filter(|spec| spec.kind != Kind::Number)
-    {
-        if let Some(index) = file.find(spec.name, spec.kind, !spec.optional)? {
+/// The columns of `features.parquet` to decode: their indices, the fixed (non-numeric) contract
+/// columns present, and the numeric columns' names in table order.
+struct FeaturesPlan {
+    file: ParquetFile,
+    projection: Vec<usize>,
+    present: Vec<&'static str>,
+    names: Vec<String>,
+}
+
+impl FeaturesPlan {
+    /// Opens `path` and checks its columns: `window_days`, `processing_date` and `address` are
+    /// required; every contract numeric column present, plus every extra numeric or boolean one.
+    fn open(path: &Path) -> Result<FeaturesPlan, BatchError> {
+        let file = ParquetFile::open(path)?;
+        // The identifier, text and array columns of the contract: required unless declared optional.
+        let mut projection = Vec::new();
+        let mut present: Vec<&'static str> = Vec::new();
+        for spec in FEATURES
+            .columns
+            .iter()
+            .filter(|spec| spec.kind != Kind::Number)
+        {
+            if let Some(index) = file.find(spec.name, spec.kind, !spec.optional)? {
+                projection.push(index);
+                present.push(spec.name);
+            }
+        }
+        let schema = file.metadata.schema().clone();
+        let mut numeric_names: Vec<String> = Vec::new();
+        for (index, field) in schema.fields().iter().enumerate() {
+            let name = field.name().as_str();
+            if FEATURE_IDENTIFIER_COLUMNS.contains(&name) {
+                continue;
+            }
+            let is_contract = CONTRACT_FEATURE_COLUMNS.contains(&name);
+            let data_type = field.data_type();
+            let numeric_type =
+                data_type.is_numeric() || matches!(data_type, arrow::datatypes::DataType::Boolean);
+            if is_contract {
+                file.find(name, Kind::Number, true)?;
+            } else if !numeric_type {
+                continue;
+            }
             projection.push(index);
-            present.push(spec.name);
+            numeric_names.push(name.to_string());
         }
-    }
-    let schema = file.metadata.schema().clone();
-    let mut numeric_names: Vec<String> = Vec::new();
-    for (index, field) in schema.fields().iter().enumerate() {
-        let name = field.name().as_str();
-        if FEATURE_IDENTIFIER_COLUMNS.contains(&name) {
-            continue;
-        }
-        let is_contract = CONTRACT_FEATURE_COLUMNS.contains(&name);
-        let data_type = field.data_type();
-        let numeric_type =
-            data_type.is_numeric() || matches!(data_type, arrow::datatypes::DataType::Boolean);
-        if is_contract {
-            file.find(name, Kind::Number, true)?;
-        } else if !numeric_type {
-            continue;
-        }
-        projection.push(index);
-        numeric_names.push(name.to_string());
-    }
-    let mut ordered: Vec<NumericColumn> = numeric_names
-        .iter()
-        .map(|name| NumericColumn {
-            name: name.clone(),
-            values: Vec::new(),
-        })
-        .collect();
-    crate::validate::order_numeric_columns(&mut ordered);
-    let names: Vec<String> = ordered.into_iter().map(|column| column.name).collect();
-    let init = || AddressFeatures {
-        numeric: names
+        let mut ordered: Vec<NumericColumn> = numeric_names
             .iter()
             .map(|name| NumericColumn {
                 name: name.clone(),
                 values: Vec::new(),
             })
-            .collect(),
-        ..AddressFeatures::default()
-    };
+            .collect();
+        crate::validate::order_numeric_columns(&mut ordered);
+        let names = ordered.into_iter().map(|column| column.name).collect();
+        Ok(FeaturesPlan {
+            file,
+            projection,
+            present,
+            names,
+        })
+    }
+
+    /// An empty table with the plan's numeric columns.
+    fn empty(&self) -> AddressFeatures {
+        AddressFeatures {
+            numeric: self
+                .names
+                .iter()
+                .map(|name| NumericColumn {
+                    name: name.clone(),
+                    values: Vec::new(),
+                })
+                .collect(),
+            ..AddressFeatures::default()
+        }
+    }
+}
+
+/// Reads `features.parquet`, in file order. `window_days`, `processing_date` and `address` are required;
+/// the activity arrays and dominant assets are optional (empty when absent). Every contract numeric column
+/// present is read (digit strings included), plus every extra column of a numeric or boolean type; extra
+/// text or nested columns are ignored. Numeric columns are in contract order, then extras by name.
+pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
+    let plan = FeaturesPlan::open(path)?;
+    let file = &plan.file;
     let parts = file.read(
-        &projection,
-        init,
+        &plan.projection,
+        || plan.empty(),
         |part: &mut AddressFeatures, batch, first_row| {
             for (name, target) in part.fixed_columns_mut() {
-                if present.contains(&name) {
-                    let array = column(&file, batch, name)?;
+                if plan.present.contains(&name) {
+                    let array = column(file, batch, name)?;
                     push_column(array.as_ref(), file.origin(name, first_row), target)?;
                 } else {
                     target.fill_empty(batch.num_rows());
                 }
             }
             for numeric in &mut part.numeric {
-                let array = column(&file, batch, &numeric.name)?;
+                let array = column(file, batch, &numeric.name)?;
                 push_numbers(
                     array.as_ref(),
                     file.origin(&numeric.name, first_row),
@@ -780,9 +810,9 @@ pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
     )?;
     // One row group (the common case): the part is the table, no copy.
     if parts.len() == 1 {
-        return Ok(parts.into_iter().next().unwrap_or_else(&init));
+        return Ok(parts.into_iter().next().unwrap_or_else(|| plan.empty()));
     }
-    let mut whole = init();
+    let mut whole = plan.empty();
     for mut part in parts {
         for ((_, target), (_, source)) in whole
             .fixed_columns_mut()
@@ -796,6 +826,187 @@ pub fn read_features(path: &Path) -> Result<AddressFeatures, BatchError> {
         }
     }
     Ok(whole)
+}
+
+/// `features.parquet` as [`crate::Batch::load`] reads it: either in file order (`file_rows` is
+/// `None`), or already in canonical order, sorted by address, with the file row of each row.
+pub(crate) struct LoadedFeatures {
+    pub(crate) features: AddressFeatures,
+    pub(crate) file_rows: Option<Vec<u32>>,
+}
+
+/// Reads `features.parquet` for [`crate::Batch::load`]: a file of one row group whose addresses
+/// decode and are distinct comes back sorted by address, each value decoded straight into its
+/// sorted row (no permuted copy of the columns, each column allocated once at its final
+/// length); anything else (several row groups, a repeated address, any decode error) is read by
+/// [`read_features`] in file order, so every error is the one it gives.
+pub(crate) fn read_features_for_load(path: &Path) -> Result<LoadedFeatures, BatchError> {
+    if let Some(sorted) = read_features_sorted(path) {
+        return Ok(sorted);
+    }
+    Ok(LoadedFeatures {
+        features: read_features(path)?,
+        file_rows: None,
+    })
+}
+
+/// The sorted read of [`read_features_for_load`], `None` when it does not apply or fails.
+fn read_features_sorted(path: &Path) -> Option<LoadedFeatures> {
+    let plan = FeaturesPlan::open(path).ok()?;
+    let file = &plan.file;
+    if file.metadata.metadata().num_row_groups() != 1 {
+        return None;
+    }
+    let rows = file.num_rows();
+    // Rows are numbered in u32 (the flows' ids are too).
+    u32::try_from(rows).ok()?;
+    let address = file.schema().index_of("address").ok()?;
+    // The addresses first, alone: their order places every other value.
+    let mut addresses = file
+        .read(&[address], Vec::new, |addresses, batch, first_row| {
+            let array = column(file, batch, "address")?;
+            push_texts(array.as_ref(), file.origin("address", first_row), addresses)
+        })
+        .ok()?
+        .pop()?;
+    if addresses.len() != rows {
+        return None;
+    }
+    let order = crate::batch::unique_key_order(&addresses, files::FEATURES, "address").ok()?;
+    let (file_rows, sorted_row) = match order {
+        None => ((0..rows as u32).collect::<Vec<u32>>(), None),
+        Some(order) => {
+            let file_rows: Vec<u32> = order.iter().map(|&row| row as u32).collect();
+            let mut sorted_row = vec![0u32; rows];
+            for (position, &row) in order.iter().enumerate() {
+                sorted_row[row] = position as u32;
+            }
+            addresses = order
+                .iter()
+                .map(|&row| std::mem::take(&mut addresses[row]))
+                .collect();
+            (file_rows, Some(sorted_row))
+        }
+    };
+    let others: Vec<usize> = plan
+        .projection
+        .iter()
+        .copied()
+        .filter(|&index| index != address)
+        .collect();
+    let init = || {
+        let mut table = plan.empty();
+        for (_, target) in table.fixed_columns_mut() {
+            target.fill_empty(rows);
+        }
+        // Zeroed memory comes from the allocator untouched: each page is written once, by the
+        // values placed in it (every row is: the rows placed are counted below).
+        for numeric in &mut table.numeric {
+            numeric.values = vec![0.0; rows];
+        }
+        (table, 0usize, Vec::new())
+    };
+    let mut parts = file
+        .read(
+            &others,
+            init,
+            |(table, placed, scratch): &mut (AddressFeatures, usize, Vec<f64>),
+             batch,
+             first_row| {
+                let end = first_row + batch.num_rows();
+                *placed += batch.num_rows();
+                if end > rows {
+                    return Err(BatchError::CorruptParquet {
+                        file: file.name.clone(),
+                        reason: "more rows than the footer declares".to_string(),
+                    });
+                }
+                let at = Placement {
+                    first_row,
+                    sorted_row: sorted_row.as_deref().map(|rows| &rows[first_row..end]),
+                };
+                for (name, target) in table.fixed_columns_mut() {
+                    if name != "address" && plan.present.contains(&name) {
+                        let array = column(file, batch, name)?;
+                        place_column(array.as_ref(), file.origin(name, first_row), target, &at)?;
+                    }
+                }
+                for numeric in &mut table.numeric {
+                    let array = column(file, batch, &numeric.name)?;
+                    scratch.clear();
+                    push_numbers(
+                        array.as_ref(),
+                        file.origin(&numeric.name, first_row),
+                        scratch,
+                    )?;
+                    at.place(&mut numeric.values, scratch.drain(..));
+                }
+                Ok(())
+            },
+        )
+        .ok()?;
+    let (mut features, placed, _) = parts.pop()?;
+    if placed != rows {
+        return None;
+    }
+    features.address = addresses;
+    Some(LoadedFeatures {
+        features,
+        file_rows: Some(file_rows),
+    })
+}
+
+/// Where the rows of one record batch go in a table sorted while it is decoded.
+struct Placement<'a> {
+    /// File row of the batch's first row.
+    first_row: usize,
+    /// Sorted row of each of the batch's rows; `None` when the file is already sorted.
+    sorted_row: Option<&'a [u32]>,
+}
+
+impl Placement<'_> {
+    /// Moves the batch's decoded `values` to their rows of `target` (a column of every row).
+    fn place<T>(&self, target: &mut [T], values: impl IntoIterator<Item = T>) {
+        match self.sorted_row {
+            None => {
+                for (slot, value) in target[self.first_row..].iter_mut().zip(values) {
+                    *slot = value;
+                }
+            }
+            Some(sorted_row) => {
+                for (&row, value) in sorted_row.iter().zip(values) {
+                    target[row as usize] = value;
+                }
+            }
+        }
+    }
+}
+
+/// Decodes `array` by the kind of `target` (a column of every row) and places its rows.
+fn place_column(
+    array: &dyn Array,
+    origin: Origin,
+    target: ColumnMut<'_>,
+    at: &Placement,
+) -> Result<(), BatchError> {
+    macro_rules! place {
+        ($out:expr, $kind:ident) => {{
+            let mut values = Vec::with_capacity(array.len());
+            push_column(array, origin, ColumnMut::$kind(&mut values))?;
+            at.place($out, values);
+        }};
+    }
+    match target {
+        ColumnMut::Texts(out) => place!(out, Texts),
+        ColumnMut::Dates(out) => place!(out, Dates),
+        ColumnMut::Numbers(out) => place!(out, Numbers),
+        ColumnMut::Integers(out) => place!(out, Integers),
+        ColumnMut::Windows(out) => place!(out, Windows),
+        ColumnMut::TextLists(out) => place!(out, TextLists),
+        ColumnMut::IntLists(out) => place!(out, IntLists),
+        ColumnMut::Flags(out) => place!(out, Flags),
+    }
+    Ok(())
 }
 
 /// Hash state for address interning: aHash with fixed seeds. Output never depends on it (ids are
