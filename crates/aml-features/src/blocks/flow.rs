@@ -6,6 +6,7 @@
 
 use crate::columns::ColumnSink;
 use crate::graph::FlowGraph;
+use crate::partition::merge_sorted;
 use crate::prepared::PreparedBatch;
 use crate::spec::FeatureSpec;
 use crate::stats::signed_log1p;
@@ -196,8 +197,19 @@ impl NodeSet {
 
 /// Distinct nodes within two undirected hops of `v` (excluding `v`), stopping at `cap`, so the
 /// result is exactly `min(reach, cap)` whatever the visiting order. `seen` is an empty scratch
-/// set over the graph's nodes, left empty.
-pub(crate) fn reach_2hop(g: &FlowGraph, v: u32, cap: u32, seen: &mut NodeSet) -> u32 {
+/// set over the graph's nodes, left empty; `order` is scratch space. Also returns the number of
+/// adjacency entries walked beyond `v`'s own lists (the work done).
+///
+/// Each counterparty is walked once (a counterparty in both directions is not walked twice),
+/// the one with the most adjacency entries first (ties: smallest id): a walk that reaches the
+/// cap stops after fewer entries.
+pub(crate) fn reach_2hop(
+    g: &FlowGraph,
+    v: u32,
+    cap: u32,
+    seen: &mut NodeSet,
+    order: &mut Vec<(u32, u32)>,
+) -> (u32, usize) {
     // Exact shortcut: one counterparty u with at least cap + 1 senders (or receivers) already
     // puts cap nodes other than v within two hops.
     let hub = g.out.of(v).iter().chain(g.inc.of(v)).any(|&u| {
@@ -205,16 +217,22 @@ pub(crate) fn reach_2hop(g: &FlowGraph, v: u32, cap: u32, seen: &mut NodeSet) ->
         most > cap as usize
     });
     if hub {
-        return cap;
+        return (cap, 0);
     }
     let lists = |u: u32| [g.out.of(u), g.inc.of(u)];
     seen.insert_all(&[v]);
     // Counts may run past `cap` inside one adjacency list: the result is clamped, and it is
     // exact below the cap because every node is counted once.
     let mut count: u32 = lists(v).iter().map(|l| seen.insert_all(l)).sum();
+    order.clear();
+    merge_sorted(g.out.of(v), g.inc.of(v), |u| {
+        let entries = g.out.degree(u) + g.inc.degree(u);
+        order.push((u32::try_from(entries).unwrap_or(u32::MAX), u));
+    });
+    order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut walked = 0usize;
     let mut visited = 0usize;
-    for &u in g.out.of(v).iter().chain(g.inc.of(v)) {
+    for &(_, u) in order.iter() {
         if count >= cap {
             break;
         }
@@ -232,13 +250,13 @@ pub(crate) fn reach_2hop(g: &FlowGraph, v: u32, cap: u32, seen: &mut NodeSet) ->
         for list in lists(v) {
             seen.clear_words(list);
         }
-        for &u in g.out.of(v).iter().chain(g.inc.of(v)).take(visited) {
+        for &(_, u) in &order[..visited] {
             for list in lists(u) {
                 seen.clear_words(list);
             }
         }
     }
-    count.min(cap)
+    (count.min(cap), walked)
 }
 
 /// The 17 values of an alert whose address is graph node `v`.
@@ -267,10 +285,11 @@ pub(crate) fn flow_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch
             .par_chunks(ROWS_PER_TASK)
             .map(|nodes| {
                 let mut seen = NodeSet::new(g.n_nodes);
+                let mut order = Vec::new();
                 nodes
                     .iter()
                     .map(|&v| {
-                        let reach = reach_2hop(g, v, cap, &mut seen);
+                        let (reach, _) = reach_2hop(g, v, cap, &mut seen, &mut order);
                         node_row(p, v, reach, &pagerank)
                     })
                     .collect::<Vec<_>>()
@@ -289,4 +308,51 @@ pub(crate) fn flow_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch
             .map(|k| p.node.iter().map(|node| row_of(node)[k]).collect())
             .collect()
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aml_core::tables::MoneyFlows;
+
+    /// A graph over `n` nodes with unit flows on `edges`.
+    fn graph(edges: &[(u32, u32)], n: usize) -> FlowGraph {
+        let m = edges.len();
+        FlowGraph::build(&MoneyFlows {
+            addresses: (0..n).map(|i| format!("a{i:04}")).collect(),
+            from: edges.iter().map(|e| e.0).collect(),
+            to: edges.iter().map(|e| e.1).collect(),
+            tx_count: vec![1.0; m],
+            amount_usd_sum: vec![1.0; m],
+            ..MoneyFlows::default()
+        })
+    }
+
+    #[test]
+    fn reach_walks_the_longest_counterparty_first_and_each_once() {
+        // Node 0 has counterparties 1..=5 (1 in both directions); node 5 sends to 40 leaves and
+        // receives from 40 others (no single direction above the cap: no hub shortcut), nodes
+        // 1..=4 send to 3 leaves each. With a cap of 50, the walk from 0 stops after node 5's
+        // lists alone; without a cap, node 1 (sender and receiver) is walked once.
+        let mut edges = vec![(0, 1), (1, 0), (0, 2), (3, 0), (0, 4), (5, 0)];
+        edges.extend((0..40).map(|k| (5, 10 + k)));
+        edges.extend((0..40).map(|k| (50 + k, 5)));
+        for u in 1..=4u32 {
+            edges.extend((0..3).map(|k| (u, 200 + 3 * u + k)));
+        }
+        let g = graph(&edges, 220);
+        let mut seen = NodeSet::new(g.n_nodes);
+        let mut order = Vec::new();
+        let (reach, walked) = reach_2hop(&g, 0, 50, &mut seen, &mut order);
+        assert_eq!(reach, 50);
+        assert_eq!(walked, 81, "node 5's 81 entries, then the cap");
+        let (reach, walked) = reach_2hop(&g, 0, 10_000, &mut seen, &mut order);
+        assert_eq!(reach, 5 + 80 + 12);
+        // Node 5: 81; nodes 1..=4: 3 leaves plus their links to 0 (node 1: two links).
+        assert_eq!(walked, 81 + 5 + 4 + 4 + 4);
+        assert!(
+            seen.bits.iter().all(|&w| w == 0),
+            "the scratch set is left empty"
+        );
+    }
 }
