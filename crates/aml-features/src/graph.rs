@@ -179,25 +179,25 @@ impl FlowGraph {
         let mut contrib = vec![0.0f64; n];
         let mut next = vec![0.0f64; n];
         for _ in 0..params.max_iterations {
-            contrib
-                .par_chunks_mut(CHUNK)
-                .zip(rank.par_chunks(CHUNK))
-                .enumerate()
-                .for_each(|(c, (out, r))| {
-                    for (i, (o, &x)) in out.iter_mut().zip(r).enumerate() {
-                        let deg = self.out.degree((c * CHUNK + i) as u32);
-                        *o = if deg > 0 { x / deg as f64 } else { 0.0 };
-                    }
-                });
+            // Each node's share per out-edge, and the rank of dangling nodes (summed in node
+            // order per chunk, chunks in order) in the same pass.
             let dangling = ordered_sum(
-                rank.par_chunks(CHUNK)
+                contrib
+                    .par_chunks_mut(CHUNK)
+                    .zip(rank.par_chunks(CHUNK))
                     .enumerate()
-                    .map(|(c, r)| {
-                        r.iter()
-                            .enumerate()
-                            .filter(|(i, _)| self.out.degree((c * CHUNK + i) as u32) == 0)
-                            .map(|(_, &x)| x)
-                            .sum::<f64>()
+                    .map(|(c, (out, r))| {
+                        let mut dangling = 0.0;
+                        for (i, (o, &x)) in out.iter_mut().zip(r).enumerate() {
+                            let deg = self.out.degree((c * CHUNK + i) as u32);
+                            if deg > 0 {
+                                *o = x / deg as f64;
+                            } else {
+                                *o = 0.0;
+                                dangling += x;
+                            }
+                        }
+                        dangling
                     })
                     .collect(),
             );

@@ -6,8 +6,9 @@
 mod common;
 
 use aml_features::prepared::sorted_join;
+use aml_features::PageRankParams;
 use aml_features::{CommunityParams, FeatureBuilder, FlowGraph, PreparedBatch};
-use common::{batch, tables, unit_flows as flows, with_flows, Rng};
+use common::{batch, on_threads, tables, unit_flows as flows, with_flows, Rng};
 use proptest::prelude::*;
 
 /// Random edges over `n` nodes: a few hubs draw a large share of the rows.
@@ -370,5 +371,96 @@ proptest! {
         let mut order: Vec<usize> = (0..p.n_alerts()).collect();
         order.sort_by_key(|&i| (&b.alerts.address[p.alert_rows[i]], i));
         prop_assert_eq!(&p.by_address, &order);
+    }
+}
+
+/// Reference PageRank: the documented power iteration, one plain sequential sum per quantity
+/// (the library sums 4,096-node chunks in order, the same sums below 4,096 nodes).
+fn reference_pagerank(g: &FlowGraph, params: &PageRankParams) -> Vec<f64> {
+    let n = g.n_nodes;
+    if n == 0 {
+        return Vec::new();
+    }
+    let d = params.damping.clamp(0.0, 1.0);
+    let inv_n = 1.0 / n as f64;
+    let mut rank = vec![inv_n; n];
+    for _ in 0..params.max_iterations {
+        let degree = |v: usize| g.out.degree(v as u32);
+        let contrib: Vec<f64> = (0..n)
+            .map(|v| match degree(v) {
+                0 => 0.0,
+                k => rank[v] / k as f64,
+            })
+            .collect();
+        let mut dangling = 0.0;
+        for v in (0..n).filter(|&v| degree(v) == 0) {
+            dangling += rank[v];
+        }
+        let base = (1.0 - d) * inv_n + d * dangling * inv_n;
+        let next: Vec<f64> = (0..n)
+            .map(|v| {
+                let mut s = 0.0;
+                for &u in g.inc.of(v as u32) {
+                    s += contrib[u as usize];
+                }
+                base + d * s
+            })
+            .collect();
+        let mut diff = 0.0;
+        for (a, b) in next.iter().zip(&rank) {
+            diff += (a - b).abs();
+        }
+        rank = next;
+        if diff < params.tolerance {
+            break;
+        }
+    }
+    rank
+}
+
+/// Nodes, edges per node, hubs and seed of a [`random_edges`] graph.
+fn graph_shape(
+    nodes: std::ops::Range<usize>,
+    density: std::ops::Range<usize>,
+) -> impl Strategy<Value = (usize, usize, usize, u64)> {
+    (nodes, density, 0usize..4, any::<u64>())
+}
+
+/// Bit patterns, so NaN and signed zeros compare exactly.
+fn f64_bits(values: &[f64]) -> Vec<u64> {
+    values.iter().map(|x| x.to_bits()).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn pagerank_matches_the_reference_bit_for_bit(
+        (n, density, hubs, seed) in graph_shape(1..3_000, 0..5),
+        max_iterations in 1usize..60,
+    ) {
+        // Dangling nodes (no out-edges) are common at low density.
+        let edges = random_edges(n, n * density, hubs, seed);
+        let g = FlowGraph::build(&flows(&edges, n));
+        let params = PageRankParams { max_iterations, ..PageRankParams::default() };
+        let want = f64_bits(&reference_pagerank(&g, &params));
+        for threads in [1, 2] {
+            let got = on_threads(threads, || g.pagerank(&params));
+            prop_assert_eq!(&f64_bits(&got), &want, "{} threads", threads);
+        }
+    }
+
+    #[test]
+    fn louvain_aggregation_in_parts_matches_the_reference_on_1_and_2_threads(
+        (n, density, hubs, seed) in graph_shape(200..2_500, 1..4),
+    ) {
+        // Large enough for level 0 to fold into many communities, split into many parts.
+        let edges = random_edges(n, n * density, hubs, seed);
+        let g = FlowGraph::build(&flows(&edges, n));
+        let params = CommunityParams::default();
+        let want = reference_communities(&g, &params);
+        for threads in [1, 2] {
+            prop_assert_eq!(&on_threads(threads, || g.communities(&params)), &want);
+        }
     }
 }
