@@ -464,3 +464,81 @@ proptest! {
         }
     }
 }
+
+/// Flow rows over `n` nodes from `edges`, each with a value drawn from a small set that
+/// includes NaN, infinities and signed zeros (so duplicate sums depend on their order).
+fn valued_flows(edges: &[(u32, u32)], n: usize, seed: u64) -> aml_core::tables::MoneyFlows {
+    const VALUES: [f64; 8] = [0.1, 0.2, 1e16, 3.0, -0.0, f64::NAN, f64::INFINITY, 7.5];
+    let mut rng = Rng::new(seed);
+    let mut f = flows(edges, n);
+    for k in 0..edges.len() {
+        f.amount_usd_sum[k] = VALUES[rng.below(VALUES.len())];
+        f.tx_count[k] = VALUES[rng.below(VALUES.len())];
+    }
+    f
+}
+
+/// Rows `order` of `f`.
+fn rows(f: &aml_core::tables::MoneyFlows, order: &[usize]) -> aml_core::tables::MoneyFlows {
+    let mut g = f.clone();
+    g.from = order.iter().map(|&k| f.from[k]).collect();
+    g.to = order.iter().map(|&k| f.to[k]).collect();
+    g.amount_usd_sum = order.iter().map(|&k| f.amount_usd_sum[k]).collect();
+    g.tx_count = order.iter().map(|&k| f.tx_count[k]).collect();
+    g
+}
+
+/// Every array of `g`, values as bit patterns.
+fn graph_arrays(g: &FlowGraph) -> Vec<Vec<u64>> {
+    let ids = |v: &[u32]| v.iter().map(|&x| u64::from(x)).collect::<Vec<u64>>();
+    vec![
+        g.out.offsets.clone(),
+        ids(&g.out.neighbours),
+        f64_bits(&g.out.usd),
+        f64_bits(&g.out.tx),
+        g.inc.offsets.clone(),
+        ids(&g.inc.neighbours),
+        ids(&g.inc.edge),
+        vec![g.self_loops as u64, g.duplicates as u64],
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn graph_of_sorted_rows_matches_the_counting_sort_bit_for_bit(
+        (n, density, hubs, seed) in graph_shape(1..400, 0..6),
+        repeats in 0usize..40,
+    ) {
+        // Duplicate rows (some with other values), self-loops and hubs; rows sorted by
+        // (from, to) with duplicates in random order take the one-pass path, shuffled rows the
+        // counting sort.
+        let mut edges = random_edges(n, n * density, hubs, seed);
+        let mut rng = Rng::new(seed ^ 5);
+        for _ in 0..repeats.min(edges.len()) {
+            let k = rng.below(edges.len());
+            edges.push(edges[k]);
+        }
+        edges.push((0, 0));
+        let f = valued_flows(&edges, n, seed);
+        let mut order: Vec<usize> = (0..edges.len()).collect();
+        rng.shuffle(&mut order);
+        let shuffled = FlowGraph::build(&rows(&f, &order));
+        order.sort_by_key(|&k| (f.from[k], f.to[k]));
+        let sorted = FlowGraph::build(&rows(&f, &order));
+        prop_assert_eq!(graph_arrays(&sorted), graph_arrays(&shuffled));
+
+        // The incoming side is the transpose of the outgoing one: senders in order, each entry
+        // naming its outgoing edge.
+        for v in 0..n as u32 {
+            let senders: Vec<u32> = (0..n as u32).filter(|&s| sorted.out.of(s).contains(&v)).collect();
+            prop_assert_eq!(sorted.inc.of(v), senders.as_slice());
+            for (j, &s) in sorted.inc.range(v).zip(sorted.inc.of(v)) {
+                let e = sorted.inc.edge[j] as usize;
+                prop_assert!(sorted.out.range(s).contains(&e));
+                prop_assert_eq!(sorted.out.neighbours[e], v);
+            }
+        }
+    }
+}

@@ -109,9 +109,10 @@ fn local_stats(g: &FlowGraph, level: &[u8], v: u32) -> [f64; 15] {
             i += 1;
         }
         if j < ins.end && next_in == u {
-            in_usd += g.inc.usd[j];
-            in_tx += g.inc.tx[j];
-            usd += g.inc.usd[j];
+            let edge = g.inc.edge[j] as usize;
+            in_usd += g.out.usd[edge];
+            in_tx += g.out.tx[edge];
+            usd += g.out.usd[edge];
             directions += 1;
             j += 1;
         }
