@@ -196,6 +196,48 @@ impl NodeSet {
     }
 }
 
+/// The neighbourhood sets of the longest adjacency lists (at least as many entries as a
+/// [`NodeSet`] has words), built once: a 2-hop walk whose first counterparty is one of them
+/// starts from a copy of its set (one pass over the words) instead of inserting its entries.
+pub(crate) struct HubSets {
+    /// Hub node ids, sorted.
+    nodes: Vec<u32>,
+    /// Per hub: its senders and receivers as a set, and how many they are.
+    sets: Vec<(NodeSet, u32)>,
+}
+
+impl HubSets {
+    /// The sets of every node with at least `n.div_ceil(64)` adjacency entries.
+    pub(crate) fn new(g: &FlowGraph) -> HubSets {
+        let words = g.n_nodes.div_ceil(64);
+        let nodes: Vec<u32> = (0..g.n_nodes as u32)
+            .filter(|&u| g.out.degree(u) + g.inc.degree(u) >= words.max(1))
+            .collect();
+        let sets = nodes
+            .par_iter()
+            .map(|&u| {
+                let mut set = NodeSet::new(g.n_nodes);
+                let size = set.insert_all(g.out.of(u)) + set.insert_all(g.inc.of(u));
+                (set, size)
+            })
+            .collect();
+        HubSets { nodes, sets }
+    }
+
+    /// No precomputed sets.
+    #[cfg(test)]
+    fn none() -> HubSets {
+        HubSets {
+            nodes: Vec::new(),
+            sets: Vec::new(),
+        }
+    }
+
+    fn get(&self, u: u32) -> Option<&(NodeSet, u32)> {
+        self.nodes.binary_search(&u).ok().map(|i| &self.sets[i])
+    }
+}
+
 /// Distinct nodes within two undirected hops of `v` (excluding `v`), stopping at `cap`, so the
 /// result is exactly `min(reach, cap)` whatever the visiting order. `seen` is an empty scratch
 /// set over the graph's nodes, left empty; `order` is scratch space. Also returns the number of
@@ -206,6 +248,7 @@ impl NodeSet {
 /// cap stops after fewer entries.
 pub(crate) fn reach_2hop(
     g: &FlowGraph,
+    hubs: &HubSets,
     v: u32,
     cap: u32,
     seen: &mut NodeSet,
@@ -221,19 +264,28 @@ pub(crate) fn reach_2hop(
         return (cap, 0);
     }
     let lists = |u: u32| [g.out.of(u), g.inc.of(u)];
-    seen.insert_all(&[v]);
-    // Counts may run past `cap` inside one adjacency list: the result is clamped, and it is
-    // exact below the cap because every node is counted once.
-    let mut count: u32 = lists(v).iter().map(|l| seen.insert_all(l)).sum();
     order.clear();
     merge_sorted(g.out.of(v), g.inc.of(v), |u| {
         let entries = g.out.degree(u) + g.inc.degree(u);
         order.push((u32::try_from(entries).unwrap_or(u32::MAX), u));
     });
     order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    // Counts may run past `cap` inside one adjacency list: the result is clamped, and it is
+    // exact below the cap because every node is counted once. The count leaves `v` out.
+    let mut count: u32 = 0;
+    let mut first = 0;
+    let mut copied = false;
+    if let Some((set, size)) = order.first().and_then(|&(_, u)| hubs.get(u)) {
+        // The first counterparty's neighbourhood holds `v` itself.
+        seen.bits.copy_from_slice(&set.bits);
+        count = size - 1;
+        (first, copied) = (1, true);
+    }
+    seen.insert_all(&[v]);
+    count += lists(v).iter().map(|l| seen.insert_all(l)).sum::<u32>();
     let mut walked = 0usize;
-    let mut visited = 0usize;
-    for &(_, u) in order.iter() {
+    let mut visited = first;
+    for &(_, u) in &order[first..] {
         if count >= cap {
             break;
         }
@@ -244,7 +296,7 @@ pub(crate) fn reach_2hop(
         visited += 1;
     }
     // Empty the set: rewrite the words written when that is cheaper than zeroing them all.
-    if walked >= seen.bits.len() {
+    if copied || walked >= seen.bits.len() {
         seen.clear();
     } else {
         seen.clear_words(&[v]);
@@ -278,6 +330,7 @@ pub(crate) fn flow_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch
         let g = &p.graph;
         let pagerank = g.pagerank(&spec.pagerank);
         let cap = spec.reach_cap.max(1);
+        let hubs = HubSets::new(g);
         // Each distinct alerted node once (several alerts often share an address).
         let mut distinct: Vec<u32> = p.node.iter().flatten().copied().collect();
         distinct.sort_unstable();
@@ -290,7 +343,7 @@ pub(crate) fn flow_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch
                 nodes
                     .iter()
                     .map(|&v| {
-                        let (reach, _) = reach_2hop(g, v, cap, &mut seen, &mut order);
+                        let (reach, _) = reach_2hop(g, &hubs, v, cap, &mut seen, &mut order);
                         node_row(p, v, reach, &pagerank)
                     })
                     .collect::<Vec<_>>()
@@ -344,10 +397,10 @@ mod tests {
         let g = graph(&edges, 220);
         let mut seen = NodeSet::new(g.n_nodes);
         let mut order = Vec::new();
-        let (reach, walked) = reach_2hop(&g, 0, 50, &mut seen, &mut order);
+        let (reach, walked) = reach_2hop(&g, &HubSets::none(), 0, 50, &mut seen, &mut order);
         assert_eq!(reach, 50);
         assert_eq!(walked, 81, "node 5's 81 entries, then the cap");
-        let (reach, walked) = reach_2hop(&g, 0, 10_000, &mut seen, &mut order);
+        let (reach, walked) = reach_2hop(&g, &HubSets::none(), 0, 10_000, &mut seen, &mut order);
         assert_eq!(reach, 5 + 80 + 12);
         // Node 5: 81; nodes 1..=4: 3 leaves plus their links to 0 (node 1: two links).
         assert_eq!(walked, 81 + 5 + 4 + 4 + 4);
