@@ -563,7 +563,11 @@ impl Daily {
                     tokio::time::sleep(STOP_POLL).await;
                 }
             };
-            let (source, options) = (Arc::clone(&self.source), FetchOptions::default());
+            let options = FetchOptions {
+                expected_date: Some(date),
+                ..FetchOptions::default()
+            };
+            let source = Arc::clone(&self.source);
             tokio::select! {
                 biased;
                 () = stopped => None,
@@ -603,6 +607,8 @@ impl Daily {
             }
             Err(e) => return Err(e.into()),
         };
+        // fetch_day refused a published META.json of another day before staging anything; this
+        // checks the local copy, which may be all there is (no longer published).
         let found = aml_core::read::read_meta(&dir)?.date()?;
         if found != date {
             return Err(DailyError::WrongDay {

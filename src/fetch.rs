@@ -22,6 +22,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::config::SourceConfig;
 use aml_core::batch::files;
+use aml_core::date::Date;
 
 /// Largest META.json accepted (it lists a handful of files and traps).
 pub const MAX_META_BYTES: u64 = 4 << 20;
@@ -86,6 +87,16 @@ pub enum FetchError {
         /// The announced size.
         size: u64,
     },
+    /// The published META.json names another day than the one asked for: nothing is written.
+    #[error(
+        "published META.json says processing_date {found}, but the day asked for is {expected}"
+    )]
+    WrongDay {
+        /// The day asked for.
+        expected: Date,
+        /// The day META.json names.
+        found: Date,
+    },
     /// The destination exists but is not this day, complete (it is never replaced).
     #[error("{}: {reason}", path.display())]
     Destination {
@@ -134,6 +145,9 @@ pub struct FetchOptions {
     pub concurrency: usize,
     /// Largest file accepted, in bytes.
     pub max_file_bytes: u64,
+    /// The day being fetched, when the caller knows it: a published META.json naming another
+    /// `processing_date` is refused before anything is staged or renamed into place.
+    pub expected_date: Option<Date>,
 }
 
 impl Default for FetchOptions {
@@ -141,6 +155,7 @@ impl Default for FetchOptions {
         FetchOptions {
             concurrency: 4,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            expected_date: None,
         }
     }
 }
@@ -251,6 +266,18 @@ pub async fn fetch_day(
     let staging = staging_dir(to)?;
     let meta_path = prefix.clone().join(files::META);
     let meta_bytes = get_small(&store, &meta_path, files::META, MAX_META_BYTES).await?;
+    if let Some(expected) = options.expected_date {
+        // Only the date is read here; the whole manifest is checked once it is staged.
+        let found = aml_core::meta::Meta::from_json_bytes(&meta_bytes)
+            .map_err(|e| aml_core::BatchError::BadMeta {
+                reason: e.to_string(),
+            })
+            .and_then(|meta| meta.date())
+            .map_err(|e| FetchError::Meta(Box::new(e)))?;
+        if found != expected {
+            return Err(FetchError::WrongDay { expected, found });
+        }
+    }
     if to.exists() {
         return check_existing(to, &meta_bytes);
     }

@@ -245,6 +245,52 @@ fn an_unpublished_day_is_not_yet_and_leaves_nothing() {
 }
 
 #[test]
+fn a_day_published_under_another_date_is_refused_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (miner, daily) = one_published_day(tmp.path());
+    // Day 0's files, misplaced under day 1's prefix.
+    futures::executor::block_on(async {
+        let from = ObjectPath::from(format!("torus/{}", date(0)));
+        let to = ObjectPath::from(format!("torus/{}", date(1)));
+        let objects: Vec<_> = futures::TryStreamExt::try_collect(miner.source.list(Some(&from)))
+            .await
+            .unwrap();
+        assert!(objects.len() >= 5, "META.json and the four tables");
+        for object in objects {
+            let name = object.location.filename().unwrap().to_string();
+            let bytes = miner
+                .source
+                .get(&object.location)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            miner
+                .source
+                .put(&to.clone().join(name.as_str()), PutPayload::from(bytes))
+                .await
+                .unwrap();
+        }
+    });
+    let err = daily
+        .run_cycle(date(1), &AtomicBool::new(false))
+        .unwrap_err();
+    assert!(
+        matches!(&err, DailyError::Fetch(e) if matches!(**e, aml_miner::fetch::FetchError::WrongDay { .. })),
+        "{err}"
+    );
+    let batches = tmp.path().join("batches");
+    assert!(!batches.join(date(1).to_string()).exists());
+    assert!(
+        !aml_miner::fetch::staging_dir(&batches.join(date(1).to_string()))
+            .unwrap()
+            .exists()
+    );
+    assert!(!tmp.path().join("store").exists());
+}
+
+#[test]
 fn a_stopped_cycle_ends_between_steps_and_the_next_run_finishes_it() {
     let tmp = tempfile::tempdir().unwrap();
     let (_miner, daily) = one_published_day(tmp.path());

@@ -156,6 +156,33 @@ async fn a_tampered_file_is_refused_and_nothing_is_published() {
 }
 
 #[tokio::test]
+async fn a_day_whose_meta_names_another_date_is_refused_before_anything_is_staged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, prefix, day) = published(tmp.path()).await;
+    let to = tmp.path().join("batches/2025-10-02");
+    let asked = |date: &str| FetchOptions {
+        expected_date: Some(aml_core::date::Date::parse(date).unwrap()),
+        ..FetchOptions::default()
+    };
+    let err = fetch_day(store.clone(), &prefix, &to, &asked("2025-10-02"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, FetchError::WrongDay { expected, found }
+            if expected.to_string() == "2025-10-02" && found.to_string() == "2025-10-01"),
+        "{err}"
+    );
+    assert!(!to.exists(), "nothing renamed into place");
+    assert!(!staging_dir(&to).unwrap().exists(), "nothing staged");
+    // The same day asked for by its own date is fetched.
+    let to = tmp.path().join("batches/2025-10-01");
+    fetch_day(store, &prefix, &to, &asked("2025-10-01"))
+        .await
+        .unwrap();
+    same_files(&day, &to);
+}
+
+#[tokio::test]
 async fn limits_and_unsafe_names() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, prefix, _) = published(tmp.path()).await;

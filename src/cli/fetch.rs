@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use aml_core::date::Date;
+
 use super::CliError;
 use crate::config::MinerConfig;
 use crate::fetch::{fetch_day, s3_store, FetchOptions, FetchReport, S3Url};
@@ -30,38 +32,37 @@ pub struct Args {
     pub jobs: usize,
 }
 
-/// Where `args` and `config` say to fetch from and to.
-pub fn plan(args: &Args, config: &MinerConfig) -> Result<(S3Url, PathBuf), CliError> {
+/// Where `args` and `config` say to fetch from and to, and the day asked for (with `--date`).
+pub fn plan(args: &Args, config: &MinerConfig) -> Result<(S3Url, PathBuf, Option<Date>), CliError> {
     let usage = |m: &str| CliError::Usage(m.to_string());
     let (url, date) = match (&args.from, &args.date) {
         (Some(from), _) => (S3Url::parse(from)?, None),
         (None, Some(date)) => {
-            let date = aml_core::date::Date::parse(date)
-                .map_err(|e| usage(&format!("--date {date}: {e}")))?
-                .to_string();
+            let date = Date::parse(date).map_err(|e| usage(&format!("--date {date}: {e}")))?;
             let base =
                 config.source.url.as_deref().ok_or_else(|| {
                     usage("--date needs `source.url` in the config (or pass --from)")
                 })?;
             let base = S3Url::parse(base)?;
-            (base.day(&date), Some(date))
+            (base.day(&date.to_string()), Some(date))
         }
         (None, None) => return Err(usage("pass --from s3://BUCKET/PREFIX/DATE/ or --date DATE")),
     };
     let to = match (&args.to, date) {
         (Some(to), _) => to.clone(),
-        (None, Some(date)) => config.source.batches.join(date),
+        (None, Some(date)) => config.source.batches.join(date.to_string()),
         (None, None) => return Err(usage("--from needs --to DIR")),
     };
-    Ok((url, to))
+    Ok((url, to, date))
 }
 
 /// Fetches the day and prints what was done.
 pub fn run(args: &Args, config: &MinerConfig) -> Result<FetchReport, CliError> {
-    let (url, to) = plan(args, config)?;
+    let (url, to, expected_date) = plan(args, config)?;
     let store = s3_store(&url, &config.source)?;
     let options = FetchOptions {
         concurrency: args.jobs.max(1),
+        expected_date,
         ..FetchOptions::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
