@@ -269,7 +269,15 @@ pub(crate) fn reach_2hop(
         let entries = g.out.degree(u) + g.inc.degree(u);
         order.push((u32::try_from(entries).unwrap_or(u32::MAX), u));
     });
-    order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let longest_first = |a: &(u32, u32), b: &(u32, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+    let entries: u64 = order.iter().map(|&(e, _)| u64::from(e)).sum();
+    if entries + (g.out.degree(v) + g.inc.degree(v)) as u64 >= u64::from(cap) {
+        order.sort_unstable_by(longest_first);
+    } else if let Some(i) = (0..order.len()).min_by(|&i, &j| longest_first(&order[i], &order[j])) {
+        // The walk cannot reach the cap, so it walks everything: only the first
+        // counterparty's place matters (its set may be copied).
+        order.swap(0, i);
+    }
     // Counts may run past `cap` inside one adjacency list: the result is clamped, and it is
     // exact below the cap because every node is counted once. The count leaves `v` out.
     let mut count: u32 = 0;
