@@ -20,6 +20,15 @@ fn bench(c: &mut Criterion) {
     group.bench_function("graph_build_200k", |b| {
         b.iter(|| FlowGraph::build(&batch.money_flows))
     });
+    // The same rows in reverse order: not sorted by (from, to), so the counting-sort path.
+    let mut reversed = batch.money_flows.clone();
+    reversed.from.reverse();
+    reversed.to.reverse();
+    reversed.amount_usd_sum.reverse();
+    reversed.tx_count.reverse();
+    group.bench_function("graph_build_unsorted_200k", |b| {
+        b.iter(|| FlowGraph::build(&reversed))
+    });
     let graph = FlowGraph::build(&batch.money_flows);
     group.bench_function("pagerank_200k", |b| {
         b.iter(|| graph.pagerank(&spec.pagerank))

@@ -8,6 +8,7 @@
 //! of their smallest node.
 
 use crate::graph::FlowGraph;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Bounds of the Louvain optimisation (each bound keeps the cost O(bound x edges)).
@@ -320,7 +321,10 @@ fn local_moving_with<W: Weight>(
 
 /// Folds each community of `labels` (0..count) into one node; internal edges become its
 /// self-loop entry (weights stay exact integers). Members are listed with a counting sort (in
-/// node order within a community), so each row's entries come out in first-seen order.
+/// node order within a community), so each row's entries come out in first-seen order. Rows
+/// are independent: ranges of communities with about the same number of members fold in
+/// parallel and are concatenated in community order, so the result does not depend on the
+/// number of threads.
 fn aggregate(g: &Undirected, labels: &[u32], count: usize) -> Undirected {
     let mut starts = vec![0usize; count + 1];
     for &c in labels {
@@ -336,12 +340,59 @@ fn aggregate(g: &Undirected, labels: &[u32], count: usize) -> Undirected {
         cursor[c as usize] += 1;
     }
     drop(cursor);
-    let mut acc = vec![0u64; count];
-    let mut touched: Vec<u32> = Vec::new();
+    // Community ranges of about `labels.len() / PARTS` members each (a range holds at least
+    // one community).
+    const PARTS: usize = 16;
+    let mut bounds = vec![0usize];
+    for k in 1..PARTS {
+        let target = labels.len() * k / PARTS;
+        let c = starts.partition_point(|&s| s < target).min(count);
+        if c > *bounds.last().unwrap_or(&0) {
+            bounds.push(c);
+        }
+    }
+    if *bounds.last().unwrap_or(&0) < count {
+        bounds.push(count);
+    }
+    let parts: Vec<(Vec<usize>, Vec<u32>, Vec<u64>)> = bounds
+        .par_windows(2)
+        .map_init(
+            || vec![0u64; count],
+            |acc, range| fold_rows(g, labels, &starts, &members, range[0]..range[1], acc),
+        )
+        .collect();
     let mut offsets = Vec::with_capacity(count + 1);
     offsets.push(0);
+    let total: usize = parts.iter().map(|p| p.1.len()).sum();
+    let (mut neighbours, mut weights) = (Vec::with_capacity(total), Vec::with_capacity(total));
+    for (lengths, ns, ws) in parts {
+        for len in lengths {
+            offsets.push(offsets[offsets.len() - 1] + len);
+        }
+        neighbours.extend_from_slice(&ns);
+        weights.extend_from_slice(&ws);
+    }
+    Undirected {
+        offsets,
+        neighbours,
+        weights: Some(weights),
+    }
+}
+
+/// The aggregated rows of communities `range` (see [`aggregate`]): each row's length, and the
+/// rows' entries one after the other. `acc` (one zero per community) is scratch, left zeroed.
+fn fold_rows(
+    g: &Undirected,
+    labels: &[u32],
+    starts: &[usize],
+    members: &[u32],
+    range: std::ops::Range<usize>,
+    acc: &mut [u64],
+) -> (Vec<usize>, Vec<u32>, Vec<u64>) {
+    let mut touched: Vec<u32> = Vec::new();
+    let mut lengths = Vec::with_capacity(range.len());
     let (mut neighbours, mut weights) = (Vec::new(), Vec::new());
-    for c in 0..count {
+    for c in range {
         for &v in &members[starts[c]..starts[c + 1]] {
             let row = g.row(v as usize);
             let mut add = |e: usize, w: u64| {
@@ -356,19 +407,15 @@ fn aggregate(g: &Undirected, labels: &[u32], count: usize) -> Undirected {
                 Some(ws) => row.for_each(|e| add(e, ws[e])),
             }
         }
+        lengths.push(touched.len());
         for &c in &touched {
             neighbours.push(c);
             weights.push(acc[c as usize]);
             acc[c as usize] = 0;
         }
         touched.clear();
-        offsets.push(neighbours.len());
     }
-    Undirected {
-        offsets,
-        neighbours,
-        weights: Some(weights),
-    }
+    (lengths, neighbours, weights)
 }
 
 #[cfg(test)]

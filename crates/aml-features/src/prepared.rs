@@ -96,71 +96,44 @@ fn gallop(table: &[String], start: usize, q: &str) -> usize {
     lo + 1 + table[lo + 1..hi].partition_point(|s| s.as_str() < q)
 }
 
-impl<'a> PreparedBatch<'a> {
-    /// Builds every index, including the CSR money-flow graph.
-    pub fn new(batch: &'a Batch) -> PreparedBatch<'a> {
+/// The joins of [`PreparedBatch::new`] that do not need the graph: alert rows to address
+/// features, graph nodes and clusters.
+struct Joined {
+    feature_row: Vec<Option<usize>>,
+    node: Vec<Option<u32>>,
+    node_alert_level: Vec<u8>,
+    cluster_rows: Vec<usize>,
+    cluster_members: Vec<Vec<u32>>,
+    alert_clusters: Vec<Vec<u32>>,
+    unknown_cluster_alerts: usize,
+}
+
+impl Joined {
+    fn new(batch: &Batch, alert_rows: &[usize], by_address: &[usize], severity: &[u8]) -> Joined {
         let alerts = &batch.alerts;
-        let mut alert_rows: Vec<usize> = (0..alerts.len()).collect();
-        if !alerts.alert_id.windows(2).all(|w| w[0] < w[1]) {
-            alert_rows
-                .sort_by(|&a, &b| alerts.alert_id[a].cmp(&alerts.alert_id[b]).then(a.cmp(&b)));
-        }
-        let severity: Vec<u8> = alert_rows
+        let addresses: Vec<&str> = by_address
             .iter()
-            .map(|&r| Severity::parse(&alerts.severity[r]).ordinal())
+            .map(|&i| alerts.address[alert_rows[i]].as_str())
             .collect();
-        // Output rows by address (ties: row order): the address joins walk the sorted address
-        // tables once in this order, and the context block groups alerts by it.
-        let mut by_address: Vec<usize> = (0..alert_rows.len()).collect();
-        by_address.sort_by(|&a, &b| {
-            alerts.address[alert_rows[a]]
-                .cmp(&alerts.address[alert_rows[b]])
-                .then(a.cmp(&b))
-        });
-        let ((feature_row, node), graph) = rayon::join(
-            || {
-                let addresses: Vec<&str> = by_address
-                    .iter()
-                    .map(|&i| alerts.address[alert_rows[i]].as_str())
-                    .collect();
-                let join = |table: &[String]| {
-                    let mut rows = vec![None; addresses.len()];
-                    for (&i, row) in by_address.iter().zip(sorted_join(table, &addresses)) {
-                        rows[i] = row;
-                    }
-                    rows
-                };
-                let feature_row: Vec<Option<usize>> = join(&batch.features.address);
-                let node: Vec<Option<u32>> = join(&batch.money_flows.addresses)
-                    .into_iter()
-                    .map(|r| r.map(|r| r as u32))
-                    .collect();
-                (feature_row, node)
-            },
-            || FlowGraph::build(&batch.money_flows),
-        );
-        let mut node_alert_level = vec![0u8; graph.n_nodes];
+        let join = |table: &[String]| {
+            let mut rows = vec![None; addresses.len()];
+            for (&i, row) in by_address.iter().zip(sorted_join(table, &addresses)) {
+                rows[i] = row;
+            }
+            rows
+        };
+        let feature_row: Vec<Option<usize>> = join(&batch.features.address);
+        let node: Vec<Option<u32>> = join(&batch.money_flows.addresses)
+            .into_iter()
+            .map(|r| r.map(|r| r as u32))
+            .collect();
+        // The graph's nodes are the interned flow addresses.
+        let mut node_alert_level = vec![0u8; batch.money_flows.addresses.len()];
         for (i, n) in node.iter().enumerate() {
             if let Some(n) = n {
                 let level = &mut node_alert_level[*n as usize];
                 *level = (*level).max(severity[i] + 1);
             }
-        }
-
-        let mut warnings = Vec::new();
-        let missing = feature_row.iter().filter(|r| r.is_none()).count();
-        if missing > 0 {
-            warnings.push(FeatureWarning::AlertsWithoutAddressFeatures { count: missing });
-        }
-        if graph.self_loops > 0 {
-            warnings.push(FeatureWarning::SelfLoops {
-                count: graph.self_loops,
-            });
-        }
-        if graph.duplicates > 0 {
-            warnings.push(FeatureWarning::DuplicateEdges {
-                count: graph.duplicates,
-            });
         }
 
         let clusters = &batch.clusters;
@@ -199,21 +172,77 @@ impl<'a> PreparedBatch<'a> {
             }
             cluster_members.push(members);
         }
-        if unknown > 0 {
-            warnings.push(FeatureWarning::UnknownClusterAlerts { count: unknown });
+        Joined {
+            feature_row,
+            node,
+            node_alert_level,
+            cluster_rows,
+            cluster_members,
+            alert_clusters,
+            unknown_cluster_alerts: unknown,
+        }
+    }
+}
+
+impl<'a> PreparedBatch<'a> {
+    /// Builds every index, including the CSR money-flow graph.
+    pub fn new(batch: &'a Batch) -> PreparedBatch<'a> {
+        let alerts = &batch.alerts;
+        let mut alert_rows: Vec<usize> = (0..alerts.len()).collect();
+        if !alerts.alert_id.windows(2).all(|w| w[0] < w[1]) {
+            alert_rows
+                .sort_by(|&a, &b| alerts.alert_id[a].cmp(&alerts.alert_id[b]).then(a.cmp(&b)));
+        }
+        let severity: Vec<u8> = alert_rows
+            .iter()
+            .map(|&r| Severity::parse(&alerts.severity[r]).ordinal())
+            .collect();
+        // Output rows by address (ties: row order): the address joins walk the sorted address
+        // tables once in this order, and the context block groups alerts by it.
+        let mut by_address: Vec<usize> = (0..alert_rows.len()).collect();
+        by_address.sort_by(|&a, &b| {
+            alerts.address[alert_rows[a]]
+                .cmp(&alerts.address[alert_rows[b]])
+                .then(a.cmp(&b))
+        });
+        // The CSR graph (the longest part) builds on one thread while the other joins the
+        // alerts to the address tables and to the clusters.
+        let (joined, graph) = rayon::join(
+            || Joined::new(batch, &alert_rows, &by_address, &severity),
+            || FlowGraph::build(&batch.money_flows),
+        );
+        let mut warnings = Vec::new();
+        let missing = joined.feature_row.iter().filter(|r| r.is_none()).count();
+        if missing > 0 {
+            warnings.push(FeatureWarning::AlertsWithoutAddressFeatures { count: missing });
+        }
+        if graph.self_loops > 0 {
+            warnings.push(FeatureWarning::SelfLoops {
+                count: graph.self_loops,
+            });
+        }
+        if graph.duplicates > 0 {
+            warnings.push(FeatureWarning::DuplicateEdges {
+                count: graph.duplicates,
+            });
+        }
+        if joined.unknown_cluster_alerts > 0 {
+            warnings.push(FeatureWarning::UnknownClusterAlerts {
+                count: joined.unknown_cluster_alerts,
+            });
         }
         PreparedBatch {
             batch,
             alert_rows,
             by_address,
             severity,
-            feature_row,
-            node,
+            feature_row: joined.feature_row,
+            node: joined.node,
             graph,
-            node_alert_level,
-            cluster_rows,
-            cluster_members,
-            alert_clusters,
+            node_alert_level: joined.node_alert_level,
+            cluster_rows: joined.cluster_rows,
+            cluster_members: joined.cluster_members,
+            alert_clusters: joined.alert_clusters,
             warnings,
             communities: OnceLock::new(),
         }

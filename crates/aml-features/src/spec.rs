@@ -12,7 +12,7 @@ use crate::partition::CommunityParams;
 use crate::prepared::PreparedBatch;
 use aml_core::batch::Batch;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Version of the feature definitions; bumped whenever a feature's meaning changes,
 /// so a model trained with an older spec can be detected.
@@ -315,9 +315,16 @@ impl FeatureBuilder {
     }
 }
 
+/// Adds each value's normalised form to `counts`. Values repeat a lot (an asset column has
+/// 500,000 rows and a dozen distinct values), so the raw values are counted first and each
+/// distinct one is normalised once; the counts are the same whatever the order.
 fn count_all(counts: &mut BTreeMap<String, usize>, values: &[String]) {
+    let mut raw: HashMap<&str, usize> = HashMap::new();
     for v in values {
-        *counts.entry(normalise_category(v)).or_insert(0) += 1;
+        *raw.entry(v.as_str()).or_insert(0) += 1;
+    }
+    for (v, n) in raw {
+        *counts.entry(normalise_category(v)).or_insert(0) += n;
     }
 }
 
@@ -326,4 +333,25 @@ fn count_all(counts: &mut BTreeMap<String, usize>, values: &[String]) {
 fn without_empty(mut counts: BTreeMap<String, usize>) -> BTreeMap<String, usize> {
     counts.remove("");
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_all_counts_each_normalised_value_like_one_entry_per_row() {
+        let values: Vec<String> = ["USDT", " usdt", "ETH", "", "eth ", "USDT", "Btc", ""]
+            .map(String::from)
+            .to_vec();
+        let mut counts = BTreeMap::from([("usdt".to_string(), 2), ("sol".to_string(), 1)]);
+        count_all(&mut counts, &values);
+        let mut want = BTreeMap::from([("usdt".to_string(), 2), ("sol".to_string(), 1)]);
+        for v in &values {
+            *want.entry(normalise_category(v)).or_insert(0) += 1;
+        }
+        assert_eq!(counts, want);
+        assert_eq!(counts["usdt"], 5);
+        assert_eq!(counts[""], 2);
+    }
 }

@@ -6,8 +6,9 @@
 mod common;
 
 use aml_features::prepared::sorted_join;
+use aml_features::PageRankParams;
 use aml_features::{CommunityParams, FeatureBuilder, FlowGraph, PreparedBatch};
-use common::{batch, tables, unit_flows as flows, with_flows, Rng};
+use common::{batch, on_threads, tables, unit_flows as flows, with_flows, Rng};
 use proptest::prelude::*;
 
 /// Random edges over `n` nodes: a few hubs draw a large share of the rows.
@@ -370,5 +371,174 @@ proptest! {
         let mut order: Vec<usize> = (0..p.n_alerts()).collect();
         order.sort_by_key(|&i| (&b.alerts.address[p.alert_rows[i]], i));
         prop_assert_eq!(&p.by_address, &order);
+    }
+}
+
+/// Reference PageRank: the documented power iteration, one plain sequential sum per quantity
+/// (the library sums 4,096-node chunks in order, the same sums below 4,096 nodes).
+fn reference_pagerank(g: &FlowGraph, params: &PageRankParams) -> Vec<f64> {
+    let n = g.n_nodes;
+    if n == 0 {
+        return Vec::new();
+    }
+    let d = params.damping.clamp(0.0, 1.0);
+    let inv_n = 1.0 / n as f64;
+    let mut rank = vec![inv_n; n];
+    for _ in 0..params.max_iterations {
+        let degree = |v: usize| g.out.degree(v as u32);
+        let contrib: Vec<f64> = (0..n)
+            .map(|v| match degree(v) {
+                0 => 0.0,
+                k => rank[v] / k as f64,
+            })
+            .collect();
+        let mut dangling = 0.0;
+        for v in (0..n).filter(|&v| degree(v) == 0) {
+            dangling += rank[v];
+        }
+        let base = (1.0 - d) * inv_n + d * dangling * inv_n;
+        let next: Vec<f64> = (0..n)
+            .map(|v| {
+                let mut s = 0.0;
+                for &u in g.inc.of(v as u32) {
+                    s += contrib[u as usize];
+                }
+                base + d * s
+            })
+            .collect();
+        let mut diff = 0.0;
+        for (a, b) in next.iter().zip(&rank) {
+            diff += (a - b).abs();
+        }
+        rank = next;
+        if diff < params.tolerance {
+            break;
+        }
+    }
+    rank
+}
+
+/// Nodes, edges per node, hubs and seed of a [`random_edges`] graph.
+fn graph_shape(
+    nodes: std::ops::Range<usize>,
+    density: std::ops::Range<usize>,
+) -> impl Strategy<Value = (usize, usize, usize, u64)> {
+    (nodes, density, 0usize..4, any::<u64>())
+}
+
+/// Bit patterns, so NaN and signed zeros compare exactly.
+fn f64_bits(values: &[f64]) -> Vec<u64> {
+    values.iter().map(|x| x.to_bits()).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn pagerank_matches_the_reference_bit_for_bit(
+        (n, density, hubs, seed) in graph_shape(1..3_000, 0..5),
+        max_iterations in 1usize..60,
+    ) {
+        // Dangling nodes (no out-edges) are common at low density.
+        let edges = random_edges(n, n * density, hubs, seed);
+        let g = FlowGraph::build(&flows(&edges, n));
+        let params = PageRankParams { max_iterations, ..PageRankParams::default() };
+        let want = f64_bits(&reference_pagerank(&g, &params));
+        for threads in [1, 2] {
+            let got = on_threads(threads, || g.pagerank(&params));
+            prop_assert_eq!(&f64_bits(&got), &want, "{} threads", threads);
+        }
+    }
+
+    #[test]
+    fn louvain_aggregation_in_parts_matches_the_reference_on_1_and_2_threads(
+        (n, density, hubs, seed) in graph_shape(200..2_500, 1..4),
+    ) {
+        // Large enough for level 0 to fold into many communities, split into many parts.
+        let edges = random_edges(n, n * density, hubs, seed);
+        let g = FlowGraph::build(&flows(&edges, n));
+        let params = CommunityParams::default();
+        let want = reference_communities(&g, &params);
+        for threads in [1, 2] {
+            prop_assert_eq!(&on_threads(threads, || g.communities(&params)), &want);
+        }
+    }
+}
+
+/// Flow rows over `n` nodes from `edges`, each with a value drawn from a small set that
+/// includes NaN, infinities and signed zeros (so duplicate sums depend on their order).
+fn valued_flows(edges: &[(u32, u32)], n: usize, seed: u64) -> aml_core::tables::MoneyFlows {
+    const VALUES: [f64; 8] = [0.1, 0.2, 1e16, 3.0, -0.0, f64::NAN, f64::INFINITY, 7.5];
+    let mut rng = Rng::new(seed);
+    let mut f = flows(edges, n);
+    for k in 0..edges.len() {
+        f.amount_usd_sum[k] = VALUES[rng.below(VALUES.len())];
+        f.tx_count[k] = VALUES[rng.below(VALUES.len())];
+    }
+    f
+}
+
+/// Rows `order` of `f`.
+fn rows(f: &aml_core::tables::MoneyFlows, order: &[usize]) -> aml_core::tables::MoneyFlows {
+    let mut g = f.clone();
+    g.from = order.iter().map(|&k| f.from[k]).collect();
+    g.to = order.iter().map(|&k| f.to[k]).collect();
+    g.amount_usd_sum = order.iter().map(|&k| f.amount_usd_sum[k]).collect();
+    g.tx_count = order.iter().map(|&k| f.tx_count[k]).collect();
+    g
+}
+
+/// Every array of `g`, values as bit patterns.
+fn graph_arrays(g: &FlowGraph) -> Vec<Vec<u64>> {
+    let ids = |v: &[u32]| v.iter().map(|&x| u64::from(x)).collect::<Vec<u64>>();
+    vec![
+        g.out.offsets.clone(),
+        ids(&g.out.neighbours),
+        f64_bits(&g.out.usd),
+        f64_bits(&g.out.tx),
+        g.inc.offsets.clone(),
+        ids(&g.inc.neighbours),
+        ids(&g.inc.edge),
+        vec![g.self_loops as u64, g.duplicates as u64],
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn graph_of_sorted_rows_matches_the_counting_sort_bit_for_bit(
+        (n, density, hubs, seed) in graph_shape(1..400, 0..6),
+        repeats in 0usize..40,
+    ) {
+        // Duplicate rows (some with other values), self-loops and hubs; rows sorted by
+        // (from, to) with duplicates in random order take the one-pass path, shuffled rows the
+        // counting sort.
+        let mut edges = random_edges(n, n * density, hubs, seed);
+        let mut rng = Rng::new(seed ^ 5);
+        for _ in 0..repeats.min(edges.len()) {
+            let k = rng.below(edges.len());
+            edges.push(edges[k]);
+        }
+        edges.push((0, 0));
+        let f = valued_flows(&edges, n, seed);
+        let mut order: Vec<usize> = (0..edges.len()).collect();
+        rng.shuffle(&mut order);
+        let shuffled = FlowGraph::build(&rows(&f, &order));
+        order.sort_by_key(|&k| (f.from[k], f.to[k]));
+        let sorted = FlowGraph::build(&rows(&f, &order));
+        prop_assert_eq!(graph_arrays(&sorted), graph_arrays(&shuffled));
+
+        // The incoming side is the transpose of the outgoing one: senders in order, each entry
+        // naming its outgoing edge.
+        for v in 0..n as u32 {
+            let senders: Vec<u32> = (0..n as u32).filter(|&s| sorted.out.of(s).contains(&v)).collect();
+            prop_assert_eq!(sorted.inc.of(v), senders.as_slice());
+            for (j, &s) in sorted.inc.range(v).zip(sorted.inc.of(v)) {
+                let e = sorted.inc.edge[j] as usize;
+                prop_assert!(sorted.out.range(s).contains(&e));
+                prop_assert_eq!(sorted.out.neighbours[e], v);
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::columns::ColumnSink;
 use crate::graph::FlowGraph;
+use crate::partition::merge_sorted;
 use crate::prepared::PreparedBatch;
 use crate::spec::FeatureSpec;
 use crate::stats::signed_log1p;
@@ -108,9 +109,10 @@ fn local_stats(g: &FlowGraph, level: &[u8], v: u32) -> [f64; 15] {
             i += 1;
         }
         if j < ins.end && next_in == u {
-            in_usd += g.inc.usd[j];
-            in_tx += g.inc.tx[j];
-            usd += g.inc.usd[j];
+            let edge = g.inc.edge[j] as usize;
+            in_usd += g.out.usd[edge];
+            in_tx += g.out.tx[edge];
+            usd += g.out.usd[edge];
             directions += 1;
             j += 1;
         }
@@ -194,10 +196,64 @@ impl NodeSet {
     }
 }
 
+/// The neighbourhood sets of the longest adjacency lists (at least as many entries as a
+/// [`NodeSet`] has words), built once: a 2-hop walk whose first counterparty is one of them
+/// starts from a copy of its set (one pass over the words) instead of inserting its entries.
+pub(crate) struct HubSets {
+    /// Hub node ids, sorted.
+    nodes: Vec<u32>,
+    /// Per hub: its senders and receivers as a set, and how many they are.
+    sets: Vec<(NodeSet, u32)>,
+}
+
+impl HubSets {
+    /// The sets of every node with at least `n.div_ceil(64)` adjacency entries.
+    pub(crate) fn new(g: &FlowGraph) -> HubSets {
+        let words = g.n_nodes.div_ceil(64);
+        let nodes: Vec<u32> = (0..g.n_nodes as u32)
+            .filter(|&u| g.out.degree(u) + g.inc.degree(u) >= words.max(1))
+            .collect();
+        let sets = nodes
+            .par_iter()
+            .map(|&u| {
+                let mut set = NodeSet::new(g.n_nodes);
+                let size = set.insert_all(g.out.of(u)) + set.insert_all(g.inc.of(u));
+                (set, size)
+            })
+            .collect();
+        HubSets { nodes, sets }
+    }
+
+    /// No precomputed sets.
+    #[cfg(test)]
+    fn none() -> HubSets {
+        HubSets {
+            nodes: Vec::new(),
+            sets: Vec::new(),
+        }
+    }
+
+    fn get(&self, u: u32) -> Option<&(NodeSet, u32)> {
+        self.nodes.binary_search(&u).ok().map(|i| &self.sets[i])
+    }
+}
+
 /// Distinct nodes within two undirected hops of `v` (excluding `v`), stopping at `cap`, so the
 /// result is exactly `min(reach, cap)` whatever the visiting order. `seen` is an empty scratch
-/// set over the graph's nodes, left empty.
-pub(crate) fn reach_2hop(g: &FlowGraph, v: u32, cap: u32, seen: &mut NodeSet) -> u32 {
+/// set over the graph's nodes, left empty; `order` is scratch space. Also returns the number of
+/// adjacency entries walked beyond `v`'s own lists (the work done).
+///
+/// Each counterparty is walked once (a counterparty in both directions is not walked twice),
+/// the one with the most adjacency entries first (ties: smallest id): a walk that reaches the
+/// cap stops after fewer entries.
+pub(crate) fn reach_2hop(
+    g: &FlowGraph,
+    hubs: &HubSets,
+    v: u32,
+    cap: u32,
+    seen: &mut NodeSet,
+    order: &mut Vec<(u32, u32)>,
+) -> (u32, usize) {
     // Exact shortcut: one counterparty u with at least cap + 1 senders (or receivers) already
     // puts cap nodes other than v within two hops.
     let hub = g.out.of(v).iter().chain(g.inc.of(v)).any(|&u| {
@@ -205,16 +261,39 @@ pub(crate) fn reach_2hop(g: &FlowGraph, v: u32, cap: u32, seen: &mut NodeSet) ->
         most > cap as usize
     });
     if hub {
-        return cap;
+        return (cap, 0);
     }
     let lists = |u: u32| [g.out.of(u), g.inc.of(u)];
-    seen.insert_all(&[v]);
+    order.clear();
+    merge_sorted(g.out.of(v), g.inc.of(v), |u| {
+        let entries = g.out.degree(u) + g.inc.degree(u);
+        order.push((u32::try_from(entries).unwrap_or(u32::MAX), u));
+    });
+    let longest_first = |a: &(u32, u32), b: &(u32, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+    let entries: u64 = order.iter().map(|&(e, _)| u64::from(e)).sum();
+    if entries + (g.out.degree(v) + g.inc.degree(v)) as u64 >= u64::from(cap) {
+        order.sort_unstable_by(longest_first);
+    } else if let Some(i) = (0..order.len()).min_by(|&i, &j| longest_first(&order[i], &order[j])) {
+        // The walk cannot reach the cap, so it walks everything: only the first
+        // counterparty's place matters (its set may be copied).
+        order.swap(0, i);
+    }
     // Counts may run past `cap` inside one adjacency list: the result is clamped, and it is
-    // exact below the cap because every node is counted once.
-    let mut count: u32 = lists(v).iter().map(|l| seen.insert_all(l)).sum();
+    // exact below the cap because every node is counted once. The count leaves `v` out.
+    let mut count: u32 = 0;
+    let mut first = 0;
+    let mut copied = false;
+    if let Some((set, size)) = order.first().and_then(|&(_, u)| hubs.get(u)) {
+        // The first counterparty's neighbourhood holds `v` itself.
+        seen.bits.copy_from_slice(&set.bits);
+        count = size - 1;
+        (first, copied) = (1, true);
+    }
+    seen.insert_all(&[v]);
+    count += lists(v).iter().map(|l| seen.insert_all(l)).sum::<u32>();
     let mut walked = 0usize;
-    let mut visited = 0usize;
-    for &u in g.out.of(v).iter().chain(g.inc.of(v)) {
+    let mut visited = first;
+    for &(_, u) in &order[first..] {
         if count >= cap {
             break;
         }
@@ -225,20 +304,20 @@ pub(crate) fn reach_2hop(g: &FlowGraph, v: u32, cap: u32, seen: &mut NodeSet) ->
         visited += 1;
     }
     // Empty the set: rewrite the words written when that is cheaper than zeroing them all.
-    if walked >= seen.bits.len() {
+    if copied || walked >= seen.bits.len() {
         seen.clear();
     } else {
         seen.clear_words(&[v]);
         for list in lists(v) {
             seen.clear_words(list);
         }
-        for &u in g.out.of(v).iter().chain(g.inc.of(v)).take(visited) {
+        for &(_, u) in &order[..visited] {
             for list in lists(u) {
                 seen.clear_words(list);
             }
         }
     }
-    count.min(cap)
+    (count.min(cap), walked)
 }
 
 /// The 17 values of an alert whose address is graph node `v`.
@@ -259,6 +338,7 @@ pub(crate) fn flow_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch
         let g = &p.graph;
         let pagerank = g.pagerank(&spec.pagerank);
         let cap = spec.reach_cap.max(1);
+        let hubs = HubSets::new(g);
         // Each distinct alerted node once (several alerts often share an address).
         let mut distinct: Vec<u32> = p.node.iter().flatten().copied().collect();
         distinct.sort_unstable();
@@ -267,10 +347,11 @@ pub(crate) fn flow_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch
             .par_chunks(ROWS_PER_TASK)
             .map(|nodes| {
                 let mut seen = NodeSet::new(g.n_nodes);
+                let mut order = Vec::new();
                 nodes
                     .iter()
                     .map(|&v| {
-                        let reach = reach_2hop(g, v, cap, &mut seen);
+                        let (reach, _) = reach_2hop(g, &hubs, v, cap, &mut seen, &mut order);
                         node_row(p, v, reach, &pagerank)
                     })
                     .collect::<Vec<_>>()
@@ -289,4 +370,51 @@ pub(crate) fn flow_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch
             .map(|k| p.node.iter().map(|node| row_of(node)[k]).collect())
             .collect()
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aml_core::tables::MoneyFlows;
+
+    /// A graph over `n` nodes with unit flows on `edges`.
+    fn graph(edges: &[(u32, u32)], n: usize) -> FlowGraph {
+        let m = edges.len();
+        FlowGraph::build(&MoneyFlows {
+            addresses: (0..n).map(|i| format!("a{i:04}")).collect(),
+            from: edges.iter().map(|e| e.0).collect(),
+            to: edges.iter().map(|e| e.1).collect(),
+            tx_count: vec![1.0; m],
+            amount_usd_sum: vec![1.0; m],
+            ..MoneyFlows::default()
+        })
+    }
+
+    #[test]
+    fn reach_walks_the_longest_counterparty_first_and_each_once() {
+        // Node 0 has counterparties 1..=5 (1 in both directions); node 5 sends to 40 leaves and
+        // receives from 40 others (no single direction above the cap: no hub shortcut), nodes
+        // 1..=4 send to 3 leaves each. With a cap of 50, the walk from 0 stops after node 5's
+        // lists alone; without a cap, node 1 (sender and receiver) is walked once.
+        let mut edges = vec![(0, 1), (1, 0), (0, 2), (3, 0), (0, 4), (5, 0)];
+        edges.extend((0..40).map(|k| (5, 10 + k)));
+        edges.extend((0..40).map(|k| (50 + k, 5)));
+        for u in 1..=4u32 {
+            edges.extend((0..3).map(|k| (u, 200 + 3 * u + k)));
+        }
+        let g = graph(&edges, 220);
+        let mut seen = NodeSet::new(g.n_nodes);
+        let mut order = Vec::new();
+        let (reach, walked) = reach_2hop(&g, &HubSets::none(), 0, 50, &mut seen, &mut order);
+        assert_eq!(reach, 50);
+        assert_eq!(walked, 81, "node 5's 81 entries, then the cap");
+        let (reach, walked) = reach_2hop(&g, &HubSets::none(), 0, 10_000, &mut seen, &mut order);
+        assert_eq!(reach, 5 + 80 + 12);
+        // Node 5: 81; nodes 1..=4: 3 leaves plus their links to 0 (node 1: two links).
+        assert_eq!(walked, 81 + 5 + 4 + 4 + 4);
+        assert!(
+            seen.bits.iter().all(|&w| w == 0),
+            "the scratch set is left empty"
+        );
+    }
 }
