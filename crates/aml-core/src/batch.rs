@@ -216,15 +216,7 @@ impl Batch {
 
 /// Reorders `values` so that `values[k]` becomes the old `values[order[k]]`; `order` is a permutation.
 fn permute<T: Default>(values: &mut Vec<T>, order: &[usize]) {
-    if values.is_empty() {
-        // A column that was not loaded stays empty.
-        return;
-    }
-    let mut old = std::mem::take(values);
-    *values = order
-        .iter()
-        .map(|&index| std::mem::take(&mut old[index]))
-        .collect();
+    pick(values, order.len(), &|k| order[k]);
 }
 
 /// Big-endian first eight bytes of `key`, zero-padded: comparing two prefixes agrees with comparing
@@ -455,14 +447,17 @@ fn flow_order(flows: &MoneyFlows) -> Option<(Vec<u64>, Vec<u32>)> {
     Some((order, senders))
 }
 
-/// `values` reordered so that row `k` is the old row `source_row(k)`, for `len` rows; a column
-/// that was not loaded (empty) stays empty.
-fn pick<T: Clone>(values: &mut Vec<T>, len: usize, source_row: &impl Fn(usize) -> usize) {
+/// `values` reordered so that row `k` is the old row `source_row(k)`, for `len` rows
+/// (`source_row` is a permutation: each old value is moved, never cloned); a column that was not
+/// loaded (empty) stays empty.
+fn pick<T: Default>(values: &mut Vec<T>, len: usize, source_row: &impl Fn(usize) -> usize) {
     if values.is_empty() {
         return;
     }
-    let old = std::mem::take(values);
-    *values = (0..len).map(|k| old[source_row(k)].clone()).collect();
+    let mut old = std::mem::take(values);
+    *values = (0..len)
+        .map(|k| std::mem::take(&mut old[source_row(k)]))
+        .collect();
 }
 
 /// Reorders every value column of `flows` (not `from`/`to`) so that row `k` is the old row

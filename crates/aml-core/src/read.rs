@@ -873,8 +873,10 @@ fn read_features_sorted(path: &Path) -> Option<LoadedFeatures> {
         return None;
     }
     let order = crate::batch::unique_key_order(&addresses, files::FEATURES, "address").ok()?;
+    // An already sorted file is in canonical order as it is: `Batch::from_tables` finds it sorted
+    // and its errors name the file rows, so no row map is kept for it.
     let (file_rows, sorted_row) = match order {
-        None => ((0..rows as u32).collect::<Vec<u32>>(), None),
+        None => (None, None),
         Some(order) => {
             let file_rows: Vec<u32> = order.iter().map(|&row| row as u32).collect();
             let mut sorted_row = vec![0u32; rows];
@@ -885,7 +887,7 @@ fn read_features_sorted(path: &Path) -> Option<LoadedFeatures> {
                 .iter()
                 .map(|&row| std::mem::take(&mut addresses[row]))
                 .collect();
-            (file_rows, Some(sorted_row))
+            (Some(file_rows), Some(sorted_row))
         }
     };
     let others: Vec<usize> = plan
@@ -952,7 +954,7 @@ fn read_features_sorted(path: &Path) -> Option<LoadedFeatures> {
     features.address = addresses;
     Some(LoadedFeatures {
         features,
-        file_rows: Some(file_rows),
+        file_rows,
     })
 }
 
