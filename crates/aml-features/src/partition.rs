@@ -239,6 +239,38 @@ fn local_moving_as<W: Weight>(
     }
 }
 
+/// A community label during local moving. Labels are compared only to break ties (smallest
+/// wins), so any order-preserving renumbering of the live communities gives the same moves.
+trait Label: Copy + Eq + Ord {
+    fn from_usize(x: usize) -> Self;
+    fn index(self) -> usize;
+}
+
+impl Label for u32 {
+    fn from_usize(x: usize) -> u32 {
+        // Labels are node ids or positions among them (at most `n`, checked by the caller).
+        u32::try_from(x).unwrap_or(u32::MAX)
+    }
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl Label for u16 {
+    fn from_usize(x: usize) -> u16 {
+        // Only used once the live communities fit (checked by the caller).
+        u16::try_from(x).unwrap_or(u16::MAX)
+    }
+    fn index(self) -> usize {
+        usize::from(self)
+    }
+}
+
+/// Live communities from which local moving switches to `u16` labels: their positions among
+/// the live communities, in label order. Half the bytes per node label and a counter table of
+/// at most 65,536 entries keep the random reads of the later passes in the core's cache.
+const NARROW_LABELS: usize = 1 << 16;
+
 /// [`local_moving`] with entry `e` weighing `weight(e)` (never 0), node degrees `degree`
 /// summing to `two_m`.
 fn local_moving_with<W: Weight>(
@@ -248,75 +280,204 @@ fn local_moving_with<W: Weight>(
     max_passes: usize,
     weight: impl Fn(usize) -> W,
 ) -> (Vec<u32>, bool) {
+    local_moving_narrowing(g, degree, two_m, max_passes, weight, NARROW_LABELS, true)
+}
+
+/// [`local_moving_with`], switching to `u16` labels between passes once at most `narrow_at`
+/// communities are live (`narrow_at` is at most [`NARROW_LABELS`]; 0 never switches), and
+/// before that, with `compact`, renumbering the live communities 0, 1, ... in label order
+/// whenever at most three quarters of the counters are live (a smaller counter table for the
+/// random reads). Both renumberings keep the label order, so the moves are the same.
+fn local_moving_narrowing<W: Weight>(
+    g: &Undirected,
+    degree: &[W],
+    two_m: u64,
+    max_passes: usize,
+    weight: impl Fn(usize) -> W,
+    narrow_at: usize,
+    compact: bool,
+) -> (Vec<u32>, bool) {
     let n = g.n();
+    // Each node's label: a position in `ids` (the label itself while `ids` is empty).
     let mut community: Vec<u32> = (0..n as u32).collect();
     if two_m == 0 {
         return (community, false);
     }
+    let mut ids: Vec<u32> = Vec::new();
     let zero = W::default();
     let mut slots: Vec<Slot<W>> = degree
         .iter()
         .map(|&total| Slot { link: zero, total })
         .collect();
-    // Communities with a link from the node being moved: the first `n_touched` entries. A
-    // community is written at position `n_touched` on every link and kept only on its first
-    // (link still 0), so the scan has no unpredictable branch; one spare slot per row.
     let longest = (0..n).map(|v| g.row(v).len()).max().unwrap_or(0);
-    let mut touched: Vec<u32> = vec![0; longest + 1];
     let inv_two_m = 1.0 / two_m as f64;
+    let mut touched: Vec<u32> = vec![0; longest + 1];
     let mut moved_any = false;
-    for _ in 0..max_passes {
-        let mut moved = false;
-        for v in 0..n {
-            let own = community[v];
-            let mut n_touched = 0;
-            for e in g.row(v) {
-                let u = g.neighbours[e] as usize;
-                if u == v {
-                    continue;
+    for pass in 0..max_passes {
+        // Before the first pass every node is its own community.
+        let live = if pass == 0 {
+            None
+        } else {
+            Some(live_labels(&community, slots.len()))
+        };
+        let n_live = live.as_ref().map_or(n, Vec::len);
+        if n_live <= narrow_at.min(NARROW_LABELS) {
+            let live = live.unwrap_or_else(|| (0..n as u32).collect());
+            // Each live community's counters carry over to its position (totals are exact
+            // integer sums, links are 0 between visits).
+            let mut position = vec![0u16; slots.len()];
+            for (i, &c) in live.iter().enumerate() {
+                position[c as usize] = u16::from_usize(i);
+            }
+            let mut narrow: Vec<u16> = community.iter().map(|&c| position[c as usize]).collect();
+            drop(position);
+            let mut narrow_slots: Vec<Slot<W>> = live.iter().map(|&c| slots[c as usize]).collect();
+            drop(slots);
+            let mut touched = vec![0u16; longest + 1];
+            for _ in pass..max_passes {
+                let moved = local_moving_pass(
+                    g,
+                    degree,
+                    inv_two_m,
+                    &weight,
+                    &mut narrow,
+                    &mut narrow_slots,
+                    &mut touched,
+                );
+                if !moved {
+                    break;
                 }
-                let c = community[u];
-                let slot = &mut slots[c as usize];
-                touched[n_touched] = c;
-                n_touched += usize::from(slot.link == zero);
-                slot.link += weight(e);
+                moved_any = true;
             }
-            let touched = &touched[..n_touched];
-            let k = degree[v].to_f64();
-            slots[own as usize].total -= degree[v];
-            // Gain of joining c (up to a common factor and the cost of leaving `own`).
-            let gain = |slot: &Slot<W>| slot.link.to_f64() - slot.total.to_f64() * k * inv_two_m;
-            // The best other community (ties: smallest id) replaces `own` only if strictly better.
-            let mut best = own;
-            let mut best_gain = f64::NEG_INFINITY;
-            for &c in touched {
-                if c == own {
-                    continue;
-                }
-                let g_c = gain(&slots[c as usize]);
-                if g_c > best_gain || (g_c == best_gain && c < best) {
-                    best = c;
-                    best_gain = g_c;
-                }
+            for (c, &i) in community.iter_mut().zip(&narrow) {
+                let label = live[usize::from(i)];
+                *c = if ids.is_empty() {
+                    label
+                } else {
+                    ids[label as usize]
+                };
             }
-            if best_gain <= gain(&slots[own as usize]) {
-                best = own;
-            }
-            for &c in touched {
-                slots[c as usize].link = zero;
-            }
-            slots[best as usize].total += degree[v];
-            if best != own {
-                community[v] = best;
-                moved = true;
-            }
+            return (community, moved_any);
         }
+        if let Some(live) = live.filter(|l| compact && l.len() * 4 <= slots.len() * 3) {
+            let mut position = vec![0u32; slots.len()];
+            for (i, &c) in live.iter().enumerate() {
+                position[c as usize] = u32::from_usize(i);
+            }
+            for c in community.iter_mut() {
+                *c = position[*c as usize];
+            }
+            drop(position);
+            slots = live.iter().map(|&c| slots[c as usize]).collect();
+            ids = if ids.is_empty() {
+                live
+            } else {
+                live.iter().map(|&c| ids[c as usize]).collect()
+            };
+        }
+        let moved = local_moving_pass(
+            g,
+            degree,
+            inv_two_m,
+            &weight,
+            &mut community,
+            &mut slots,
+            &mut touched,
+        );
         if !moved {
             break;
         }
         moved_any = true;
     }
+    if !ids.is_empty() {
+        for c in community.iter_mut() {
+            *c = ids[*c as usize];
+        }
+    }
     (community, moved_any)
+}
+
+/// The distinct values of `labels` (each below `universe`), in increasing order.
+fn live_labels(labels: &[u32], universe: usize) -> Vec<u32> {
+    let mut present = vec![0u64; universe.div_ceil(64)];
+    for &c in labels {
+        present[c as usize >> 6] |= 1 << (c & 63);
+    }
+    let count = present.iter().map(|w| w.count_ones() as usize).sum();
+    let mut live = Vec::with_capacity(count);
+    for (i, &word) in present.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            live.push((i * 64) as u32 + word.trailing_zeros());
+            word &= word - 1;
+        }
+    }
+    live
+}
+
+/// One local-moving pass over every node in id order: `community` holds each node's label,
+/// `slots` each label's counters (links 0, left 0), `touched` one spare entry per row entry.
+/// Returns whether any node moved.
+fn local_moving_pass<W: Weight, L: Label>(
+    g: &Undirected,
+    degree: &[W],
+    inv_two_m: f64,
+    weight: &impl Fn(usize) -> W,
+    community: &mut [L],
+    slots: &mut [Slot<W>],
+    touched: &mut [L],
+) -> bool {
+    let zero = W::default();
+    let mut moved = false;
+    for v in 0..g.n() {
+        let own = community[v];
+        // Communities with a link from `v`: the first `n_touched` entries. A community is
+        // written at position `n_touched` on every link and kept only on its first (link
+        // still 0), so the scan has no unpredictable branch.
+        let mut n_touched = 0;
+        for e in g.row(v) {
+            let u = g.neighbours[e] as usize;
+            if u == v {
+                continue;
+            }
+            let c = community[u];
+            let slot = &mut slots[c.index()];
+            touched[n_touched] = c;
+            n_touched += usize::from(slot.link == zero);
+            slot.link += weight(e);
+        }
+        let touched = &touched[..n_touched];
+        let k = degree[v].to_f64();
+        slots[own.index()].total -= degree[v];
+        // Gain of joining c (up to a common factor and the cost of leaving `own`).
+        let gain = |slot: &Slot<W>| slot.link.to_f64() - slot.total.to_f64() * k * inv_two_m;
+        // The best other community (ties: smallest label) replaces `own` only if strictly
+        // better.
+        let mut best = own;
+        let mut best_gain = f64::NEG_INFINITY;
+        for &c in touched {
+            if c == own {
+                continue;
+            }
+            let g_c = gain(&slots[c.index()]);
+            if g_c > best_gain || (g_c == best_gain && c < best) {
+                best = c;
+                best_gain = g_c;
+            }
+        }
+        if best_gain <= gain(&slots[own.index()]) {
+            best = own;
+        }
+        for &c in touched {
+            slots[c.index()].link = zero;
+        }
+        slots[best.index()].total += degree[v];
+        if best != own {
+            community[v] = best;
+            moved = true;
+        }
+    }
+    moved
 }
 
 /// Folds each community of `labels` (0..count) into one node; internal edges become its
@@ -457,6 +618,52 @@ mod tests {
             neighbours,
             weights: weighted.then_some(weights),
         }
+    }
+
+    #[test]
+    fn narrowed_and_compacted_labels_give_the_same_communities() {
+        // `narrow_at` 0 without `compact` is the plain pass over node-id labels (the old code);
+        // the others switch to `u16` positions before the first pass or after some passes, and
+        // with `compact` renumber the live communities between passes before that.
+        let (mut switched_late, mut compacted) = (0, 0);
+        for seed in 0..60u64 {
+            for weighted in [false, true] {
+                let n = 1 + (seed as usize * 13) % 400;
+                let g = random_graph(n, n * (1 + seed as usize % 6), seed, weighted);
+                let degree: Vec<u64> = g.degrees();
+                let two_m: u64 = degree.iter().sum();
+                let weight = |e: usize| g.weights.as_ref().map_or(1, |w| w[e]);
+                let run = |passes: usize, narrow_at: usize, compact: bool| {
+                    local_moving_narrowing(&g, &degree, two_m, passes, weight, narrow_at, compact)
+                };
+                let plain = run(8, 0, false);
+                let live = |passes: usize| live_labels(&run(passes, 0, false).0, n).len();
+                let (after_one, after_two) = (live(1), live(2));
+                for narrow_at in [0, 1, after_two, after_one, n / 2, n, NARROW_LABELS] {
+                    for compact in [false, true] {
+                        assert_eq!(
+                            run(8, narrow_at, compact),
+                            plain,
+                            "seed {seed}, weighted {weighted}, narrow_at {narrow_at}, compact {compact}"
+                        );
+                    }
+                }
+                switched_late += usize::from(after_one < n);
+                compacted += usize::from(after_one * 4 <= n * 3 && after_two < after_one);
+            }
+        }
+        assert!(switched_late > 50, "the switch between passes is exercised");
+        assert!(compacted > 20, "compaction between passes is exercised");
+    }
+
+    #[test]
+    fn live_labels_lists_each_label_once_in_order() {
+        // Labels are below the number of labels (node ids).
+        let mut labels = vec![5u32; 80];
+        labels[..10].copy_from_slice(&[5, 0, 5, 3, 0, 63, 64, 3, 70, 64]);
+        assert_eq!(live_labels(&labels, 80), vec![0, 3, 5, 63, 64, 70]);
+        assert_eq!(live_labels(&labels, 71), vec![0, 3, 5, 63, 64, 70]);
+        assert_eq!(live_labels(&[], 0), Vec::<u32>::new());
     }
 
     #[test]
