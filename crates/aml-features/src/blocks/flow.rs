@@ -13,8 +13,12 @@ use crate::stats::signed_log1p;
 use aml_core::tables::Severity;
 use rayon::prelude::*;
 
-/// Alerts per parallel work item (each item owns one scratch marker array).
-const ROWS_PER_TASK: usize = 2048;
+/// Fewest alerted nodes rayon splits off as one job (each job starts an empty scratch set; the
+/// scratch does not change any value, so neither does the splitting).
+const ROWS_PER_SPLIT: usize = 64;
+
+/// Entries inserted between two looks at the 2-hop reach cap.
+const CAP_CHECK: usize = 512;
 
 const DEFS: [(&str, &str); 17] = [
     (
@@ -293,15 +297,19 @@ pub(crate) fn reach_2hop(
     count += lists(v).iter().map(|l| seen.insert_all(l)).sum::<u32>();
     let mut walked = 0usize;
     let mut visited = first;
-    for &(_, u) in &order[first..] {
-        if count >= cap {
-            break;
-        }
-        for list in lists(u) {
-            count += seen.insert_all(list);
-            walked += list.len();
-        }
+    'walk: for &(_, u) in &order[first..] {
         visited += 1;
+        for list in lists(u) {
+            // The cap is checked every `CAP_CHECK` entries: a walk that reaches it inside a
+            // long list stops there (the result is `cap` either way).
+            for part in list.chunks(CAP_CHECK) {
+                if count >= cap {
+                    break 'walk;
+                }
+                count += seen.insert_all(part);
+                walked += part.len();
+            }
+        }
     }
     // Empty the set: rewrite the words written when that is cheaper than zeroing them all.
     if copied || walked >= seen.bits.len() {
@@ -344,19 +352,15 @@ pub(crate) fn flow_block(spec: &FeatureSpec, sink: &mut ColumnSink<PreparedBatch
         distinct.sort_unstable();
         distinct.dedup();
         let rows: Vec<[f64; 17]> = distinct
-            .par_chunks(ROWS_PER_TASK)
-            .map(|nodes| {
-                let mut seen = NodeSet::new(g.n_nodes);
-                let mut order = Vec::new();
-                nodes
-                    .iter()
-                    .map(|&v| {
-                        let (reach, _) = reach_2hop(g, &hubs, v, cap, &mut seen, &mut order);
-                        node_row(p, v, reach, &pagerank)
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .flatten_iter()
+            .par_iter()
+            .with_min_len(ROWS_PER_SPLIT)
+            .map_init(
+                || (NodeSet::new(g.n_nodes), Vec::new()),
+                |(seen, order), &v| {
+                    let (reach, _) = reach_2hop(g, &hubs, v, cap, seen, order);
+                    node_row(p, v, reach, &pagerank)
+                },
+            )
             .collect();
         let mut absent = [0.0; 17];
         for k in [4, 10, 16] {
@@ -416,5 +420,31 @@ mod tests {
             seen.bits.iter().all(|&w| w == 0),
             "the scratch set is left empty"
         );
+    }
+
+    #[test]
+    fn reach_stops_inside_a_long_list_once_the_cap_is_reached() {
+        // Node 0 sends to node 1; node 1 sends to 600 leaves and receives from 600 others (and
+        // from 0). Neither direction exceeds the cap of 700 (no hub shortcut), so the walk
+        // inserts node 1's 600 receivers, then its senders a part at a time, and stops after
+        // the part that reaches the cap instead of at the end of the list.
+        let mut edges = vec![(0, 1)];
+        edges.extend((0..600).map(|k| (1, 2 + k)));
+        edges.extend((0..600).map(|k| (602 + k, 1)));
+        let g = graph(&edges, 1202);
+        assert!(g.inc.degree(1) > CAP_CHECK);
+        let mut seen = NodeSet::new(g.n_nodes);
+        let mut order = Vec::new();
+        let (reach, walked) = reach_2hop(&g, &HubSets::none(), 0, 700, &mut seen, &mut order);
+        assert_eq!(reach, 700);
+        assert_eq!(
+            walked,
+            600 + CAP_CHECK,
+            "the senders' first part reaches the cap"
+        );
+        assert!(seen.bits.iter().all(|&w| w == 0));
+        let (reach, walked) = reach_2hop(&g, &HubSets::none(), 0, 10_000, &mut seen, &mut order);
+        assert_eq!((reach, walked), (1 + 600 + 600, 600 + 601));
+        assert!(seen.bits.iter().all(|&w| w == 0));
     }
 }
