@@ -1024,7 +1024,7 @@ fn address_hasher() -> ahash::RandomState {
 }
 
 /// Name `id` of an arena's `bytes`, delimited by `offsets`.
-fn arena_name<'a>(bytes: &'a [u8], offsets: &[usize], id: u32) -> &'a [u8] {
+fn arena_name<'a>(bytes: &'a str, offsets: &[usize], id: u32) -> &'a str {
     let id = id as usize;
     &bytes[offsets[id]..offsets[id + 1]]
 }
@@ -1038,7 +1038,8 @@ struct AddressArena {
     table: hashbrown::HashTable<u32>,
     /// Hash of each id's name.
     hashes: Vec<u64>,
-    bytes: Vec<u8>,
+    /// The names' text, one after another (a `String`: each name is a `str` without checking).
+    bytes: String,
     /// Name `id` is `bytes[offsets[id]..offsets[id + 1]]`.
     offsets: Vec<usize>,
 }
@@ -1049,7 +1050,7 @@ impl AddressArena {
             hasher: address_hasher(),
             table: hashbrown::HashTable::new(),
             hashes: Vec::new(),
-            bytes: Vec::new(),
+            bytes: String::new(),
             offsets: vec![0],
         }
     }
@@ -1059,12 +1060,12 @@ impl AddressArena {
         self.hashes.len()
     }
 
-    fn name(&self, id: u32) -> &[u8] {
+    fn name(&self, id: u32) -> &str {
         arena_name(&self.bytes, &self.offsets, id)
     }
 
     /// The id of `name`, a new one (the next in first-seen order) when it was not seen before.
-    fn intern(&mut self, name: &[u8]) -> u32 {
+    fn intern(&mut self, name: &str) -> u32 {
         let hash = self.hasher.hash_one(name);
         let AddressArena {
             table,
@@ -1084,7 +1085,7 @@ impl AddressArena {
                 let id = hashes.len() as u32;
                 slot.insert(id);
                 hashes.push(hash);
-                bytes.extend_from_slice(name);
+                bytes.push_str(name);
                 offsets.push(bytes.len());
                 id
             }
@@ -1119,7 +1120,7 @@ fn intern(
             })?;
         let id = match previous {
             Some((text, id)) if text == address => id,
-            _ => addresses.intern(address.as_bytes()),
+            _ => addresses.intern(address),
         };
         previous = Some((address, id));
         ids.push(id);
@@ -1581,7 +1582,12 @@ fn merge_dictionaries(arenas: &[AddressArena]) -> (Vec<String>, Vec<Vec<u32>>) {
     let mut by_name: Vec<(u64, u32)> = distinct
         .par_iter()
         .enumerate()
-        .map(|(index, &name_at)| (crate::batch::key_prefix(name(name_at)), index as u32))
+        .map(|(index, &name_at)| {
+            (
+                crate::batch::key_prefix(name(name_at).as_bytes()),
+                index as u32,
+            )
+        })
         .collect();
     by_name.par_sort_unstable_by(|a, b| {
         a.0.cmp(&b.0)
@@ -1615,16 +1621,14 @@ fn merge_dictionaries(arenas: &[AddressArena]) -> (Vec<String>, Vec<Vec<u32>>) {
         .map(|_| String::new())
         .collect();
     // Bucket b holds exactly the positions b * bucket_len.. (sorted by bucket first), so it
-    // lines up with the b-th chunk of `addresses`. The arenas hold the bytes of `&str`s, so the
-    // lossy conversion never replaces anything.
+    // lines up with the b-th chunk of `addresses`.
     addresses
         .par_chunks_mut(bucket_len)
         .zip(in_arena_order.par_chunks(bucket_len))
         .enumerate()
         .for_each(|(bucket, (out, names))| {
             for &(_, part, local, position) in names {
-                out[position as usize - bucket * bucket_len] =
-                    String::from_utf8_lossy(name((part, local))).into_owned();
+                out[position as usize - bucket * bucket_len] = name((part, local)).to_owned();
             }
         });
     let remaps = local_to_distinct
