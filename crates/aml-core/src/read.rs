@@ -1038,6 +1038,8 @@ struct AddressArena {
     table: hashbrown::HashTable<u32>,
     /// Hash of each id's name.
     hashes: Vec<u64>,
+    /// [`crate::batch::key_prefix`] of each id's name: the merge sorts by it without reading names.
+    prefixes: Vec<u64>,
     /// The names' text, one after another (a `String`: each name is a `str` without checking).
     bytes: String,
     /// Name `id` is `bytes[offsets[id]..offsets[id + 1]]`.
@@ -1050,6 +1052,7 @@ impl AddressArena {
             hasher: address_hasher(),
             table: hashbrown::HashTable::new(),
             hashes: Vec::new(),
+            prefixes: Vec::new(),
             bytes: String::new(),
             offsets: vec![0],
         }
@@ -1070,6 +1073,7 @@ impl AddressArena {
         let AddressArena {
             table,
             hashes,
+            prefixes,
             bytes,
             offsets,
             ..
@@ -1085,6 +1089,7 @@ impl AddressArena {
                 let id = hashes.len() as u32;
                 slot.insert(id);
                 hashes.push(hash);
+                prefixes.push(crate::batch::key_prefix(name.as_bytes()));
                 bytes.push_str(name);
                 offsets.push(bytes.len());
                 id
@@ -1547,8 +1552,13 @@ fn merge_dictionaries(arenas: &[AddressArena]) -> (Vec<String>, Vec<Vec<u32>>) {
                 if i == 0 || entries[i - 1].0 != hash {
                     run_start = names.len();
                 }
-                let bytes = name((part, local));
-                let known = (run_start..names.len()).find(|&n| name(names[n]) == bytes);
+                // The first name of a run is new: its bytes are not read (a random access).
+                let known = (run_start < names.len())
+                    .then(|| {
+                        let bytes = name((part, local));
+                        (run_start..names.len()).find(|&n| name(names[n]) == bytes)
+                    })
+                    .flatten();
                 of_entry.push(known.unwrap_or_else(|| {
                     names.push((part, local));
                     names.len() - 1
@@ -1582,11 +1592,8 @@ fn merge_dictionaries(arenas: &[AddressArena]) -> (Vec<String>, Vec<Vec<u32>>) {
     let mut by_name: Vec<(u64, u32)> = distinct
         .par_iter()
         .enumerate()
-        .map(|(index, &name_at)| {
-            (
-                crate::batch::key_prefix(name(name_at).as_bytes()),
-                index as u32,
-            )
+        .map(|(index, &(part, local))| {
+            (arenas[part as usize].prefixes[local as usize], index as u32)
         })
         .collect();
     by_name.par_sort_unstable_by(|a, b| {
