@@ -173,36 +173,49 @@ impl Batch {
     }
 
     /// Dangling references, generated in canonical order.
+    ///
+    /// Each row is looked up on its own (binary searches over 500K addresses on a full-size
+    /// day), so the rows are split over the rayon threads; the warnings are collected in row
+    /// order, the same on any thread count.
     fn cross_check(&self) -> BatchReport {
-        let mut warnings = Vec::new();
-        for (alert_id, address) in self.alerts.alert_id.iter().zip(&self.alerts.address) {
-            if self.features.row_of(address).is_none() {
-                warnings.push(BatchWarning::AlertWithoutFeatures {
-                    alert_id: alert_id.clone(),
-                    address: address.clone(),
-                });
-            }
-        }
-        for row in 0..self.clusters.len() {
-            let cluster_id = &self.clusters.cluster_id[row];
-            let primary = &self.clusters.primary_alert_id[row];
-            let mentioned = std::iter::once(primary).filter(|id| !id.is_empty());
-            let mut unknown: Vec<&String> = mentioned
-                .chain(&self.clusters.related_alert_ids[row])
-                .filter(|alert_id| self.alerts.row_of(alert_id).is_none())
-                .collect();
-            unknown.sort();
-            unknown.dedup();
-            for alert_id in unknown {
-                warnings.push(BatchWarning::UnknownClusterAlert {
-                    cluster_id: cluster_id.clone(),
-                    alert_id: alert_id.clone(),
-                });
-            }
-        }
+        use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
+        let alerts = &self.alerts;
+        let clusters = &self.clusters;
+        let mut warnings: Vec<BatchWarning> = (0..alerts.len())
+            .into_par_iter()
+            .with_min_len(256)
+            .filter(|&row| self.features.row_of(&alerts.address[row]).is_none())
+            .map(|row| BatchWarning::AlertWithoutFeatures {
+                alert_id: alerts.alert_id[row].clone(),
+                address: alerts.address[row].clone(),
+            })
+            .collect();
+        let unknown_cluster_alerts: Vec<Vec<BatchWarning>> = (0..clusters.len())
+            .into_par_iter()
+            .with_min_len(64)
+            .map(|row| {
+                let cluster_id = &clusters.cluster_id[row];
+                let primary = &clusters.primary_alert_id[row];
+                let mentioned = std::iter::once(primary).filter(|id| !id.is_empty());
+                let mut unknown: Vec<&String> = mentioned
+                    .chain(&clusters.related_alert_ids[row])
+                    .filter(|alert_id| alerts.row_of(alert_id).is_none())
+                    .collect();
+                unknown.sort();
+                unknown.dedup();
+                unknown
+                    .into_iter()
+                    .map(|alert_id| BatchWarning::UnknownClusterAlert {
+                        cluster_id: cluster_id.clone(),
+                        alert_id: alert_id.clone(),
+                    })
+                    .collect()
+            })
+            .collect();
+        warnings.extend(unknown_cluster_alerts.into_iter().flatten());
         for trap in &self.meta.pattern_traps {
             for alert_id in &trap.alert_ids {
-                if self.alerts.row_of(alert_id).is_none() {
+                if alerts.row_of(alert_id).is_none() {
                     warnings.push(BatchWarning::UnknownTrapAlert {
                         trap_id: trap.trap_id.clone(),
                         alert_id: alert_id.clone(),

@@ -307,31 +307,41 @@ fn member_address_block(sink: &mut ClusterSink<'_, '_, '_>) {
             .iter()
             .map(|(name, log)| (f.column(name), *log))
             .collect();
-        let mut cols = vec![Vec::with_capacity(p.cluster_rows.len()); 1 + 2 * columns.len()];
-        for &r in &p.cluster_rows {
-            let addresses: BTreeSet<&str> =
-                c.addresses_involved[r].iter().map(String::as_str).collect();
-            let rows: Vec<usize> = addresses.iter().filter_map(|a| f.row_of(a)).collect();
-            cols[0].push(if addresses.is_empty() {
-                f64::NAN
-            } else {
-                rows.len() as f64 / addresses.len() as f64
-            });
-            for (k, (values, log)) in columns.iter().enumerate() {
-                let s = match values {
-                    Some(v) => {
-                        Summary::of(
-                            rows.iter()
-                                .map(|&i| if *log { signed_log1p(v[i]) } else { v[i] }),
-                        )
-                    }
-                    None => Summary::default(),
-                };
-                cols[1 + 2 * k].push(s.mean());
-                cols[2 + 2 * k].push(s.max());
-            }
-        }
-        cols
+        // Each cluster is independent (binary searches over the whole features table): rows
+        // are computed in parallel and transposed in cluster order.
+        let rows: Vec<Vec<f64>> = p
+            .cluster_rows
+            .par_iter()
+            .map(|&r| {
+                let addresses: BTreeSet<&str> =
+                    c.addresses_involved[r].iter().map(String::as_str).collect();
+                let rows: Vec<usize> = addresses.iter().filter_map(|a| f.row_of(a)).collect();
+                let mut row = Vec::with_capacity(1 + 2 * columns.len());
+                row.push(if addresses.is_empty() {
+                    f64::NAN
+                } else {
+                    rows.len() as f64 / addresses.len() as f64
+                });
+                for (values, log) in &columns {
+                    let s = match values {
+                        Some(v) => Summary::of(rows.iter().map(|&i| {
+                            if *log {
+                                signed_log1p(v[i])
+                            } else {
+                                v[i]
+                            }
+                        })),
+                        None => Summary::default(),
+                    };
+                    row.push(s.mean());
+                    row.push(s.max());
+                }
+                row
+            })
+            .collect();
+        (0..1 + 2 * columns.len())
+            .map(|j| rows.iter().map(|row| row[j]).collect())
+            .collect()
     });
 }
 
