@@ -501,7 +501,7 @@ fn pick<T: Default>(values: &mut Vec<T>, len: usize, source_row: &impl Fn(usize)
 }
 
 /// [`pick`] for plain values, rows gathered in parallel.
-fn gather<T: Copy + Send + Sync>(
+fn gather<T: Copy + Send + Sync + 'static>(
     values: &mut Vec<T>,
     len: usize,
     source_row: &(impl Fn(usize) -> usize + Sync),
@@ -515,6 +515,7 @@ fn gather<T: Copy + Send + Sync>(
         .into_par_iter()
         .map(|k| old[source_row(k)])
         .collect();
+    crate::read::drop_in_background(old);
 }
 
 /// Reorders every value column of `flows` (not `from`/`to`) so that row `k` is the old row
@@ -572,12 +573,15 @@ pub(crate) fn canonical_money_flows(mut flows: MoneyFlows) -> MoneyFlows {
         return canonical_money_flows_wide(flows);
     };
     // The sorted `from` and `to` come with the order: no gather.
-    flows.from = senders;
-    flows.to = order
+    let old_from = std::mem::replace(&mut flows.from, senders);
+    let to = order
         .par_iter()
         .map(|&entry| (entry >> 32) as u32)
         .collect();
+    let old_to = std::mem::replace(&mut flows.to, to);
     reorder_value_columns(&mut flows, |k| order[k] as u32 as usize);
+    // Freeing the replaced columns (tens of MB on a full day) is left to another thread.
+    crate::read::drop_in_background((old_from, old_to, order));
     flows
 }
 

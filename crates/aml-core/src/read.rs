@@ -1278,7 +1278,7 @@ struct FlowTask<'a> {
 
 /// Drops `value` on a new thread nobody waits for (freeing big buffers costs page unmapping),
 /// or here when no thread can be started.
-fn drop_in_background<T: Send + 'static>(value: T) {
+pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
     // On a failed spawn the closure, and `value` with it, is dropped here.
     let _ = std::thread::Builder::new().spawn(move || drop(value));
 }
