@@ -424,7 +424,7 @@ fn sort_labels(mut labels: AddressLabels) -> AddressLabels {
 /// sorted again by the remaining values, then row. Rows in no particular order only make the
 /// runs shorter.
 fn flow_order(flows: &MoneyFlows) -> Option<(Vec<u64>, Vec<u32>)> {
-    use rayon::iter::ParallelIterator;
+    use rayon::iter::{IntoParallelIterator, ParallelIterator};
     use rayon::slice::ParallelSliceMut;
     let n = u32::try_from(flows.len()).ok()?;
     let mut runs: Vec<(u32, u32, u32)> = Vec::new();
@@ -436,13 +436,40 @@ fn flow_order(flows: &MoneyFlows) -> Option<(Vec<u64>, Vec<u32>)> {
         }
     }
     runs.par_sort_unstable();
-    let mut order: Vec<u64> = Vec::with_capacity(flows.len());
-    let mut senders: Vec<u32> = Vec::with_capacity(flows.len());
-    for &(sender, start, end) in &runs {
-        senders.extend(std::iter::repeat_n(sender, (end - start) as usize));
-        order.extend(
-            (start..end).map(|row| (u64::from(flows.to[row as usize]) << 32) | u64::from(row)),
-        );
+    // Each run's rows filled in parallel: the runs cut in blocks of about equal rows, each block
+    // writing its own slices of `order` and `senders` (zeroed memory, each page written once).
+    let mut order = vec![0u64; flows.len()];
+    let mut senders = vec![0u32; flows.len()];
+    {
+        let block_rows = flows
+            .len()
+            .div_ceil(8 * rayon::current_num_threads())
+            .max(1);
+        let mut blocks = Vec::new();
+        let (mut order_rest, mut senders_rest) = (order.as_mut_slice(), senders.as_mut_slice());
+        let (mut first_run, mut rows) = (0, 0);
+        for (run, &(_, start, end)) in runs.iter().enumerate() {
+            rows += (end - start) as usize;
+            if rows >= block_rows || run + 1 == runs.len() {
+                let (order_block, rest) = std::mem::take(&mut order_rest).split_at_mut(rows);
+                order_rest = rest;
+                let (senders_block, rest) = std::mem::take(&mut senders_rest).split_at_mut(rows);
+                senders_rest = rest;
+                blocks.push((&runs[first_run..=run], order_block, senders_block));
+                (first_run, rows) = (run + 1, 0);
+            }
+        }
+        blocks
+            .into_par_iter()
+            .for_each(|(runs, order_block, senders_block)| {
+                let mut slots = order_block.iter_mut().zip(senders_block.iter_mut());
+                for &(sender, start, end) in runs {
+                    for (row, (entry, slot)) in (start..end).zip(slots.by_ref()) {
+                        *entry = (u64::from(flows.to[row as usize]) << 32) | u64::from(row);
+                        *slot = sender;
+                    }
+                }
+            });
     }
     drop(runs);
     let row = |entry: u64| entry as u32 as usize;
@@ -473,20 +500,38 @@ fn pick<T: Default>(values: &mut Vec<T>, len: usize, source_row: &impl Fn(usize)
         .collect();
 }
 
+/// [`pick`] for plain values, rows gathered in parallel.
+fn gather<T: Copy + Send + Sync + 'static>(
+    values: &mut Vec<T>,
+    len: usize,
+    source_row: &(impl Fn(usize) -> usize + Sync),
+) {
+    use rayon::iter::{IntoParallelIterator, ParallelIterator};
+    if values.is_empty() {
+        return;
+    }
+    let old = std::mem::take(values);
+    *values = (0..len)
+        .into_par_iter()
+        .map(|k| old[source_row(k)])
+        .collect();
+    crate::read::drop_in_background(old);
+}
+
 /// Reorders every value column of `flows` (not `from`/`to`) so that row `k` is the old row
 /// `source_row(k)`.
-fn reorder_value_columns(flows: &mut MoneyFlows, source_row: impl Fn(usize) -> usize) {
+fn reorder_value_columns(flows: &mut MoneyFlows, source_row: impl Fn(usize) -> usize + Sync) {
     use crate::schema::ColumnMut;
     let len = flows.len();
     for (_, column) in flows.value_columns_mut() {
         match column {
             ColumnMut::Texts(values) | ColumnMut::Dates(values) => pick(values, len, &source_row),
-            ColumnMut::Numbers(values) => pick(values, len, &source_row),
-            ColumnMut::Integers(values) => pick(values, len, &source_row),
-            ColumnMut::Windows(values) => pick(values, len, &source_row),
+            ColumnMut::Numbers(values) => gather(values, len, &source_row),
+            ColumnMut::Integers(values) => gather(values, len, &source_row),
+            ColumnMut::Windows(values) => gather(values, len, &source_row),
             ColumnMut::TextLists(values) => pick(values, len, &source_row),
             ColumnMut::IntLists(values) => pick(values, len, &source_row),
-            ColumnMut::Flags(values) => pick(values, len, &source_row),
+            ColumnMut::Flags(values) => gather(values, len, &source_row),
         }
     }
 }
@@ -494,6 +539,7 @@ fn reorder_value_columns(flows: &mut MoneyFlows, source_row: impl Fn(usize) -> u
 /// Re-interns the address dictionary (sorted, distinct, only addresses used by some edge) and sorts the rows.
 /// Validation has already checked that every id indexes the dictionary.
 pub(crate) fn canonical_money_flows(mut flows: MoneyFlows) -> MoneyFlows {
+    use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
     let mut used = vec![false; flows.addresses.len()];
     for &id in flows.from.iter().chain(&flows.to) {
         used[id as usize] = true;
@@ -527,9 +573,15 @@ pub(crate) fn canonical_money_flows(mut flows: MoneyFlows) -> MoneyFlows {
         return canonical_money_flows_wide(flows);
     };
     // The sorted `from` and `to` come with the order: no gather.
-    flows.from = senders;
-    flows.to = order.iter().map(|&entry| (entry >> 32) as u32).collect();
+    let old_from = std::mem::replace(&mut flows.from, senders);
+    let to = order
+        .par_iter()
+        .map(|&entry| (entry >> 32) as u32)
+        .collect();
+    let old_to = std::mem::replace(&mut flows.to, to);
     reorder_value_columns(&mut flows, |k| order[k] as u32 as usize);
+    // Freeing the replaced columns (tens of MB on a full day) is left to another thread.
+    crate::read::drop_in_background((old_from, old_to, order));
     flows
 }
 

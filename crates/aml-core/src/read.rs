@@ -1024,7 +1024,7 @@ fn address_hasher() -> ahash::RandomState {
 }
 
 /// Name `id` of an arena's `bytes`, delimited by `offsets`.
-fn arena_name<'a>(bytes: &'a [u8], offsets: &[usize], id: u32) -> &'a [u8] {
+fn arena_name<'a>(bytes: &'a str, offsets: &[usize], id: u32) -> &'a str {
     let id = id as usize;
     &bytes[offsets[id]..offsets[id + 1]]
 }
@@ -1038,7 +1038,10 @@ struct AddressArena {
     table: hashbrown::HashTable<u32>,
     /// Hash of each id's name.
     hashes: Vec<u64>,
-    bytes: Vec<u8>,
+    /// [`crate::batch::key_prefix`] of each id's name: the merge sorts by it without reading names.
+    prefixes: Vec<u64>,
+    /// The names' text, one after another (a `String`: each name is a `str` without checking).
+    bytes: String,
     /// Name `id` is `bytes[offsets[id]..offsets[id + 1]]`.
     offsets: Vec<usize>,
 }
@@ -1049,7 +1052,8 @@ impl AddressArena {
             hasher: address_hasher(),
             table: hashbrown::HashTable::new(),
             hashes: Vec::new(),
-            bytes: Vec::new(),
+            prefixes: Vec::new(),
+            bytes: String::new(),
             offsets: vec![0],
         }
     }
@@ -1059,16 +1063,17 @@ impl AddressArena {
         self.hashes.len()
     }
 
-    fn name(&self, id: u32) -> &[u8] {
+    fn name(&self, id: u32) -> &str {
         arena_name(&self.bytes, &self.offsets, id)
     }
 
     /// The id of `name`, a new one (the next in first-seen order) when it was not seen before.
-    fn intern(&mut self, name: &[u8]) -> u32 {
+    fn intern(&mut self, name: &str) -> u32 {
         let hash = self.hasher.hash_one(name);
         let AddressArena {
             table,
             hashes,
+            prefixes,
             bytes,
             offsets,
             ..
@@ -1084,25 +1089,11 @@ impl AddressArena {
                 let id = hashes.len() as u32;
                 slot.insert(id);
                 hashes.push(hash);
-                bytes.extend_from_slice(name);
+                prefixes.push(crate::batch::key_prefix(name.as_bytes()));
+                bytes.push_str(name);
                 offsets.push(bytes.len());
                 id
             }
-        }
-    }
-}
-
-/// One row group of money flows with its own address dictionary (ids in first-seen order).
-struct FlowPart {
-    addresses: AddressArena,
-    flows: MoneyFlows,
-}
-
-impl FlowPart {
-    fn new() -> FlowPart {
-        FlowPart {
-            addresses: AddressArena::new(),
-            flows: MoneyFlows::default(),
         }
     }
 }
@@ -1134,7 +1125,7 @@ fn intern(
             })?;
         let id = match previous {
             Some((text, id)) if text == address => id,
-            _ => addresses.intern(address.as_bytes()),
+            _ => addresses.intern(address),
         };
         previous = Some((address, id));
         ids.push(id);
@@ -1162,84 +1153,398 @@ pub fn read_money_flows(path: &Path) -> Result<MoneyFlows, BatchError> {
 /// Every contract column must be present with its contract type; `dominant_asset`,
 /// `hourly_pattern` and `weekly_pattern` are never decoded (features do not use them), and the
 /// value columns only with [`FlowColumns::All`].
+///
+/// Each column is allocated once at its final length (row-group row counts are in the footer)
+/// and each row group decodes straight into its rows, in two tasks run in parallel: the
+/// `from_address` ids with the value columns, and the `to_address` ids, each task interning
+/// into its own arena. The arenas are merged into the sorted dictionary and the ids remapped in
+/// place. Any failure (a decode error or panic, rows disagreeing with the footer) is reported by
+/// decoding the file again row group by row group, as one reader of every column, so an error
+/// names the same file, column and row whichever path ran.
 pub fn read_money_flows_with(path: &Path, columns: FlowColumns) -> Result<MoneyFlows, BatchError> {
     let file = ParquetFile::open(path)?;
     let indices = file.require(MONEY_FLOWS.columns)?;
     let all = columns == FlowColumns::All;
-    // The addresses, then the value columns MoneyFlows keeps that `columns` asks for.
+    // The value columns MoneyFlows keeps that `columns` asks for.
     let kept = MoneyFlows::default().value_columns().map(|(name, _)| name);
-    let decoded = |spec: &ColumnSpec| {
-        kept.contains(&spec.name) && (all || SCORING_FLOW_COLUMNS.contains(&spec.name))
+    let decoded =
+        |name: &str| kept.contains(&name) && (all || SCORING_FLOW_COLUMNS.contains(&name));
+    let index_of = |name: &str| {
+        MONEY_FLOWS
+            .columns
+            .iter()
+            .position(|spec| spec.name == name)
+            .map(|position| indices[position])
     };
-    let projection: Vec<usize> = MONEY_FLOWS
-        .columns
-        .iter()
-        .zip(&indices)
-        .filter(|(spec, _)| spec.identifier || decoded(spec))
-        .map(|(_, &index)| index)
-        .collect();
-    let parts = file.read(
-        &projection,
-        FlowPart::new,
-        |part: &mut FlowPart, batch, first_row| {
-            let origin = |name| file.origin(name, first_row);
-            let flows = &mut part.flows;
-            for (name, ids) in [
-                ("from_address", &mut flows.from),
-                ("to_address", &mut flows.to),
-            ] {
-                let array = column(&file, batch, name)?;
-                let view = TextView::new(array.as_ref()).ok_or_else(|| BatchError::WrongType {
-                    file: file.name.clone(),
-                    column: name.to_string(),
-                    found: array.data_type().to_string(),
-                    expected: Kind::Text.expected().to_string(),
-                })?;
-                intern(&mut part.addresses, &view, origin(name), ids)?;
+    let plan = FlowPlan {
+        file: &file,
+        from: index_of("from_address"),
+        to: index_of("to_address"),
+        values: kept
+            .iter()
+            .filter(|name| decoded(name))
+            .map(|&name| (name, index_of(name)))
+            .collect(),
+    };
+    match plan.read_in_place() {
+        Ok(flows) => Ok(flows),
+        Err(error) => Err(plan.row_group_error().unwrap_or(error)),
+    }
+}
+
+/// The projected columns of `money_flows.parquet`: indices into the file schema.
+struct FlowPlan<'f> {
+    file: &'f ParquetFile,
+    from: Option<usize>,
+    to: Option<usize>,
+    /// The value columns decoded, in [`MoneyFlows::value_columns`] order.
+    values: Vec<(&'static str, Option<usize>)>,
+}
+
+/// One value column's rows of one row group (the types [`MoneyFlows`] holds values in).
+enum FlowSlice<'a> {
+    Numbers(&'a mut [f64]),
+    Integers(&'a mut [u64]),
+    Flags(&'a mut [bool]),
+}
+
+/// Reused decode buffers of one task: a record batch's values before they are copied to their rows.
+#[derive(Default)]
+struct FlowScratch {
+    ids: Vec<u32>,
+    numbers: Vec<f64>,
+    integers: Vec<u64>,
+    flags: Vec<bool>,
+}
+
+/// Copies `values` (the decoded record batch) to `out[at..]`, refusing more rows than `out` has.
+fn copy_rows<T: Copy>(out: &mut [T], at: usize, values: &[T]) -> Result<(), String> {
+    out.get_mut(at..at + values.len())
+        .ok_or_else(|| "more rows than the footer declares".to_string())?
+        .copy_from_slice(values);
+    Ok(())
+}
+
+impl FlowSlice<'_> {
+    /// Decodes `array` (as [`push_column`] does) into the rows from `at`.
+    fn place(
+        &mut self,
+        array: &dyn Array,
+        origin: Origin,
+        at: usize,
+        scratch: &mut FlowScratch,
+    ) -> Result<Result<(), String>, BatchError> {
+        Ok(match self {
+            FlowSlice::Numbers(out) => {
+                scratch.numbers.clear();
+                push_column(array, origin, ColumnMut::Numbers(&mut scratch.numbers))?;
+                copy_rows(out, at, &scratch.numbers)
             }
-            for (name, target) in flows.value_columns_mut() {
-                if all || SCORING_FLOW_COLUMNS.contains(&name) {
-                    push_column(column(&file, batch, name)?.as_ref(), origin(name), target)?;
+            FlowSlice::Integers(out) => {
+                scratch.integers.clear();
+                push_column(array, origin, ColumnMut::Integers(&mut scratch.integers))?;
+                copy_rows(out, at, &scratch.integers)
+            }
+            FlowSlice::Flags(out) => {
+                scratch.flags.clear();
+                push_column(array, origin, ColumnMut::Flags(&mut scratch.flags))?;
+                copy_rows(out, at, &scratch.flags)
+            }
+        })
+    }
+}
+
+/// `column` cut in consecutive slices of `rows[i]` rows (their sum is its length).
+fn split_rows<'a, T>(mut column: &'a mut [T], rows: &[usize]) -> Vec<&'a mut [T]> {
+    rows.iter()
+        .map(|&n| {
+            let (head, tail) = std::mem::take(&mut column).split_at_mut(n);
+            column = tail;
+            head
+        })
+        .collect()
+}
+
+/// One decode task of one row group: an address column (interned into the task's own arena,
+/// ids written to `ids`) and some value columns, each written to its slice of the group's rows.
+struct FlowTask<'a> {
+    group: usize,
+    /// File row of the group's first row.
+    first_row: usize,
+    address: &'static str,
+    ids: &'a mut [u32],
+    values: Vec<(&'static str, FlowSlice<'a>)>,
+}
+
+/// Drops `value` on a new thread nobody waits for (freeing big buffers costs page unmapping),
+/// or here when no thread can be started.
+pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
+    // On a failed spawn the closure, and `value` with it, is dropped here.
+    let _ = std::thread::Builder::new().spawn(move || drop(value));
+}
+
+impl FlowPlan<'_> {
+    /// The file's flows, every column decoded into its final place (see
+    /// [`read_money_flows_with`]); an error here is only a signal to decode again for the error.
+    fn read_in_place(&self) -> Result<MoneyFlows, BatchError> {
+        let file = self.file;
+        let corrupt = |reason: String| BatchError::CorruptParquet {
+            file: file.name.clone(),
+            reason,
+        };
+        let (Some(from_index), Some(to_index)) = (self.from, self.to) else {
+            return Err(corrupt("no address columns".to_string()));
+        };
+        let groups = file.metadata.metadata().row_groups();
+        let rows = groups
+            .iter()
+            .map(|group| usize::try_from(group.num_rows()).map_err(|e| corrupt(e.to_string())))
+            .collect::<Result<Vec<usize>, _>>()?;
+        let total: usize = rows.iter().sum();
+        let mut from = vec![0u32; total];
+        let mut to = vec![0u32; total];
+        // Zeroed memory comes from the allocator untouched: each page is written once, by the
+        // rows decoded into it.
+        let mut values = MoneyFlows::default();
+        let mut group_values: Vec<Vec<(&'static str, FlowSlice)>> =
+            rows.iter().map(|_| Vec::new()).collect();
+        for (name, column) in values.value_columns_mut() {
+            if !self.values.iter().any(|&(decoded, _)| decoded == name) {
+                continue;
+            }
+            let slices: Vec<FlowSlice> = match column {
+                ColumnMut::Numbers(out) => {
+                    *out = vec![0.0; total];
+                    let slices = split_rows(out, &rows);
+                    slices.into_iter().map(FlowSlice::Numbers).collect()
                 }
+                ColumnMut::Integers(out) => {
+                    *out = vec![0; total];
+                    let slices = split_rows(out, &rows);
+                    slices.into_iter().map(FlowSlice::Integers).collect()
+                }
+                ColumnMut::Flags(out) => {
+                    *out = vec![false; total];
+                    let slices = split_rows(out, &rows);
+                    slices.into_iter().map(FlowSlice::Flags).collect()
+                }
+                _ => return Err(corrupt(format!("no flow values of the type of `{name}`"))),
+            };
+            for (group, slice) in group_values.iter_mut().zip(slices) {
+                group.push((name, slice));
             }
-            Ok(())
-        },
-    )?;
-    Ok(merge_flow_parts(parts))
+        }
+        let mut tasks = Vec::with_capacity(2 * rows.len());
+        let mut first_row = 0;
+        let from_groups = split_rows(&mut from, &rows);
+        let to_groups = split_rows(&mut to, &rows);
+        for (group, ((from_ids, to_ids), values)) in from_groups
+            .into_iter()
+            .zip(to_groups)
+            .zip(group_values)
+            .enumerate()
+        {
+            tasks.push(FlowTask {
+                group,
+                first_row,
+                address: "from_address",
+                ids: from_ids,
+                values,
+            });
+            tasks.push(FlowTask {
+                group,
+                first_row,
+                address: "to_address",
+                ids: to_ids,
+                values: Vec::new(),
+            });
+            first_row += rows[group];
+        }
+        let address_index = |task: &FlowTask| {
+            if task.address == "from_address" {
+                from_index
+            } else {
+                to_index
+            }
+        };
+        let arenas: Vec<Result<AddressArena, BatchError>> = tasks
+            .into_par_iter()
+            .map(|task| {
+                let mut projection = vec![address_index(&task)];
+                projection.extend(task.values.iter().filter_map(|&(name, _)| {
+                    self.values
+                        .iter()
+                        .find(|&&(decoded, _)| decoded == name)
+                        .and_then(|&(_, index)| index)
+                }));
+                catch_decode_panic(|| self.run(task, &projection)).unwrap_or_else(|message| {
+                    Err(BatchError::DecodePanic {
+                        file: file.name.clone(),
+                        column: None,
+                        message,
+                    })
+                })
+            })
+            .collect();
+        let arenas = arenas.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let (addresses, remaps) = merge_dictionaries(&arenas);
+        // Arena 2g holds the senders of group g, arena 2g + 1 its receivers.
+        let from_groups = split_rows(&mut from, &rows);
+        let to_groups = split_rows(&mut to, &rows);
+        from_groups
+            .into_iter()
+            .zip(to_groups)
+            .flat_map(|(from_ids, to_ids)| [from_ids, to_ids])
+            .zip(&remaps)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each(|(ids, remap)| ids.iter_mut().for_each(|id| *id = remap[*id as usize]));
+        drop_in_background((arenas, remaps));
+        Ok(MoneyFlows {
+            addresses,
+            from,
+            to,
+            ..values
+        })
+    }
+
+    /// Decodes one task's columns of its row group: its arena, ids and values written in place.
+    fn run(&self, mut task: FlowTask, projection: &[usize]) -> Result<AddressArena, BatchError> {
+        let file = self.file;
+        let corrupt = |reason: String| BatchError::CorruptParquet {
+            file: file.name.clone(),
+            reason,
+        };
+        let mut arena = AddressArena::new();
+        let mut scratch = FlowScratch::default();
+        let mut at = 0;
+        for batch in file.group_reader(task.group, projection)? {
+            let batch = batch.map_err(|e| corrupt(e.to_string()))?;
+            let first_row = task.first_row + at;
+            let array = column(file, &batch, task.address)?;
+            let view = text_view(file, task.address, array.as_ref())?;
+            scratch.ids.clear();
+            intern(
+                &mut arena,
+                &view,
+                file.origin(task.address, first_row),
+                &mut scratch.ids,
+            )?;
+            copy_rows(task.ids, at, &scratch.ids).map_err(corrupt)?;
+            for (name, slice) in &mut task.values {
+                let array = column(file, &batch, name)?;
+                slice
+                    .place(
+                        array.as_ref(),
+                        file.origin(name, first_row),
+                        at,
+                        &mut scratch,
+                    )?
+                    .map_err(corrupt)?;
+            }
+            at += batch.num_rows();
+        }
+        if at != task.ids.len() {
+            return Err(corrupt("fewer rows than the footer declares".to_string()));
+        }
+        Ok(arena)
+    }
+
+    /// The error of decoding the file as one reader of every projected column per row group
+    /// (each address interned, each value decoded, in that order per record batch), `None` when
+    /// it decodes.
+    fn row_group_error(&self) -> Option<BatchError> {
+        let file = self.file;
+        // The contract's column order, as `decode_panic` tries them one at a time.
+        let projection: Vec<usize> = MONEY_FLOWS
+            .columns
+            .iter()
+            .filter_map(|spec| match spec.name {
+                "from_address" => self.from,
+                "to_address" => self.to,
+                name => self
+                    .values
+                    .iter()
+                    .find(|&&(decoded, _)| decoded == name)
+                    .and_then(|&(_, index)| index),
+            })
+            .collect();
+        let init = || (AddressArena::new(), Vec::new(), MoneyFlows::default());
+        file.read(
+            &projection,
+            init,
+            |(arena, ids, values): &mut (AddressArena, Vec<u32>, MoneyFlows), batch, first_row| {
+                for name in ["from_address", "to_address"] {
+                    let array = column(file, batch, name)?;
+                    let view = text_view(file, name, array.as_ref())?;
+                    ids.clear();
+                    intern(arena, &view, file.origin(name, first_row), ids)?;
+                }
+                for (name, target) in values.value_columns_mut() {
+                    if self.values.iter().any(|&(decoded, _)| decoded == name) {
+                        let array = column(file, batch, name)?;
+                        push_column(array.as_ref(), file.origin(name, first_row), target)?;
+                    }
+                }
+                Ok(())
+            },
+        )
+        .err()
+    }
+}
+
+/// A text view of the address column `name`, or the wrong-type error naming it.
+fn text_view<'a>(
+    file: &ParquetFile,
+    name: &str,
+    array: &'a dyn Array,
+) -> Result<TextView<'a>, BatchError> {
+    TextView::new(array).ok_or_else(|| BatchError::WrongType {
+        file: file.name.clone(),
+        column: name.to_string(),
+        found: array.data_type().to_string(),
+        expected: Kind::Text.expected().to_string(),
+    })
 }
 
 /// The distinct names of one piece of the sorted (hash, part, local id) entries: each entry's
 /// index among them, and one (part, local id) per name.
 type PieceNames = (Vec<u32>, Vec<(u32, u32)>);
 
-/// Merges per-row-group parts: one sorted global dictionary, ids remapped, rows concatenated in file order.
+/// Merges the arenas into one sorted dictionary: the names, and for each arena the rank of each
+/// of its local ids. Every pass runs in parallel.
 ///
-/// No name is hashed again or allocated before the final dictionary: every part's (stored hash,
+/// No name is hashed again or allocated before the final dictionary: every arena's (stored hash,
 /// part, local id) is sorted, so equal names are neighbours; runs of equal hashes are split by
 /// comparing bytes (in parallel, over pieces cut at run boundaries), which gives the distinct
-/// names; those are sorted by (8-byte big-endian prefix, full bytes on equal prefixes), and each
-/// part's local ids map to the sorted rank through one `Vec<u32>` per part.
-fn merge_flow_parts(parts: Vec<FlowPart>) -> MoneyFlows {
+/// names; those are sorted by (8-byte big-endian prefix, full bytes on equal prefixes). The
+/// `String`s are made in parallel buckets of sorted positions, each reading the arenas in
+/// increasing order (reading them in sorted-name order, at random, is several times slower).
+fn merge_dictionaries(arenas: &[AddressArena]) -> (Vec<String>, Vec<Vec<u32>>) {
     use rayon::slice::ParallelSliceMut;
-    let arenas: Vec<&AddressArena> = parts.iter().map(|part| &part.addresses).collect();
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
     let name = |(part, local): (u32, u32)| arenas[part as usize].name(local);
-    let mut entries: Vec<(u64, u32, u32)> =
-        Vec::with_capacity(arenas.iter().map(|arena| arena.len()).sum());
-    for (part, arena) in arenas.iter().enumerate() {
-        entries.extend(
-            arena
-                .hashes
-                .iter()
-                .enumerate()
-                .map(|(local, &hash)| (hash, part as u32, local as u32)),
-        );
+    let mut starts = Vec::with_capacity(arenas.len() + 1);
+    starts.push(0usize);
+    for arena in arenas {
+        starts.push(starts[starts.len() - 1] + arena.len());
     }
-    entries.par_sort_unstable();
-    // Distinct names of each piece: the entry's index among them, and one (part, local) per name.
-    let pieces: Vec<PieceNames> = hash_run_pieces(&entries)
+    let mut entries: Vec<(u64, u32, u32)> = Vec::new();
+    (0..starts[arenas.len()])
         .into_par_iter()
+        .map(|entry| {
+            let part = starts.partition_point(|&start| start <= entry) - 1;
+            let local = entry - starts[part];
+            (arenas[part].hashes[local], part as u32, local as u32)
+        })
+        .collect_into_vec(&mut entries);
+    entries.par_sort_unstable();
+    let ranges = hash_run_pieces(&entries);
+    // Distinct names of each piece: the entry's index among them, and one (part, local) per name.
+    let pieces: Vec<PieceNames> = ranges
+        .par_iter()
         .map(|range| {
-            let entries = &entries[range];
+            let entries = &entries[range.clone()];
             let mut of_entry = Vec::with_capacity(entries.len());
             let mut names: Vec<(u32, u32)> = Vec::new();
             let mut run_start = 0;
@@ -1247,8 +1552,13 @@ fn merge_flow_parts(parts: Vec<FlowPart>) -> MoneyFlows {
                 if i == 0 || entries[i - 1].0 != hash {
                     run_start = names.len();
                 }
-                let bytes = name((part, local));
-                let known = (run_start..names.len()).find(|&n| name(names[n]) == bytes);
+                // The first name of a run is new: its bytes are not read (a random access).
+                let known = (run_start < names.len())
+                    .then(|| {
+                        let bytes = name((part, local));
+                        (run_start..names.len()).find(|&n| name(names[n]) == bytes)
+                    })
+                    .flatten();
                 of_entry.push(known.unwrap_or_else(|| {
                     names.push((part, local));
                     names.len() - 1
@@ -1257,105 +1567,86 @@ fn merge_flow_parts(parts: Vec<FlowPart>) -> MoneyFlows {
             (of_entry, names)
         })
         .collect();
-    let mut local_to_distinct: Vec<Vec<u32>> =
-        arenas.iter().map(|arena| vec![0; arena.len()]).collect();
-    let mut distinct: Vec<(u32, u32)> = Vec::new();
-    let mut done = 0;
-    for (of_entry, names) in pieces {
-        let base = distinct.len() as u32;
-        for (&(_, part, local), index) in entries[done..].iter().zip(&of_entry) {
-            local_to_distinct[part as usize][local as usize] = base + index;
-        }
-        done += of_entry.len();
-        distinct.extend(names);
+    let mut bases = Vec::with_capacity(pieces.len());
+    let mut distinct_count = 0u32;
+    for (_, names) in &pieces {
+        bases.push(distinct_count);
+        distinct_count += names.len() as u32;
     }
-    drop(entries);
+    // Each (part, local) is one entry, so every slot is written exactly once.
+    let local_to_distinct: Vec<Vec<AtomicU32>> = arenas
+        .par_iter()
+        .map(|arena| (0..arena.len()).map(|_| AtomicU32::new(0)).collect())
+        .collect();
+    ranges
+        .par_iter()
+        .zip(&pieces)
+        .zip(&bases)
+        .for_each(|((range, (of_entry, _)), &base)| {
+            for (&(_, part, local), index) in entries[range.clone()].iter().zip(of_entry) {
+                local_to_distinct[part as usize][local as usize].store(base + index, Relaxed);
+            }
+        });
+    drop_in_background(entries);
+    let distinct: Vec<(u32, u32)> = pieces.into_iter().flat_map(|(_, names)| names).collect();
     let mut by_name: Vec<(u64, u32)> = distinct
-        .iter()
+        .par_iter()
         .enumerate()
-        .map(|(index, &name_at)| (crate::batch::key_prefix(name(name_at)), index as u32))
+        .map(|(index, &(part, local))| {
+            (arenas[part as usize].prefixes[local as usize], index as u32)
+        })
         .collect();
     by_name.par_sort_unstable_by(|a, b| {
         a.0.cmp(&b.0)
             .then_with(|| name(distinct[a.1 as usize]).cmp(name(distinct[b.1 as usize])))
     });
-    let mut rank = vec![0u32; distinct.len()];
-    for (position, &(_, index)) in by_name.iter().enumerate() {
-        rank[index as usize] = position as u32;
-    }
-    // Names read in arena order (sequential), each written at its rank. The arenas hold the
-    // bytes of `&str`s, so the lossy conversion never replaces anything.
-    let mut in_arena_order: Vec<(u32, u32, u32)> = distinct
-        .iter()
-        .zip(&rank)
-        .map(|(&(part, local), &position)| (part, local, position))
+    let rank: Vec<AtomicU32> = (0..distinct.len())
+        .into_par_iter()
+        .map(|_| AtomicU32::new(0))
         .collect();
+    by_name
+        .par_iter()
+        .enumerate()
+        .for_each(|(position, &(_, index))| rank[index as usize].store(position as u32, Relaxed));
+    // Sorted positions cut in buckets; each bucket's names are made in arena order.
+    let bucket_len = distinct
+        .len()
+        .div_ceil(4 * rayon::current_num_threads().max(1))
+        .max(1);
+    let mut in_arena_order: Vec<(u32, u32, u32, u32)> = by_name
+        .par_iter()
+        .enumerate()
+        .map(|(position, &(_, index))| {
+            let (part, local) = distinct[index as usize];
+            ((position / bucket_len) as u32, part, local, position as u32)
+        })
+        .collect();
+    drop(by_name);
     in_arena_order.par_sort_unstable();
-    let mut addresses = vec![String::new(); distinct.len()];
-    for (part, local, position) in in_arena_order {
-        addresses[position as usize] = String::from_utf8_lossy(name((part, local))).into_owned();
-    }
-    local_to_distinct
-        .par_iter_mut()
-        .for_each(|ids| ids.iter_mut().for_each(|id| *id = rank[*id as usize]));
-    let remaps = local_to_distinct;
-    drop(arenas);
-    let total: usize = parts.iter().map(|part| part.flows.len()).sum();
-    let mut from = vec![0u32; total];
-    let mut to = vec![0u32; total];
-    {
-        let mut jobs = Vec::with_capacity(parts.len() * 2);
-        let (mut from_rest, mut to_rest) = (from.as_mut_slice(), to.as_mut_slice());
-        for (part, remap) in parts.iter().zip(&remaps) {
-            let (from_out, rest) = std::mem::take(&mut from_rest).split_at_mut(part.flows.len());
-            from_rest = rest;
-            let (to_out, rest) = std::mem::take(&mut to_rest).split_at_mut(part.flows.len());
-            to_rest = rest;
-            jobs.push((from_out, &part.flows.from, remap));
-            jobs.push((to_out, &part.flows.to, remap));
-        }
-        jobs.into_par_iter().for_each(|(out, ids, remap)| {
-            for (target, &id) in out.iter_mut().zip(ids.iter()) {
-                *target = remap[id as usize];
+    let mut addresses: Vec<String> = (0..distinct.len())
+        .into_par_iter()
+        .map(|_| String::new())
+        .collect();
+    // Bucket b holds exactly the positions b * bucket_len.. (sorted by bucket first), so it
+    // lines up with the b-th chunk of `addresses`.
+    addresses
+        .par_chunks_mut(bucket_len)
+        .zip(in_arena_order.par_chunks(bucket_len))
+        .enumerate()
+        .for_each(|(bucket, (out, names))| {
+            for &(_, part, local, position) in names {
+                out[position as usize - bucket * bucket_len] = name((part, local)).to_owned();
             }
         });
-    }
-    drop(remaps);
-    // Every column reserved once at its final length: growing by doubling while appending
-    // five row groups of a full-size day costs hundreds of MB of peak memory.
-    let mut whole = MoneyFlows {
-        addresses,
-        from,
-        to,
-        tx_count: Vec::with_capacity(total),
-        amount_sum: Vec::with_capacity(total),
-        amount_usd_sum: Vec::with_capacity(total),
-        first_seen_timestamp: Vec::with_capacity(total),
-        last_seen_timestamp: Vec::with_capacity(total),
-        active_days: Vec::with_capacity(total),
-        avg_tx_size_usd: Vec::with_capacity(total),
-        unique_assets: Vec::with_capacity(total),
-        reciprocity_ratio: Vec::with_capacity(total),
-        is_bidirectional: Vec::with_capacity(total),
-    };
-    for mut part in parts {
-        let flows = &mut part.flows;
-        whole.tx_count.append(&mut flows.tx_count);
-        whole.amount_sum.append(&mut flows.amount_sum);
-        whole.amount_usd_sum.append(&mut flows.amount_usd_sum);
-        whole
-            .first_seen_timestamp
-            .append(&mut flows.first_seen_timestamp);
-        whole
-            .last_seen_timestamp
-            .append(&mut flows.last_seen_timestamp);
-        whole.active_days.append(&mut flows.active_days);
-        whole.avg_tx_size_usd.append(&mut flows.avg_tx_size_usd);
-        whole.unique_assets.append(&mut flows.unique_assets);
-        whole.reciprocity_ratio.append(&mut flows.reciprocity_ratio);
-        whole.is_bidirectional.append(&mut flows.is_bidirectional);
-    }
-    whole
+    let remaps = local_to_distinct
+        .into_par_iter()
+        .map(|ids| {
+            ids.into_iter()
+                .map(|id| rank[id.into_inner() as usize].load(Relaxed))
+                .collect()
+        })
+        .collect();
+    (addresses, remaps)
 }
 
 /// `entries` (sorted by hash) cut in about four pieces per thread, never inside a run of equal

@@ -33,23 +33,9 @@ fn naive_flows(rows: &[(String, String)]) -> MoneyFlows {
             .binary_search_by(|a| a.as_str().cmp(name))
             .unwrap() as u32
     };
-    let n = rows.len();
-    let numbers = |scale: f64| (0..n).map(|row| row as f64 * scale).collect::<Vec<f64>>();
-    MoneyFlows {
-        from: rows.iter().map(|(from, _)| id(from)).collect(),
-        to: rows.iter().map(|(_, to)| id(to)).collect(),
-        tx_count: numbers(1.0),
-        amount_sum: numbers(2.0),
-        amount_usd_sum: numbers(3.0),
-        first_seen_timestamp: (0..n as u64).collect(),
-        last_seen_timestamp: (0..n as u64).map(|row| row + 7).collect(),
-        active_days: numbers(0.5),
-        avg_tx_size_usd: numbers(4.0),
-        unique_assets: numbers(1.0),
-        reciprocity_ratio: numbers(0.001),
-        is_bidirectional: (0..n).map(|row| row % 3 == 0).collect(),
-        addresses,
-    }
+    let from = rows.iter().map(|(from, _)| id(from)).collect();
+    let to = rows.iter().map(|(_, to)| id(to)).collect();
+    common::numbered_flows(addresses, from, to)
 }
 
 /// Writes `flows` as `money_flows.parquet` with `group_rows` rows per row group, pages of two

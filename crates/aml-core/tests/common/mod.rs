@@ -248,3 +248,25 @@ pub fn replace(columns: &mut [(String, ArrayRef)], name: &str, array: ArrayRef) 
         .expect("column exists");
     slot.1 = array;
 }
+
+/// Flows over the dictionary `addresses` with the given sender and receiver ids and value
+/// columns derived from the row number, so a row moved or dropped is seen.
+pub fn numbered_flows(addresses: Vec<String>, from: Vec<u32>, to: Vec<u32>) -> MoneyFlows {
+    let n = from.len();
+    let numbers = |scale: f64| (0..n).map(|row| row as f64 * scale).collect::<Vec<f64>>();
+    MoneyFlows {
+        from,
+        to,
+        tx_count: numbers(1.0),
+        amount_sum: numbers(2.0),
+        amount_usd_sum: numbers(3.0),
+        first_seen_timestamp: (0..n as u64).collect(),
+        last_seen_timestamp: (0..n as u64).map(|row| row + 7).collect(),
+        active_days: numbers(0.5),
+        avg_tx_size_usd: numbers(4.0),
+        unique_assets: numbers(1.0),
+        reciprocity_ratio: numbers(0.001),
+        is_bidirectional: (0..n).map(|row| row % 3 == 0).collect(),
+        addresses,
+    }
+}
