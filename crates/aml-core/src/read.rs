@@ -1276,6 +1276,15 @@ struct FlowTask<'a> {
     values: Vec<(&'static str, FlowSlice<'a>)>,
 }
 
+/// A column of `len` default values, or `None` when the allocator cannot give `len` values.
+/// The values are written by every rayon thread, so the column's pages are faulted in parallel.
+fn zeroed_column<T: Copy + Default + Send + Sync>(len: usize) -> Option<Vec<T>> {
+    let mut column = Vec::new();
+    column.try_reserve_exact(len).ok()?;
+    column.par_extend(rayon::iter::repeat_n(T::default(), len));
+    Some(column)
+}
+
 /// Drops `value` on a new thread nobody waits for (freeing big buffers costs page unmapping),
 /// or here when no thread can be started.
 pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
@@ -1300,11 +1309,19 @@ impl FlowPlan<'_> {
             .iter()
             .map(|group| usize::try_from(group.num_rows()).map_err(|e| corrupt(e.to_string())))
             .collect::<Result<Vec<usize>, _>>()?;
-        let total: usize = rows.iter().sum();
-        let mut from = vec![0u32; total];
-        let mut to = vec![0u32; total];
-        // Zeroed memory comes from the allocator untouched: each page is written once, by the
-        // rows decoded into it.
+        // The row counts are the footer's word: a sum that overflows or columns the allocator
+        // cannot give are an error, never an abort.
+        let total = rows
+            .iter()
+            .try_fold(0usize, |sum, &group| sum.checked_add(group))
+            .ok_or_else(|| corrupt("the row groups' row counts overflow".to_string()))?;
+        let too_big = |what: &str| {
+            corrupt(format!(
+                "the footer's {total} rows do not fit in memory ({what})"
+            ))
+        };
+        let mut from = zeroed_column::<u32>(total).ok_or_else(|| too_big("from_address"))?;
+        let mut to = zeroed_column::<u32>(total).ok_or_else(|| too_big("to_address"))?;
         let mut values = MoneyFlows::default();
         let mut group_values: Vec<Vec<(&'static str, FlowSlice)>> =
             rows.iter().map(|_| Vec::new()).collect();
@@ -1314,17 +1331,17 @@ impl FlowPlan<'_> {
             }
             let slices: Vec<FlowSlice> = match column {
                 ColumnMut::Numbers(out) => {
-                    *out = vec![0.0; total];
+                    *out = zeroed_column(total).ok_or_else(|| too_big(name))?;
                     let slices = split_rows(out, &rows);
                     slices.into_iter().map(FlowSlice::Numbers).collect()
                 }
                 ColumnMut::Integers(out) => {
-                    *out = vec![0; total];
+                    *out = zeroed_column(total).ok_or_else(|| too_big(name))?;
                     let slices = split_rows(out, &rows);
                     slices.into_iter().map(FlowSlice::Integers).collect()
                 }
                 ColumnMut::Flags(out) => {
-                    *out = vec![false; total];
+                    *out = zeroed_column(total).ok_or_else(|| too_big(name))?;
                     let slices = split_rows(out, &rows);
                     slices.into_iter().map(FlowSlice::Flags).collect()
                 }
@@ -1666,4 +1683,20 @@ fn hash_run_pieces(entries: &[(u64, u32, u32)]) -> Vec<std::ops::Range<usize>> {
         }
     }
     ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::zeroed_column;
+
+    #[test]
+    fn a_column_the_allocator_cannot_give_is_none_not_an_abort() {
+        // A footer may claim any row count: more than the address space is refused.
+        assert!(zeroed_column::<u64>(usize::MAX / 4).is_none());
+        assert!(zeroed_column::<u32>(isize::MAX as usize).is_none());
+        let column = zeroed_column::<f64>(100_003).unwrap();
+        assert_eq!(column.len(), 100_003);
+        assert!(column.iter().all(|&v| v == 0.0));
+        assert_eq!(zeroed_column::<bool>(0), Some(Vec::new()));
+    }
 }
