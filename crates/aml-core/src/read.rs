@@ -1272,6 +1272,8 @@ struct FlowTask<'a> {
     /// File row of the group's first row.
     first_row: usize,
     address: &'static str,
+    /// Index of `address` in the file schema.
+    address_index: usize,
     ids: &'a mut [u32],
     values: Vec<(&'static str, FlowSlice<'a>)>,
 }
@@ -1365,6 +1367,7 @@ impl FlowPlan<'_> {
                 group,
                 first_row,
                 address: "from_address",
+                address_index: from_index,
                 ids: from_ids,
                 values,
             });
@@ -1372,22 +1375,16 @@ impl FlowPlan<'_> {
                 group,
                 first_row,
                 address: "to_address",
+                address_index: to_index,
                 ids: to_ids,
                 values: Vec::new(),
             });
             first_row += rows[group];
         }
-        let address_index = |task: &FlowTask| {
-            if task.address == "from_address" {
-                from_index
-            } else {
-                to_index
-            }
-        };
         let arenas: Vec<Result<AddressArena, BatchError>> = tasks
             .into_par_iter()
             .map(|task| {
-                let mut projection = vec![address_index(&task)];
+                let mut projection = vec![task.address_index];
                 projection.extend(task.values.iter().filter_map(|&(name, _)| {
                     self.values
                         .iter()
