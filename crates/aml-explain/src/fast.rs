@@ -23,7 +23,7 @@
 //! of path features a row fails on the way down (a bitmask, one comparison per row and node); a
 //! leaf's `o` is then the complement of its mask. Two sibling leaves share all path features but
 //! their parent's, so they are evaluated in one pass (`leaf_kernel`). Per item and row the
-//! quadrature costs about `6 d q` flops, done for `LANES` rows at once (one row per SIMD lane,
+//! quadrature costs about `6 d q` flops, done for 8 or 32 rows at once (one row per SIMD lane,
 //! lanes never interact), with `z_j (1 - t_k)` precomputed per item: about 4 MB for a 500 x 31
 //! model instead of 58 MB of `2^d` subset tables. AVX2 / AVX-512 code is selected at run time;
 //! Rust never contracts `a * b + c` into an FMA and lanes never mix, so every instruction set
@@ -50,12 +50,18 @@ pub const MAX_TABLE_DEPTH: usize = 32;
 /// Most quadrature nodes any leaf needs: `ceil(MAX_TABLE_DEPTH / 2)`.
 const MAX_NODES: usize = MAX_TABLE_DEPTH.div_ceil(2);
 
-/// Rows evaluated together by the leaf kernel, one per SIMD lane (32 doubles = four AVX-512
-/// registers per operation: enough independent work to hide latency; 64 was slower).
-const LANES: usize = 32;
+/// Rows evaluated together by the AVX-512 leaf kernel, one per SIMD lane: 32 doubles are four
+/// AVX-512 registers per operation, enough independent work to hide latency (64 was slower).
+const WIDE_LANES: usize = 32;
+
+/// Rows evaluated together by the AVX2 and portable leaf kernels. With 16 vector registers
+/// (AVX2: 4 doubles each) the kernel's per-node running products of 32-lane values no longer fit
+/// and spill on every operation: 8 lanes measured 27-30% faster than 32 on an AVX2 machine
+/// (docs/benchmarks.md, round six). Lanes never interact, so the width never changes a bit.
+const NARROW_LANES: usize = 8;
 
 /// Rows explained together: a tree's node and leaf data are read once per block, and the block's
-/// inputs, masks and outputs (feature-major) stay in L1/L2. A multiple of `LANES`.
+/// inputs, masks and outputs (feature-major) stay in L1/L2. A multiple of both lane widths.
 const BLOCK_ROWS: usize = 128;
 
 /// How one tree is explained.
@@ -220,16 +226,28 @@ pub struct ShapScratch {
     /// One row's contributions from a reference tree.
     row_phi: Vec<f64>,
     path: Vec<PathElement>,
-    /// Leaf kernel work space (`o`, `g`, prefix products), reused so no leaf zeroes a stack frame.
-    kernel: KernelScratch,
+    /// Leaf kernel work space (`o`, `g`, prefix products) of each lane width, reused so no leaf
+    /// zeroes a stack frame.
+    wide: KernelScratch<WIDE_LANES>,
+    narrow: KernelScratch<NARROW_LANES>,
 }
 
 /// Work space of the leaf kernel, indexed `[j]` (`one`) or `[j * q + k]` (`g`, `prefix`).
-#[derive(Debug, Clone)]
-struct KernelScratch {
-    one: Vec<Lanes>,
-    g: Vec<Lanes>,
-    prefix: Vec<Lanes>,
+#[derive(Debug, Clone, Default)]
+struct KernelScratch<const L: usize> {
+    one: Vec<Lanes<L>>,
+    g: Vec<Lanes<L>>,
+    prefix: Vec<Lanes<L>>,
+}
+
+impl<const L: usize> KernelScratch<L> {
+    fn new() -> Self {
+        KernelScratch {
+            one: vec![Lanes::splat(0.0); MAX_TABLE_DEPTH],
+            g: vec![Lanes::splat(0.0); MAX_TABLE_DEPTH * MAX_NODES],
+            prefix: vec![Lanes::splat(0.0); MAX_TABLE_DEPTH * MAX_NODES],
+        }
+    }
 }
 
 /// Every node of a tree with splits must have a positive data count (cover).
@@ -551,11 +569,8 @@ impl TreeShapExplainer {
             phi: vec![0.0; BLOCK_ROWS * nf * self.num_class()],
             row_phi: vec![0.0; nf],
             path: vec![PathElement::default(); self.reference_buffer_len],
-            kernel: KernelScratch {
-                one: vec![Lanes::splat(0.0); MAX_TABLE_DEPTH],
-                g: vec![Lanes::splat(0.0); MAX_TABLE_DEPTH * MAX_NODES],
-                prefix: vec![Lanes::splat(0.0); MAX_TABLE_DEPTH * MAX_NODES],
-            },
+            wide: KernelScratch::new(),
+            narrow: KernelScratch::new(),
         }
     }
 
@@ -590,30 +605,47 @@ impl TreeShapExplainer {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Simd::detect` saw the CPU report AVX2.
             Simd::Avx2 => unsafe { self.explain_block_avx2(nb, out, scratch) },
-            Simd::Portable => self.explain_block_impl(nb, out, scratch),
+            Simd::Portable => {
+                let mut kernel = std::mem::take(&mut scratch.narrow);
+                self.explain_block_impl(nb, out, scratch, &mut kernel);
+                scratch.narrow = kernel;
+            }
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     fn explain_block_avx512(&self, nb: usize, out: &mut [f64], scratch: &mut ShapScratch) {
-        self.explain_block_impl(nb, out, scratch);
+        // The buffers move out and back (three vector headers) so the block body can borrow
+        // both them and the rest of the scratch.
+        let mut kernel = std::mem::take(&mut scratch.wide);
+        self.explain_block_impl(nb, out, scratch, &mut kernel);
+        scratch.wide = kernel;
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn explain_block_avx2(&self, nb: usize, out: &mut [f64], scratch: &mut ShapScratch) {
-        self.explain_block_impl(nb, out, scratch);
+        let mut kernel = std::mem::take(&mut scratch.narrow);
+        self.explain_block_impl(nb, out, scratch, &mut kernel);
+        scratch.narrow = kernel;
     }
 
-    /// The block body; always inlined so each `explain_block_*` compiles it for its instruction set.
+    /// The block body with `L` rows per kernel pass; always inlined so each `explain_block_*`
+    /// compiles it for its instruction set.
     #[inline(always)]
-    fn explain_block_impl(&self, nb: usize, out: &mut [f64], scratch: &mut ShapScratch) {
+    fn explain_block_impl<const L: usize>(
+        &self,
+        nb: usize,
+        out: &mut [f64],
+        scratch: &mut ShapScratch,
+        kernel: &mut KernelScratch<L>,
+    ) {
         let nf = self.num_features();
         let k = self.num_class();
         let stride = nf + 1;
         // Lanes past `nb` compute on zeros and are discarded; lanes never interact.
-        let padded = nb.next_multiple_of(LANES);
+        let padded = nb.next_multiple_of(L);
         let ShapScratch {
             rows,
             columns,
@@ -621,7 +653,7 @@ impl TreeShapExplainer {
             phi,
             row_phi,
             path,
-            kernel,
+            ..
         } = scratch;
         for f in 0..nf {
             let col = &mut columns[f * BLOCK_ROWS..f * BLOCK_ROWS + padded];
@@ -687,13 +719,13 @@ impl TreeShapExplainer {
     /// Adds one leaf's attributions to every row of the block, through the kernel compiled for
     /// its number of quadrature nodes.
     #[inline(always)]
-    fn add_leaf(
+    fn add_leaf<const L: usize>(
         &self,
         leaf: &LeafPlan,
         fails: &[u32],
         phi: &mut [f64],
         padded: usize,
-        kernel: &mut KernelScratch,
+        kernel: &mut KernelScratch<L>,
     ) {
         let d = leaf.path_len;
         let q = leaf.nodes;
@@ -719,15 +751,15 @@ impl TreeShapExplainer {
             n_sides: leaf.n_sides,
         };
         match q {
-            1 => leaf_kernel::<1>(&data, t, w, phi, kernel),
-            2 => leaf_kernel::<2>(&data, t, w, phi, kernel),
-            3 => leaf_kernel::<3>(&data, t, w, phi, kernel),
-            4 => leaf_kernel::<4>(&data, t, w, phi, kernel),
-            5 => leaf_kernel::<5>(&data, t, w, phi, kernel),
-            6 => leaf_kernel::<6>(&data, t, w, phi, kernel),
-            7 => leaf_kernel::<7>(&data, t, w, phi, kernel),
-            8 => leaf_kernel::<8>(&data, t, w, phi, kernel),
-            _ => leaf_kernel::<MAX_NODES>(&data, t, w, phi, kernel),
+            1 => leaf_kernel::<1, L>(&data, t, w, phi, kernel),
+            2 => leaf_kernel::<2, L>(&data, t, w, phi, kernel),
+            3 => leaf_kernel::<3, L>(&data, t, w, phi, kernel),
+            4 => leaf_kernel::<4, L>(&data, t, w, phi, kernel),
+            5 => leaf_kernel::<5, L>(&data, t, w, phi, kernel),
+            6 => leaf_kernel::<6, L>(&data, t, w, phi, kernel),
+            7 => leaf_kernel::<7, L>(&data, t, w, phi, kernel),
+            8 => leaf_kernel::<8, L>(&data, t, w, phi, kernel),
+            _ => leaf_kernel::<MAX_NODES, L>(&data, t, w, phi, kernel),
         }
     }
 
@@ -785,8 +817,8 @@ impl TreeShapExplainer {
         // Enough blocks to keep every thread busy; block size never changes any row's result.
         let block_rows = n
             .div_ceil(2 * rayon::current_num_threads())
-            .next_multiple_of(LANES)
-            .clamp(LANES, BLOCK_ROWS);
+            .next_multiple_of(WIDE_LANES)
+            .clamp(WIDE_LANES, BLOCK_ROWS);
         out.par_chunks_mut(block_rows * per_row)
             .enumerate()
             .for_each_init(
@@ -820,16 +852,16 @@ fn kernel_nodes(d: usize) -> usize {
     }
 }
 
-/// `LANES` doubles, one per row, with element-wise arithmetic written so LLVM emits one vector
+/// `L` doubles, one per row, with element-wise arithmetic written so LLVM emits one vector
 /// instruction per operation (SSE2, AVX2 or AVX-512, whichever the enclosing function enables).
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
-struct Lanes([f64; LANES]);
+struct Lanes<const L: usize>([f64; L]);
 
-impl Lanes {
+impl<const L: usize> Lanes<L> {
     #[inline(always)]
     fn splat(v: f64) -> Self {
-        Lanes([v; LANES])
+        Lanes([v; L])
     }
 
     #[inline(always)]
@@ -869,7 +901,7 @@ struct LeafData<'a> {
     n_sides: usize,
 }
 
-/// The hot loop: adds one item's attributions to `LANES` rows at a time, with `Q` quadrature nodes.
+/// The hot loop: adds one item's attributions to `L` rows at a time, with `Q` quadrature nodes.
 ///
 /// An item is a leaf, or two sibling leaves: they share every path feature `P'` but the parent's
 /// feature `f`, so with `h(t) = sum over sides of v_s g_s(t)` (linear in `t`) the attribution of
@@ -880,12 +912,12 @@ struct LeafData<'a> {
 /// node `k`, so the multiplications pipeline); backward, suffix products seeded with `h(t_k)`
 /// complete `w_k h prod_{i != j} g_i(t_k)`, summed over `k` in order and added to `j`'s column.
 #[inline(always)]
-fn leaf_kernel<const Q: usize>(
+fn leaf_kernel<const Q: usize, const L: usize>(
     leaf: &LeafData<'_>,
     t: &[f64],
     w: &[f64],
     phi: &mut [f64],
-    kernel: &mut KernelScratch,
+    kernel: &mut KernelScratch<L>,
 ) {
     let t: [f64; Q] = t.try_into().expect("rule has Q nodes");
     let w: [f64; Q] = w.try_into().expect("rule has Q weights");
@@ -894,14 +926,14 @@ fn leaf_kernel<const Q: usize>(
     let g = &mut kernel.g[..d * Q];
     let prefix = &mut kernel.prefix[..d * Q];
     let satisfied = |masks: &[u32], bit: u32| {
-        let mut o = [0.0; LANES];
+        let mut o = [0.0; L];
         for (ol, &m) in o.iter_mut().zip(masks) {
             *ol = f64::from(1 - ((m >> bit) & 1));
         }
         Lanes(o)
     };
-    for (chunk, lane_fails) in leaf.sides[0].0.chunks_exact(LANES).enumerate() {
-        let base = chunk * LANES;
+    for (chunk, lane_fails) in leaf.sides[0].0.chunks_exact(L).enumerate() {
+        let base = chunk * L;
         let mut run = w.map(Lanes::splat);
         for (((oj, gj), pj), (aj, &bit)) in one
             .iter_mut()
@@ -930,7 +962,7 @@ fn leaf_kernel<const Q: usize>(
             .zip(leaf.side_scaled.chunks_exact(Q))
         {
             let (masks, zero, value) = *s;
-            let o = satisfied(&masks[base..base + LANES], leaf.last_bit);
+            let o = satisfied(&masks[base..base + L], leaf.last_bit);
             let v = Lanes::splat(value);
             last = last.add(o.add(Lanes::splat(-zero)).mul(v));
             for k in 0..Q {
@@ -938,7 +970,7 @@ fn leaf_kernel<const Q: usize>(
                 suffix[k] = suffix[k].add(v.mul(gv));
             }
         }
-        let dst = &mut phi[leaf.last_feature as usize * BLOCK_ROWS + base..][..LANES];
+        let dst = &mut phi[leaf.last_feature as usize * BLOCK_ROWS + base..][..L];
         for (d, c) in dst.iter_mut().zip(last.mul(whole).0) {
             *d += c;
         }
@@ -957,7 +989,7 @@ fn leaf_kernel<const Q: usize>(
                 suffix[k] = suffix[k].mul(gj[k]);
             }
             let contribution = oj.add(Lanes::splat(-z)).mul(sum);
-            let dst = &mut phi[f as usize * BLOCK_ROWS + base..][..LANES];
+            let dst = &mut phi[f as usize * BLOCK_ROWS + base..][..L];
             for (d, c) in dst.iter_mut().zip(contribution.0) {
                 *d += c;
             }
@@ -1107,6 +1139,48 @@ mod tests {
                 expected,
                 "{level:?}"
             );
+        }
+    }
+
+    /// The 8- and 32-lane kernels give the same bits for every block size: a row's arithmetic
+    /// never depends on which rows share its kernel pass.
+    #[test]
+    fn both_lane_widths_give_the_same_bits() {
+        use crate::synthetic::{random_ensemble, random_rows, EnsembleShape};
+        let shape = EnsembleShape {
+            trees: 20,
+            leaves: 31,
+            features: 12,
+            used_features: 10,
+            root_count: 10_000,
+        };
+        let explainer = TreeShapExplainer::new(&random_ensemble(5, shape))
+            .unwrap()
+            .with_portable_kernels();
+        let rows = random_rows(6, BLOCK_ROWS, 12, 0.1);
+        let stride = explainer.output_len();
+        let mut scratch = explainer.new_scratch();
+        for nb in [1, 7, 8, 9, 33, 100, BLOCK_ROWS] {
+            for r in 0..nb {
+                scratch.rows[r * 12..(r + 1) * 12].copy_from_slice(rows.row(r).as_slice().unwrap());
+            }
+            let mut narrow = vec![0.0; nb * stride];
+            let mut wide = vec![0.0; nb * stride];
+            explainer.explain_block_impl(
+                nb,
+                &mut narrow,
+                &mut scratch,
+                &mut KernelScratch::<8>::new(),
+            );
+            explainer.explain_block_impl(
+                nb,
+                &mut wide,
+                &mut scratch,
+                &mut KernelScratch::<32>::new(),
+            );
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&narrow), bits(&wide), "{nb} rows");
+            assert!(narrow.iter().any(|&v| v != 0.0));
         }
     }
 
