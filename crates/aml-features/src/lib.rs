@@ -13,7 +13,7 @@
 //! Determinism: outputs depend only on the batch's content, never on its row order or on the
 //! number of threads (fixed-order sums, canonical tie-breaks, no hash-order iteration).
 //! Missing values are NaN; no output is ever infinite.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod blocks;
 mod build;
