@@ -9,13 +9,12 @@
 use aml_miner::cli::features;
 use clap::Parser;
 
-/// mimalloc, as in `score_batch` and the `aml-miner` binary: the batch's decode buffers go back
-/// to the system and its millions of small allocations are cheaper. Outputs do not depend on it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/bin/aml-miner/allocator.rs"]
+mod allocator;
 
 fn main() {
     aml_miner::cli::exit_cleanly_on_closed_stdout();
+    allocator::keep_freed_memory_until_exit();
     if let Err(e) = features::run(&features::Args::parse()) {
         eprintln!("build_features: {e}");
         std::process::exit(1);

@@ -15,17 +15,15 @@
 use aml_miner::cli::score;
 use clap::Parser;
 
-/// mimalloc, not the system allocator: glibc keeps the memory its per-thread arenas freed (the
-/// batch's decode buffers) and the day's peak RSS grows by it, where mimalloc gives it back; it
-/// also frees the day's millions of small allocations faster. Outputs do not depend on it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/bin/aml-miner/allocator.rs"]
+mod allocator;
 
 #[path = "../src/bin/aml-miner/logging.rs"]
 mod logging;
 
 fn main() {
     aml_miner::cli::exit_cleanly_on_closed_stdout();
+    allocator::keep_freed_memory_until_exit();
     logging::init();
     if let Err(e) = score::run(&score::Args::parse()) {
         eprintln!("score_batch: {e}");

@@ -18,7 +18,7 @@
 //! Every subcommand reads the configuration first (`--config FILE`, else `./aml-miner.toml` when
 //! present, then `AML_MINER__*` variables; see `aml_miner::config`); flags win over it.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 use std::fmt::Display;
 use std::process::ExitCode;
@@ -29,12 +29,7 @@ use aml_miner::cli::{
 use aml_miner::config::MinerConfig;
 use clap::{Parser, Subcommand};
 
-/// mimalloc, not the system allocator: glibc keeps the memory its per-thread arenas freed (the
-/// batch's decode buffers) and the day's peak RSS grows by it, where mimalloc gives it back; it
-/// also frees the day's millions of small allocations faster. Outputs do not depend on it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
+mod allocator;
 mod logging;
 
 #[derive(Parser)]
@@ -88,6 +83,16 @@ fn main() -> ExitCode {
         Err(e) => return finish("config", Err::<(), _>(e)),
     };
     logging::init_with(&settings.logging);
+    // Every command but the two that keep running (the service, the daily loop) does one job
+    // and exits: its freed memory is kept for its own later allocations.
+    let keeps_running = match &cli.command {
+        Command::Serve(_) => true,
+        Command::RunDaily(args) => !args.once,
+        _ => false,
+    };
+    if !keeps_running {
+        allocator::keep_freed_memory_until_exit();
+    }
     match &cli.command {
         Command::Score(args) => finish("score", score::run(&args.clone().with_config(&settings))),
         Command::Train(args) => finish("train", train::run(args)),
