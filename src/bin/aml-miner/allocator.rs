@@ -34,7 +34,7 @@ pub fn keep_freed_memory_until_exit() {
 /// The current purge delay in milliseconds (-1: never).
 #[allow(dead_code)]
 #[allow(unsafe_code)]
-pub fn purge_delay() -> i64 {
+pub fn purge_delay() -> std::ffi::c_long {
     // SAFETY: `mi_option_get` only reads the value of an option that exists.
-    i64::from(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) })
+    unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }
 }
