@@ -413,6 +413,112 @@ fn sort_labels(mut labels: AddressLabels) -> AddressLabels {
     labels
 }
 
+/// The common case of the canonical row order, done in place: rows already grouped by sender in
+/// increasing sender order (exporters write flows so), so only each sender's rows are sorted,
+/// by (receiver, the other values by [`MoneyFlows::cmp_rows`], row): the order
+/// [`flow_order`] gives. `false`, with nothing changed, when the senders are not so grouped or
+/// the rows do not fit in `u32`.
+///
+/// Each column is permuted within blocks of whole senders, block by block in parallel, through
+/// a copy of one block: about 20 MB of row order on a full-size day, where gathering every
+/// column into a new one kept about 150 MB of old and new columns alive at the load's peak.
+fn sort_within_senders(flows: &mut MoneyFlows) -> bool {
+    use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
+    let n = flows.len();
+    if u32::try_from(n).is_err() || flows.from.windows(2).any(|pair| pair[0] > pair[1]) {
+        return false;
+    }
+    // Blocks of whole senders, about eight per thread.
+    let block_rows = n.div_ceil(8 * rayon::current_num_threads()).max(1);
+    let mut blocks: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let mut end = (start + block_rows).min(n);
+        let sender = flows.from[end - 1];
+        end += flows.from[end..].partition_point(|&from| from == sender);
+        blocks.push(start..end);
+        start = end;
+    }
+    // The source row of each row, sender by sender.
+    let flows_ref = &*flows;
+    let order: Vec<u32> = blocks
+        .par_iter()
+        .flat_map_iter(|block| {
+            let mut keys: Vec<u64> = Vec::with_capacity(block.len());
+            let mut order = Vec::with_capacity(block.len());
+            let mut first = block.start;
+            for sender in flows_ref.from[block.clone()].chunk_by(|a, b| a == b) {
+                keys.clear();
+                keys.extend(
+                    (first..first + sender.len())
+                        .map(|row| (u64::from(flows_ref.to[row]) << 32) | row as u64),
+                );
+                keys.sort_unstable();
+                let row = |entry: u64| entry as u32 as usize;
+                for receiver in keys.chunk_by_mut(|a, b| a >> 32 == b >> 32) {
+                    if receiver.len() > 1 {
+                        receiver.sort_unstable_by(|&a, &b| {
+                            flows_ref.cmp_rows(row(a), row(b)).then(a.cmp(&b))
+                        });
+                    }
+                }
+                order.extend(keys.iter().map(|&entry| entry as u32));
+                first += sender.len();
+            }
+            order
+        })
+        .collect();
+    let lens: Vec<usize> = blocks.iter().map(|block| block.len()).collect();
+    permute_in_blocks(&mut flows.to, &order, &blocks, &lens);
+    for (_, column) in flows.value_columns_mut() {
+        use crate::schema::ColumnMut;
+        match column {
+            ColumnMut::Numbers(values) => permute_in_blocks(values, &order, &blocks, &lens),
+            ColumnMut::Integers(values) => permute_in_blocks(values, &order, &blocks, &lens),
+            ColumnMut::Windows(values) => permute_in_blocks(values, &order, &blocks, &lens),
+            ColumnMut::Flags(values) => permute_in_blocks(values, &order, &blocks, &lens),
+            ColumnMut::Texts(values) | ColumnMut::Dates(values) => {
+                pick(values, n, &|k| order[k] as usize)
+            }
+            ColumnMut::TextLists(values) => pick(values, n, &|k| order[k] as usize),
+            ColumnMut::IntLists(values) => pick(values, n, &|k| order[k] as usize),
+        }
+    }
+    true
+}
+
+/// Row `k` of `values` becomes the old row `order[k]`, where every source row lies in the block
+/// (of `blocks`, with lengths `lens`) of its target: blocks permuted in parallel, each through a
+/// copy of itself. A column that was not loaded (empty) stays empty.
+fn permute_in_blocks<T: Copy + Send + Sync>(
+    values: &mut [T],
+    order: &[u32],
+    blocks: &[std::ops::Range<usize>],
+    lens: &[usize],
+) {
+    use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
+    if values.is_empty() {
+        return;
+    }
+    let mut rest = values;
+    let mut slices = Vec::with_capacity(lens.len());
+    for &len in lens {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        slices.push(head);
+        rest = tail;
+    }
+    slices
+        .into_par_iter()
+        .zip(blocks)
+        .for_each_init(Vec::new, |copy, (slice, block)| {
+            copy.clear();
+            copy.extend_from_slice(slice);
+            for (value, &source) in slice.iter_mut().zip(&order[block.clone()]) {
+                *value = copy[source as usize - block.start];
+            }
+        });
+}
+
 /// Row order of `flows` by [`MoneyFlows::cmp_rows`], ties by row: the same order as a stable sort.
 /// Each entry is `(receiver << 32) | row`, returned with the sender of each entry (the sorted
 /// `from` column); `None` when the rows do not fit in `u32`.
@@ -567,6 +673,9 @@ pub(crate) fn canonical_money_flows(mut flows: MoneyFlows) -> MoneyFlows {
     let already_sorted =
         (1..flows.len()).all(|row| flows.cmp_rows(row - 1, row) != Ordering::Greater);
     if already_sorted {
+        return flows;
+    }
+    if sort_within_senders(&mut flows) {
         return flows;
     }
     let Some((order, senders)) = flow_order(&flows) else {

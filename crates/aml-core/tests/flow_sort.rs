@@ -151,7 +151,12 @@ fn hand_built_orders_match_the_oracle() {
     let grouped = [(2, 1, 0), (2, 0, 1), (2, 1, 1), (0, 2, 2), (0, 2, 0), (1, 0, 7), (1, 0, 7), (2, 1, 0)];
     #[rustfmt::skip]
     let interleaved = [(1, 2, 0), (0, 1, 0), (1, 0, 1), (0, 2, 1), (1, 2, 0), (0, 1, 7), (2, 2, 2)];
+    // Senders in increasing order (sorted in place, sender by sender), receivers not, and
+    // repeated receivers whose values decide.
+    #[rustfmt::skip]
+    let by_sender = [(0, 2, 5), (0, 1, 3), (0, 2, 1), (0, 2, 5), (1, 0, 2), (1, 0, 1), (2, 2, 0), (2, 1, 6), (2, 0, 6)];
     for scoring in [false, true] {
+        check(&flows_of(3, &by_sender, scoring));
         check(&flows_of(3, &[], scoring));
         check(&flows_of(3, &grouped, scoring));
         check(&flows_of(3, &interleaved, scoring));
@@ -165,16 +170,19 @@ proptest! {
     fn random_orders_match_the_oracle(
         names in 1usize..6,
         edges in prop::collection::vec((0u32..6, 0u32..6, 0u8..8), 0..80),
-        grouped in any::<bool>(),
+        layout in 0u8..3,
         scoring in any::<bool>(),
     ) {
         let mut edges: Vec<(u32, u32, u8)> = edges
             .into_iter()
             .map(|(from, to, value)| (from % names as u32, to % names as u32, value))
             .collect();
-        if grouped {
-            // Senders in runs, not sorted: the exporters' layout.
-            edges.sort_by_key(|&(from, _, _)| (from * 7 + 3) % names as u32);
+        match layout {
+            // Senders in runs, not sorted.
+            1 => edges.sort_by_key(|&(from, _, _)| (from * 7 + 3) % names as u32),
+            // Senders in increasing order: the exporters' layout.
+            2 => edges.sort_by_key(|&(from, _, _)| from),
+            _ => {}
         }
         check(&flows_of(names, &edges, scoring));
     }
