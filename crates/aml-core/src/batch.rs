@@ -468,15 +468,14 @@ fn sort_within_senders(flows: &mut MoneyFlows) -> bool {
             order
         })
         .collect();
-    let lens: Vec<usize> = blocks.iter().map(|block| block.len()).collect();
-    permute_in_blocks(&mut flows.to, &order, &blocks, &lens);
+    permute_in_blocks(&mut flows.to, &order, &blocks);
     for (_, column) in flows.value_columns_mut() {
         use crate::schema::ColumnMut;
         match column {
-            ColumnMut::Numbers(values) => permute_in_blocks(values, &order, &blocks, &lens),
-            ColumnMut::Integers(values) => permute_in_blocks(values, &order, &blocks, &lens),
-            ColumnMut::Windows(values) => permute_in_blocks(values, &order, &blocks, &lens),
-            ColumnMut::Flags(values) => permute_in_blocks(values, &order, &blocks, &lens),
+            ColumnMut::Numbers(values) => permute_in_blocks(values, &order, &blocks),
+            ColumnMut::Integers(values) => permute_in_blocks(values, &order, &blocks),
+            ColumnMut::Windows(values) => permute_in_blocks(values, &order, &blocks),
+            ColumnMut::Flags(values) => permute_in_blocks(values, &order, &blocks),
             ColumnMut::Texts(values) | ColumnMut::Dates(values) => {
                 pick(values, n, &|k| order[k] as usize)
             }
@@ -488,22 +487,21 @@ fn sort_within_senders(flows: &mut MoneyFlows) -> bool {
 }
 
 /// Row `k` of `values` becomes the old row `order[k]`, where every source row lies in the block
-/// (of `blocks`, with lengths `lens`) of its target: blocks permuted in parallel, each through a
-/// copy of itself. A column that was not loaded (empty) stays empty.
+/// (of `blocks`, consecutive ranges covering every row) of its target: blocks permuted in
+/// parallel, each through a copy of itself. A column that was not loaded (empty) stays empty.
 fn permute_in_blocks<T: Copy + Send + Sync>(
     values: &mut [T],
     order: &[u32],
     blocks: &[std::ops::Range<usize>],
-    lens: &[usize],
 ) {
     use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
     if values.is_empty() {
         return;
     }
     let mut rest = values;
-    let mut slices = Vec::with_capacity(lens.len());
-    for &len in lens {
-        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+    let mut slices = Vec::with_capacity(blocks.len());
+    for block in blocks {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(block.len());
         slices.push(head);
         rest = tail;
     }
