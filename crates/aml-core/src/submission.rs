@@ -495,8 +495,7 @@ pub fn encode_rows<R: SubmissionRow>(rows: &[R]) -> Result<Vec<u8>, SubmissionEr
     }
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| parquet_error(path, e))?;
-    crate::io::encode_parquet(schema, std::slice::from_ref(&batch), usize::MAX)
-        .map_err(|e| parquet_error(path, e))
+    crate::io::encode_parquet(&batch, usize::MAX).map_err(|e| parquet_error(path, e))
 }
 
 /// `scores.parquet` bytes: the columns of [`crate::schema::SCORES`].

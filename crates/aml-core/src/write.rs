@@ -115,8 +115,7 @@ fn encode(table: &TableSchema, columns: Vec<(&str, ArrayRef)>) -> Result<Vec<u8>
         columns.into_iter().map(|(_, array)| array).collect(),
     )
     .map_err(|e| encode_error(e.to_string()))?;
-    crate::io::encode_parquet(schema, &[batch], ROW_GROUP_ROWS)
-        .map_err(|e| encode_error(e.to_string()))
+    crate::io::encode_parquet(&batch, ROW_GROUP_ROWS).map_err(|e| encode_error(e.to_string()))
 }
 
 /// The Parquet bytes of any declared table: every column of `T::SCHEMA`, in order.

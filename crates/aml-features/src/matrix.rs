@@ -5,9 +5,6 @@ use arrow::array::{ArrayRef, Float32Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use ndarray::{Array2, ArrayView1, Axis};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
@@ -125,14 +122,9 @@ impl FeatureMatrix {
         let batch = self
             .to_record_batch(id_column)
             .map_err(|e| fail(e.to_string()))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .build();
-        let mut buffer = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut buffer, batch.schema(), Some(props))
-            .map_err(|e| fail(e.to_string()))?;
-        writer.write(&batch).map_err(|e| fail(e.to_string()))?;
-        writer.close().map_err(|e| fail(e.to_string()))?;
+        // Row groups of 1,048,576 rows, as `ArrowWriter`'s default.
+        let buffer =
+            aml_core::io::encode_parquet(&batch, 1 << 20).map_err(|e| fail(e.to_string()))?;
         aml_core::io::atomic_write(path, &buffer).map_err(|e| fail(e.to_string()))
     }
 }
